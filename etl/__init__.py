@@ -1,0 +1,1 @@
+"""ecorest pipeline: settings, embedded PostGIS cluster, loaders, dbt runner and CLI."""

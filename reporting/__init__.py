@@ -1,0 +1,1 @@
+"""ecorest reporting: assessment report and exports, read from the marts."""

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Install the OS packages ecorest needs when they are missing (Debian/Ubuntu):
+#   PostgreSQL >= 15 server, PostGIS 3 for that server, PL/Python 3 for that server, numpy for the
+#   server's Python, and python3-venv.
+# PL/Python and PostGIS are installed at the version matching the installed server: an unpinned
+# postgresql-plpython3-NN can pull a newer server package under a running cluster.
+# Does nothing (and prints one line) when everything is present. Never run by itself as root
+# without need: when not root it uses sudo, or prints the exact command to run.
+set -euo pipefail
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+if [ "${ECOREST_SKIP_OS_SETUP:-0}" = "1" ]; then
+  log "ECOREST_SKIP_OS_SETUP=1: not checking OS packages"
+  exit 0
+fi
+
+pg_major() {
+  # highest installed server major version >= 15 (empty when none)
+  local d best=""
+  for d in /usr/lib/postgresql/*/bin/postgres; do
+    [ -x "$d" ] || continue
+    local v=${d#/usr/lib/postgresql/}; v=${v%%/*}
+    if [ "$v" -ge 15 ] 2>/dev/null && { [ -z "$best" ] || [ "$v" -gt "$best" ]; }; then best=$v; fi
+  done
+  echo "$best"
+}
+
+have_all() {
+  local m=$1
+  [ -n "$m" ] || return 1
+  [ -f "/usr/share/postgresql/$m/extension/postgis.control" ] || return 1
+  [ -f "/usr/share/postgresql/$m/extension/postgis_raster.control" ] || return 1
+  [ -f "/usr/share/postgresql/$m/extension/plpython3u.control" ] || return 1
+  /usr/bin/python3 -c 'import numpy' 2>/dev/null || return 1
+  python3 -c 'import venv, ensurepip' 2>/dev/null || return 1
+  return 0
+}
+
+major=$(pg_major)
+if have_all "$major"; then
+  log "PostgreSQL $major, PostGIS, PL/Python and numpy are installed"
+  exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  log "PostgreSQL >= 15 with PostGIS 3, postgis_raster and plpython3u (with numpy) are required."
+  log "This system has no apt-get: install them with your package manager, or set"
+  log "ECOREST_DATABASE_URL to an existing server and ECOREST_SKIP_OS_SETUP=1."
+  exit 1
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+  else
+    log "missing OS packages and no sudo; run as root:"
+    log "  apt-get update && apt-get install -y postgresql postgresql-15-postgis-3 postgresql-plpython3-15 python3-numpy python3-venv"
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt_install() { $SUDO apt-get install -y --no-install-recommends "$@"; }
+
+log "installing missing OS packages (apt-get)"
+$SUDO apt-get update -qq
+
+if [ -z "$major" ]; then
+  apt_install postgresql postgresql-contrib
+  major=$(pg_major)
+  if [ -z "$major" ]; then
+    log "the distribution's default PostgreSQL is older than 15; install postgresql-15 from apt.postgresql.org"
+    exit 1
+  fi
+fi
+
+server_pkg="postgresql-$major"
+server_ver=$(dpkg-query -W -f='${Version}' "$server_pkg" 2>/dev/null || true)
+pkgs=("postgresql-$major-postgis-3" "python3-numpy" "python3-venv")
+plpy="postgresql-plpython3-$major"
+if [ ! -f "/usr/share/postgresql/$major/extension/plpython3u.control" ]; then
+  if [ -n "$server_ver" ] && apt-cache madison "$plpy" 2>/dev/null | awk -F'|' '{gsub(/ /,"",$2); print $2}' | grep -qx "$server_ver"; then
+    pkgs+=("$plpy=$server_ver")
+  else
+    # the matching build is gone from the archive: upgrade server and PL/Python together
+    cand=$(apt-cache policy "$plpy" | awk '/Candidate:/ {print $2}')
+    log "no $plpy at the server's version $server_ver; installing $server_pkg and $plpy $cand together"
+    pkgs+=("$server_pkg=$cand" "$plpy=$cand")
+  fi
+fi
+apt_install "${pkgs[@]}"
+
+if ! have_all "$major"; then
+  log "setup finished but something is still missing under /usr/share/postgresql/$major/extension"
+  exit 1
+fi
+log "installed: PostgreSQL $major with PostGIS, postgis_raster, plpython3u and numpy"

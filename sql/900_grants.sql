@@ -1,0 +1,48 @@
+-- Least-privilege grants (idempotent; applied after every migration to head).
+--   ecorest_etl      writes registry, raster, etl; builds the dbt schemas
+--   ecorest_analyst  reads every ecorest schema, writes nothing
+--   ecorest_bi       reads the bi schema only
+
+revoke create on schema public from public;
+
+-- loader / model builder
+grant usage on schema registry, raster, etl to ecorest_etl;
+grant select, insert, update on all tables in schema registry, raster, etl to ecorest_etl;
+grant delete on registry.zones, registry.reference_samples, registry.legend_classes,
+                registry.parameter_values, raster.tiles to ecorest_etl;
+revoke delete, truncate on registry.projects, etl.loads, etl.quarantine from ecorest_etl;
+grant usage on all sequences in schema registry, raster, etl to ecorest_etl;
+grant usage, create on schema staging, intermediate, marts, bi to ecorest_etl;
+revoke all on function raster.create_tile_partition(bigint),
+                      raster.constrain_tile_partition(bigint),
+                      raster.drop_tile_partition(bigint) from public;
+grant execute on function raster.create_tile_partition(bigint),
+                         raster.constrain_tile_partition(bigint),
+                         raster.drop_tile_partition(bigint) to ecorest_etl;
+
+-- analyst: read everything
+grant usage on schema registry, raster, etl, staging, intermediate, marts, bi to ecorest_analyst;
+grant select on all tables in schema registry, raster, etl, staging, intermediate, marts, bi
+  to ecorest_analyst;
+
+-- BI: the bi schema only
+grant usage on schema bi to ecorest_bi;
+grant select on all tables in schema bi to ecorest_bi;
+
+-- objects created later (tile partitions, dbt models) get the same grants, whether they are
+-- created by the migration owner or by ecorest_etl
+alter default privileges in schema staging, intermediate, marts, bi
+  grant select on tables to ecorest_analyst;
+alter default privileges in schema bi grant select on tables to ecorest_bi;
+alter default privileges in schema raster grant select on tables to ecorest_analyst;
+do $$
+begin
+  if pg_has_role(current_user, 'ecorest_etl', 'USAGE') then
+    alter default privileges for role ecorest_etl in schema staging, intermediate, marts, bi
+      grant select on tables to ecorest_analyst;
+    alter default privileges for role ecorest_etl in schema bi
+      grant select on tables to ecorest_bi;
+  else
+    raise notice 'not a member of ecorest_etl: default privileges for its objects not set';
+  end if;
+end $$;
