@@ -18,6 +18,7 @@ from rich.table import Table
 from . import db as dbmod
 from .cluster import ClusterError, EmbeddedCluster
 from .settings import ENV_DATABASE_URL, ENV_HOME, Settings
+from .validation import LoadError
 
 log = logging.getLogger("ecorest")
 console = Console(stderr=True)
@@ -94,7 +95,7 @@ def _wrap(fn):
     def run(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (ClusterError, dbmod.DatabaseError) as exc:
+        except (ClusterError, dbmod.DatabaseError, LoadError) as exc:
             raise AppError(str(exc)) from exc
     run.__name__ = fn.__name__
     run.__doc__ = fn.__doc__
@@ -226,6 +227,162 @@ def _or_missing(value: str | None, extra: str | None = None) -> str:
     if not value:
         return "[red]not installed[/] (run `ecorest db migrate`)"
     return f"{value} ({extra})" if extra else value
+
+
+# ================================================================================================
+# region
+# ================================================================================================
+@cli.group()
+def region() -> None:
+    """Declare assessment regions and their grid.
+
+    A region is a boundary and one canonical equal-area grid (CRS, pixel size, origin snapped to
+    the pixel size, tile size). Every raster loaded for the region is warped onto this grid.
+    """
+
+
+@region.command("create")
+@click.argument("name")
+@click.option("--boundary", "boundary", required=True, type=click.Path(dir_okay=False),
+              help="Boundary polygon(s): GeoPackage, Shapefile, GeoJSON ... (all features are "
+                   "merged).")
+@click.option("--crs", default=None, metavar="CRS",
+              help="Grid CRS: 'china-albers' (CGCS2000 / Albers, SRID 990001), EPSG:xxxx, "
+                   "ESRI:xxxxx or a PROJ string; must be equal-area. Default: China Albers in "
+                   "China, EPSG:5070 in the conterminous US, EPSG:3035 in Europe, else a "
+                   "Lambert azimuthal equal-area centred on the region.")
+@click.option("--pixel-size", default=30.0, show_default=True, type=float,
+              help="Pixel size of the grid in metres.")
+@click.option("--tile-size", default=256, show_default=True, type=click.IntRange(16, 4096),
+              help="Tile edge in pixels (256 measured best; see bench/).")
+@click.option("--legend", default=None, metavar="NAME",
+              help="Default land-cover legend of the region (e.g. clcd, hj1166_l2).")
+@click.option("--title", default=None, help="Display title.")
+@click.pass_obj
+@_wrap
+def region_create(settings: Settings, name: str, boundary: str, crs: str | None,
+                  pixel_size: float, tile_size: int, legend: str | None,
+                  title: str | None) -> None:
+    """Create region NAME from a boundary file (re-running with the same inputs is a no-op)."""
+    from .legends import ensure_legend
+    from .regions import create_region
+
+    with dbmod.session(settings) as conn:
+        r = create_region(conn, name, boundary, crs=crs, pixel_size=pixel_size,
+                          tile_size=tile_size, title=title)
+        if legend:
+            legend_id = ensure_legend(conn, legend)
+            conn.execute("update registry.regions set legend_id = %s where region_id = %s",
+                         (legend_id, r.region_id))
+            conn.commit()
+    out.print(f"region {r.name}: SRID {r.srid} ({r.crs_name}), {r.pixel_size_m:g} m, "
+              f"{r.width_px} x {r.height_px} px in {r.tiles_x} x {r.tiles_y} tiles of "
+              f"{r.tile_size_px}")
+
+
+@region.command("list")
+@click.pass_obj
+@_wrap
+def region_list(settings: Settings) -> None:
+    """List regions with their grid and what has been loaded."""
+    with dbmod.session(settings) as conn:
+        rows = conn.execute("""
+            select r.name, r.srid, r.crs_name, r.pixel_size_m, r.width_px, r.height_px,
+                   r.tile_size_px, round(r.boundary_area_ha::numeric, 1),
+                   (select count(*) from raster.catalog c
+                     where c.region_id = r.region_id and c.is_current)
+            from registry.regions r order by r.name""").fetchall()
+    table = Table("region", "SRID", "CRS", "pixel m", "grid px", "tile", "area ha", "layers")
+    for r in rows:
+        table.add_row(r[0], str(r[1]), r[2], f"{r[3]:g}", f"{r[4]} x {r[5]}", str(r[6]),
+                      str(r[7]), str(r[8]))
+    out.print(table)
+
+
+# ================================================================================================
+# load
+# ================================================================================================
+@cli.group()
+def load() -> None:
+    """Load inputs into a region: rasters, legends, zones, projects, samples, plots, parameters.
+
+    Every load validates first, runs in one transaction, is recorded in etl.loads and sends
+    rejected rows to etl.quarantine (--strict fails the whole load instead). Loading the same
+    file again does nothing; a corrected file for the same layer/epoch replaces the old one.
+    """
+
+
+@load.command("raster")
+@click.argument("region_name", metavar="REGION")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--layer", required=True, metavar="KIND",
+              help="landcover, ndvi, evi, fvc, dem, or factor_<name>.")
+@click.option("--epoch", default=None, metavar="YEAR|DATE",
+              help="Epoch of a single-band file (e.g. 2020 or 2020-07-15).")
+@click.option("--epoch-from", type=click.Choice(["band", "filename"]), default=None,
+              help="Read epochs from band descriptions (each band = one epoch, e.g. "
+                   "X1982.01.01) or from file names (..._2016_017.tif, ..._1982.tif).")
+@click.option("--band", type=int, default=None, help="Load only this band.")
+@click.option("--scale", type=float, default=None,
+              help="Physical value = stored × scale + offset (default: the file's own; "
+                   "e.g. 0.0001 for MODIS NDVI integers).")
+@click.option("--offset", type=float, default=None, help="See --scale.")
+@click.option("--nodata", type=float, default=None, help="Override the file's nodata value.")
+@click.option("--legend", default=None, metavar="NAME",
+              help="Legend of a land-cover layer (default: the region's).")
+@click.option("--resampling", default=None,
+              help="Override the resampling (default: nearest/mode for classes, "
+                   "bilinear/average for continuous values).")
+@click.option("--valid-min", type=float, default=None, help="Lower bound of valid values.")
+@click.option("--valid-max", type=float, default=None, help="Upper bound of valid values.")
+@click.option("--units", default=None, help="Units of a factor layer.")
+@click.option("--scenario", is_flag=True,
+              help="The file is a scenario map: its epoch may lie in the future (e.g. 2050).")
+@click.option("--strict", is_flag=True,
+              help="Fail the whole load on any bad pixel instead of quarantining its tile.")
+@click.pass_obj
+@_wrap
+def load_raster_cmd(settings: Settings, region_name: str, files: tuple[str, ...], layer: str,
+                    **options) -> None:
+    """Warp raster FILES onto the grid of REGION and store them as tiles.
+
+    \b
+    Examples:
+      ecorest load raster willamette --layer landcover --epoch 1990 --legend willamette lulc.tif
+      ecorest load raster italy --layer ndvi --scale 0.0001 --epoch-from filename MOD13A1_*.tif
+      ecorest load raster alaska --layer ndvi --epoch-from band gimms_monthly.tif
+    """
+    from .rasters import load_raster
+
+    with dbmod.session(settings) as conn:
+        for f in files:
+            ids = load_raster(conn, region_name, layer, f, **options)
+            if ids:
+                out.print(f"{f}: {len(ids)} epoch(s) loaded as {layer} (catalog "
+                          f"{', '.join(map(str, ids))})")
+            else:
+                out.print(f"{f}: already loaded, nothing changed")
+
+
+@load.command("legend")
+@click.argument("name")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--title", default=None, help="Legend title.")
+@click.option("--source", default=None, help="Where the classes come from (citation).")
+@click.pass_obj
+@_wrap
+def load_legend_cmd(settings: Settings, name: str, file: str, title: str | None,
+                    source: str | None) -> None:
+    """Register (or replace) legend NAME from a CSV.
+
+    Columns: class_code, name_en [, name_zh, ipcc_category, ecosystem_type, color_hex].
+    Built-in legends 'clcd' and 'hj1166_l2' are registered automatically on first use.
+    """
+    from .legends import load_legend
+
+    with dbmod.session(settings) as conn:
+        legend_id = load_legend(conn, name, file, title=title, source=source)
+    out.print(f"legend {name} (id {legend_id}) loaded")
 
 
 # ================================================================================================

@@ -80,7 +80,7 @@ def connect(url: str, autocommit: bool = False, **kwargs) -> psycopg.Connection:
 
 
 def _log_notice(diag: psycopg.errors.Diagnostic) -> None:
-    logging.getLogger("postgres").info("%s: %s", diag.severity, diag.message_primary)
+    logging.getLogger("postgres").debug("%s: %s", diag.severity, diag.message_primary)
 
 
 def engine(url: str) -> Engine:
@@ -113,10 +113,13 @@ def current_revision(conn: psycopg.Connection) -> str | None:
 
 
 def migrate(url: str, revision: str = "head") -> None:
-    """``alembic upgrade`` to ``revision``; at head the ``sql/`` files are (re)applied by env.py."""
+    """Upgrade (or, for ``base``, downgrade) to ``revision``; at head env.py re-applies ``sql/``."""
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    if revision == "base":
+        command.downgrade(alembic_config(url), revision)
+    else:
+        command.upgrade(alembic_config(url), revision)
 
 
 def downgrade(url: str, revision: str) -> None:

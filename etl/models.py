@@ -52,7 +52,7 @@ PROJECT_TYPES = (
 )
 IPCC_CATEGORIES = ("forest_land", "cropland", "grassland", "wetlands", "settlements", "other_land")
 CARBON_POOLS = ("agb", "bgb", "dead_wood", "litter", "soc", "total")
-LOADERS = ("region", "raster", "zones", "projects", "samples", "plots", "params")
+LOADERS = ("region", "legend", "raster", "zones", "projects", "samples", "plots", "params")
 LOAD_STATUSES = ("running", "succeeded", "failed", "noop", "superseded")
 RUN_STATUSES = ("running", "succeeded", "failed")
 
@@ -80,7 +80,8 @@ loads = Table(
     "loads", metadata,
     Column("load_id", BigInteger, Identity(), primary_key=True, comment="Load identifier"),
     Column("loader", Text, nullable=False,
-           comment="Which loader ran: region, raster, zones, projects, samples, plots, params"),
+           comment="Which loader ran: region, legend, raster, zones, projects, samples, plots, "
+                   "params"),
     Column("region_id", Integer, ForeignKey("registry.regions.region_id"),
            comment="Region loaded into (null for region-independent loads such as parameters)"),
     Column("source_path", Text, nullable=False, comment="Path of the input file as given"),
@@ -523,7 +524,7 @@ catalog = Table(
     CheckConstraint(_in("value_kind", ("categorical", "continuous")), name="value_kind"),
     CheckConstraint("value_kind <> 'categorical' or legend_id is not null",
                     name="categorical_has_legend"),
-    Index("uq_catalog_current", "region_id", "layer", "epoch_label", "source_band", unique=True,
+    Index("uq_catalog_current", "region_id", "layer", "epoch_label", unique=True,
           postgresql_where=text("is_current")),
     schema="raster",
     comment="Raster catalog: every layer/epoch loaded onto a region grid, with provenance",

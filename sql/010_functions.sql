@@ -85,3 +85,25 @@ begin
 end $$;
 comment on function raster.drop_tile_partition(bigint) is
   'Drop the tile partition of one catalog entry (used when a corrected file replaces it)';
+
+-- Register a grid CRS that PostGIS does not know (e.g. an ESRI code or a region-centred
+-- Lambert azimuthal equal-area); returns the SRID of an identical existing entry if any.
+create or replace function registry.register_crs(p_wkt text, p_proj4 text) returns integer
+language plpgsql security definer set search_path = pg_catalog, public as $$
+declare
+  v_srid integer;
+begin
+  select srid into v_srid from public.spatial_ref_sys
+   where auth_name = 'ECOREST' and proj4text = p_proj4;
+  if v_srid is not null then
+    return v_srid;
+  end if;
+  perform pg_advisory_xact_lock(990100);
+  select coalesce(max(srid), 990099) + 1 into v_srid from public.spatial_ref_sys
+   where srid between 990100 and 998999;
+  insert into public.spatial_ref_sys (srid, auth_name, auth_srid, srtext, proj4text)
+  values (v_srid, 'ECOREST', v_srid, p_wkt, p_proj4);
+  return v_srid;
+end $$;
+comment on function registry.register_crs(text, text) is
+  'Register a CRS under the ECOREST authority (SRIDs 990100-998999) and return its SRID';

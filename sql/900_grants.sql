@@ -13,6 +13,8 @@ grant delete on registry.zones, registry.reference_samples, registry.legend_clas
 revoke delete, truncate on registry.projects, etl.loads, etl.quarantine from ecorest_etl;
 grant usage on all sequences in schema registry, raster, etl to ecorest_etl;
 grant usage, create on schema staging, intermediate, marts, bi to ecorest_etl;
+revoke all on function registry.register_crs(text, text) from public;
+grant execute on function registry.register_crs(text, text) to ecorest_etl;
 revoke all on function raster.create_tile_partition(bigint),
                       raster.constrain_tile_partition(bigint),
                       raster.drop_tile_partition(bigint) from public;

@@ -133,7 +133,7 @@ def upgrade() -> None:
     )
     op.create_table('loads',
     sa.Column('load_id', sa.BigInteger(), sa.Identity(always=False), nullable=False, comment='Load identifier'),
-    sa.Column('loader', sa.Text(), nullable=False, comment='Which loader ran: region, raster, zones, projects, samples, plots, params'),
+    sa.Column('loader', sa.Text(), nullable=False, comment='Which loader ran: region, legend, raster, zones, projects, samples, plots, params'),
     sa.Column('region_id', sa.Integer(), nullable=True, comment='Region loaded into (null for region-independent loads such as parameters)'),
     sa.Column('source_path', sa.Text(), nullable=False, comment='Path of the input file as given'),
     sa.Column('source_sha256', sa.Text(), nullable=False, comment="SHA-256 of the input file's bytes"),
@@ -150,7 +150,7 @@ def upgrade() -> None:
     sa.Column('options', postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"), nullable=False, comment='Options the load ran with (resampling, strict, units ...)'),
     sa.Column('replaces_load_id', sa.BigInteger(), nullable=True, comment='Earlier load of the same layer/epoch that this one replaced'),
     sa.Column('db_user', sa.Text(), server_default=sa.text('current_user'), nullable=False, comment='Database role that ran the load'),
-    sa.CheckConstraint("loader in ('region', 'raster', 'zones', 'projects', 'samples', 'plots', 'params')", name=op.f('ck_loads_loader_known')),
+    sa.CheckConstraint("loader in ('region', 'legend', 'raster', 'zones', 'projects', 'samples', 'plots', 'params')", name=op.f('ck_loads_loader_known')),
     sa.CheckConstraint("source_sha256 ~ '^[0-9a-f]{64}$'", name=op.f('ck_loads_sha256_hex')),
     sa.CheckConstraint("status in ('running', 'succeeded', 'failed', 'noop', 'superseded')", name=op.f('ck_loads_status_known')),
     sa.ForeignKeyConstraint(['region_id'], ['registry.regions.region_id'], name=op.f('fk_loads_region_id_regions')),
@@ -212,7 +212,7 @@ def upgrade() -> None:
     schema='raster',
     comment='Raster catalog: every layer/epoch loaded onto a region grid, with provenance'
     )
-    op.create_index('uq_catalog_current', 'catalog', ['region_id', 'layer', 'epoch_label', 'source_band'], unique=True, schema='raster', postgresql_where=sa.text('is_current'))
+    op.create_index('uq_catalog_current', 'catalog', ['region_id', 'layer', 'epoch_label'], unique=True, schema='raster', postgresql_where=sa.text('is_current'))
     op.create_table('parameter_sets',
     sa.Column('parameter_set_id', sa.Integer(), sa.Identity(always=False), nullable=False, comment='Parameter set identifier'),
     sa.Column('name', sa.Text(), nullable=False, comment='Parameter set name'),

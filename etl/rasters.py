@@ -1,0 +1,463 @@
+"""Loading rasters onto a region grid: validate, warp window by window, tile, COPY.
+
+Any GDAL-readable file in any CRS is warped (GDAL, through a rasterio ``WarpedVRT``) onto the
+region grid, one strip of tiles at a time, so memory stays bounded whatever the file size. Each
+tile is checked (class codes in the legend, physical values in the layer's valid range), encoded
+as PostGIS raster WKB and streamed with COPY into the partition of its catalog entry. All-nodata
+tiles are skipped. A file is one load: one transaction for all its bands.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.errors import RasterioIOError
+from rasterio.vrt import WarpedVRT
+from rasterio.warp import transform_bounds
+from rasterio.windows import Window
+
+from .legends import ensure_legend
+from .loadlog import LoadContext, check_file, previous_load, recorded_load, sha256_file
+from .progress import progress_bar
+from .regions import Region, get_region, grid_crs
+from .validation import Issue, LoadError, fail, issue
+
+log = logging.getLogger(__name__)
+
+#: PostGIS pixel types: name -> (WKB code, numpy dtype)
+PIXEL_TYPES = {
+    "8BUI": (4, np.uint8), "16BSI": (5, np.int16), "16BUI": (6, np.uint16),
+    "32BSI": (7, np.int32), "32BF": (10, np.float32),
+}
+#: share of bad pixels above which a file is rejected as a whole (unit/scale mistakes)
+MAX_BAD_SHARE = 0.01
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """How one kind of layer is validated and stored."""
+
+    value_kind: str                 # categorical | continuous
+    pixel_type: str                 # PostGIS pixel type of the stored tiles
+    valid_range: tuple[float, float] | None   # physical values
+    store_scale: float = 1.0        # physical = stored * store_scale
+    nodata: float = -9999.0         # stored nodata
+    units: str | None = None
+    hint: str = ""
+
+
+LAYERS: dict[str, LayerSpec] = {
+    "landcover": LayerSpec("categorical", "16BUI", None, nodata=65535, units="class"),
+    "ndvi": LayerSpec("continuous", "16BSI", (-1.0, 1.0), 1e-4, -32768, "1",
+                      "; NDVI is unitless in [-1, 1]: for MODIS-style integers give "
+                      "--scale 0.0001"),
+    "evi": LayerSpec("continuous", "16BSI", (-1.0, 1.0), 1e-4, -32768, "1",
+                     "; EVI is unitless in [-1, 1]: for MODIS-style integers give --scale 0.0001"),
+    "fvc": LayerSpec("continuous", "16BSI", (0.0, 1.0), 1e-4, -32768, "1",
+                     "; FVC is a fraction in [0, 1]: percentages need --scale 0.01"),
+    "dem": LayerSpec("continuous", "32BF", (-500.0, 9000.0), units="m",
+                     hint="; elevations must be metres (feet need --scale 0.3048)"),
+}
+FACTOR = re.compile(r"^factor_[a-z][a-z0-9_]{0,40}$")
+
+
+def layer_spec(layer: str, valid_min: float | None = None, valid_max: float | None = None,
+               units: str | None = None) -> LayerSpec:
+    if layer in LAYERS:
+        spec = LAYERS[layer]
+    elif FACTOR.match(layer):
+        spec = LayerSpec("continuous", "32BF", None)
+    else:
+        raise LoadError(f"unknown layer {layer!r}: use one of {', '.join(LAYERS)} or "
+                        "factor_<name> (lower case)")
+    if valid_min is not None or valid_max is not None or units:
+        lo, hi = spec.valid_range or (-np.inf, np.inf)
+        spec = LayerSpec(spec.value_kind, spec.pixel_type,
+                         (valid_min if valid_min is not None else lo,
+                          valid_max if valid_max is not None else hi),
+                         spec.store_scale, spec.nodata, units or spec.units, spec.hint)
+    return spec
+
+
+# ------------------------------------------------------------------------------------------------
+# epochs
+# ------------------------------------------------------------------------------------------------
+_DATE_PATTERNS = (
+    (re.compile(r"(?<!\d)(\d{4})[._-](\d{2})[._-](\d{2})(?!\d)"), "ymd"),
+    (re.compile(r"(?<!\d)(\d{4})(\d{2})(\d{2})(?!\d)"), "ymd"),
+    (re.compile(r"(?<!\d)(\d{4})[._-](\d{3})(?!\d)"), "doy"),
+    (re.compile(r"(?<!\d)(1[89]\d{2}|2[01]\d{2})(?!\d)"), "y"),
+)
+
+
+def parse_epoch(text: str) -> tuple[str, date] | None:
+    """(label, date) from '2016', '2016-07-01', 'X1982.01.01', 'MOD13A1_NDVI_2016_017' ..."""
+    for pattern, kind in _DATE_PATTERNS:
+        m = pattern.search(text)
+        if not m:
+            continue
+        try:
+            if kind == "ymd":
+                d = date(int(m[1]), int(m[2]), int(m[3]))
+                return d.isoformat(), d
+            if kind == "doy":
+                doy = int(m[2])
+                if not 1 <= doy <= 366:
+                    continue
+                d = date(int(m[1]), 1, 1) + timedelta(days=doy - 1)
+                return d.isoformat(), d
+            return m[1], date(int(m[1]), 7, 1)
+        except ValueError:
+            continue
+    return None
+
+
+# ------------------------------------------------------------------------------------------------
+# PostGIS raster WKB
+# ------------------------------------------------------------------------------------------------
+def raster_wkb(data: np.ndarray, pixel_type: str, nodata: float, ulx: float, uly: float,
+               pixel_size: float, srid: int) -> bytes:
+    """One-band PostGIS raster in little-endian WKB (the format ``raster_in`` reads as hex)."""
+    code, dtype = PIXEL_TYPES[pixel_type]
+    h, w = data.shape
+    header = struct.pack("<BHHddddddiHH", 1, 0, 1, pixel_size, -pixel_size, ulx, uly, 0.0, 0.0,
+                         srid, w, h)
+    band = struct.pack("<B", code | 0x40) + np.array([nodata], dtype=dtype).tobytes()
+    return header + band + np.ascontiguousarray(data, dtype=dtype).tobytes()
+
+
+# ------------------------------------------------------------------------------------------------
+# the load
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class BandPlan:
+    band: int
+    epoch_label: str
+    epoch_date: date
+
+
+@dataclass
+class RasterSource:
+    path: Path
+    crs: str
+    res: tuple[float, float]
+    dtype: str
+    nodata: float | None
+    scale: float
+    offset: float
+    bands: list[BandPlan]
+
+
+def inspect_source(path: Path, layer: str, spec: LayerSpec, *, epoch: str | None,
+                   scenario: bool,
+                   epoch_from: str | None, band: int | None, scale: float | None,
+                   offset: float | None, nodata: float | None) -> RasterSource:
+    """File-level checks: readable, CRS present and known, bands, dtype, epochs."""
+    try:
+        src = rasterio.open(path)
+    except RasterioIOError as exc:
+        raise fail(path, "", "file.readable", what="raster",
+                   detail=str(exc).split(": ", 1)[-1]) from exc
+    with src:
+        if src.crs is None or not src.crs.to_wkt():
+            raise fail(path, "", "crs.present")
+        try:
+            from pyproj import CRS
+
+            CRS.from_wkt(src.crs.to_wkt())
+        except Exception as exc:  # noqa: BLE001 - any PROJ failure means unknown
+            raise fail(path, "", "crs.known", crs=src.crs.to_string(), detail=str(exc)) from exc
+        dtype = src.dtypes[0]
+        if spec.value_kind == "categorical" and not np.issubdtype(np.dtype(dtype), np.integer):
+            raise fail(path, "band 1", "raster.categorical_integer", dtype=dtype, layer=layer)
+        bands = [band] if band else list(range(1, src.count + 1)) if epoch_from == "band" else [1]
+        for b in bands:
+            if not 1 <= b <= src.count:
+                raise fail(path, "", "raster.band", count=src.count, band=b)
+        if epoch_from not in (None, "band", "filename"):
+            raise LoadError(f"--epoch-from must be 'band' or 'filename', not {epoch_from!r}")
+        plans = []
+        for b in bands:
+            if epoch:
+                parsed = parse_epoch(epoch)
+                source_text = f"--epoch {epoch}"
+            elif epoch_from == "band":
+                source_text = src.descriptions[b - 1] or ""
+                parsed = parse_epoch(source_text)
+            elif epoch_from == "filename":
+                source_text = path.name
+                parsed = parse_epoch(path.stem)
+            else:
+                raise fail(path, "", "raster.epoch",
+                           detail="no epoch: give --epoch YEAR|DATE or --epoch-from band|filename")
+            if parsed is None:
+                raise fail(path, f"band {b}", "raster.epoch",
+                           detail=f"cannot read a year or date from {source_text!r}")
+            if parsed[1] > date.today() and not scenario:
+                raise fail(path, f"band {b}", "value.date_future", column="epoch",
+                           value=parsed[0])
+            plans.append(BandPlan(b, *parsed))
+        labels = [p.epoch_label for p in plans]
+        dupes = {x for x in labels if labels.count(x) > 1}
+        if dupes:
+            raise fail(path, "", "raster.epoch",
+                       detail=f"several bands share the epoch(s) {sorted(dupes)}")
+        src_scale = scale if scale is not None else (src.scales[0] or 1.0)
+        src_offset = offset if offset is not None else (src.offsets[0] or 0.0)
+        return RasterSource(
+            path, src.crs.to_string(), src.res, dtype,
+            nodata if nodata is not None else src.nodata, float(src_scale), float(src_offset),
+            plans)
+
+
+def choose_resampling(spec: LayerSpec, src_res: tuple[float, float], src_crs, region: Region,
+                      given: str | None) -> Resampling:
+    if given:
+        try:
+            return Resampling[given]
+        except KeyError as exc:
+            raise LoadError(f"unknown resampling {given!r}: use one of "
+                            f"{', '.join(r.name for r in Resampling)}") from exc
+    # source pixel size in grid units (approximate for geographic sources)
+    res = max(abs(src_res[0]), abs(src_res[1]))
+    if src_crs.is_geographic:
+        res *= 111_320.0
+    coarsening = region.pixel_size_m / res
+    if spec.value_kind == "categorical":
+        return Resampling.mode if coarsening >= 2 else Resampling.nearest
+    return Resampling.average if coarsening >= 2 else Resampling.bilinear
+
+
+def _tile_range(src_bounds, src_crs, region: Region, dst_crs) -> tuple[int, int, int, int] | None:
+    left, bottom, right, top = transform_bounds(src_crs, dst_crs, *src_bounds, densify_pts=21)
+    t, px = region.tile_size_px, region.pixel_size_m
+    c0 = max(0, int(np.floor((left - region.origin_x) / px)))
+    c1 = min(region.width_px, int(np.ceil((right - region.origin_x) / px)))
+    r0 = max(0, int(np.floor((region.origin_y - top) / px)))
+    r1 = min(region.height_px, int(np.ceil((region.origin_y - bottom) / px)))
+    if c0 >= c1 or r0 >= r1:
+        return None
+    return c0 // t, (c1 - 1) // t, r0 // t, (r1 - 1) // t
+
+
+def legend_codes(conn: psycopg.Connection, legend_id: int) -> np.ndarray:
+    rows = conn.execute("select class_code from registry.legend_classes where legend_id = %s",
+                        (legend_id,)).fetchall()
+    return np.array(sorted(r[0] for r in rows), dtype=np.int64)
+
+
+def load_raster(conn: psycopg.Connection, region_name: str, layer: str, path: str | Path, *,
+                epoch: str | None = None, epoch_from: str | None = None, band: int | None = None,
+                scale: float | None = None, offset: float | None = None,
+                nodata: float | None = None, legend: str | None = None,
+                resampling: str | None = None, valid_min: float | None = None,
+                valid_max: float | None = None, units: str | None = None,
+                scenario: bool = False, strict: bool = False,
+                show_progress: bool = True) -> list[int]:
+    """Load one raster file (one or more bands = epochs) onto a region grid.
+
+    Returns the catalog ids written (empty when the same file was already loaded).
+    """
+    path = check_file(path, "raster")
+    spec = layer_spec(layer, valid_min, valid_max, units)
+    region = get_region(conn, region_name)
+    src_info = inspect_source(path, layer, spec, epoch=epoch, epoch_from=epoch_from, band=band,
+                              scale=scale, offset=offset, nodata=nodata, scenario=scenario)
+    legend_id = None
+    codes = None
+    if spec.value_kind == "categorical":
+        legend_id = _legend_id(conn, legend, region, path)
+        codes = legend_codes(conn, legend_id)
+        if codes.size and codes.min() >= 0 and codes.max() < 255:
+            spec = LayerSpec("categorical", "8BUI", None, nodata=255, units=spec.units)
+    sha = sha256_file(path)
+    epoch_span = src_info.bands[0].epoch_label if len(src_info.bands) == 1 else \
+        f"{src_info.bands[0].epoch_label}..{src_info.bands[-1].epoch_label}"
+    done = previous_load(conn, "raster", sha, region_id=region.region_id, layer=layer,
+                         epoch_label=epoch_span)
+    if done:
+        log.info("%s: already loaded as %s/%s (load %d): nothing to do", path, layer,
+                 epoch_span, done)
+        return []
+    dst_crs = grid_crs(conn, region.srid)
+    conn.rollback()
+    options = {"epoch": epoch, "epoch_from": epoch_from, "band": band, "scenario": scenario,
+               "scale": src_info.scale,
+               "offset": src_info.offset, "nodata": src_info.nodata, "legend": legend,
+               "resampling": resampling, "strict": strict}
+    catalog_ids = []
+    with recorded_load(conn, "raster", path, sha, region_id=region.region_id, layer=layer,
+                       epoch_label=epoch_span, options=options, strict=strict) as ctx:
+        with rasterio.open(path) as src:
+            rs = choose_resampling(spec, src_info.res, src.crs, region, resampling)
+            tiles = _tile_range(src.bounds, src.crs, region, dst_crs)
+            if tiles is None:
+                raise fail(path, "", "raster.overlap", region=region.name)
+            for plan in src_info.bands:
+                cid = _load_band(conn, ctx, src, src_info, plan, region, dst_crs, spec, layer,
+                                 legend_id, codes, rs, tiles, show_progress)
+                catalog_ids.append(cid)
+        ctx.message = (f"{layer} {epoch_span}: {len(catalog_ids)} band(s) onto region "
+                       f"{region.name} with {rs.name} resampling")
+    return catalog_ids
+
+
+def _legend_id(conn, legend: str | None, region: Region, path: Path) -> int:
+    if legend is None:
+        if region.legend_id is None:
+            raise LoadError(f"{path}: land cover needs a legend: give --legend NAME (see "
+                            "`ecorest load legend`)")
+        return region.legend_id
+    return ensure_legend(conn, legend)
+
+
+def _strips(vrt, band: int, tiles, region: Region) -> Iterator[tuple[int, int, np.ndarray,
+                                                                     np.ndarray]]:
+    """(tile row, first tile column, values, valid mask) strip by strip."""
+    tx0, tx1, ty0, ty1 = tiles
+    t = region.tile_size_px
+    c0 = tx0 * t
+    c1 = min(region.width_px, (tx1 + 1) * t)
+    for ty in range(ty0, ty1 + 1):
+        r0 = ty * t
+        r1 = min(region.height_px, r0 + t)
+        window = Window(c0, r0, c1 - c0, r1 - r0)
+        values, alpha = vrt.read([band, vrt.count], window=window)
+        yield ty, tx0, values, alpha > 0
+
+
+def _load_band(conn: psycopg.Connection, ctx: LoadContext, src, info: RasterSource,
+               plan: BandPlan, region: Region, dst_crs, spec: LayerSpec, layer: str,
+               legend_id: int | None, codes: np.ndarray | None, resampling: Resampling,
+               tiles, show_progress: bool) -> int:
+    path = info.path
+    _replace_current(conn, ctx, region, layer, plan)
+    cid = conn.execute(
+        "insert into raster.catalog (region_id, layer, value_kind, epoch_label, epoch_date, "
+        "legend_id, source_path, source_sha256, source_band, source_crs, source_res_x, "
+        "source_res_y, resampling, pixel_type, nodata, scale_factor, add_offset, units, load_id) "
+        "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "returning catalog_id",
+        (region.region_id, layer, spec.value_kind, plan.epoch_label, plan.epoch_date, legend_id,
+         str(path), ctx.sha256, plan.band, info.crs, info.res[0], info.res[1], resampling.name,
+         spec.pixel_type, spec.nodata, spec.store_scale, 0.0, spec.units,
+         ctx.load_id)).fetchone()[0]
+    conn.execute("select raster.create_tile_partition(%s)", (cid,))
+    _, dtype = PIXEL_TYPES[spec.pixel_type]
+    t = region.tile_size_px
+    n = m = 0
+    total = 0.0
+    vmin, vmax = np.inf, -np.inf
+    bad_total = 0
+    written = 0
+    tx0, tx1, ty0, ty1 = tiles
+    npx = (tx1 - tx0 + 1) * (ty1 - ty0 + 1) * t * t
+    warp_dtype = "float64" if spec.value_kind == "continuous" else None
+    with WarpedVRT(src, crs=dst_crs, transform=region.transform, width=region.width_px,
+                   height=region.height_px, resampling=resampling, src_nodata=info.nodata,
+                   add_alpha=True, dtype=warp_dtype, warp_mem_limit=256) as vrt, \
+            conn.cursor().copy("copy raster.tiles (catalog_id, tile_x, tile_y, rast) "
+                               "from stdin") as copy, \
+            progress_bar(f"{layer} {plan.epoch_label}", npx, "px", show_progress) as bar:
+        for ty, first_tx, values, valid in _strips(vrt, plan.band, tiles, region):
+            for k in range(0, values.shape[1], t):
+                tx = first_tx + k // t
+                v = values[:, k:k + t]
+                ok = valid[:, k:k + t]
+                bar.advance(t * t)
+                if not ok.any():
+                    continue
+                if spec.value_kind == "categorical":
+                    phys = v.astype(np.int64)
+                    bad = ok & ~np.isin(phys, codes)
+                else:
+                    phys = v * info.scale + info.offset
+                    ok &= np.isfinite(phys)
+                    lo, hi = spec.valid_range or (-np.inf, np.inf)
+                    bad = ok & ((phys < lo) | (phys > hi))
+                nbad = int(bad.sum())
+                if nbad:
+                    bad_total += nbad
+                    ctx.reject([_bad_tile_issue(path, plan, tx, ty, spec, layer, phys, bad,
+                                                nbad, legend_id, conn)])
+                    ok &= ~bad
+                if not ok.any():
+                    continue
+                good = phys[ok]
+                n += good.size
+                total += float(good.sum())
+                vmin = min(vmin, float(good.min()))
+                vmax = max(vmax, float(good.max()))
+                if spec.value_kind == "categorical":
+                    stored = np.where(ok, phys, spec.nodata)
+                else:
+                    stored = np.where(ok, np.round(phys / spec.store_scale)
+                                      if spec.store_scale != 1 else phys, spec.nodata)
+                full = np.full((t, t), spec.nodata, dtype=dtype)
+                full[:stored.shape[0], :stored.shape[1]] = stored
+                wkb = raster_wkb(full, spec.pixel_type, spec.nodata,
+                                 region.origin_x + tx * t * region.pixel_size_m,
+                                 region.origin_y - ty * t * region.pixel_size_m,
+                                 region.pixel_size_m, region.srid)
+                copy.write(f"{cid}\t{tx}\t{ty}\t{wkb.hex()}\n")
+                written += 1
+            m += int(valid.sum())
+    if bad_total > MAX_BAD_SHARE * max(m, 1):
+        rule = "raster.legend_codes" if spec.value_kind == "categorical" else "raster.value_range"
+        raise LoadError(Issue(str(path), f"band {plan.band}", rule,
+                              f"{bad_total} of {m} valid pixels ({100 * bad_total / max(m, 1):.1f} "
+                              f"%) break rule {rule}: the file is rejected as a whole"
+                              f"{spec.hint}"))
+    if written == 0:
+        raise fail(path, f"band {plan.band}", "raster.all_nodata", region=region.name)
+    conn.execute("select raster.constrain_tile_partition(%s)", (cid,))
+    conn.execute(
+        "update raster.catalog set valid_count = %s, value_min = %s, value_max = %s, "
+        "value_mean = %s, tile_count = %s where catalog_id = %s",
+        (n, vmin, vmax, total / n, written, cid))
+    ctx.rows_read += m
+    ctx.rows_loaded += written
+    log.info("%s band %d -> %s %s: %d tiles, %d valid px, range %.4g..%.4g", path.name,
+             plan.band, layer, plan.epoch_label, written, n, vmin, vmax)
+    return cid
+
+
+def _bad_tile_issue(path, plan, tx, ty, spec, layer, phys, bad, nbad, legend_id, conn) -> Issue:
+    item = f"band {plan.band}, tile ({tx}, {ty})"
+    if spec.value_kind == "categorical":
+        unknown = sorted({int(c) for c in np.unique(phys[bad])})
+        legend = conn.execute("select name from registry.legends where legend_id = %s",
+                              (legend_id,)).fetchone()[0]
+        return issue(path, item, "raster.legend_codes", count=nbad, codes=unknown[:20],
+                     legend=legend, record={"codes": unknown[:100], "pixels": nbad})
+    lo, hi = spec.valid_range
+    return issue(path, item, "raster.value_range", count=nbad, lo=lo, hi=hi, layer=layer,
+                 vmin=float(phys[bad].min()), vmax=float(phys[bad].max()), hint=spec.hint,
+                 record={"pixels": nbad})
+
+
+def _replace_current(conn, ctx: LoadContext, region: Region, layer: str, plan: BandPlan) -> None:
+    """A corrected file for the same layer/epoch replaces the current one (same transaction)."""
+    old = conn.execute(
+        "select catalog_id, load_id from raster.catalog where region_id = %s and layer = %s "
+        "and epoch_label = %s and is_current", (region.region_id, layer, plan.epoch_label),
+    ).fetchall()
+    for cid, load_id in old:
+        conn.execute("update raster.catalog set is_current = false where catalog_id = %s",
+                     (cid,))
+        conn.execute("select raster.drop_tile_partition(%s)", (cid,))
+        conn.execute("update etl.loads set status = 'superseded' where load_id = %s and not "
+                     "exists (select 1 from raster.catalog where load_id = %s and is_current)",
+                     (load_id, load_id))
+        ctx.replaces_load_id = load_id
+        log.info("replacing %s %s (catalog %d, load %d)", layer, plan.epoch_label, cid, load_id)

@@ -1,0 +1,211 @@
+"""Assessment regions and their one canonical grid.
+
+A region is a boundary plus a grid: an equal-area CRS, a pixel size, an origin snapped to a
+multiple of the pixel size and a tile size. Every raster of the region is warped onto this grid,
+so layers join on (tile_x, tile_y) and a pixel's area is the constant ``pixel_size_m²``.
+
+Default grid CRS: CGCS2000 / Albers (SRID 990001) inside China; NAD83 / Conus Albers
+(EPSG:5070) in the conterminous US; ETRS89-LAEA (EPSG:3035) in Europe; elsewhere a Lambert
+azimuthal equal-area projection centred on the region (registered under the ECOREST authority).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+
+import psycopg
+import shapely
+from pyproj import CRS
+from rasterio.transform import Affine
+
+from .loadlog import check_file, recorded_load, sha256_file
+from .validation import LoadError, fail, issue
+from .vectors import check_geometry, parse_crs, read_features
+
+log = logging.getLogger(__name__)
+
+CHINA_ALBERS_SRID = 990001
+DEFAULT_TILE_SIZE = 256  # measured: see bench/ and docs (256 px tiles balance TOAST and overhead)
+EQUAL_AREA_PROJ = ("aea", "laea", "cea", "eqearth", "moll", "sinu", "eck4", "eck6", "igh",
+                   "hammer", "bonne", "tcea")
+
+# (name, lon range, lat range, CRS)
+DEFAULT_CRS_AREAS = (
+    ("China", (73.0, 135.5), (17.0, 54.0), f"ECOREST:{CHINA_ALBERS_SRID}"),
+    ("conterminous US", (-125.0, -66.0), (24.0, 50.0), "EPSG:5070"),
+    ("Europe", (-25.0, 45.0), (34.0, 72.0), "EPSG:3035"),
+)
+
+
+@dataclass(frozen=True)
+class Region:
+    region_id: int
+    name: str
+    srid: int
+    crs_name: str
+    pixel_size_m: float
+    origin_x: float
+    origin_y: float
+    width_px: int
+    height_px: int
+    tile_size_px: int
+    legend_id: int | None
+
+    @property
+    def transform(self) -> Affine:
+        return Affine(self.pixel_size_m, 0.0, self.origin_x, 0.0, -self.pixel_size_m,
+                      self.origin_y)
+
+    @property
+    def tiles_x(self) -> int:
+        return -(-self.width_px // self.tile_size_px)
+
+    @property
+    def tiles_y(self) -> int:
+        return -(-self.height_px // self.tile_size_px)
+
+    @property
+    def pixel_area_ha(self) -> float:
+        return self.pixel_size_m ** 2 / 10_000.0
+
+
+def get_region(conn: psycopg.Connection, name: str) -> Region:
+    row = conn.execute(
+        "select region_id, name, srid, crs_name, pixel_size_m, origin_x, origin_y, width_px, "
+        "height_px, tile_size_px, legend_id from registry.regions where name = %s",
+        (name,)).fetchone()
+    if row is None:
+        raise LoadError(issue("region", name, "region.exists", region=name))
+    return Region(*row)
+
+
+def grid_crs(conn: psycopg.Connection, srid: int) -> CRS:
+    """The pyproj CRS of an SRID in spatial_ref_sys."""
+    row = conn.execute("select srtext, proj4text from spatial_ref_sys where srid = %s",
+                       (srid,)).fetchone()
+    if row is None:
+        raise LoadError(f"SRID {srid} is not in spatial_ref_sys")
+    return CRS.from_wkt(row[0]) if row[0] else CRS.from_proj4(row[1])
+
+
+EQUAL_AREA_METHODS = ("equal area", "mollweide", "sinusoidal", "eckert", "equal earth", "goode")
+
+
+def is_equal_area(crs: CRS) -> bool:
+    op = crs.coordinate_operation
+    method = (op.method_name if op else "").lower()
+    if any(m in method for m in EQUAL_AREA_METHODS):
+        return True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        proj = (crs.to_proj4() or "").split()
+    names = {p.split("=", 1)[1] for p in proj if p.startswith("+proj=")}
+    return bool(names & set(EQUAL_AREA_PROJ))
+
+
+def default_crs_for(boundary_wgs84) -> tuple[str, str]:
+    """(CRS spec, reason) for a boundary in lon/lat."""
+    c = boundary_wgs84.centroid
+    for name, (lon0, lon1), (lat0, lat1), spec in DEFAULT_CRS_AREAS:
+        if lon0 <= c.x <= lon1 and lat0 <= c.y <= lat1:
+            return spec, f"centroid in {name}"
+    laea = (f"+proj=laea +lat_0={round(c.y, 2)} +lon_0={round(c.x, 2)} +x_0=0 +y_0=0 "
+            "+datum=WGS84 +units=m +no_defs")
+    return laea, "Lambert azimuthal equal-area centred on the region"
+
+
+def resolve_srid(conn: psycopg.Connection, spec: str, where: str) -> tuple[int, str]:
+    """SRID (registering the CRS if PostGIS lacks it) and display name for a CRS spec."""
+    if spec.upper() in (f"ECOREST:{CHINA_ALBERS_SRID}", "CHINA-ALBERS", "CGCS2000-ALBERS"):
+        return CHINA_ALBERS_SRID, "CGCS2000 / Albers China"
+    crs = parse_crs(spec, where)
+    if not crs.is_projected or not is_equal_area(crs):
+        raise fail(where, "", "crs.equal_area", crs=crs.to_string(),
+                   suggestion="EPSG:5070, EPSG:3035, ESRI:54009 or 'china-albers'")
+    auth = crs.to_authority()
+    if auth:
+        row = conn.execute("select srid from spatial_ref_sys where upper(auth_name) = %s and "
+                           "auth_srid = %s", (auth[0].upper(), int(auth[1]))).fetchone()
+        if row:
+            return row[0], crs.name
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        proj4 = crs.to_proj4()
+    srid = conn.execute("select registry.register_crs(%s, %s)",
+                        (crs.to_wkt("WKT1_GDAL"), proj4)).fetchone()[0]
+    return srid, crs.name
+
+
+def create_region(conn: psycopg.Connection, name: str, boundary_path: str, *,
+                  crs: str | None = None, pixel_size: float = 30.0,
+                  tile_size: int = DEFAULT_TILE_SIZE, title: str | None = None,
+                  boundary_crs: str | None = None) -> Region:
+    """Create a region from a boundary file; re-creating the same region is a no-op."""
+    path = check_file(boundary_path, "vector")
+    table = read_features(path, crs=boundary_crs)
+    polys = []
+    for i in range(len(table)):
+        g, found = check_geometry(table, i, ("Polygon", "MultiPolygon"), repair=True)
+        errors = [f for f in found if f.severity == "error"]
+        if errors:
+            raise LoadError(errors)
+        for w in found:
+            log.warning("%s", w)
+        polys.append(g)
+    if not polys:
+        raise fail(path, "", "table.empty")
+    boundary = shapely.force_2d(shapely.union_all(polys))
+    if boundary.geom_type == "Polygon":
+        boundary = shapely.MultiPolygon([boundary])
+    if pixel_size <= 0:
+        raise fail(path, "--pixel-size", "value.range", column="pixel size", value=pixel_size,
+                   range="> 0 m")
+    sha = sha256_file(path)
+    existing = conn.execute("select region_id from registry.regions where name = %s",
+                            (name,)).fetchone()
+    if existing:
+        same = conn.execute(
+            "select st_equals(boundary, st_geomfromwkb(%s, 4326)) and pixel_size_m = %s "
+            "and tile_size_px = %s from registry.regions where name = %s",
+            (shapely.to_wkb(boundary), pixel_size, tile_size, name)).fetchone()[0]
+        conn.rollback()
+        if same:
+            log.info("region %s already exists with this boundary and grid: nothing to do", name)
+            return get_region(conn, name)
+        raise fail(path, "", "region.duplicate", region=name)
+    spec, reason = (crs, "given") if crs else default_crs_for(boundary)
+    with recorded_load(conn, "region", path, sha, layer=name,
+                       options={"crs": spec, "pixel_size": pixel_size,
+                                "tile_size": tile_size}) as ctx:
+        srid, crs_name = resolve_srid(conn, spec, str(path))
+        row = conn.execute(
+            """
+            with b as (
+              select st_transform(st_segmentize(st_geomfromwkb(%(wkb)s, 4326)::geography,
+                                                1000)::geometry, %(srid)s) as g
+            ), e as (
+              select floor(st_xmin(g) / %(px)s) * %(px)s as x0,
+                     ceil(st_ymax(g) / %(px)s) * %(px)s as y0,
+                     st_xmax(g) as x1, st_ymin(g) as y1, st_area(g) as area_m2 from b
+            )
+            insert into registry.regions (name, title, srid, crs_name, pixel_size_m, origin_x,
+                                          origin_y, width_px, height_px, tile_size_px, boundary,
+                                          boundary_area_ha)
+            select %(name)s, %(title)s, %(srid)s, %(crs_name)s, %(px)s, x0, y0,
+                   ceil((x1 - x0) / %(px)s)::int, ceil((y0 - y1) / %(px)s)::int, %(tile)s,
+                   st_geomfromwkb(%(wkb)s, 4326), area_m2 / 10000.0
+            from e
+            returning region_id, width_px, height_px, boundary_area_ha
+            """,
+            {"wkb": shapely.to_wkb(boundary), "srid": srid, "px": pixel_size, "name": name,
+             "title": title, "crs_name": crs_name, "tile": tile_size}).fetchone()
+        conn.execute("update etl.loads set region_id = %s where load_id = %s",
+                     (row[0], ctx.load_id))
+        ctx.rows_read = len(table)
+        ctx.rows_loaded = 1
+        ctx.message = (f"region {name}: {crs_name} (SRID {srid}, {reason}), {pixel_size:g} m "
+                       f"pixels, {row[1]} x {row[2]} px, {row[3]:.1f} ha")
+        log.info("%s", ctx.message)
+    return get_region(conn, name)

@@ -1,0 +1,100 @@
+"""Validation messages and the errors loaders raise.
+
+Every problem found in an input is an :class:`Issue`: the file, the item (row, feature, tile,
+band), the rule broken and a message from the catalogue below. Loaders collect issues before
+writing; an error either rejects the item (quarantine) or, for file-level rules and in
+``--strict`` mode, fails the whole load with :class:`LoadError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: rule id -> message template (``str.format`` fields are filled by the loader)
+MESSAGES: dict[str, str] = {
+    # files
+    "file.exists": "file not found",
+    "file.not_empty": "file is empty (0 bytes)",
+    "file.readable": "not a readable {what} file ({detail})",
+    "file.format": "{detail}",
+    # coordinate reference systems
+    "crs.present": "has no coordinate reference system; give one with --crs or fix the file",
+    "crs.known": "coordinate reference system {crs!r} is not known to PROJ ({detail})",
+    "crs.equal_area": ("CRS {crs} is not an equal-area projection; a region grid must be "
+                       "equal-area so that pixel area is constant (e.g. {suggestion})"),
+    "crs.mixed": "layer CRS {crs} differs from the first layer's {first}; use one CRS per file",
+    "crs.in_spatial_ref_sys": "{detail}",
+    # rasters
+    "raster.band": "has {count} band(s); band {band} does not exist",
+    "raster.categorical_integer": ("holds {dtype} values but layer {layer!r} is categorical: "
+                                   "class codes must be integers"),
+    "raster.overlap": "does not overlap region {region!r} (its footprint lies outside the grid)",
+    "raster.all_nodata": "has no valid pixel inside region {region!r} (all nodata)",
+    "raster.value_range": ("{count} pixel(s) outside the valid range [{lo}, {hi}] of {layer} "
+                           "(min {vmin:g}, max {vmax:g}){hint}"),
+    "raster.legend_codes": ("{count} pixel(s) with class code(s) {codes} not in legend "
+                            "{legend!r}"),
+    "raster.nodata": "{detail}",
+    "raster.epoch": "{detail}",
+    # vectors and tables
+    "table.columns": "missing required column(s) {missing}; found {found}",
+    "table.empty": "has no rows / features",
+    "value.required": "{column} is empty",
+    "value.type": "{column} = {value!r} is not a valid {type}",
+    "value.range": "{column} = {value} is outside the valid range {range}",
+    "value.code": "{column} = {value!r} is not one of {allowed}",
+    "value.unit": "{column}: unit {value!r} is not one of {allowed}",
+    "value.date_future": "{column} = {value} lies in the future",
+    "id.unique": "{column} {value!r} occurs {count} times in the file",
+    "geometry.present": "has no geometry",
+    "geometry.type": "geometry type {gtype} is not allowed here (expected {expected})",
+    "geometry.valid": "geometry is invalid ({reason})",
+    "geometry.repaired": "geometry was invalid ({reason}) and was repaired with ST_MakeValid",
+    "geometry.inside_region": "lies outside region {region!r}",
+    "region.exists": "region {region!r} does not exist; create it with `ecorest region create`",
+    "region.duplicate": "region {region!r} already exists",
+    "legend.exists": "legend {legend!r} is not registered; load it with `ecorest load legend`",
+    "params.format": "{detail}",
+}
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One validation finding."""
+
+    path: str
+    item: str
+    rule: str
+    message: str
+    severity: str = "error"  # error | warning
+    record: dict | None = field(default=None, compare=False)
+
+    def __str__(self) -> str:
+        where = f"{self.path}, {self.item}" if self.item else self.path
+        return f"{where}: {self.message} [rule {self.rule}]"
+
+
+def issue(path: str | Path, item: str, rule: str, severity: str = "error",
+          record: dict | None = None, **fields) -> Issue:
+    """Build an :class:`Issue` from the message catalogue."""
+    message = MESSAGES[rule].format(**fields)
+    return Issue(str(path), item, rule, message, severity, record)
+
+
+class LoadError(RuntimeError):
+    """A load failed validation or writing; nothing was stored."""
+
+    def __init__(self, issues: list[Issue] | Issue | str):
+        if isinstance(issues, Issue):
+            issues = [issues]
+        self.issues: list[Issue] = [] if isinstance(issues, str) else list(issues)
+        text = issues if isinstance(issues, str) else "\n".join(str(i) for i in self.issues[:20])
+        if len(self.issues) > 20:
+            text += f"\n... and {len(self.issues) - 20} more"
+        super().__init__(text)
+
+
+def fail(path: str | Path, item: str, rule: str, **fields) -> LoadError:
+    """A :class:`LoadError` for one file-level problem (``raise fail(...)``)."""
+    return LoadError(issue(path, item, rule, **fields))
