@@ -33,6 +33,7 @@ def ensure_legend(conn: psycopg.Connection, name: str) -> int:
     """The id of a legend, registering a built-in one on first use."""
     row = conn.execute("select legend_id from registry.legends where name = %s",
                        (name,)).fetchone()
+    conn.rollback()
     if row:
         return row[0]
     if name not in BUILTIN:
@@ -85,6 +86,7 @@ def load_legend(conn: psycopg.Connection, name: str, path: str | Path, *,
     sha = sha256_file(path)
     existing = conn.execute("select legend_id from registry.legends where name = %s",
                             (name,)).fetchone()
+    conn.rollback()
     if existing and previous_load(conn, "legend", sha, layer=name):
         log.info("legend %s already loaded from this file: nothing to do", name)
         return existing[0]

@@ -115,6 +115,9 @@ def recorded_load(conn: psycopg.Connection, loader: str, path: str | Path, sha25
                   epoch_label: str | None = None, options: dict | None = None,
                   strict: bool = False) -> Iterator[LoadContext]:
     """Run one load inside one transaction, recorded in ``etl.loads``."""
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        # a load must be its own top-level transaction, not a savepoint of the caller's
+        raise RuntimeError("recorded_load needs an idle connection: commit or roll back first")
     t0 = time.monotonic()
     path = str(path)
     opts = _json_safe(options or {})

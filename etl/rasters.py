@@ -31,6 +31,7 @@ from .loadlog import LoadContext, check_file, previous_load, recorded_load, sha2
 from .progress import progress_bar
 from .regions import Region, get_region, grid_crs
 from .validation import Issue, LoadError, fail, issue
+from .vectors import require_earth_crs
 
 log = logging.getLogger(__name__)
 
@@ -171,12 +172,7 @@ def inspect_source(path: Path, layer: str, spec: LayerSpec, *, epoch: str | None
     with src:
         if src.crs is None or not src.crs.to_wkt():
             raise fail(path, "", "crs.present")
-        try:
-            from pyproj import CRS
-
-            CRS.from_wkt(src.crs.to_wkt())
-        except Exception as exc:  # noqa: BLE001 - any PROJ failure means unknown
-            raise fail(path, "", "crs.known", crs=src.crs.to_string(), detail=str(exc)) from exc
+        require_earth_crs(src.crs.to_wkt(), path)
         dtype = src.dtypes[0]
         if spec.value_kind == "categorical" and not np.issubdtype(np.dtype(dtype), np.integer):
             raise fail(path, "band 1", "raster.categorical_integer", dtype=dtype, layer=layer)
@@ -296,6 +292,17 @@ def load_raster(conn: psycopg.Connection, region_name: str, layer: str, path: st
                "offset": src_info.offset, "nodata": src_info.nodata, "legend": legend,
                "resampling": resampling, "strict": strict}
     catalog_ids = []
+    try:
+        _load_bands(conn, path, sha, region, layer, spec, src_info, epoch_span, options,
+                    legend_id, codes, dst_crs, resampling, strict, show_progress, catalog_ids)
+    except RasterioIOError as exc:
+        raise fail(path, "", "file.readable", what="raster",
+                   detail=f"read failed while warping: {exc}") from exc
+    return catalog_ids
+
+
+def _load_bands(conn, path, sha, region, layer, spec, src_info, epoch_span, options, legend_id,
+                codes, dst_crs, resampling, strict, show_progress, catalog_ids) -> None:
     with recorded_load(conn, "raster", path, sha, region_id=region.region_id, layer=layer,
                        epoch_label=epoch_span, options=options, strict=strict) as ctx:
         with rasterio.open(path) as src:
@@ -309,7 +316,6 @@ def load_raster(conn: psycopg.Connection, region_name: str, layer: str, path: st
                 catalog_ids.append(cid)
         ctx.message = (f"{layer} {epoch_span}: {len(catalog_ids)} band(s) onto region "
                        f"{region.name} with {rs.name} resampling")
-    return catalog_ids
 
 
 def _legend_id(conn, legend: str | None, region: Region, path: Path) -> int:

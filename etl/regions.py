@@ -165,6 +165,7 @@ def create_region(conn: psycopg.Connection, name: str, boundary_path: str, *,
     sha = sha256_file(path)
     existing = conn.execute("select region_id from registry.regions where name = %s",
                             (name,)).fetchone()
+    conn.rollback()
     if existing:
         same = conn.execute(
             "select st_equals(boundary, st_geomfromwkb(%s, 4326)) and pixel_size_m = %s "

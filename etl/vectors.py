@@ -48,11 +48,20 @@ class FeatureTable:
 
 
 def parse_crs(value: str, path: str | Path = "--crs") -> CRS:
+    return require_earth_crs(value, path)
+
+
+def require_earth_crs(text: str, path: str | Path) -> CRS:
+    """A geographic or projected CRS known to PROJ (rule crs.known)."""
     try:
-        return CRS.from_user_input(value)
+        crs = CRS.from_user_input(text)
     except CRSError as exc:
-        raise fail(path, "", "crs.known", crs=value, detail=str(exc).split(":")[-1].strip()) \
-            from exc
+        raise fail(path, "", "crs.known", crs=text[:80], detail=str(exc)) from exc
+    if not (crs.is_geographic or crs.is_projected):
+        raise fail(path, "", "crs.known", crs=crs.name,
+                   detail="a local/engineering CRS: the EPSG code in the file is probably "
+                          "unknown or the CRS definition incomplete")
+    return crs
 
 
 def _clean(value):
@@ -90,7 +99,7 @@ def _read_ogr(p: Path, crs: str | None, layer: str | None) -> FeatureTable:
     if src_crs is None:
         if not meta.get("crs"):
             raise fail(p, "", "crs.present")
-        src_crs = parse_crs(meta["crs"], p)
+        src_crs = require_earth_crs(meta["crs"], p)
     names = list(meta["fields"])
     columns = {name: [_clean(v) for v in values]
                for name, values in zip(names, field_data, strict=True)}

@@ -22,7 +22,6 @@ from etl import db as dbmod
 from etl.cluster import EmbeddedCluster
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT / "data" / "sample"
 
 
 def url_for(base_url: str, dbname: str) -> str:

@@ -1,0 +1,66 @@
+"""Small helpers shared by the tests: sample paths, tiny generated rasters, table snapshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import rasterio
+from rasterio.transform import from_origin
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "sample"
+WILLAMETTE = SAMPLE / "invest_willamette"
+DERIVED = SAMPLE / "derived"
+
+#: tables whose content a failed load must leave untouched
+DATA_TABLES = (
+    "registry.regions", "registry.legends", "registry.legend_classes", "registry.zones",
+    "registry.projects", "registry.project_measures", "registry.survey_plots",
+    "registry.plot_measurements", "registry.plot_trees", "registry.plot_soil_layers",
+    "registry.reference_samples", "registry.parameter_sets", "registry.parameter_values",
+    "raster.catalog", "raster.tiles", "etl.quarantine",
+)
+
+
+def snapshot(conn: psycopg.Connection) -> dict[str, str]:
+    """An md5 of every data table's rows (order-independent)."""
+    out = {}
+    for table in DATA_TABLES:
+        out[table] = conn.execute(
+            f"select count(*) || ':' || coalesce(md5(string_agg(md5(t::text), '' "  # noqa: S608
+            f"order by md5(t::text))), '') from {table} t").fetchone()[0]
+    conn.rollback()
+    return out
+
+
+def write_raster(path: Path, data: np.ndarray, *, crs: str | None = "EPSG:26910",
+                 origin: tuple[float, float] = (450_000.0, 4_950_000.0), res: float = 30.0,
+                 nodata: float | None = None, descriptions: list[str] | None = None) -> Path:
+    """A GeoTIFF with the given array (2-D, or 3-D bands first)."""
+    arr = data if data.ndim == 3 else data[None]
+    with rasterio.open(path, "w", driver="GTiff", width=arr.shape[2], height=arr.shape[1],
+                       count=arr.shape[0], dtype=arr.dtype, crs=crs,
+                       transform=from_origin(origin[0], origin[1], res, res),
+                       nodata=nodata) as dst:
+        dst.write(arr)
+        for i, d in enumerate(descriptions or []):
+            dst.set_band_description(i + 1, d)
+    return path
+
+
+def willamette_region(conn: psycopg.Connection) -> None:
+    """The demo region and its legend, as `ecorest demo` creates them."""
+    from etl.legends import load_legend
+    from etl.regions import create_region
+
+    create_region(conn, "willamette", DERIVED / "willamette_region.geojson")
+    load_legend(conn, "willamette", DERIVED / "willamette_legend.csv")
+
+
+def value_counts(conn: psycopg.Connection, catalog_id: int) -> dict[int, int]:
+    rows = conn.execute(
+        "select (vc).value::int, sum((vc).count)::bigint from (select st_valuecount(rast) vc "
+        "from raster.tiles where catalog_id = %s) s group by 1", (catalog_id,)).fetchall()
+    return dict(rows)

@@ -1,0 +1,180 @@
+"""Raster loading onto the region grid, checked against the source files."""
+
+from __future__ import annotations
+
+import numpy as np
+import psycopg
+import pytest
+import rasterio
+
+from etl.rasters import load_raster, parse_epoch, raster_wkb
+from etl.regions import create_region
+from helpers import SAMPLE, WILLAMETTE, snapshot, value_counts, willamette_region, write_raster
+
+
+@pytest.fixture
+def willamette(conn: psycopg.Connection) -> psycopg.Connection:
+    willamette_region(conn)
+    conn.rollback()
+    return conn
+
+
+def source_counts(path) -> dict[int, int]:
+    with rasterio.open(path) as src:
+        a = src.read(1)
+        v, c = np.unique(a[a != src.nodata], return_counts=True)
+    return dict(zip(v.tolist(), c.tolist(), strict=True))
+
+
+@pytest.mark.parametrize("name", ["lulc_samp_cur.tif", "lulc_samp_fut.tif"])
+def test_landcover_class_areas_match_source(willamette: psycopg.Connection, name: str) -> None:
+    [cid] = load_raster(willamette, "willamette", "landcover", WILLAMETTE / name, epoch="1990",
+                        legend="willamette", show_progress=False)
+    got = value_counts(willamette, cid)
+    want = source_counts(WILLAMETTE / name)
+    # both grids have 30 m pixels (0.09 ha); nearest-neighbour resampling from UTM 10N to
+    # Conus Albers moves class edges by at most a pixel, and UTM's scale factor (~0.9996)
+    # shifts areas by < 0.1 %
+    assert set(got) == set(want)
+    assert sum(got.values()) == pytest.approx(sum(want.values()), rel=2e-3)
+    for code, n in want.items():
+        if n > 20_000:
+            assert got[code] == pytest.approx(n, rel=5e-3), code
+    stats = willamette.execute("select valid_count, value_min, value_max, tile_count, "
+                               "pixel_type from raster.catalog where catalog_id = %s",
+                               (cid,)).fetchone()
+    assert stats[0] == sum(got.values())
+    assert (stats[1], stats[2]) == (min(want), max(want))
+    assert stats[4] == "8BUI"
+
+
+def test_dem_statistics_match_source(willamette: psycopg.Connection) -> None:
+    [cid] = load_raster(willamette, "willamette", "dem", WILLAMETTE / "dem_30m.tif",
+                        epoch="2000", show_progress=False)
+    with rasterio.open(WILLAMETTE / "dem_30m.tif") as src:
+        a = src.read(1, masked=True)
+    mean, vmin, vmax, n = willamette.execute(
+        "select value_mean, value_min, value_max, valid_count from raster.catalog "
+        "where catalog_id = %s", (cid,)).fetchone()
+    assert mean == pytest.approx(float(a.mean()), abs=0.5)   # bilinear keeps the mean
+    assert vmin >= float(a.min()) - 1e-6 and vmax <= float(a.max()) + 1e-6
+    assert n == pytest.approx(a.count(), rel=5e-3)
+    # the database sees the same numbers in the tiles themselves
+    db_mean = willamette.execute(
+        "select sum((s).sum) / sum((s).count) from (select st_summarystats(rast) s "
+        "from raster.tiles where catalog_id = %s) x", (cid,)).fetchone()[0]
+    assert db_mean == pytest.approx(mean, rel=1e-6)
+
+
+def test_tiles_are_registered_with_raster_constraints(willamette: psycopg.Connection) -> None:
+    [cid] = load_raster(willamette, "willamette", "landcover", WILLAMETTE / "lulc_samp_cur.tif",
+                        epoch="1990", legend="willamette", show_progress=False)
+    row = willamette.execute(
+        "select srid, scale_x, scale_y, blocksize_x, blocksize_y, same_alignment, pixel_types, "
+        "nodata_values from raster_columns where r_table_name = %s",
+        (f"tiles_{cid}",)).fetchone()
+    assert row == (5070, 30.0, -30.0, 256, 256, True, ["8BUI"], [255.0])
+    # tiles sit on the region grid: upper-left corners are origin + k * 256 * 30
+    r = willamette.execute("select origin_x, origin_y from registry.regions").fetchone()
+    offsets = willamette.execute(
+        "select distinct ((st_upperleftx(rast) - %s) / 7680)::numeric %% 1, "
+        "((%s - st_upperlefty(rast)) / 7680)::numeric %% 1 from raster.tiles", r).fetchall()
+    assert offsets == [(0, 0)]
+
+
+def test_same_file_twice_is_a_noop(willamette: psycopg.Connection) -> None:
+    load_raster(willamette, "willamette", "dem", WILLAMETTE / "dem_30m.tif", epoch="2000",
+                show_progress=False)
+    before = snapshot(willamette)
+    loads = willamette.execute("select count(*) from etl.loads").fetchone()
+    assert load_raster(willamette, "willamette", "dem", WILLAMETTE / "dem_30m.tif",
+                       epoch="2000", show_progress=False) == []
+    assert snapshot(willamette) == before
+    assert willamette.execute("select count(*) from etl.loads").fetchone() == loads
+
+
+def test_corrected_file_replaces_epoch_and_log_keeps_both(willamette, tmp_path) -> None:
+    first = write_raster(tmp_path / "a.tif", np.full((300, 300), 54, np.uint8), nodata=255)
+    second = write_raster(tmp_path / "b.tif", np.full((300, 300), 58, np.uint8), nodata=255)
+    [c1] = load_raster(willamette, "willamette", "landcover", first, epoch="2000",
+                       legend="willamette", show_progress=False)
+    [c2] = load_raster(willamette, "willamette", "landcover", second, epoch="2000",
+                       legend="willamette", show_progress=False)
+    rows = willamette.execute("select catalog_id, is_current from raster.catalog order by 1"
+                              ).fetchall()
+    assert rows == [(c1, False), (c2, True)]
+    assert willamette.execute("select to_regclass(%s)", (f"raster.tiles_{c1}",)).fetchone() \
+        == (None,)
+    counts = value_counts(willamette, c2)
+    assert set(counts) == {58}  # only the corrected file's class remains
+    assert counts[58] == pytest.approx(300 * 300, rel=5e-3)  # rotated UTM -> Albers
+    log = willamette.execute("select status, replaces_load_id is not null from etl.loads "
+                             "where loader = 'raster' order by load_id").fetchall()
+    assert log == [("superseded", False), ("succeeded", True)]
+
+
+def test_modis_sinusoidal_ndvi_with_scale(conn: psycopg.Connection, tmp_path) -> None:
+    boundary = tmp_path / "lecco.geojson"
+    boundary.write_text('{"type": "Polygon", "coordinates": [[[9.27, 45.68], [9.5, 45.68], '
+                        '[9.5, 46.1], [9.27, 46.1], [9.27, 45.68]]]}')
+    create_region(conn, "lecco", boundary, pixel_size=500)
+    files = sorted((SAMPLE / "modis_ndvi_mod13a1_italy").glob("MOD13A1_NDVI_2016_*.tif"))[:3]
+    ids = []
+    for f in files:
+        ids += load_raster(conn, "lecco", "ndvi", f, epoch_from="filename", scale=0.0001,
+                           show_progress=False)
+    epochs = conn.execute("select epoch_label, epoch_date::text, scale_factor, pixel_type "
+                          "from raster.catalog order by 1").fetchall()
+    assert epochs == [("2016-01-01", "2016-01-01", 1e-4, "16BSI"),
+                      ("2016-01-17", "2016-01-17", 1e-4, "16BSI"),
+                      ("2016-02-02", "2016-02-02", 1e-4, "16BSI")]
+    with rasterio.open(files[0]) as src:
+        a = src.read(1, masked=True) * 1e-4
+    mean = conn.execute("select value_mean from raster.catalog where catalog_id = %s",
+                        (ids[0],)).fetchone()[0]
+    assert -1 <= mean <= 1
+    assert mean == pytest.approx(float(a.mean()), abs=0.03)
+
+
+def test_band_stack_epochs_from_descriptions(conn: psycopg.Connection, tmp_path) -> None:
+    boundary = tmp_path / "alaska.geojson"
+    boundary.write_text('{"type": "Polygon", "coordinates": [[[-152.9, 66.35], [-151.0, 66.35], '
+                        '[-151.0, 68.7], [-152.9, 68.7], [-152.9, 66.35]]]}')
+    create_region(conn, "alaska", boundary, crs="EPSG:3338", pixel_size=5000)
+    stack = SAMPLE / "gimms_ndvi3g_monthly_alaska_1982_2011" / \
+        "ndvimap_gimms3g_monthly_1982_2011.tif"
+    ids = load_raster(conn, "alaska", "ndvi", stack, epoch_from="band", show_progress=False)
+    assert _all_nan_bands(stack) == 0
+    assert len(ids) == 360
+    first, last = conn.execute("select min(epoch_date)::text, max(epoch_date)::text "
+                               "from raster.catalog").fetchone()
+    assert (first, last) == ("1982-01-01", "2011-12-01")
+
+
+def _all_nan_bands(path) -> int:
+    with rasterio.open(path) as src:
+        return sum(1 for b in range(1, src.count + 1) if np.isnan(src.read(b)).all())
+
+
+def test_raster_wkb_round_trip(conn: psycopg.Connection) -> None:
+    data = np.arange(12, dtype=np.int16).reshape(3, 4) - 5
+    wkb = raster_wkb(data, "16BSI", -32768, 100.0, 200.0, 30.0, 5070)
+    row = conn.execute("select st_width(r), st_height(r), st_srid(r), st_upperleftx(r), "
+                       "st_upperlefty(r), st_pixelwidth(r), st_bandpixeltype(r), "
+                       "st_dumpvalues(r, 1) from (select %s::raster r) s",
+                       (wkb.hex(),)).fetchone()
+    assert row[:7] == (4, 3, 5070, 100.0, 200.0, 30.0, "16BSI")
+    assert np.array(row[7]).tolist() == data.tolist()
+
+
+@pytest.mark.parametrize("text,label,iso", [
+    ("2016", "2016", "2016-07-01"),
+    ("MOD13A1_NDVI_2016_017", "2016-01-17", "2016-01-17"),
+    ("X1982.02.01", "1982-02-01", "1982-02-01"),
+    ("VHP_SMN_annual_ndvi_1999", "1999", "1999-07-01"),
+    ("NDVI_Mean_2023", "2023", "2023-07-01"),
+    ("20200315", "2020-03-15", "2020-03-15"),
+])
+def test_parse_epoch(text: str, label: str, iso: str) -> None:
+    got = parse_epoch(text)
+    assert got is not None and (got[0], got[1].isoformat()) == (label, iso)
