@@ -385,6 +385,177 @@ def load_legend_cmd(settings: Settings, name: str, file: str, title: str | None,
     out.print(f"legend {name} (id {legend_id}) loaded")
 
 
+def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+    out = {}
+    for v in values:
+        key, sep, val = v.partition("=")
+        if not sep or not key or not val:
+            raise AppError(f"{option} expects KEY=VALUE, got {v!r}")
+        out[key.strip()] = val.strip()
+    return out
+
+
+MAP_OPTION = click.option("--map", "mapping", multiple=True, metavar="FIELD=COLUMN",
+                          help="Read FIELD from COLUMN (repeatable), e.g. --map plot_id=PLOT.")
+CRS_OPTION = click.option("--crs", default=None, metavar="CRS",
+                          help="CRS of the input when the file has none (CSV coordinates: "
+                               "lon/lat columns default to EPSG:4326).")
+STRICT_OPTION = click.option("--strict", is_flag=True,
+                             help="Fail the whole load on any bad row instead of quarantining.")
+GEOMETRY_OPTION = click.option("--invalid-geometry", type=click.Choice(["repair", "reject"]),
+                               default="repair", show_default=True,
+                               help="Repair invalid polygons (ST_MakeValid, with a warning) or "
+                                    "reject them to the quarantine.")
+
+
+@load.command("zones")
+@click.argument("region_name", metavar="REGION")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--set", "zone_set", default="admin", show_default=True,
+              help="Zone set name; 'admin' means GB/T 2260 administrative units (6-digit codes,"
+                   " level derived from the code).")
+@click.option("--code", default=None, help="Code of a single-feature file without attributes.")
+@click.option("--name", default=None, help="Name of a single-feature file without attributes.")
+@MAP_OPTION
+@CRS_OPTION
+@GEOMETRY_OPTION
+@STRICT_OPTION
+@click.pass_obj
+@_wrap
+def load_zones_cmd(settings: Settings, region_name: str, file: str, zone_set: str,
+                   code: str | None, name: str | None, mapping: tuple[str, ...],
+                   crs: str | None, invalid_geometry: str, strict: bool) -> None:
+    """Load zones (admin units or another zone set) for REGION; a new file replaces the set.
+
+    Columns: zone_code (aliases code, adcode, id ...), name, admin_level, parent_code.
+    """
+    from .vector_loads import load_zones
+
+    with dbmod.session(settings) as conn:
+        n = load_zones(conn, region_name, file, zone_set=zone_set, code=code, name=name,
+                       mapping=_pairs(mapping, "--map"), crs=crs,
+                       repair=invalid_geometry == "repair", strict=strict)
+    out.print(f"{file}: {n} zone(s) of set {zone_set!r} loaded" if n else
+              f"{file}: already loaded, nothing changed")
+
+
+@load.command("samples")
+@click.argument("region_name", metavar="REGION")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--x", default=None, help="CSV column with x/longitude.")
+@click.option("--y", default=None, help="CSV column with y/latitude.")
+@click.option("--legend", default=None, help="Legend of reference_class (default: region's).")
+@MAP_OPTION
+@CRS_OPTION
+@STRICT_OPTION
+@click.pass_obj
+@_wrap
+def load_samples_cmd(settings: Settings, region_name: str, file: str, x: str | None,
+                     y: str | None, legend: str | None, mapping: tuple[str, ...],
+                     crs: str | None, strict: bool) -> None:
+    """Load reference samples (points) for accuracy assessment.
+
+    Columns: sample_id, reference_class and/or reference_grade, sample_date, source.
+    """
+    from .vector_loads import load_samples
+
+    with dbmod.session(settings) as conn:
+        n = load_samples(conn, region_name, file, mapping=_pairs(mapping, "--map"), crs=crs,
+                         x=x, y=y, legend=legend, strict=strict)
+    out.print(f"{file}: {n} sample(s) loaded" if n else f"{file}: already loaded")
+
+
+@load.command("projects")
+@click.argument("region_name", metavar="REGION")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--examples", is_flag=True,
+              help="Mark every project as an illustrative example (not a real record).")
+@MAP_OPTION
+@CRS_OPTION
+@GEOMETRY_OPTION
+@STRICT_OPTION
+@click.pass_obj
+@_wrap
+def load_projects_cmd(settings: Settings, region_name: str, file: str, examples: bool,
+                      mapping: tuple[str, ...], crs: str | None, invalid_geometry: str,
+                      strict: bool) -> None:
+    """Load restoration projects; a changed project gets a new version, nothing is deleted.
+
+    Columns: project_id, name, project_type, start_date, end_date, investment_cny, agency,
+    description, measures ('type:area_ha; ...' or JSON), polygon geometry.
+    """
+    from .vector_loads import load_projects
+
+    with dbmod.session(settings) as conn:
+        c = load_projects(conn, region_name, file, mapping=_pairs(mapping, "--map"), crs=crs,
+                          repair=invalid_geometry == "repair", examples=examples, strict=strict)
+    out.print(f"{file}: {c['new']} new, {c['changed']} changed, {c['unchanged']} unchanged")
+
+
+@load.command("plots")
+@click.argument("region_name", metavar="REGION")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--units", multiple=True, metavar="POOL=UNIT",
+              help="Unit of a pool column without one in its header (t/ha, Mg C/ha, kg/m2, "
+                   "g/m2 ...), e.g. --units agb=t/ha.")
+@click.option("--carbon-fraction", type=float, default=0.47, show_default=True,
+              help="Carbon fraction of dry matter (IPCC 2006 Table 4.3 default).")
+@click.option("--wood-density", type=float, default=0.57, show_default=True,
+              help="Wood density (g/cm³) for trees without one (tree lists).")
+@click.option("--plot-area-m2", type=float, default=None,
+              help="Plot area when the file has no plot-area column.")
+@click.option("--x", default=None, help="CSV column with x/longitude.")
+@click.option("--y", default=None, help="CSV column with y/latitude.")
+@click.option("--source", default=None, help="Survey or dataset name.")
+@MAP_OPTION
+@CRS_OPTION
+@STRICT_OPTION
+@click.pass_obj
+@_wrap
+def load_plots_cmd(settings: Settings, region_name: str, file: str, units: tuple[str, ...],
+                   mapping: tuple[str, ...], **options) -> None:
+    """Load survey plots: plot tables, tree lists, soil layers or a BAAD study's data.csv.
+
+    \b
+    Plot table:  plot_id, date/year, coordinates, plot area, agb/bgb/... with units
+    Tree list:   plot_id, tree id, dbh (cm) [, height (m), wood density], plot area
+    Soil layers: plot_id, date, top_cm, bottom_cm, soc_g_per_kg, bulk_density [, gravel]
+    """
+    from .plots import load_plots
+
+    with dbmod.session(settings) as conn:
+        c = load_plots(conn, region_name, file, mapping=_pairs(mapping, "--map"),
+                       units=_pairs(units, "--units"), **options)
+    out.print(f"{file}: {c['plots']} plots, {c['measurements']} pool measurements, "
+              f"{c['trees']} trees, {c['soil_layers']} soil layers")
+
+
+@load.command("params")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--name", required=True, help="Parameter set name.")
+@click.option("--kind", required=True,
+              type=click.Choice(["carbon_pools", "ipcc_defaults", "growth_rates", "weights",
+                                 "transition_severity", "thresholds", "factor_table", "other"]),
+              help="What the set holds.")
+@click.option("--source", "source_text", required=True,
+              help="Bibliographic source of the values (stored with every result).")
+@click.option("--description", default=None, help="Free text.")
+@click.option("--ipcc-edition", type=click.Choice(["2006", "2019"]), default=None,
+              help="IPCC guidance edition for IPCC default sets.")
+@click.pass_obj
+@_wrap
+def load_params_cmd(settings: Settings, file: str, **options) -> None:
+    """Load a versioned parameter set from a CSV (long layout or an InVEST pool table).
+
+    A changed file under the same name becomes the next version and the active one.
+    """
+    from .params import load_params
+
+    with dbmod.session(settings) as conn:
+        set_id, version = load_params(conn, file, **options)
+    out.print(f"{file}: parameter set {options['name']} version {version} (id {set_id})")
+
+
 # ================================================================================================
 # demo
 # ================================================================================================

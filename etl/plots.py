@@ -350,7 +350,7 @@ def _plot_measurements(table, rows, pools, cf) -> tuple[list[dict], list[Issue]]
 def _tree_biomass(table, rows, plots, default_wd, cf):
     trees, bad = [], []
     per_plot: dict[tuple[str, date], float] = defaultdict(float)
-    for i, v in rows:
+    for _i, v in rows:
         pid = str(v["plot_id"])
         wd = v["wood_density_g_per_cm3"] or default_wd
         d = np.array([v["dbh_cm"]])
