@@ -213,6 +213,9 @@ def load_plots(conn: psycopg.Connection, region_name: str, path: str | Path, *,
         layers, measurements, bad = _soil_layers(table, rows)
         trees = []
     rejected += bad
+    bad_items = {b.item for b in bad}
+    kept = {str(v["plot_id"]) for i, v in rows if table.items[i] not in bad_items}
+    plots = {pid: rec for pid, rec in plots.items() if pid in kept}
     if strict and rejected:
         raise LoadError(rejected)
     if not plots:

@@ -292,12 +292,8 @@ def load_raster(conn: psycopg.Connection, region_name: str, layer: str, path: st
                "offset": src_info.offset, "nodata": src_info.nodata, "legend": legend,
                "resampling": resampling, "strict": strict}
     catalog_ids = []
-    try:
-        _load_bands(conn, path, sha, region, layer, spec, src_info, epoch_span, options,
-                    legend_id, codes, dst_crs, resampling, strict, show_progress, catalog_ids)
-    except RasterioIOError as exc:
-        raise fail(path, "", "file.readable", what="raster",
-                   detail=f"read failed while warping: {exc}") from exc
+    _load_bands(conn, path, sha, region, layer, spec, src_info, epoch_span, options,
+                legend_id, codes, dst_crs, resampling, strict, show_progress, catalog_ids)
     return catalog_ids
 
 
@@ -311,8 +307,12 @@ def _load_bands(conn, path, sha, region, layer, spec, src_info, epoch_span, opti
             if tiles is None:
                 raise fail(path, "", "raster.overlap", region=region.name)
             for plan in src_info.bands:
-                cid = _load_band(conn, ctx, src, src_info, plan, region, dst_crs, spec, layer,
-                                 legend_id, codes, rs, tiles, show_progress)
+                try:
+                    cid = _load_band(conn, ctx, src, src_info, plan, region, dst_crs, spec,
+                                     layer, legend_id, codes, rs, tiles, show_progress)
+                except RasterioIOError as exc:
+                    raise fail(path, f"band {plan.band}", "file.readable", what="raster",
+                               detail=f"read failed while warping: {exc}") from exc
                 catalog_ids.append(cid)
         ctx.message = (f"{layer} {epoch_span}: {len(catalog_ids)} band(s) onto region "
                        f"{region.name} with {rs.name} resampling")
@@ -366,6 +366,11 @@ def _load_band(conn: psycopg.Connection, ctx: LoadContext, src, info: RasterSour
     vmin, vmax = np.inf, -np.inf
     bad_total = 0
     written = 0
+    tile_issues: list[Issue] = []
+    legend_codes_name = None
+    if legend_id is not None:
+        legend_codes_name = conn.execute("select name from registry.legends where legend_id = %s",
+                                         (legend_id,)).fetchone()[0]
     tx0, tx1, ty0, ty1 = tiles
     npx = (tx1 - tx0 + 1) * (ty1 - ty0 + 1) * t * t
     warp_dtype = "float64" if spec.value_kind == "continuous" else None
@@ -394,8 +399,11 @@ def _load_band(conn: psycopg.Connection, ctx: LoadContext, src, info: RasterSour
                 nbad = int(bad.sum())
                 if nbad:
                     bad_total += nbad
-                    ctx.reject([_bad_tile_issue(path, plan, tx, ty, spec, layer, phys, bad,
-                                                nbad, legend_id, conn)])
+                    found = _bad_tile_issue(path, plan, tx, ty, spec, layer, phys, bad, nbad,
+                                            legend_codes_name)
+                    if ctx.strict:
+                        raise LoadError(found)
+                    tile_issues.append(found)  # quarantined after the COPY has ended
                     ok &= ~bad
                 if not ok.any():
                     continue
@@ -424,6 +432,7 @@ def _load_band(conn: psycopg.Connection, ctx: LoadContext, src, info: RasterSour
                               f"{bad_total} of {m} valid pixels ({100 * bad_total / max(m, 1):.1f} "
                               f"%) break rule {rule}: the file is rejected as a whole"
                               f"{spec.hint}"))
+    ctx.reject(tile_issues)
     if written == 0:
         raise fail(path, f"band {plan.band}", "raster.all_nodata", region=region.name)
     conn.execute("select raster.constrain_tile_partition(%s)", (cid,))
@@ -438,12 +447,10 @@ def _load_band(conn: psycopg.Connection, ctx: LoadContext, src, info: RasterSour
     return cid
 
 
-def _bad_tile_issue(path, plan, tx, ty, spec, layer, phys, bad, nbad, legend_id, conn) -> Issue:
+def _bad_tile_issue(path, plan, tx, ty, spec, layer, phys, bad, nbad, legend) -> Issue:
     item = f"band {plan.band}, tile ({tx}, {ty})"
     if spec.value_kind == "categorical":
         unknown = sorted({int(c) for c in np.unique(phys[bad])})
-        legend = conn.execute("select name from registry.legends where legend_id = %s",
-                              (legend_id,)).fetchone()[0]
         return issue(path, item, "raster.legend_codes", count=nbad, codes=unknown[:20],
                      legend=legend, record={"codes": unknown[:100], "pixels": nbad})
     lo, hi = spec.valid_range
