@@ -563,17 +563,34 @@ def load_params_cmd(settings: Settings, file: str, **options) -> None:
 @click.pass_obj
 @_wrap
 def demo(settings: Settings) -> None:
-    """Run the main job end to end on the bundled data.
+    """Run the main job end to end on the bundled real data.
 
-    Starts the embedded cluster (or uses --dsn), brings the schema to head and prints the
-    database status.
+    Starts the embedded cluster (or uses --dsn), brings the schema to head, loads every bundled
+    dataset into two regions (willamette, ansai), then prints what is there and how to connect.
+    Running it again changes nothing.
     """
+    from . import demo as demo_mod
+
+    t0 = time.monotonic()
     if settings.uses_embedded_cluster:
         EmbeddedCluster(settings.home).start()
     url = dbmod.resolve_url(settings)
     dbmod.migrate(url)
     log.info("schema at revision %s", dbmod.head_revision())
+    with dbmod.session(settings) as conn:
+        demo_mod.run(conn)
+        rows = demo_mod.summary(conn)
     _print_status(settings)
+    table = Table("region", "grid CRS", "pixel m", "raster layers", "zones", "projects",
+                  "plots", title="loaded", title_justify="left")
+    for r in rows:
+        table.add_row(r[0], r[1], f"{r[2]:g}", *(str(x) for x in r[3:]))
+    out.print(table)
+    out.print(f"done in {time.monotonic() - t0:.0f} s.\n"
+              "Connect psql, QGIS or a BI tool with the URL from `ecorest db url "
+              "--show-password`;\nraster tiles are in raster.tiles_<catalog_id> (see "
+              "raster_columns), vectors in registry.*.\nGive a BI login read access with: "
+              "CREATE ROLE metabase LOGIN PASSWORD '...' IN ROLE ecorest_bi;")
 
 
 def main() -> None:

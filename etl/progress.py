@@ -28,16 +28,34 @@ class _Bar:
             self._progress.advance(self._task, n)
 
 
+_active: list[Progress] = []
+
+
 @contextmanager
 def progress_bar(description: str, total: float, unit: str = "",
                  enabled: bool = True) -> Iterator[_Bar]:
-    """A progress bar on stderr; ``bar.advance(n)`` as work is done."""
+    """A progress bar on stderr; ``bar.advance(n)`` as work is done.
+
+    Bars opened while another is showing join its display (one line each).
+    """
     if not enabled or not sys.stderr.isatty():
         yield _Bar(None, None)
+        return
+    if _active:
+        progress = _active[-1]
+        task = progress.add_task(description, total=total)
+        try:
+            yield _Bar(progress, task)
+        finally:
+            progress.remove_task(task)
         return
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
                MofNCompleteColumn(), TextColumn(unit), TimeElapsedColumn(),
                TimeRemainingColumn()]
     with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
-        task = progress.add_task(description, total=total)
-        yield _Bar(progress, task)
+        _active.append(progress)
+        try:
+            task = progress.add_task(description, total=total)
+            yield _Bar(progress, task)
+        finally:
+            _active.pop()

@@ -291,8 +291,8 @@ def parse_measures(text: str | None) -> list[dict]:
 def _record_hash(v: dict, g) -> str:
     canon = json.dumps({k: (str(val) if val is not None else None) for k, val in sorted(v.items())},
                        sort_keys=True)
-    return hashlib.sha256(canon.encode() + shapely.to_wkb(shapely.normalize(g),
-                                                          rounding_precision=7)).hexdigest()
+    shape = shapely.normalize(shapely.set_precision(g, 1e-7))
+    return hashlib.sha256(canon.encode() + shapely.to_wkb(shape)).hexdigest()
 
 
 def load_projects(conn: psycopg.Connection, region_name: str, path: str | Path, *,

@@ -60,3 +60,58 @@ if __name__ == "__main__":
     OUT.mkdir(exist_ok=True)
     legend()
     region()
+
+
+FOREST = {51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 95}
+GRASS = {80, 85, 86, 87, 98}
+CROP = {67, 68, 71, 74, 79, 82, 83, 84, 88}
+
+
+def example_projects() -> None:
+    """Three illustrative projects where the 2050 scenario grows forest carbon (EXAMPLES)."""
+    import numpy as np
+
+    with rasterio.open(ROOT / "invest_willamette" / "lulc_samp_cur.tif") as src:
+        cur, transform = src.read(1), src.transform
+    with rasterio.open(ROOT / "invest_willamette" / "lulc_samp_fut.tif") as src:
+        fut = src.read(1)
+    targets = [
+        ("EX-001", "Example: reforestation of harvested conifer stands", "afforestation",
+         (cur == 56) & (fut == 57), "2021-03-01", 2.4e6, "planting:{a}; tending:{a}"),
+        ("EX-002", "Example: closed-forest restoration of semi-closed hardwood",
+         "forest_restoration", (cur == 62) & (fut == 53), "2021-04-15", 1.1e6,
+         "enrichment planting:{a}; enclosure:{a}"),
+        ("EX-003", "Example: protection and tending of maturing conifer forest",
+         "forest_restoration", (cur == 57) & (fut == 58), "2022-03-01", 0.6e6,
+         "enclosure:{a}; fire prevention:{a}"),
+    ]
+    size = 60  # 1.8 km squares
+    features = []
+    taken = np.zeros(cur.shape, bool)
+    for pid, name, kind, mask, start, invest, measures in targets:
+        score = np.zeros((cur.shape[0] // size, cur.shape[1] // size))
+        for i in range(score.shape[0]):
+            for j in range(score.shape[1]):
+                block = (slice(i * size, (i + 1) * size), slice(j * size, (j + 1) * size))
+                score[i, j] = -1 if taken[block].any() else mask[block].sum()
+        i, j = np.unravel_index(np.argmax(score), score.shape)
+        taken[i * size:(i + 1) * size, j * size:(j + 1) * size] = True
+        x0, y0 = transform * (j * size, i * size)
+        x1, y1 = transform * ((j + 1) * size, (i + 1) * size)
+        area_ha = round(size * size * 0.09, 1)
+        features.append({"type": "Feature", "properties": {
+            "project_id": pid, "name": name, "project_type": kind, "start_date": start,
+            "investment_cny": invest, "agency": "Example agency (illustrative, not real)",
+            "measures": measures.format(a=area_ha), "is_example": True,
+            "description": "Illustrative example placed where the InVEST 2050 scenario map "
+                           "restores vegetation; not a real restoration project."},
+            "geometry": {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1],
+                                                             [x0, y1], [x0, y0]]]}})
+    doc = {"type": "FeatureCollection",
+           "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::26910"}},
+           "features": features}
+    (OUT / "willamette_example_projects.geojson").write_text(json.dumps(doc, indent=1))
+
+
+if __name__ == "__main__":
+    example_projects()

@@ -1,0 +1,105 @@
+"""The demo: every bundled real dataset loaded into two regions, end to end.
+
+* ``willamette`` (Oregon, USA; NAD83 / Conus Albers, 30 m): InVEST land cover ~1990 and the
+  2050 scenario, the 30 m DEM, watersheds and sub-watersheds, the InVEST carbon pool table as a
+  parameter set, three clearly labelled example restoration projects, and the BAAD harvested
+  trees measured inside the region.
+* ``ansai`` (安塞区, Yan'an, Shaanxi; CGCS2000 / Albers, 1 km): the district boundary as a GB/T
+  2260 admin unit and 42 years (1982-2023) of NOAA VHP annual NDVI.
+
+Every step is an ordinary load, so running the demo again changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import psycopg
+
+from .legends import load_legend
+from .params import load_params
+from .plots import load_plots
+from .progress import progress_bar
+from .rasters import load_raster
+from .regions import create_region
+from .settings import project_path
+from .vector_loads import load_projects, load_zones
+
+log = logging.getLogger(__name__)
+
+SAMPLE = project_path("data", "sample")
+W = SAMPLE / "invest_willamette"
+DERIVED = SAMPLE / "derived"
+VHP = sorted((SAMPLE / "vhp_ndvi_annual_global_1982_2023").glob("VHP_SMN_annual_ndvi_*.tif"))
+
+
+def steps() -> list[tuple[str, Callable[[psycopg.Connection], object]]]:
+    def raster(region, layer, path, **kw):
+        return lambda c: load_raster(c, region, layer, path, **kw)
+
+    out = [
+        ("region willamette", lambda c: create_region(
+            c, "willamette", DERIVED / "willamette_region.geojson",
+            title="Willamette Valley, Oregon (InVEST sample)")),
+        ("legend willamette", lambda c: load_legend(
+            c, "willamette", DERIVED / "willamette_legend.csv",
+            title="InVEST Willamette land-use/land-cover classes",
+            source="InVEST sample data, carbon_pools_willamette.csv (Natural Capital Project); "
+                   "IPCC categories assigned by ecorest")),
+        ("land cover ~1990", raster("willamette", "landcover", W / "lulc_samp_cur.tif",
+                                    epoch="1990", legend="willamette")),
+        ("land cover 2050 scenario", raster("willamette", "landcover", W / "lulc_samp_fut.tif",
+                                            epoch="2050", scenario=True, legend="willamette")),
+        ("DEM 30 m", raster("willamette", "dem", W / "dem_30m.tif", epoch="2000")),
+        ("watersheds", lambda c: load_zones(c, "willamette", W / "watersheds.shp",
+                                            zone_set="watershed",
+                                            mapping={"zone_code": "ws_id"})),
+        ("sub-watersheds", lambda c: load_zones(c, "willamette", W / "subwatersheds.shp",
+                                                zone_set="subwatershed",
+                                                mapping={"zone_code": "subws_id"})),
+        ("carbon pool table", lambda c: load_params(
+            c, W / "carbon_pools_willamette.csv", name="invest_willamette_pools",
+            kind="carbon_pools", source_text="InVEST sample data: carbon_pools_willamette.csv "
+                                             "(Natural Capital Project), Mg C/ha")),
+        ("example projects", lambda c: load_projects(
+            c, "willamette", DERIVED / "willamette_example_projects.geojson", examples=True)),
+        ("BAAD harvested trees", lambda c: load_plots(
+            c, "willamette", SAMPLE / "forest_plots_biomass" / "baad_Domec2012_oregon" /
+            "data.csv", source="BAAD: Domec et al. 2012")),
+        ("region ansai", lambda c: create_region(
+            c, "ansai", SAMPLE / "china_admin_loess_plateau" / "ansai_610603.geojson",
+            pixel_size=1000, title="安塞区 Ansai District, Yan'an, Shaanxi")),
+        ("admin unit 610603", lambda c: load_zones(
+            c, "ansai", SAMPLE / "china_admin_loess_plateau" / "ansai_610603.geojson",
+            code="610603", name="安塞区")),
+    ]
+    out += [(f"NDVI {p.stem[-4:]}", raster("ansai", "ndvi", p, epoch_from="filename"))
+            for p in VHP]
+    return out
+
+
+def run(conn: psycopg.Connection, show_progress: bool = True) -> None:
+    todo = steps()
+    t0 = time.monotonic()
+    with progress_bar("demo", len(todo), "steps", show_progress) as bar:
+        for name, step in todo:
+            log.info("demo: %s", name)
+            step(conn)
+            conn.rollback()
+            bar.advance(1)
+    log.info("demo data loaded in %.1f s", time.monotonic() - t0)
+
+
+def summary(conn: psycopg.Connection) -> list[tuple]:
+    return conn.execute("""
+        select r.name, r.crs_name, r.pixel_size_m,
+               (select count(*) from raster.catalog c where c.region_id = r.region_id
+                and c.is_current) as layers,
+               (select count(*) from registry.zones z where z.region_id = r.region_id) as zones,
+               (select count(*) from registry.projects p where p.region_id = r.region_id
+                and p.valid_to is null) as projects,
+               (select count(*) from registry.survey_plots s where s.region_id = r.region_id)
+                 as plots
+        from registry.regions r order by r.name""").fetchall()
