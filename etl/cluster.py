@@ -45,6 +45,10 @@ work_mem = '64MB'
 maintenance_work_mem = '256MB'
 max_wal_size = '2GB'
 temp_file_limit = '20GB'
+# a single-node cluster: no replication, so tiles COPYed into a partition created in the same
+# transaction skip the WAL (written once, fsynced at commit)
+wal_level = minimal
+max_wal_senders = 0
 timezone = 'UTC'
 log_timezone = 'UTC'
 lc_messages = 'C'

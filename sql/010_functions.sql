@@ -47,7 +47,10 @@ create trigger projects_no_truncate
 -- One tile partition per catalog entry: created by the loader (which does not own raster.tiles)
 -- through this function, so that each partition can carry its own raster constraints
 -- (SRID, scale, block size, alignment, pixel type) for raster_columns and QGIS.
-create or replace function raster.create_tile_partition(p_catalog_id bigint) returns regclass
+drop function if exists raster.create_tile_partition(bigint);
+create or replace function raster.create_tile_partition(p_catalog_id bigint,
+                                                        p_compress boolean default true)
+returns regclass
 language plpgsql security definer set search_path = pg_catalog, public as $$
 declare
   part text := format('tiles_%s', p_catalog_id);
@@ -55,6 +58,17 @@ begin
   if to_regclass(format('raster.%I', part)) is null then
     execute format('create table raster.%I partition of raster.tiles for values in (%s)',
                    part, p_catalog_id);
+    if p_compress then
+      -- class codes compress well; lz4 is several times faster than pglz
+      begin
+        execute format('alter table raster.%I alter column rast set compression lz4', part);
+      exception when feature_not_supported then
+        null;  -- server built without lz4: keep pglz
+      end;
+    else
+      -- continuous values (NDVI, DEM) barely compress: store them out of line as they are
+      execute format('alter table raster.%I alter column rast set storage external', part);
+    end if;
     execute format('alter table raster.%I owner to %I',
                    part, (select tableowner from pg_tables
                           where schemaname = 'raster' and tablename = 'tiles'));
@@ -63,7 +77,7 @@ begin
   end if;
   return format('raster.%I', part)::regclass;
 end $$;
-comment on function raster.create_tile_partition(bigint) is
+comment on function raster.create_tile_partition(bigint, boolean) is
   'Create (if missing) the tile partition of one catalog entry; returns its name';
 
 -- Add the PostGIS raster constraints to a loaded partition (srid, scale, blocksize, alignment,

@@ -15,10 +15,10 @@ grant usage on all sequences in schema registry, raster, etl to ecorest_etl;
 grant usage, create on schema staging, intermediate, marts, bi to ecorest_etl;
 revoke all on function registry.register_crs(text, text) from public;
 grant execute on function registry.register_crs(text, text) to ecorest_etl;
-revoke all on function raster.create_tile_partition(bigint),
+revoke all on function raster.create_tile_partition(bigint, boolean),
                       raster.constrain_tile_partition(bigint),
                       raster.drop_tile_partition(bigint) from public;
-grant execute on function raster.create_tile_partition(bigint),
+grant execute on function raster.create_tile_partition(bigint, boolean),
                          raster.constrain_tile_partition(bigint),
                          raster.drop_tile_partition(bigint) to ecorest_etl;
 

@@ -258,7 +258,7 @@ def test_bad_input_is_refused_and_nothing_changes(region_db: psycopg.Connection,
 
 def test_bad_pixels_below_threshold_quarantine_their_tile(region_db, tmp_path) -> None:
     data = np.full((64, 64), 54, np.uint8)
-    data[3, 5] = 200  # one unknown class code
+    data[3:6, 5:8] = 200  # a 3 x 3 patch of an unknown class code
     path = write_raster(tmp_path / "one_bad.tif", data, origin=(X0, Y0), nodata=255)
     [cid] = load_raster(region_db, "willamette", "landcover", path, epoch="2000",
                         legend="willamette", show_progress=False)
@@ -266,7 +266,9 @@ def test_bad_pixels_below_threshold_quarantine_their_tile(region_db, tmp_path) -
     assert len(q) == 1
     item, rule, message, record = q[0]
     assert rule == "raster.legend_codes" and item.startswith("band 1, tile (")
-    assert "1 pixel(s) with class code(s) [200]" in message and record["pixels"] == 1
+    # nearest-neighbour warping onto the rotated grid keeps the patch at about 9 pixels
+    assert 6 <= record["pixels"] <= 12
+    assert f"{record['pixels']} pixel(s) with class code(s) [200]" in message
     # the bad pixel became nodata; the other pixels are stored
     counts = dict(region_db.execute(
         "select (vc).value::int, sum((vc).count) from (select st_valuecount(rast) vc from "

@@ -1,0 +1,75 @@
+"""Run the benchmarks: ``python -m bench`` (or ``./dev bench``).
+
+    python -m bench                      load benchmark at full size (10000² land cover,
+                                         10 x 5000² NDVI stack)
+    python -m bench --scale 0.25         the same at a quarter of the edge length (quick look)
+    python -m bench --tile-sizes 128,256,512   also compare tile sizes
+
+Each measured step runs in a fresh child process, which reports its wall time and its peak
+resident memory; the baseline is rasterio's own read + warp of the same file onto the same grid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import load as load_bench
+
+
+def child(step: str, **kwargs) -> dict:
+    """Run one step in a fresh interpreter; returns its JSON report."""
+    cmd = [sys.executable, "-m", "bench.load", step, json.dumps(kwargs)]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy(),
+                         check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"benchmark step {step} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="Edge-length factor of the generated rasters (1.0 = full size).")
+    ap.add_argument("--tile-sizes", default="256", help="Comma-separated tile sizes to try.")
+    ap.add_argument("--workdir", default=None, help="Where to write the generated rasters.")
+    ap.add_argument("--dsn", default=os.environ.get("ECOREST_DATABASE_URL"),
+                    help="Server to use (default: an embedded cluster under .ecorest-bench/).")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="ecorest-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    url = args.dsn or load_bench.bench_cluster_url()
+    n_lc = int(10_000 * args.scale)
+    n_ndvi = int(5_000 * args.scale)
+    t0 = time.monotonic()
+    files = load_bench.generate(work, n_lc, n_ndvi)
+    print(f"generated inputs in {time.monotonic() - t0:.0f} s under {work}")
+    print(f"{'case':34} {'Mpx':>8} {'baseline s':>11} {'ecorest s':>10} {'Mpx/s':>8} "
+          f"{'ratio':>6} {'peak MB':>8}")
+    for tile in [int(t) for t in args.tile_sizes.split(",")]:
+        for case, path, layer, extra in (
+                (f"land cover {n_lc}² (tile {tile})", files["landcover"], "landcover", {}),
+                (f"NDVI 10 x {n_ndvi}² (tile {tile})", files["ndvi"], "ndvi",
+                 {"epoch_from": "band", "scale": 0.0001})):
+            base = child("baseline", path=str(path), url=url, tile=tile, layer=layer)
+            ours = child("load", path=str(path), url=url, tile=tile, layer=layer, **extra)
+            mpx = ours["pixels"] / 1e6
+            print(f"{case:34} {mpx:8.1f} {base['seconds']:11.2f} {ours['seconds']:10.2f} "
+                  f"{mpx / ours['seconds']:8.1f} {ours['seconds'] / base['seconds']:6.2f} "
+                  f"{ours['peak_mb']:8.0f}")
+    print("ratio = ecorest load (validate + warp + tile + COPY, committed) / rasterio read + "
+          "warp of the same file onto the same grid; peak MB = the loading process's maximum "
+          "resident memory")
+
+
+if __name__ == "__main__":
+    main()
