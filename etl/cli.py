@@ -257,11 +257,18 @@ def region() -> None:
               help="Tile edge in pixels (256 measured best; see bench/).")
 @click.option("--legend", default=None, metavar="NAME",
               help="Default land-cover legend of the region (e.g. clcd, hj1166_l2).")
+@click.option("--align-to", default=None, metavar="RASTER", type=click.Path(dir_okay=False),
+              help="Use this raster's grid (CRS, pixel size, origin) so it loads without "
+                   "resampling.")
+@click.option("--allow-non-equal-area", is_flag=True,
+              help="Accept a grid CRS that is not equal-area (areas are then grid areas); "
+                   "only to reproduce results computed on such a grid.")
 @click.option("--title", default=None, help="Display title.")
 @click.pass_obj
 @_wrap
 def region_create(settings: Settings, name: str, boundary: str, crs: str | None,
                   pixel_size: float, tile_size: int, legend: str | None,
+                  align_to: str | None, allow_non_equal_area: bool,
                   title: str | None) -> None:
     """Create region NAME from a boundary file (re-running with the same inputs is a no-op)."""
     from .legends import ensure_legend
@@ -269,7 +276,8 @@ def region_create(settings: Settings, name: str, boundary: str, crs: str | None,
 
     with dbmod.session(settings) as conn:
         r = create_region(conn, name, boundary, crs=crs, pixel_size=pixel_size,
-                          tile_size=tile_size, title=title)
+                          tile_size=tile_size, title=title, align_to=align_to,
+                          allow_non_equal_area=allow_non_equal_area)
         if legend:
             legend_id = ensure_legend(conn, legend)
             conn.execute("update registry.regions set legend_id = %s where region_id = %s",

@@ -116,12 +116,19 @@ def default_crs_for(boundary_wgs84) -> tuple[str, str]:
     return laea, "Lambert azimuthal equal-area centred on the region"
 
 
-def resolve_srid(conn: psycopg.Connection, spec: str, where: str) -> tuple[int, str]:
+def resolve_srid(conn: psycopg.Connection, spec: str, where: str,
+                 allow_non_equal_area: bool = False) -> tuple[int, str]:
     """SRID (registering the CRS if PostGIS lacks it) and display name for a CRS spec."""
     if spec.upper() in (f"ECOREST:{CHINA_ALBERS_SRID}", "CHINA-ALBERS", "CGCS2000-ALBERS"):
         return CHINA_ALBERS_SRID, "CGCS2000 / Albers China"
     crs = parse_crs(spec, where)
-    if not crs.is_projected or not is_equal_area(crs):
+    if not crs.is_projected:
+        raise fail(where, "", "crs.equal_area", crs=crs.to_string(),
+                   suggestion="a projected CRS in metres")
+    if not is_equal_area(crs) and allow_non_equal_area:
+        log.warning("grid CRS %s is not equal-area: pixel areas are grid areas, not ellipsoidal "
+                    "areas (use only to reproduce results computed on this grid)", crs.name)
+    elif not is_equal_area(crs):
         raise fail(where, "", "crs.equal_area", crs=crs.to_string(),
                    suggestion="EPSG:5070, EPSG:3035, ESRI:54009 or 'china-albers'")
     auth = crs.to_authority()
@@ -141,8 +148,23 @@ def resolve_srid(conn: psycopg.Connection, spec: str, where: str) -> tuple[int, 
 def create_region(conn: psycopg.Connection, name: str, boundary_path: str, *,
                   crs: str | None = None, pixel_size: float = 30.0,
                   tile_size: int = DEFAULT_TILE_SIZE, title: str | None = None,
-                  boundary_crs: str | None = None) -> Region:
-    """Create a region from a boundary file; re-creating the same region is a no-op."""
+                  boundary_crs: str | None = None, align_to: str | None = None,
+                  allow_non_equal_area: bool = False) -> Region:
+    """Create a region from a boundary file; re-creating the same region is a no-op.
+
+    ``align_to`` takes the grid (CRS, pixel size, origin) of a raster, so that it loads onto
+    the region without resampling.
+    """
+    anchor = (0.0, 0.0)
+    if align_to is not None:
+        import rasterio
+
+        with rasterio.open(check_file(align_to, "raster")) as ref:
+            if abs(abs(ref.res[0]) - abs(ref.res[1])) > 1e-9 * abs(ref.res[0]):
+                raise LoadError(f"{align_to}: pixels are not square ({ref.res}); cannot align")
+            pixel_size = float(abs(ref.res[0]))
+            anchor = (ref.transform.c, ref.transform.f)
+            crs = crs or ref.crs.to_wkt()
     path = check_file(boundary_path, "vector")
     table = read_features(path, crs=boundary_crs)
     polys = []
@@ -178,17 +200,18 @@ def create_region(conn: psycopg.Connection, name: str, boundary_path: str, *,
         raise fail(path, "", "region.duplicate", region=name)
     spec, reason = (crs, "given") if crs else default_crs_for(boundary)
     with recorded_load(conn, "region", path, sha, layer=name,
-                       options={"crs": spec, "pixel_size": pixel_size,
-                                "tile_size": tile_size}) as ctx:
-        srid, crs_name = resolve_srid(conn, spec, str(path))
+                       options={"crs": spec, "pixel_size": pixel_size, "tile_size": tile_size,
+                                "align_to": align_to,
+                                "allow_non_equal_area": allow_non_equal_area}) as ctx:
+        srid, crs_name = resolve_srid(conn, spec, str(path), allow_non_equal_area)
         row = conn.execute(
             """
             with b as (
               select st_transform(st_segmentize(st_geomfromwkb(%(wkb)s, 4326)::geography,
                                                 1000)::geometry, %(srid)s) as g
             ), e as (
-              select floor(st_xmin(g) / %(px)s) * %(px)s as x0,
-                     ceil(st_ymax(g) / %(px)s) * %(px)s as y0,
+              select %(ax)s + floor((st_xmin(g) - %(ax)s) / %(px)s) * %(px)s as x0,
+                     %(ay)s + ceil((st_ymax(g) - %(ay)s) / %(px)s) * %(px)s as y0,
                      st_xmax(g) as x1, st_ymin(g) as y1, st_area(g) as area_m2 from b
             )
             insert into registry.regions (name, title, srid, crs_name, pixel_size_m, origin_x,
@@ -201,7 +224,8 @@ def create_region(conn: psycopg.Connection, name: str, boundary_path: str, *,
             returning region_id, width_px, height_px, boundary_area_ha
             """,
             {"wkb": shapely.to_wkb(boundary), "srid": srid, "px": pixel_size, "name": name,
-             "title": title, "crs_name": crs_name, "tile": tile_size}).fetchone()
+             "title": title, "crs_name": crs_name, "tile": tile_size, "ax": anchor[0],
+             "ay": anchor[1]}).fetchone()
         conn.execute("update etl.loads set region_id = %s where load_id = %s",
                      (row[0], ctx.load_id))
         ctx.rows_read = len(table)

@@ -178,3 +178,29 @@ def test_raster_wkb_round_trip(conn: psycopg.Connection) -> None:
 def test_parse_epoch(text: str, label: str, iso: str) -> None:
     got = parse_epoch(text)
     assert got is not None and (got[0], got[1].isoformat()) == (label, iso)
+
+
+def test_aligned_grid_loads_without_resampling(conn: psycopg.Connection) -> None:
+    from etl.legends import load_legend
+    from helpers import DERIVED
+
+    lulc = WILLAMETTE / "lulc_samp_cur.tif"
+    r = create_region(conn, "w_utm", DERIVED / "willamette_region.geojson", align_to=str(lulc),
+                      allow_non_equal_area=True)
+    assert r.srid == 26910
+    with rasterio.open(lulc) as src:
+        # the grid origin lies on the raster's grid
+        assert ((r.origin_x - src.transform.c) / 30) % 1 == pytest.approx(0, abs=1e-9)
+    load_legend(conn, "willamette", DERIVED / "willamette_legend.csv")
+    [cid] = load_raster(conn, "w_utm", "landcover", lulc, epoch="1990", legend="willamette",
+                        show_progress=False)
+    assert value_counts(conn, cid) == source_counts(lulc)  # exact: no resampling happened
+
+
+def test_non_equal_area_needs_explicit_consent(conn: psycopg.Connection) -> None:
+    from etl.validation import LoadError
+    from helpers import DERIVED
+
+    with pytest.raises(LoadError, match="not an equal-area projection"):
+        create_region(conn, "w_utm", DERIVED / "willamette_region.geojson",
+                      align_to=str(WILLAMETTE / "lulc_samp_cur.tif"))
