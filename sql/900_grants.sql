@@ -22,6 +22,10 @@ grant execute on function raster.create_tile_partition(bigint, boolean),
                          raster.constrain_tile_partition(bigint),
                          raster.drop_tile_partition(bigint) to ecorest_etl;
 
+-- IPCC equations: usable by the loader/model builder and the analyst
+grant usage on schema ipcc to ecorest_etl, ecorest_analyst;
+grant execute on all functions in schema ipcc to ecorest_etl, ecorest_analyst;
+
 -- analyst: read everything
 grant usage on schema registry, raster, etl, staging, intermediate, marts, bi to ecorest_analyst;
 grant select on all tables in schema registry, raster, etl, staging, intermediate, marts, bi

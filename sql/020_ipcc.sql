@@ -1,0 +1,66 @@
+-- IPCC 2006 Guidelines Vol. 4 (AFOLU) equations used by the carbon models, as immutable SQL
+-- functions (idempotent). Units as in the Guidelines: areas in ha, biomass in t d.m., carbon in
+-- t C, rates per year. Tested against the Guidelines' worked examples (tests/test_ipcc.py).
+
+-- Eq. 2.10: total biomass growth G_TOTAL = G_W x (1 + R)   [t d.m./ha/yr]
+create or replace function ipcc.total_growth(g_w double precision, root_shoot double precision)
+returns double precision language sql immutable strict parallel safe as
+$$ select g_w * (1 + root_shoot) $$;
+
+-- Eq. 2.9: annual increase in biomass carbon, dC_G = A x G_TOTAL x CF   [t C/yr]
+create or replace function ipcc.biomass_gain(area_ha double precision, g_w double precision,
+                                             root_shoot double precision,
+                                             carbon_fraction double precision)
+returns double precision language sql immutable strict parallel safe as
+$$ select area_ha * ipcc.total_growth(g_w, root_shoot) * carbon_fraction $$;
+
+-- Eq. 2.14: loss from disturbance, L = A_dist x B_W x (1 + R) x CF x f_d   [t C/yr]
+create or replace function ipcc.disturbance_loss(area_ha double precision, b_w double precision,
+                                                 root_shoot double precision,
+                                                 carbon_fraction double precision,
+                                                 fraction_lost double precision)
+returns double precision language sql immutable strict parallel safe as
+$$ select area_ha * b_w * (1 + root_shoot) * carbon_fraction * fraction_lost $$;
+
+-- Eq. 2.25 (Tier 1): SOC = SOC_REF x F_LU x F_MG x F_I x A   [t C]
+create or replace function ipcc.soc_stock(soc_ref double precision, f_lu double precision,
+                                          f_mg double precision, f_i double precision,
+                                          area_ha double precision)
+returns double precision language sql immutable strict parallel safe as
+$$ select soc_ref * f_lu * f_mg * f_i * area_ha $$;
+
+-- Eq. 2.25: annual change of mineral-soil carbon over the transition period D (default 20 yr)
+create or replace function ipcc.soc_change_per_year(soc_0 double precision,
+                                                    soc_0_t double precision,
+                                                    transition_years double precision default 20)
+returns double precision language sql immutable strict parallel safe as
+$$ select (soc_0 - soc_0_t) / transition_years $$;
+
+-- Linear Tier 1 transition: SOC after t years of a change from soc_from to soc_to over D years
+create or replace function ipcc.soc_after(soc_from double precision, soc_to double precision,
+                                          years double precision,
+                                          transition_years double precision default 20)
+returns double precision language sql immutable strict parallel safe as
+$$ select soc_from + (soc_to - soc_from) * least(greatest(years, 0) / transition_years, 1) $$;
+
+-- Eq. 2.5: stock-difference change per year
+create or replace function ipcc.stock_difference(c_t1 double precision, c_t2 double precision,
+                                                 years double precision)
+returns double precision language sql immutable strict parallel safe as
+$$ select (c_t2 - c_t1) / years $$;
+
+-- CO2 equivalent of a carbon stock change: removals (stock gains) are negative (IPCC sign)
+create or replace function ipcc.co2e(carbon_change_t double precision)
+returns double precision language sql immutable strict parallel safe as
+$$ select -carbon_change_t * 44.0 / 12.0 $$;
+
+-- Approach 1 (Vol. 1 Ch. 3, Eq. 3.1): uncertainty of a product, U = sqrt(sum U_i^2)   [%]
+create or replace function ipcc.u_product(variadic u_pct double precision[])
+returns double precision language sql immutable strict parallel safe as
+$$ select sqrt(sum(u * u)) from unnest(u_pct) u $$;
+
+-- Approach 1 (Eq. 3.2): uncertainty of a sum, U = sqrt(sum (U_i x_i)^2) / |sum x_i|   [%]
+create or replace function ipcc.u_sum(x double precision[], u_pct double precision[])
+returns double precision language sql immutable strict parallel safe as
+$$ select sqrt(sum((ux.u * ux.x) ^ 2)) / nullif(abs(sum(ux.x)), 0)
+   from unnest(x, u_pct) as ux(x, u) $$;
