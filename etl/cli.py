@@ -565,6 +565,40 @@ def load_params_cmd(settings: Settings, file: str, **options) -> None:
 
 
 # ================================================================================================
+# run
+# ================================================================================================
+@cli.command("run")
+@click.argument("region_name", metavar="REGION")
+@click.option("--ipcc-edition", type=click.Choice(["2006", "2019"]), default="2006",
+              show_default=True, help="IPCC guidance edition of default factors (stored with "
+                                      "every result).")
+@click.pass_obj
+@_wrap
+def run_cmd(settings: Settings, region_name: str, ipcc_edition: str) -> None:
+    """Build the models for REGION (dbt build) as one recorded assessment run.
+
+    Results go to the marts (carbon_stocks, carbon_stock_changes, landcover_transitions), keyed
+    by the run id; a failed run is recorded as failed and leaves earlier results in place.
+    """
+    from .runs import RunError, run_assessment
+
+    url = dbmod.resolve_url(settings)
+    with dbmod.session(settings) as conn:
+        try:
+            run_id = run_assessment(conn, url, region_name, work_dir=settings.home / "dbt",
+                                    ipcc_edition=ipcc_edition)
+        except RunError as exc:
+            raise AppError(str(exc)) from exc
+        rows = conn.execute(
+            "select epoch_label, round(sum(carbon_t)::numeric) from marts.carbon_stocks "
+            "where run_id = %s and zone_set = 'region' group by 1 order by 1",
+            (run_id,)).fetchall()
+    out.print(f"assessment run {run_id} of {region_name} succeeded")
+    for epoch, total in rows:
+        out.print(f"  carbon stock {epoch}: {total:,} t C")
+
+
+# ================================================================================================
 # demo
 # ================================================================================================
 @cli.command()

@@ -22,6 +22,10 @@ grant execute on function raster.create_tile_partition(bigint, boolean),
                          raster.constrain_tile_partition(bigint),
                          raster.drop_tile_partition(bigint) to ecorest_etl;
 
+-- kernels
+grant execute on function raster.crosstab(raster, raster, raster), raster.np_kernels_loaded(),
+  raster.zone_tiles(bigint, text) to ecorest_etl, ecorest_analyst;
+
 -- IPCC equations: usable by the loader/model builder and the analyst
 grant usage on schema ipcc to ecorest_etl, ecorest_analyst;
 grant execute on all functions in schema ipcc to ecorest_etl, ecorest_analyst;

@@ -1,0 +1,64 @@
+{{ config(pre_hook="{{ delete_this_run() }}") }}
+-- stock-difference change per run, period, zone and pool over the pixels valid in both epochs
+with transitions as (
+    select * from {{ ref('int_landcover_transitions') }}
+),
+
+region as (
+    select * from {{ ref('stg_registry__regions') }}
+),
+
+zones as (
+    select zone_id, zone_set, zone_code, zone_name from {{ ref('stg_registry__zones') }}
+),
+
+densities as (
+    select * from {{ ref('stg_registry__carbon_densities') }}
+),
+
+pools as (
+    select distinct pool from densities
+),
+
+stocks as (
+    select
+        t.epoch_t1,
+        t.epoch_t2,
+        t.years,
+        t.zone_set,
+        t.zone_id,
+        p.pool,
+        sum(t.pixels) * max(r.pixel_area_ha) as area_ha,
+        sum(t.pixels * r.pixel_area_ha * d1.carbon_t_per_ha) as stock_t1_t,
+        sum(t.pixels * r.pixel_area_ha * d2.carbon_t_per_ha) as stock_t2_t
+    from transitions as t
+    cross join region as r
+    cross join pools as p
+    join densities as d1 on d1.class_code = t.class_t1 and d1.pool = p.pool
+    join densities as d2 on d2.class_code = t.class_t2 and d2.pool = p.pool
+    group by t.epoch_t1, t.epoch_t2, t.years, t.zone_set, t.zone_id, p.pool
+)
+
+select
+    {{ var('run_id') }}::bigint as run_id,
+    r.region_id,
+    s.zone_set,
+    coalesce(z.zone_code, r.region_name) as zone_code,
+    coalesce(z.zone_name, r.region_name) as zone_name,
+    s.epoch_t1,
+    s.epoch_t2,
+    s.years,
+    s.pool,
+    s.area_ha,
+    s.stock_t1_t,
+    s.stock_t2_t,
+    s.stock_t2_t - s.stock_t1_t as change_t,
+    ipcc.stock_difference(s.stock_t1_t, s.stock_t2_t, nullif(s.years, 0)) as change_t_per_yr,
+    ipcc.co2e(ipcc.stock_difference(s.stock_t1_t, s.stock_t2_t, nullif(s.years, 0)))
+        as co2e_t_per_yr,
+    -ipcc.co2e(ipcc.stock_difference(s.stock_t1_t, s.stock_t2_t, nullif(s.years, 0)))
+        as sink_co2e_t_per_yr,
+    '{{ var("ipcc_edition") }}'::text as ipcc_edition
+from stocks as s
+cross join region as r
+left join zones as z on z.zone_id = s.zone_id and z.zone_set = s.zone_set

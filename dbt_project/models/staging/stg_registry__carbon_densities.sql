@@ -1,0 +1,25 @@
+-- carbon density per class and pool from the active carbon_pools parameter set (t C/ha)
+with active_set as (
+    select ps.parameter_set_id, ps.name, ps.version, ps.source_text
+    from {{ source('registry', 'parameter_sets') }} as ps
+    where ps.kind = 'carbon_pools' and ps.is_active
+    order by ps.created_at desc, ps.parameter_set_id desc
+    limit 1
+)
+
+select
+    s.parameter_set_id,
+    s.name as parameter_set_name,
+    s.version as parameter_set_version,
+    v.class_code,
+    v.pool,
+    v.value as carbon_t_per_ha,
+    v.uncertainty_pct,
+    coalesce(v.source, s.source_text) as source,
+    'parameter_set' as tier
+from active_set as s
+join {{ source('registry', 'parameter_values') }} as v
+    on v.parameter_set_id = s.parameter_set_id
+where v.parameter = 'carbon_density'
+  and v.pool in ('agb', 'bgb', 'dead_wood', 'litter', 'soc')
+  and v.unit in ('t C/ha', 'Mg C/ha')

@@ -1,0 +1,10 @@
+-- the region of this run, with its pixel area
+select
+    r.region_id,
+    r.name as region_name,
+    r.srid,
+    r.pixel_size_m,
+    r.pixel_size_m * r.pixel_size_m / 10000.0 as pixel_area_ha,
+    r.legend_id
+from {{ source('registry', 'regions') }} as r
+where r.region_id = {{ var('region_id') }}

@@ -1,0 +1,130 @@
+"""Assessment runs: ``dbt build`` of the models for one region, recorded in etl.assessment_runs.
+
+A run gets an id first (status ``running``), with the code version, the parameter sets and the
+raster catalog entries it reads; dbt then builds staging -> intermediate -> marts, the marts
+keeping every run's rows under its run id. A failed run is marked ``failed`` with dbt's message
+and the previous runs' results stay as they were.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import time
+from contextlib import contextmanager
+from importlib.metadata import version
+from pathlib import Path
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.types.json import Jsonb
+
+from .loadlog import use_loader_role
+from .regions import get_region
+from .settings import project_path
+from .validation import LoadError
+
+log = logging.getLogger(__name__)
+
+DBT_DIR = project_path("dbt_project")
+
+
+class RunError(RuntimeError):
+    """An assessment run failed; the previous results are untouched."""
+
+
+def code_version() -> str:
+    v = version("ecorest")
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=project_path(),
+                             capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        sha = ""
+    return f"{v}+{sha}" if sha else v
+
+
+@contextmanager
+def dbt_environment(url: str):
+    """Expose the connection to dbt's profiles.yml through ECOREST_DBT_* variables."""
+    p = conninfo_to_dict(url)
+    values = {"ECOREST_DBT_HOST": p.get("host") or "localhost",
+              "ECOREST_DBT_PORT": str(p.get("port") or 5432),
+              "ECOREST_DBT_USER": p.get("user") or os.environ.get("USER", ""),
+              "ECOREST_DBT_PASSWORD": p.get("password") or os.environ.get("PGPASSWORD", ""),
+              "ECOREST_DBT_DBNAME": p.get("dbname") or ""}
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def dbt(args: list[str], url: str, work_dir: Path) -> tuple[bool, str]:
+    """Invoke dbt in-process; returns (success, summary of failures)."""
+    from dbt.cli.main import dbtRunner
+
+    work_dir.mkdir(parents=True, exist_ok=True)
+    common = ["--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+              "--target-path", str(work_dir / "target")]
+    with dbt_environment(url):
+        os.environ["DBT_LOG_PATH"] = str(work_dir / "logs")
+        res = dbtRunner().invoke([args[0], *common, "--quiet", *args[1:]])
+    failures = []
+    if res.result is not None and hasattr(res.result, "results"):
+        for r in res.result.results:
+            if str(r.status) in ("error", "fail"):
+                failures.append(f"{r.node.name}: {r.status}: {(r.message or '').strip()[:500]}")
+    if res.exception is not None:
+        failures.append(str(res.exception))
+    return res.success, "\n".join(failures)
+
+
+def run_assessment(conn: psycopg.Connection, url: str, region_name: str, *,
+                   work_dir: Path, ipcc_edition: str = "2006") -> int:
+    """Build every model for ``region_name`` as one recorded run; returns the run id."""
+    region = get_region(conn, region_name)
+    conn.rollback()
+    with conn.transaction():
+        use_loader_role(conn)
+        catalog_ids = [r[0] for r in conn.execute(
+            "select catalog_id from raster.catalog where region_id = %s and is_current "
+            "order by catalog_id", (region.region_id,))]
+        param_ids = [r[0] for r in conn.execute(
+            "select parameter_set_id from registry.parameter_sets where is_active "
+            "order by parameter_set_id")]
+        run_id = conn.execute(
+            "insert into etl.assessment_runs (region_id, status, code_version, ipcc_edition, "
+            "parameter_set_ids, input_catalog_ids, options) values (%s, 'running', %s, %s, "
+            "%s, %s, %s) returning run_id",
+            (region.region_id, code_version(), ipcc_edition, param_ids, catalog_ids,
+             Jsonb({"ipcc_edition": ipcc_edition}))).fetchone()[0]
+    if not catalog_ids:
+        _finish(conn, run_id, "failed", "no raster layers loaded for this region", {})
+        raise LoadError(f"region {region_name!r} has no land-cover layer: load one first")
+    log.info("assessment run %d of region %s: dbt build", run_id, region_name)
+    t0 = time.monotonic()
+    ok, failures = dbt(["build", "--vars",
+                        f"{{run_id: {run_id}, region_id: {region.region_id}, "
+                        f"ipcc_edition: '{ipcc_edition}'}}"], url, work_dir)
+    timings = {"dbt_build_s": round(time.monotonic() - t0, 2)}
+    if not ok:
+        _finish(conn, run_id, "failed", failures or "dbt build failed", timings)
+        raise RunError(f"assessment run {run_id} failed (previous results are untouched):\n"
+                       f"{failures}")
+    _finish(conn, run_id, "succeeded", None, timings)
+    log.info("assessment run %d succeeded in %.1f s", run_id, timings["dbt_build_s"])
+    return run_id
+
+
+def _finish(conn, run_id: int, status: str, message: str | None, timings: dict) -> None:
+    with conn.transaction():
+        use_loader_role(conn)
+        conn.execute("update etl.assessment_runs set status = %s, finished_at = now(), "
+                     "message = %s, timings = %s where run_id = %s",
+                     (status, message, Jsonb(timings), run_id))

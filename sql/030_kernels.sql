@@ -1,0 +1,121 @@
+-- In-database per-pixel kernels (PL/Python + numpy on whole tiles). PostGIS's per-pixel
+-- callbacks (ST_MapAlgebra with PL/pgSQL) cost 2-21 µs a pixel; these run at numpy speed.
+
+-- Decode a one-band PostGIS raster (its hex WKB, as PL/Python receives it) into a numpy array
+-- and a validity mask. Cached in GD so that every kernel shares it.
+create or replace function raster.np_kernels_loaded() returns boolean
+language plpython3u as $$
+if 'ecorest_decode' in GD:
+    return True
+import struct
+import numpy as np
+
+TYPES = {0: ('u1', 1), 1: ('u1', 1), 2: ('u1', 1), 3: ('i1', 1), 4: ('u1', 1), 5: ('<i2', 2),
+         6: ('<u2', 2), 7: ('<i4', 4), 8: ('<u4', 4), 10: ('<f4', 4), 11: ('<f8', 8)}
+
+def decode(hexwkb, band=1, with_geo=False):
+    if hexwkb is None:
+        return (None, None, None) if with_geo else (None, None)
+    b = bytes.fromhex(hexwkb)
+    if b[0] != 1:
+        plpy.error('ecorest kernels read little-endian rasters only')
+    nbands, = struct.unpack_from('<H', b, 3)
+    geo = struct.unpack_from('<dddd', b, 5)  # scale x, scale y, upper-left x, upper-left y
+    width, height = struct.unpack_from('<HH', b, 57)
+    off = 61
+    for i in range(1, nbands + 1):
+        flags = b[off]
+        code = flags & 0x0F
+        dtype, size = TYPES[code]
+        if flags & 0x80:
+            plpy.error('out-of-database rasters are not supported')
+        nodata = np.frombuffer(b, dtype=dtype, count=1, offset=off + 1)[0]
+        data_off = off + 1 + size
+        if i == band:
+            a = np.frombuffer(b, dtype=dtype, count=width * height,
+                              offset=data_off).reshape(height, width)
+            if flags & 0x20:
+                valid = np.zeros(a.shape, bool)
+            elif flags & 0x40:
+                valid = (a != nodata) & ~np.isnan(a) if a.dtype.kind == 'f' else a != nodata
+            else:
+                valid = np.ones(a.shape, bool)
+            return (a, valid, geo) if with_geo else (a, valid)
+        off = data_off + width * height * size
+    plpy.error('band %d does not exist' % band)
+
+GD['ecorest_decode'] = decode
+return True
+$$;
+
+-- Pixel counts per (zone, value in a, value in b) of aligned tiles: the cross-tab behind areas,
+-- transition matrices and stocks. z (zone ids, 0 = none) and b may be null: a null zone raster
+-- means zone 0 everywhere, a null b counts single values (v2 = v1). Pixels invalid in a or b are
+-- skipped; values must lie in 0..65535.
+create or replace function raster.crosstab(z raster, a raster, b raster)
+returns table (zone_id integer, v1 integer, v2 integer, pixels bigint)
+language plpython3u immutable parallel safe as $$
+import numpy as np
+if 'ecorest_decode' not in GD:
+    plpy.execute('select raster.np_kernels_loaded()')
+decode = GD['ecorest_decode']
+va, ma = decode(a)
+if va is None:
+    return []
+if b is not None:
+    vb, mb = decode(b)
+    if vb.shape != va.shape:
+        plpy.error('tiles a and b differ in size: %s vs %s' % (va.shape, vb.shape))
+    ma = ma & mb
+else:
+    vb = va
+if z is not None:
+    # zone rasters lie on the same grid but may cover only part of the tile (or more)
+    _, _, ga = decode(a, with_geo=True)
+    rz, mz, gz = decode(z, with_geo=True)
+    c0 = int(round((gz[2] - ga[2]) / ga[0]))
+    r0 = int(round((gz[3] - ga[3]) / ga[1]))
+    vz = np.zeros(va.shape, np.int64)
+    h, w = va.shape
+    rs0, cs0 = max(0, -r0), max(0, -c0)
+    rd0, cd0 = max(0, r0), max(0, c0)
+    nh = min(h - rd0, rz.shape[0] - rs0)
+    nw = min(w - cd0, rz.shape[1] - cs0)
+    if nh > 0 and nw > 0:
+        part = np.where(mz[rs0:rs0 + nh, cs0:cs0 + nw], rz[rs0:rs0 + nh, cs0:cs0 + nw], 0)
+        vz[rd0:rd0 + nh, cd0:cd0 + nw] = part
+else:
+    vz = np.zeros(va.shape, np.int64)
+key = (vz[ma] << 32) | (va[ma].astype(np.int64) << 16) | vb[ma].astype(np.int64)
+if key.size == 0:
+    return []
+keys, counts = np.unique(key, return_counts=True)
+return [(int(k >> 32), int((k >> 16) & 0xFFFF), int(k & 0xFFFF), int(n))
+        for k, n in zip(keys, counts)]
+$$;
+comment on function raster.crosstab(raster, raster, raster) is
+  'Pixel counts per (zone, value a, value b) of aligned tiles (PL/Python + numpy kernel)';
+
+-- Zone ids of one region's zone set, burnt onto the grid of the tiles of a reference catalog
+-- entry (pixel centres inside the zone polygon; 0 = outside every zone). Each result raster
+-- covers the part of its tile that zones touch; raster.crosstab places it on the tile.
+create or replace function raster.zone_tiles(p_catalog_id bigint, p_zone_set text)
+returns table (tile_x integer, tile_y integer, rast raster)
+language sql stable as $$
+  with parts as (
+    select t.tile_x, t.tile_y, t.rast as ref, z.zone_id,
+           st_clipbybox2d(st_transform(z.geom, st_srid(t.rast)), st_envelope(t.rast)) as g
+    from raster.tiles t
+    join raster.catalog c on c.catalog_id = t.catalog_id
+    join registry.zones z on z.region_id = c.region_id and z.zone_set = p_zone_set
+     and st_intersects(st_transform(z.geom, st_srid(t.rast)), st_envelope(t.rast))
+    where t.catalog_id = p_catalog_id
+  )
+  select tile_x, tile_y,
+         st_union(st_asraster(g, ref, '32BSI', zone_id::double precision, 0, false), 'MAX')
+  from parts
+  where not st_isempty(g) and st_dimension(g) = 2
+  group by tile_x, tile_y
+$$;
+comment on function raster.zone_tiles(bigint, text) is
+  'Zone-id rasters of a zone set aligned with the tiles of a catalog entry';

@@ -1,0 +1,175 @@
+"""Carbon stocks and changes from `ecorest run`, checked against independent computations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psycopg
+import pytest
+import rasterio
+
+from etl.legends import load_legend
+from etl.params import load_params
+from etl.rasters import load_raster
+from etl.regions import create_region
+from etl.runs import RunError, run_assessment
+from helpers import DERIVED, WILLAMETTE, write_raster
+
+POOLS = {"C_above": "agb", "C_below": "bgb", "C_soil": "soc", "C_dead": "dead_wood"}
+
+
+def numpy_stocks(path: Path, table: pd.DataFrame) -> dict[str, float]:
+    """t C per pool over the original file: sum of density x 0.09 ha (InVEST's method)."""
+    with rasterio.open(path) as src:
+        a = src.read(1)
+        valid = a != src.nodata
+    out = {}
+    for col, pool in POOLS.items():
+        lut = np.zeros(256)
+        lut[table["lucode"].to_numpy()] = table[col].to_numpy()
+        out[pool] = float(lut[a[valid]].sum() * 0.09)
+    return out
+
+
+@pytest.fixture
+def willamette_run(db_url: str, tmp_path: Path):
+    with psycopg.connect(db_url) as conn:
+        create_region(conn, "willamette", DERIVED / "willamette_region.geojson",
+                      align_to=str(WILLAMETTE / "lulc_samp_cur.tif"), allow_non_equal_area=True)
+        load_legend(conn, "willamette", DERIVED / "willamette_legend.csv")
+        for name, epoch in (("lulc_samp_cur.tif", "2020"), ("lulc_samp_fut.tif", "2050")):
+            load_raster(conn, "willamette", "landcover", WILLAMETTE / name, epoch=epoch,
+                        scenario=True, legend="willamette", show_progress=False)
+        load_params(conn, WILLAMETTE / "carbon_pools_willamette.csv", name="pools",
+                    kind="carbon_pools", source_text="InVEST sample data")
+        load_zones_ws(conn)
+        run_id = run_assessment(conn, db_url, "willamette", work_dir=tmp_path / "dbt")
+        yield conn, run_id, db_url
+
+
+def load_zones_ws(conn) -> None:
+    from etl.vector_loads import load_zones
+
+    load_zones(conn, "willamette", WILLAMETTE / "watersheds.shp", zone_set="watershed",
+               mapping={"zone_code": "ws_id"})
+
+
+def test_stocks_and_change_match_numpy_and_invest(willamette_run) -> None:
+    conn, run_id, _ = willamette_run
+    table = pd.read_csv(WILLAMETTE / "carbon_pools_willamette.csv")
+    want_cur = numpy_stocks(WILLAMETTE / "lulc_samp_cur.tif", table)
+    want_fut = numpy_stocks(WILLAMETTE / "lulc_samp_fut.tif", table)
+    got = {(e, p): v for e, p, v in conn.execute(
+        "select epoch_label, pool, sum(carbon_t) from marts.carbon_stocks where run_id = %s "
+        "and zone_set = 'region' group by 1, 2", (run_id,))}
+    for pool in POOLS.values():
+        assert got[("2020", pool)] == pytest.approx(want_cur[pool], rel=1e-4)
+        assert got[("2050", pool)] == pytest.approx(want_fut[pool], rel=1e-4)
+    # InVEST 3.20.2 Carbon on these inputs (data/sample/invest_willamette/SOURCE.md)
+    assert sum(got[("2020", p)] for p in POOLS.values()) == pytest.approx(41_401_390.815,
+                                                                          rel=1e-4)
+    assert sum(got[("2050", p)] for p in POOLS.values()) == pytest.approx(37_875_295.71,
+                                                                          rel=1e-4)
+    changes = dict(conn.execute(
+        "select pool, change_t from marts.carbon_stock_changes where run_id = %s and "
+        "zone_set = 'region'", (run_id,)).fetchall())
+    for pool in POOLS.values():
+        assert changes[pool] == pytest.approx(want_fut[pool] - want_cur[pool], rel=1e-4)
+    assert sum(changes.values()) == pytest.approx(-3_526_095.105, rel=1e-4)
+
+
+def test_change_per_year_and_co2e(willamette_run) -> None:
+    conn, run_id, _ = willamette_run
+    row = conn.execute(
+        "select years, change_t, change_t_per_yr, co2e_t_per_yr, sink_co2e_t_per_yr from "
+        "marts.carbon_stock_changes where run_id = %s and zone_set = 'region' and pool = 'agb'",
+        (run_id,)).fetchone()
+    years, change, per_yr, co2e, sink = row
+    assert years == 30
+    assert per_yr == pytest.approx(change / 30)
+    assert co2e == pytest.approx(-per_yr * 44 / 12)   # a loss is a positive emission
+    assert sink == pytest.approx(-co2e)
+
+
+def test_zones_add_up_to_their_polygons(willamette_run) -> None:
+    conn, run_id, _ = willamette_run
+    rows = conn.execute(
+        "select s.zone_code, sum(s.area_ha) / 4 as area_ha, max(z.area_ha) from "
+        "marts.carbon_stocks s join registry.zones z on z.zone_code = s.zone_code and "
+        "z.zone_set = s.zone_set where s.run_id = %s and s.zone_set = 'watershed' and "
+        "s.epoch_label = '2020' group by 1", (run_id,)).fetchall()
+    assert len(rows) == 3
+    for _, raster_area, polygon_area in rows:
+        # the watersheds are traced from 30 m cells, so rasterising them gives their area
+        assert raster_area == pytest.approx(polygon_area, rel=0.01)
+
+
+def test_run_is_recorded_with_lineage(willamette_run) -> None:
+    conn, run_id, _ = willamette_run
+    row = conn.execute("select status, ipcc_edition, cardinality(input_catalog_ids), "
+                       "cardinality(parameter_set_ids), code_version from etl.assessment_runs "
+                       "where run_id = %s", (run_id,)).fetchone()
+    assert row[:4] == ("succeeded", "2006", 2, 1)
+    assert row[4].startswith("0.1.0")
+
+
+def test_failed_run_keeps_previous_results(willamette_run, tmp_path) -> None:
+    conn, run_id, db_url = willamette_run
+    before = conn.execute("select count(*), sum(carbon_t) from marts.carbon_stocks").fetchone()
+    # a new epoch with a class that has no carbon density: the run must fail, loudly
+    data = np.full((64, 64), 102, np.uint8)
+    data[:, :32] = 54
+    with rasterio.open(WILLAMETTE / "lulc_samp_cur.tif") as src:
+        origin = (src.transform.c + 300, src.transform.f - 300)
+    path = write_raster(tmp_path / "new.tif", data, origin=origin, nodata=255)
+    conn.execute("delete from registry.parameter_values where class_code = 102")
+    conn.commit()
+    load_raster(conn, "willamette", "landcover", path, epoch="2021", legend="willamette",
+                show_progress=False)
+    with pytest.raises(RunError, match="assert_every_class_has_a_density"):
+        run_assessment(conn, db_url, "willamette", work_dir=tmp_path / "dbt")
+    assert conn.execute("select status from etl.assessment_runs order by run_id desc limit 1"
+                        ).fetchone() == ("failed",)
+    assert conn.execute("select count(*), sum(carbon_t) from marts.carbon_stocks where "
+                        "run_id = %s", (run_id,)).fetchone() == before
+
+
+def test_a_change_of_exactly_minus_one_is_kept(db_url: str, tmp_path: Path) -> None:
+    """InVEST once used -1 as nodata for change maps; here -1 t C/ha is just a number."""
+    with psycopg.connect(db_url) as conn:
+        t1 = write_raster(tmp_path / "t1.tif", np.full((64, 64), 1, np.uint8), nodata=255)
+        t2 = write_raster(tmp_path / "t2.tif", np.full((64, 64), 2, np.uint8), nodata=255)
+        legend = tmp_path / "legend.csv"
+        legend.write_text("class_code,name_en\n1,old forest\n2,young forest\n")
+        pools = tmp_path / "pools.csv"
+        pools.write_text("lucode,C_above,C_below,C_soil,C_dead\n1,5,0,0,0\n2,4,0,0,0\n")
+        create_region(conn, "tiny", _footprint(tmp_path, t1), align_to=str(t1),
+                      allow_non_equal_area=True)
+        load_legend(conn, "tiny", legend)
+        load_raster(conn, "tiny", "landcover", t1, epoch="2000", legend="tiny",
+                    show_progress=False)
+        load_raster(conn, "tiny", "landcover", t2, epoch="2010", legend="tiny",
+                    show_progress=False)
+        load_params(conn, pools, name="tiny", kind="carbon_pools", source_text="test")
+        run_id = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt")
+        change = conn.execute("select change_t, area_ha from marts.carbon_stock_changes where "
+                              "run_id = %s and pool = 'agb'", (run_id,)).fetchone()
+        assert change == (pytest.approx(-1 * 4096 * 0.09), pytest.approx(4096 * 0.09))
+
+
+def _footprint(tmp: Path, raster: Path) -> Path:
+    import json
+
+    with rasterio.open(raster) as src:
+        left, bottom, right, top = src.bounds
+        crs = src.crs.to_string()
+    f = tmp / "footprint.geojson"
+    f.write_text(json.dumps({
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": crs}},
+        "features": [{"type": "Feature", "properties": {}, "geometry": {
+            "type": "Polygon", "coordinates": [[[left, bottom], [right, bottom], [right, top],
+                                                [left, top], [left, bottom]]]}}]}))
+    return f
