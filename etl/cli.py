@@ -572,9 +572,11 @@ def load_params_cmd(settings: Settings, file: str, **options) -> None:
 @click.option("--ipcc-edition", type=click.Choice(["2006", "2019"]), default="2006",
               show_default=True, help="IPCC guidance edition of default factors (stored with "
                                       "every result).")
+@click.option("--force", is_flag=True,
+              help="Rebuild even when the last run used the same inputs and models.")
 @click.pass_obj
 @_wrap
-def run_cmd(settings: Settings, region_name: str, ipcc_edition: str) -> None:
+def run_cmd(settings: Settings, region_name: str, ipcc_edition: str, force: bool) -> None:
     """Build the models for REGION (dbt build) as one recorded assessment run.
 
     Results go to the marts (carbon_stocks, carbon_stock_changes, landcover_transitions), keyed
@@ -586,14 +588,14 @@ def run_cmd(settings: Settings, region_name: str, ipcc_edition: str) -> None:
     with dbmod.session(settings) as conn:
         try:
             run_id = run_assessment(conn, url, region_name, work_dir=settings.home / "dbt",
-                                    ipcc_edition=ipcc_edition)
+                                    ipcc_edition=ipcc_edition, force=force)
         except RunError as exc:
             raise AppError(str(exc)) from exc
         rows = conn.execute(
             "select epoch_label, round(sum(carbon_t)::numeric) from marts.carbon_stocks "
             "where run_id = %s and zone_set = 'region' group by 1 order by 1",
             (run_id,)).fetchall()
-    out.print(f"assessment run {run_id} of {region_name} succeeded")
+    out.print(f"assessment run {run_id} of {region_name}: succeeded")
     for epoch, total in rows:
         out.print(f"  carbon stock {epoch}: {total:,} t C")
 
@@ -608,8 +610,8 @@ def demo(settings: Settings) -> None:
     """Run the main job end to end on the bundled real data.
 
     Starts the embedded cluster (or uses --dsn), brings the schema to head, loads every bundled
-    dataset into two regions (willamette, ansai), then prints what is there and how to connect.
-    Running it again changes nothing.
+    dataset into two regions (willamette, ansai), runs the carbon models for willamette, then
+    prints what is there and how to connect. Running it again changes nothing.
     """
     from . import demo as demo_mod
 
@@ -619,15 +621,29 @@ def demo(settings: Settings) -> None:
     url = dbmod.resolve_url(settings)
     dbmod.migrate(url)
     log.info("schema at revision %s", dbmod.head_revision())
+    from .runs import run_assessment
+
     with dbmod.session(settings) as conn:
         demo_mod.run(conn)
+        run_id = run_assessment(conn, url, "willamette", work_dir=settings.home / "dbt")
         rows = demo_mod.summary(conn)
+        carbon = conn.execute(
+            "select pool, round(stock_t1_t::numeric), round(stock_t2_t::numeric), "
+            "round(change_t::numeric), round(sink_co2e_t_per_yr::numeric) "
+            "from marts.carbon_stock_changes where run_id = %s and zone_set = 'region' "
+            "order by pool", (run_id,)).fetchall()
     _print_status(settings)
     table = Table("region", "grid CRS", "pixel m", "raster layers", "zones", "projects",
                   "plots", title="loaded", title_justify="left")
     for r in rows:
         table.add_row(r[0], r[1], f"{r[2]:g}", *(str(x) for x in r[3:]))
     out.print(table)
+    ctable = Table("pool", "stock 1990 t C", "stock 2050 t C", "change t C",
+                   "sink t CO2e/yr", title=f"willamette carbon (assessment run {run_id}, "
+                   "InVEST pool table; 2050 is the InVEST scenario)", title_justify="left")
+    for pool, *values in carbon:
+        ctable.add_row(pool, *(f"{v:,}" for v in values))
+    out.print(ctable)
     out.print(f"done in {time.monotonic() - t0:.0f} s.\n"
               "Connect psql, QGIS or a BI tool with the URL from `ecorest db url "
               "--show-password`;\nraster tiles are in raster.tiles_<catalog_id> (see "

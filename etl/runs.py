@@ -8,6 +8,7 @@ and the previous runs' results stay as they were.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import subprocess
@@ -85,11 +86,44 @@ def dbt(args: list[str], url: str, work_dir: Path) -> tuple[bool, str]:
     return res.success, "\n".join(failures)
 
 
+def models_sha256() -> str:
+    """A digest of everything that defines the results: dbt models, macros, tests and sql/."""
+    h = hashlib.sha256()
+    files = sorted([*DBT_DIR.rglob("*.sql"), *DBT_DIR.rglob("*.yml"),
+                    *project_path("sql").glob("*.sql")])
+    for f in files:
+        if "target" in f.parts or "logs" in f.parts:
+            continue
+        h.update(str(f.relative_to(project_path())).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
 def run_assessment(conn: psycopg.Connection, url: str, region_name: str, *,
-                   work_dir: Path, ipcc_edition: str = "2006") -> int:
-    """Build every model for ``region_name`` as one recorded run; returns the run id."""
+                   work_dir: Path, ipcc_edition: str = "2006", force: bool = False) -> int:
+    """Build every model for ``region_name`` as one recorded run; returns the run id.
+
+    When the last succeeded run of the region used the same inputs, parameter sets, IPCC
+    edition and models, its id is returned and nothing is rebuilt (unless ``force``).
+    """
     region = get_region(conn, region_name)
+    options = {"ipcc_edition": ipcc_edition, "models_sha256": models_sha256()}
+    previous = conn.execute(
+        """select run_id from etl.assessment_runs
+           where region_id = %s and status = 'succeeded' and options = %s
+             and input_catalog_ids = array(select catalog_id from raster.catalog
+                                           where region_id = %s and is_current
+                                           order by catalog_id)
+             and parameter_set_ids = array(select parameter_set_id
+                                           from registry.parameter_sets where is_active
+                                           order by parameter_set_id)
+           order by run_id desc limit 1""",
+        (region.region_id, Jsonb(options), region.region_id)).fetchone()
     conn.rollback()
+    if previous and not force:
+        log.info("run %d of region %s already used these inputs, parameters and models: "
+                 "nothing to rebuild (use --force to rebuild)", previous[0], region_name)
+        return previous[0]
     with conn.transaction():
         use_loader_role(conn)
         catalog_ids = [r[0] for r in conn.execute(
@@ -103,7 +137,7 @@ def run_assessment(conn: psycopg.Connection, url: str, region_name: str, *,
             "parameter_set_ids, input_catalog_ids, options) values (%s, 'running', %s, %s, "
             "%s, %s, %s) returning run_id",
             (region.region_id, code_version(), ipcc_edition, param_ids, catalog_ids,
-             Jsonb({"ipcc_edition": ipcc_edition}))).fetchone()[0]
+             Jsonb(options))).fetchone()[0]
     if not catalog_ids:
         _finish(conn, run_id, "failed", "no raster layers loaded for this region", {})
         raise LoadError(f"region {region_name!r} has no land-cover layer: load one first")

@@ -173,3 +173,15 @@ def _footprint(tmp: Path, raster: Path) -> Path:
             "type": "Polygon", "coordinates": [[[left, bottom], [right, bottom], [right, top],
                                                 [left, top], [left, bottom]]]}}]}))
     return f
+
+
+def test_same_inputs_reuse_the_run_unless_forced(willamette_run, tmp_path) -> None:
+    conn, run_id, db_url = willamette_run
+    assert run_assessment(conn, db_url, "willamette", work_dir=tmp_path / "dbt") == run_id
+    assert conn.execute("select count(*) from etl.assessment_runs").fetchone() == (1,)
+    again = run_assessment(conn, db_url, "willamette", work_dir=tmp_path / "dbt", force=True)
+    assert again > run_id
+    # both runs stay in the marts, each under its own id, with the same numbers
+    totals = conn.execute("select run_id, round(sum(carbon_t)::numeric, 3) from "
+                          "marts.carbon_stocks group by 1 order by 1").fetchall()
+    assert [t[0] for t in totals] == [run_id, again] and totals[0][1] == totals[1][1]
