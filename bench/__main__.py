@@ -24,9 +24,9 @@ from pathlib import Path
 from . import load as load_bench
 
 
-def child(step: str, **kwargs) -> dict:
+def child(step: str, module: str = "bench.load", **kwargs) -> dict:
     """Run one step in a fresh interpreter; returns its JSON report."""
-    cmd = [sys.executable, "-m", "bench.load", step, json.dumps(kwargs)]
+    cmd = [sys.executable, "-m", module, step, json.dumps(kwargs)]
     out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy(),
                          check=False)
     if out.returncode != 0:
@@ -69,6 +69,20 @@ def main() -> None:
     print("ratio = ecorest load (validate + warp + tile + COPY, committed) / rasterio read + "
           "warp of the same file onto the same grid; peak MB = the loading process's maximum "
           "resident memory")
+    from . import carbon as carbon_bench
+
+    t2 = carbon_bench.second_epoch(files["landcover"])
+    base = child("baseline", "bench.carbon", path=str(files["landcover"]), path2=str(t2))
+    ours = child("ecorest", "bench.carbon", path=str(files["landcover"]), path2=str(t2),
+                 url=url)
+    agree = all(abs(a - b) <= 1e-6 * max(1.0, abs(a))
+                for a, b in zip(base["change_t"], ours["change_t"], strict=True))
+    mpx = base["pixels"] / 1e6
+    print(f"\ncarbon stage, two land-cover epochs of {n_lc}² ({mpx:.0f} Mpx each): numpy "
+          f"{base['seconds']:.2f} s; ecorest crosstab kernel {ours['crosstab_s']:.2f} s "
+          f"(ratio {ours['crosstab_s'] / base['seconds']:.2f}); whole `ecorest run` (dbt build, "
+          f"stocks, changes, tests) {ours['run_s']:.2f} s (ratio "
+          f"{ours['run_s'] / base['seconds']:.2f}); changes per pool agree: {agree}")
 
 
 if __name__ == "__main__":

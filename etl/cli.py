@@ -410,6 +410,8 @@ CRS_OPTION = click.option("--crs", default=None, metavar="CRS",
                                "lon/lat columns default to EPSG:4326).")
 STRICT_OPTION = click.option("--strict", is_flag=True,
                              help="Fail the whole load on any bad row instead of quarantining.")
+X_OPTION = click.option("--x", default=None, help="CSV column with x/longitude.")
+Y_OPTION = click.option("--y", default=None, help="CSV column with y/latitude.")
 GEOMETRY_OPTION = click.option("--invalid-geometry", type=click.Choice(["repair", "reject"]),
                                default="repair", show_default=True,
                                help="Repair invalid polygons (ST_MakeValid, with a warning) or "
@@ -450,8 +452,8 @@ def load_zones_cmd(settings: Settings, region_name: str, file: str, zone_set: st
 @load.command("samples")
 @click.argument("region_name", metavar="REGION")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--x", default=None, help="CSV column with x/longitude.")
-@click.option("--y", default=None, help="CSV column with y/latitude.")
+@X_OPTION
+@Y_OPTION
 @click.option("--legend", default=None, help="Legend of reference_class (default: region's).")
 @MAP_OPTION
 @CRS_OPTION
@@ -512,8 +514,8 @@ def load_projects_cmd(settings: Settings, region_name: str, file: str, examples:
               help="Wood density (g/cm³) for trees without one (tree lists).")
 @click.option("--plot-area-m2", type=float, default=None,
               help="Plot area when the file has no plot-area column.")
-@click.option("--x", default=None, help="CSV column with x/longitude.")
-@click.option("--y", default=None, help="CSV column with y/latitude.")
+@X_OPTION
+@Y_OPTION
 @click.option("--source", default=None, help="Survey or dataset name.")
 @MAP_OPTION
 @CRS_OPTION

@@ -35,7 +35,7 @@ from shapely.prepared import prep
 
 from .loadlog import check_file, previous_load, recorded_load, sha256_file
 from .regions import get_region
-from .specs import Field, parse_date, resolve_columns, validate_rows
+from .specs import Field, resolve_columns, validate_rows
 from .validation import Issue, LoadError, fail, issue
 from .vectors import FeatureTable, read_features
 
@@ -480,6 +480,3 @@ def _read_baad(p: Path) -> FeatureTable:
         items.append(f"row {n + 2}")
     return FeatureTable(p, dict(out), geoms, items, None)
 
-
-__all__ = ["load_plots", "parse_unit", "chave2005_moist", "chave2014", "soc_layer_t_per_ha",
-           "parse_date"]

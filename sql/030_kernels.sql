@@ -13,10 +13,11 @@ import numpy as np
 TYPES = {0: ('u1', 1), 1: ('u1', 1), 2: ('u1', 1), 3: ('i1', 1), 4: ('u1', 1), 5: ('<i2', 2),
          6: ('<u2', 2), 7: ('<i4', 4), 8: ('<u4', 4), 10: ('<f4', 4), 11: ('<f8', 8)}
 
-def decode(hexwkb, band=1, with_geo=False):
-    if hexwkb is None:
+def decode(wkb, band=1, with_geo=False):
+    # wkb: bytes (a bytea argument: raster::bytea, no hex round trip) or a hex string
+    if wkb is None:
         return (None, None, None) if with_geo else (None, None)
-    b = bytes.fromhex(hexwkb)
+    b = bytes.fromhex(wkb) if isinstance(wkb, str) else wkb
     if b[0] != 1:
         plpy.error('ecorest kernels read little-endian rasters only')
     nbands, = struct.unpack_from('<H', b, 3)
@@ -52,7 +53,7 @@ $$;
 -- transition matrices and stocks. z (zone ids, 0 = none) and b may be null: a null zone raster
 -- means zone 0 everywhere, a null b counts single values (v2 = v1). Pixels invalid in a or b are
 -- skipped; values must lie in 0..65535.
-create or replace function raster.crosstab(z raster, a raster, b raster)
+create or replace function raster.crosstab(z bytea, a bytea, b bytea)
 returns table (zone_id integer, v1 integer, v2 integer, pixels bigint)
 language plpython3u immutable parallel safe as $$
 import numpy as np
@@ -92,6 +93,15 @@ if key.size == 0:
 keys, counts = np.unique(key, return_counts=True)
 return [(int(k >> 32), int((k >> 16) & 0xFFFF), int(k & 0xFFFF), int(n))
         for k, n in zip(keys, counts)]
+$$;
+comment on function raster.crosstab(bytea, bytea, bytea) is
+  'Pixel counts per (zone, value a, value b) of aligned tiles given as raster::bytea (WKB)';
+
+-- the same for raster arguments (the WKB is passed to the kernel as bytea, not as hex text)
+create or replace function raster.crosstab(z raster, a raster, b raster)
+returns table (zone_id integer, v1 integer, v2 integer, pixels bigint)
+language sql immutable parallel safe as $$
+  select * from raster.crosstab(z::bytea, a::bytea, b::bytea)
 $$;
 comment on function raster.crosstab(raster, raster, raster) is
   'Pixel counts per (zone, value a, value b) of aligned tiles (PL/Python + numpy kernel)';

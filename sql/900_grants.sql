@@ -23,7 +23,8 @@ grant execute on function raster.create_tile_partition(bigint, boolean),
                          raster.drop_tile_partition(bigint) to ecorest_etl;
 
 -- kernels
-grant execute on function raster.crosstab(raster, raster, raster), raster.np_kernels_loaded(),
+grant execute on function raster.crosstab(raster, raster, raster),
+  raster.crosstab(bytea, bytea, bytea), raster.np_kernels_loaded(),
   raster.zone_tiles(bigint, text) to ecorest_etl, ecorest_analyst;
 
 -- IPCC equations: usable by the loader/model builder and the analyst

@@ -1,0 +1,129 @@
+"""Carbon stage benchmark: transition cross-tab and stocks for a pair of land-cover epochs.
+
+ecorest: `ecorest run` (dbt build: crosstab kernel over the tiles in the server, stocks and
+changes per pool for the region) and, separately, the bare crosstab query. Baseline: numpy
+reading both files and counting class pairs with bincount, then stocks per pool.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import rasterio
+
+from .load import CODES, _drop
+
+DENSITY = {int(c): (10.0 + i * 7, 2.0 + i, 50.0 + i * 3, 1.0 + i * 0.5)
+           for i, c in enumerate(CODES)}
+
+
+def second_epoch(path: Path) -> Path:
+    """The same map with a quarter of its 64-px blocks changed to another class."""
+    out = path.with_name(path.stem + "_t2.tif")
+    if out.exists():
+        return out
+    rng = np.random.default_rng(7)
+    with rasterio.open(path) as src:
+        profile = src.profile
+        a = src.read(1)
+    n = a.shape[0] // 64 + 1
+    change = np.kron(rng.random((n, n)) < 0.25, np.ones((64, 64), bool))[:a.shape[0], :a.shape[1]]
+    codes = np.sort(CODES)
+    shifted = codes[(np.searchsorted(codes, np.where(a == 255, codes[0], a)) + 1) % len(codes)]
+    b = np.where(change & (a != 255), shifted, a).astype(np.uint8)
+    with rasterio.open(out, "w", **profile) as dst:
+        dst.write(b, 1)
+    return out
+
+
+def step_baseline(path: str, path2: str) -> dict:
+    t0 = time.perf_counter()
+    with rasterio.open(path) as s1, rasterio.open(path2) as s2:
+        a, b = s1.read(1), s2.read(1)
+    valid = (a != 255) & (b != 255)
+    pairs = np.bincount(a[valid].astype(np.int32) * 256 + b[valid], minlength=65536)
+    lut = np.zeros((4, 256))
+    for c, d in DENSITY.items():
+        lut[:, c] = d
+    idx = np.nonzero(pairs)[0]
+    c1, c2, n = idx // 256, idx % 256, pairs[idx]
+    change = ((lut[:, c2] - lut[:, c1]) * n * 0.09).sum(axis=1)
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "pixels": int(a.size), "change_t": change.tolist()}
+
+
+def step_ecorest(path: str, path2: str, url: str) -> dict:
+    import psycopg
+    from psycopg import sql
+
+    from etl import db as dbmod
+    from etl.legends import load_legend
+    from etl.params import load_params
+    from etl.rasters import load_raster
+    from etl.regions import create_region
+    from etl.runs import run_assessment
+
+    name = f"ecorest_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    dburl = psycopg.conninfo.make_conninfo(url, dbname=name)
+    tmp = Path(tempfile.mkdtemp(prefix="ecorest-bench-carbon-"))
+    try:
+        dbmod.migrate(dburl)
+        conn = psycopg.connect(dburl)
+        with rasterio.open(path) as src:
+            left, bottom, right, top = src.bounds
+        boundary = tmp / "b.geojson"
+        boundary.write_text(json.dumps({
+            "type": "FeatureCollection",
+            "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::26910"}},
+            "features": [{"type": "Feature", "properties": {}, "geometry": {
+                "type": "Polygon", "coordinates": [[[left, bottom], [right, bottom],
+                                                    [right, top], [left, top],
+                                                    [left, bottom]]]}}]}))
+        create_region(conn, "bench", boundary, align_to=path, allow_non_equal_area=True)
+        legend = tmp / "legend.csv"
+        legend.write_text("class_code,name_en\n" + "".join(f"{c},c{c}\n" for c in CODES))
+        load_legend(conn, "bench", legend)
+        pools = tmp / "pools.csv"
+        pools.write_text("lucode,C_above,C_below,C_soil,C_dead\n" + "".join(
+            f"{c},{d[0]},{d[1]},{d[2]},{d[3]}\n" for c, d in DENSITY.items()))
+        load_params(conn, pools, name="bench", kind="carbon_pools", source_text="bench")
+        for p, epoch in ((path, "2000"), (path2, "2010")):
+            load_raster(conn, "bench", "landcover", p, epoch=epoch, legend="bench",
+                        show_progress=False)
+        t0 = time.perf_counter()
+        conn.execute("""
+            select sum(x.pixels) from raster.catalog c1
+            join raster.catalog c2 on c2.epoch_label = '2010'
+            join raster.tiles a on a.catalog_id = c1.catalog_id
+            join raster.tiles b on b.catalog_id = c2.catalog_id and b.tile_x = a.tile_x
+                               and b.tile_y = a.tile_y
+            cross join lateral raster.crosstab(null, a.rast, b.rast) x
+            where c1.epoch_label = '2000'""").fetchone()
+        crosstab_s = time.perf_counter() - t0
+        conn.rollback()
+        t0 = time.perf_counter()
+        run_id = run_assessment(conn, dburl, "bench", work_dir=tmp / "dbt")
+        run_s = time.perf_counter() - t0
+        change = [r[0] for r in conn.execute(
+            "select change_t from marts.carbon_stock_changes where run_id = %s and "
+            "zone_set = 'region' order by array_position(array['agb','bgb','soc','dead_wood'], "
+            "pool)", (run_id,))]
+        conn.close()
+    finally:
+        _drop(url, name)
+    return {"crosstab_s": crosstab_s, "run_s": run_s, "change_t": change,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+if __name__ == "__main__":
+    step, args = sys.argv[1], json.loads(sys.argv[2])
+    print(json.dumps({"baseline": step_baseline, "ecorest": step_ecorest}[step](**args)))
