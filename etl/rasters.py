@@ -350,6 +350,8 @@ def _load_bands(conn, path, sha, region, layer, spec, src_info, epoch_span, opti
                     cause = exc.__cause__ or exc.__context__ or exc
                     raise fail(path, f"band {group[0].band}", "file.readable", what="raster",
                                detail=f"read failed while warping: {cause}") from exc
+        if not catalog_ids:
+            raise fail(path, "", "raster.all_nodata", region=region.name)
         ctx.message = (f"{layer} {epoch_span}: {len(catalog_ids)} band(s) onto region "
                        f"{region.name} with {rs.name} resampling")
 
@@ -516,9 +518,7 @@ def _load_group(job: _Job, plans: list[BandPlan], show_progress: bool) -> list[i
                         if line:
                             copy.write(line)
             bar.advance(-(-values.shape[1] // t) * -(-values.shape[2] // t) * t * t * len(bands))
-    for band in bands:
-        _finish_band(job, band)
-    return [b.catalog_id for b in bands]
+    return [b.catalog_id for b in bands if _finish_band(job, b)]
 
 
 def _tile(job: _Job, band: _Band, tx: int, ty: int, v: np.ndarray, ok: np.ndarray) -> str | None:
@@ -567,8 +567,12 @@ def _tile(job: _Job, band: _Band, tx: int, ty: int, v: np.ndarray, ok: np.ndarra
     return f"{band.catalog_id}\t{tx}\t{ty}\t{wkb.hex()}\n"
 
 
-def _finish_band(job: _Job, band: _Band) -> None:
-    """Whole-band checks, quarantine, raster constraints and statistics."""
+def _finish_band(job: _Job, band: _Band) -> bool:
+    """Whole-band checks, quarantine, raster constraints and statistics.
+
+    Returns False for an empty band of a time stack (a cloudy or QA-masked date): it is left
+    out with a warning. An empty single-band file is an error.
+    """
     spec, path, plan = job.spec, job.info.path, band.plan
     if band.bad > MAX_BAD_SHARE * max(band.m, 1):
         rule = "raster.legend_codes" if spec.value_kind == "categorical" else "raster.value_range"
@@ -578,7 +582,13 @@ def _finish_band(job: _Job, band: _Band) -> None:
                               f"{rule}: the file is rejected as a whole{spec.hint}"))
     job.ctx.reject(band.issues)
     if band.written == 0:
-        raise fail(path, f"band {plan.band}", "raster.all_nodata", region=job.region.name)
+        if len(job.info.bands) == 1:
+            raise fail(path, f"band {plan.band}", "raster.all_nodata", region=job.region.name)
+        job.ctx.warn(issue(path, f"band {plan.band} ({plan.epoch_label})", "raster.all_nodata",
+                           severity="warning", region=job.region.name))
+        job.conn.execute("select raster.drop_tile_partition(%s)", (band.catalog_id,))
+        job.conn.execute("delete from raster.catalog where catalog_id = %s", (band.catalog_id,))
+        return False
     t0 = time.perf_counter()
     job.conn.execute("select raster.constrain_tile_partition(%s)", (band.catalog_id,))
     log.debug("raster constraints on tiles_%d in %.2f s", band.catalog_id,
@@ -591,6 +601,7 @@ def _finish_band(job: _Job, band: _Band) -> None:
     job.ctx.rows_loaded += band.written
     log.info("%s band %d -> %s %s: %d tiles, %d valid px, range %.4g..%.4g", path.name,
              plan.band, job.layer, plan.epoch_label, band.written, band.n, band.vmin, band.vmax)
+    return True
 
 
 def _bad_tile_issue(path, plan, tx, ty, spec, layer, phys, bad, nbad, legend) -> Issue:

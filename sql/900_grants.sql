@@ -9,7 +9,7 @@ revoke create on schema public from public;
 grant usage on schema registry, raster, etl to ecorest_etl;
 grant select, insert, update on all tables in schema registry, raster, etl to ecorest_etl;
 grant delete on registry.zones, registry.reference_samples, registry.legend_classes,
-                registry.parameter_values, raster.tiles to ecorest_etl;
+                registry.parameter_values, raster.tiles, raster.catalog to ecorest_etl;
 revoke delete, truncate on registry.projects, etl.loads, etl.quarantine from ecorest_etl;
 grant usage on all sequences in schema registry, raster, etl to ecorest_etl;
 grant usage, create on schema staging, intermediate, marts, bi to ecorest_etl;

@@ -204,3 +204,76 @@ def test_non_equal_area_needs_explicit_consent(conn: psycopg.Connection) -> None
     with pytest.raises(LoadError, match="not an equal-area projection"):
         create_region(conn, "w_utm", DERIVED / "willamette_region.geojson",
                       align_to=str(WILLAMETTE / "lulc_samp_cur.tif"))
+
+
+def _bbox_region(conn, tmp_path, name, lon0, lat0, lon1, lat1, **kw):
+    f = tmp_path / f"{name}.geojson"
+    f.write_text(f'{{"type": "Polygon", "coordinates": [[[{lon0}, {lat0}], [{lon1}, {lat0}], '
+                 f'[{lon1}, {lat1}], [{lon0}, {lat1}], [{lon0}, {lat0}]]]}}')
+    return create_region(conn, name, f, **kw)
+
+
+@pytest.mark.parametrize("folder,name,scale,bbox,pixel", [
+    ("modis_mod13c1_ndvi_somalia_2000_2012", "modisraster.tif", 1e-4,
+     (41.85, -0.2, 42.2, 0.15), 1000),
+    ("modis_ndvi_8day_chile_2000_2021", "MegaDrought_ndvi_2000_2021.tif", 1e-4,
+     (-71.02, -32.935, -70.97, -32.895), 250),
+    ("gimms_ndvi3g_monthly_alaska_1982_2011", "ndvimap_gimms3g_monthly_1982_2011.tif", None,
+     (-153.0, 66.3, -150.9, 68.75), 5000),
+])
+def test_bundled_ndvi_stacks_load_every_band(conn, tmp_path, folder, name, scale, bbox, pixel):
+    """Each band with data becomes one epoch (empty dates are left out with a warning);
+    per-band means follow the source (bilinear)."""
+    r = _bbox_region(conn, tmp_path, "stack", *bbox, pixel_size=pixel)
+    path = SAMPLE / folder / name
+    ids = load_raster(conn, "stack", "ndvi", path, epoch_from="band", scale=scale,
+                      show_progress=False)
+    with rasterio.open(path) as src:
+        empty = {b for b in range(1, src.count + 1) if np.isnan(src.read(b)).all()}
+        warned = conn.execute("select warnings from etl.loads where loader = 'raster'"
+                              ).fetchone()[0]
+        skipped = {int(w["item"].split(" ")[1]) for w in warned}
+        # every band is either an epoch or reported as empty; empty source bands always are
+        # (a band whose few valid pixels vanish in resampling is reported too)
+        assert len(ids) + len(skipped) == src.count
+        assert empty <= skipped and len(skipped - empty) <= 2
+        first = src.read(1, masked=True) * (scale or 1)
+        means = conn.execute("select value_mean, value_min, value_max from raster.catalog "
+                             "where catalog_id = %s", (ids[0],)).fetchone()
+    assert means[0] == pytest.approx(float(first.mean()), abs=0.05)
+    assert float(first.min()) - 1e-6 <= means[1] and means[2] <= float(first.max()) + 1e-6
+    assert r.srid >= 990100  # outside China, the US and Europe: a registered LAEA
+
+
+def test_vhp_eckert_iv_onto_china_albers(conn: psycopg.Connection) -> None:
+    create_region(conn, "ansai", SAMPLE / "china_admin_loess_plateau" / "ansai_610603.geojson",
+                  pixel_size=1000)
+    files = sorted((SAMPLE / "vhp_ndvi_annual_global_1982_2023").glob("*.tif"))
+    assert len(files) == 42
+    for f in files:
+        load_raster(conn, "ansai", "ndvi", f, epoch_from="filename", show_progress=False)
+    rows = conn.execute("select epoch_label, value_min, value_max, source_crs from "
+                        "raster.catalog order by epoch_label").fetchall()
+    assert [r[0] for r in rows] == [str(y) for y in range(1982, 2024)]
+    assert all(0 < r[1] <= r[2] < 1 for r in rows)
+    assert rows[0][3] == "ESRI:54012"
+
+
+def test_three_epoch_subarea_with_offset_grid(conn: psycopg.Connection, tmp_path) -> None:
+    from etl.legends import load_legend
+    from helpers import DERIVED
+
+    sub = WILLAMETTE / "hq_epochs_subarea"
+    r = _bbox_region(conn, tmp_path, "sub", -123.0, 44.52, -122.57, 44.81)
+    assert r.srid == 5070
+    load_legend(conn, "willamette", DERIVED / "willamette_legend.csv")
+    for name, epoch in (("lc_samp_bse_b.tif", "1850"), ("lc_samp_cur_b.tif", "2000"),
+                        ("lc_samp_fut_b.tif", "2050")):
+        [cid] = load_raster(conn, "sub", "landcover", sub / name, epoch=epoch, scenario=True,
+                            legend="willamette", show_progress=False)
+        got, want = value_counts(conn, cid), source_counts(sub / name)
+        assert set(got) <= set(want)
+        assert sum(got.values()) == pytest.approx(sum(want.values()), rel=2e-3)
+        for code, n in want.items():
+            if n > 20_000:  # nearest-neighbour edges of a ~19° rotation: within 1 %
+                assert got[code] == pytest.approx(n, rel=1e-2), (name, code)
