@@ -430,7 +430,7 @@ def _blocks(src, bands: list[int], info: RasterSource, tiles, region: Region, ds
             c1 = min(region.width_px, (min(tx1, bx + per_side - 1) + 1) * t)
             values = np.full((len(bands), r1 - r0, c1 - c0), nodata, dtype=dtype)
             reproject(source, values, src_nodata=info.nodata,
-                      dst_transform=region.transform * Affine.translation(c0, r0),
+                      dst_transform=region.transform @ Affine.translation(c0, r0),
                       dst_crs=dst_crs, dst_nodata=nodata, resampling=resampling,
                       init_dest_nodata=True)
             valid = np.isfinite(values) if continuous else values != nodata

@@ -75,6 +75,7 @@ def dbt(args: list[str], url: str, work_dir: Path) -> tuple[bool, str]:
               "--target-path", str(work_dir / "target")]
     with dbt_environment(url):
         os.environ["DBT_LOG_PATH"] = str(work_dir / "logs")
+        os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"  # no network calls
         res = dbtRunner().invoke([args[0], *common, "--quiet", *args[1:]])
     failures = []
     if res.result is not None and hasattr(res.result, "results"):
