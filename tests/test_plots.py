@@ -133,3 +133,17 @@ def test_baad_site_defaults_and_cross_sections(conn: psycopg.Connection, tmp_pat
     where = conn.execute("select st_y(geom), st_x(geom) from registry.survey_plots "
                          "where plot_id like 'baad_Brown1978%'").fetchall()
     assert where == [(47.44, -115.7)]
+
+
+def test_soil_layers(conn: psycopg.Connection, tmp_path) -> None:
+    bbox_region(conn, tmp_path, "hubbard", -72.5, 43.5, -71.5, 44.5)
+    f = tmp_path / "soil.csv"
+    f.write_text("plot_id,date,lon,lat,top_cm,bottom_cm,soc_g_per_kg,bulk_density,gravel\n"
+                 "S1,2019-08-01,-72,44,0,10,20,1.1,0\n"
+                 "S1,2019-08-01,-72,44,10,30,8,1.4,0.2\n")
+    counts = load_plots(conn, "hubbard", f)
+    assert counts["soil_layers"] == 2 and counts["measurements"] == 1
+    # by hand: 20 x 1.1 x 10 x 1 x 0.1 = 22.0 and 8 x 1.4 x 20 x 0.8 x 0.1 = 17.92 t C/ha
+    row = conn.execute("select pool, carbon_t_per_ha, method from registry.plot_measurements"
+                       ).fetchone()
+    assert row == ("soc", pytest.approx(39.92), "soil layers 0-30 cm")

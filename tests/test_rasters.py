@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import psycopg
 import pytest
@@ -277,3 +279,26 @@ def test_three_epoch_subarea_with_offset_grid(conn: psycopg.Connection, tmp_path
         for code, n in want.items():
             if n > 20_000:  # nearest-neighbour edges of a ~19° rotation: within 1 %
                 assert got[code] == pytest.approx(n, rel=1e-2), (name, code)
+
+
+@pytest.mark.parametrize("crs,res", [
+    ("EPSG:4490", 0.0003),  # CGCS2000 geographic
+    ("EPSG:4545", 30.0),    # CGCS2000 / 3-degree Gauss-Kruger CM 108E
+])
+def test_chinese_crs_sources(conn: psycopg.Connection, tmp_path: Path, crs, res) -> None:
+    """CGCS2000 lon/lat and Gauss-Kruger sources land on the Albers grid of Ansai."""
+    from pyproj import Transformer
+
+    create_region(conn, "ansai", SAMPLE / "china_admin_loess_plateau" / "ansai_610603.geojson",
+                  pixel_size=30)
+    x, y = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(109.2, 36.95)
+    path = write_raster(tmp_path / "src.tif", np.full((100, 100), 0.6, np.float32), crs=crs,
+                        origin=(x, y), res=res)
+    [cid] = load_raster(conn, "ansai", "ndvi", path, epoch="2020", show_progress=False)
+    mean, n = conn.execute("select value_mean, valid_count from raster.catalog "
+                           "where catalog_id = %s", (cid,)).fetchone()
+    assert mean == pytest.approx(0.6, abs=1e-4)  # stored as int16 x 1e-4
+    if crs == "EPSG:4545":  # 100 x 100 pixels of 30 m (GK scale ~1.0002 near the CM)
+        assert n == pytest.approx(100 * 100, rel=0.03)
+    else:  # 0.0003 deg: 33.3 m north-south, 26.6 m east-west at 36.95 N -> ~0.98 of 30 m px
+        assert n == pytest.approx(100 * 100 * 33.3 * 26.6 / 900, rel=0.05)

@@ -153,3 +153,19 @@ def test_changed_parameters_become_next_active_version(conn, tmp_path) -> None:
                         "registry.parameter_sets s join registry.parameter_values v "
                         "using (parameter_set_id) order by 1").fetchall()
     assert rows == [(1, False, "2006", 0.29), (2, True, "2019", 0.24)]
+
+
+def test_zones_from_geopackage(region_db: psycopg.Connection, tmp_path) -> None:
+    import numpy as np
+    import pyogrio
+    import shapely
+
+    square = shapely.box(LON, LAT, LON + 0.02, LAT + 0.02)
+    path = tmp_path / "zones.gpkg"
+    pyogrio.raw.write(path, np.array([shapely.to_wkb(square)], dtype=object), [np.array(["Z1"])],
+                      fields=["zone_code"], geometry_type="Polygon", crs="EPSG:4326",
+                      driver="GPKG")
+    assert load_zones(region_db, "willamette", path, zone_set="plan") == 1
+    area = region_db.execute("select area_ha from registry.zones").fetchone()[0]
+    # 0.02 deg x 0.02 deg at 44.5 N: 1.59 km x 2.22 km
+    assert area == pytest.approx(353, rel=0.01)
