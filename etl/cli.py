@@ -634,6 +634,11 @@ def demo(settings: Settings) -> None:
             "round(change_t::numeric), round(sink_co2e_t_per_yr::numeric) "
             "from marts.carbon_stock_changes where run_id = %s and zone_set = 'region' "
             "order by pool", (run_id,)).fetchall()
+        benefits = conn.execute(
+            "select project_id, project_name, round(max(area_ha)::numeric, 1), "
+            "round(sum(change_t)::numeric), round(sum(baseline_change_t)::numeric), "
+            "round(sum(sink_enhancement_co2e_t_per_yr)::numeric, 1) from marts.project_benefits "
+            "where run_id = %s group by 1, 2 order by 1", (run_id,)).fetchall()
     _print_status(settings)
     table = Table("region", "grid CRS", "pixel m", "raster layers", "zones", "projects",
                   "plots", title="loaded", title_justify="left")
@@ -646,6 +651,12 @@ def demo(settings: Settings) -> None:
     for pool, *values in carbon:
         ctable.add_row(pool, *(f"{v:,}" for v in values))
     out.print(ctable)
+    btable = Table("project", "name", "ha", "change t C", "baseline t C",
+                   "sink enhancement t CO2e/yr", title="example projects (illustrative) against "
+                   "a 1 km ring of comparable pixels, all pools", title_justify="left")
+    for row in benefits:
+        btable.add_row(row[0], row[1], *(f"{v:,}" for v in row[2:]))
+    out.print(btable)
     out.print(f"done in {time.monotonic() - t0:.0f} s.\n"
               "Connect psql, QGIS or a BI tool with the URL from `ecorest db url "
               "--show-password`;\nraster tiles are in raster.tiles_<catalog_id> (see "

@@ -129,3 +129,42 @@ language sql stable as $$
 $$;
 comment on function raster.zone_tiles(bigint, text) is
   'Zone-id rasters of a zone set aligned with the tiles of a catalog entry';
+
+-- Restoration projects (current versions) and their baseline rings burnt onto the tiles of a
+-- catalog entry: value 2 x project_version_id inside a project, 2 x id + 1 in its ring (the
+-- band of p_ring_m metres around it, outside every project of the region). Where rings of
+-- two projects overlap, the larger id wins.
+create or replace function raster.project_tiles(p_catalog_id bigint, p_ring_m double precision)
+returns table (tile_x integer, tile_y integer, rast raster)
+language sql stable as $$
+  with ref as (
+    select c.region_id, r.srid from raster.catalog c
+    join registry.regions r on r.region_id = c.region_id
+    where c.catalog_id = p_catalog_id
+  ), projects as (
+    select p.project_version_id, st_transform(p.geom, ref.srid) as g
+    from registry.projects p join ref on p.region_id = ref.region_id
+    where p.valid_to is null
+  ), all_projects as (
+    select st_union(g) as g from projects
+  ), shapes as (
+    select project_version_id * 2 as code, g from projects
+    union all
+    select p.project_version_id * 2 + 1,
+           st_difference(st_buffer(p.g, p_ring_m), a.g)
+    from projects p cross join all_projects a
+  ), parts as (
+    select t.tile_x, t.tile_y, t.rast as tile, s.code,
+           st_clipbybox2d(s.g, st_envelope(t.rast)) as g
+    from raster.tiles t
+    join shapes s on st_intersects(s.g, st_envelope(t.rast))
+    where t.catalog_id = p_catalog_id
+  )
+  select tile_x, tile_y,
+         st_union(st_asraster(g, tile, '32BSI', code::double precision, 0, false), 'MAX')
+  from parts
+  where not st_isempty(g) and st_dimension(g) = 2
+  group by tile_x, tile_y
+$$;
+comment on function raster.project_tiles(bigint, double precision) is
+  'Project (2 x id) and baseline-ring (2 x id + 1) rasters aligned with a catalog entry''s tiles';

@@ -25,7 +25,8 @@ grant execute on function raster.create_tile_partition(bigint, boolean),
 -- kernels
 grant execute on function raster.crosstab(raster, raster, raster),
   raster.crosstab(bytea, bytea, bytea), raster.np_kernels_loaded(),
-  raster.zone_tiles(bigint, text) to ecorest_etl, ecorest_analyst;
+  raster.zone_tiles(bigint, text), raster.project_tiles(bigint, double precision)
+  to ecorest_etl, ecorest_analyst;
 
 -- IPCC equations: usable by the loader/model builder and the analyst
 grant usage on schema ipcc to ecorest_etl, ecorest_analyst;

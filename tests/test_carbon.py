@@ -185,3 +185,50 @@ def test_same_inputs_reuse_the_run_unless_forced(willamette_run, tmp_path) -> No
     totals = conn.execute("select run_id, round(sum(carbon_t)::numeric, 3) from "
                           "marts.carbon_stocks group by 1 order by 1").fetchall()
     assert [t[0] for t in totals] == [run_id, again] and totals[0][1] == totals[1][1]
+
+
+def test_project_benefit_against_baseline_ring_by_hand(db_url: str, tmp_path: Path) -> None:
+    """A 10 x 10 px project turns class 1 (5 t C/ha) into class 3 (8 t C/ha) while everything
+    around it degrades to class 2 (4 t C/ha), over 10 years, on 30 m pixels (0.09 ha).
+    inside: 100 x 0.09 x (+3) = +27 t; baseline at the ring's rate (-1 t/ha): 100 x 0.09 x -1 =
+    -9 t; benefit 36 t = 3.6 t C/yr = 13.2 t CO2e/yr."""
+    import json
+
+    from etl.vector_loads import load_projects
+
+    t1 = np.full((64, 64), 1, np.uint8)
+    t2 = np.full((64, 64), 2, np.uint8)
+    t2[20:30, 20:30] = 3
+    p1 = write_raster(tmp_path / "t1.tif", t1, nodata=255)
+    p2 = write_raster(tmp_path / "t2.tif", t2, nodata=255)
+    x0, y0 = 450_000 + 20 * 30, 4_950_000 - 20 * 30
+    square = [[x0, y0], [x0 + 300, y0], [x0 + 300, y0 - 300], [x0, y0 - 300], [x0, y0]]
+    projects = tmp_path / "projects.geojson"
+    projects.write_text(json.dumps({
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::26910"}},
+        "features": [{"type": "Feature", "properties": {
+            "project_id": "P1", "name": "Test planting", "project_type": "afforestation",
+            "start_date": "2001-01-01"},
+            "geometry": {"type": "Polygon", "coordinates": [square]}}]}))
+    legend = tmp_path / "legend.csv"
+    legend.write_text("class_code,name_en\n1,grass\n2,degraded\n3,plantation\n")
+    pools = tmp_path / "pools.csv"
+    pools.write_text("lucode,C_above,C_below,C_soil,C_dead\n1,5,0,0,0\n2,4,0,0,0\n3,8,0,0,0\n")
+    with psycopg.connect(db_url) as conn:
+        create_region(conn, "tiny", _footprint(tmp_path, p1), align_to=str(p1),
+                      allow_non_equal_area=True)
+        load_legend(conn, "tiny", legend)
+        for p, epoch in ((p1, "2000"), (p2, "2010")):
+            load_raster(conn, "tiny", "landcover", p, epoch=epoch, legend="tiny",
+                        show_progress=False)
+        load_params(conn, pools, name="tiny", kind="carbon_pools", source_text="test")
+        load_projects(conn, "tiny", projects)
+        run_id = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt")
+        row = conn.execute(
+            "select area_ha, change_t, baseline_change_t, benefit_t, benefit_t_per_yr, "
+            "sink_enhancement_co2e_t_per_yr, baseline_coverage from marts.project_benefits "
+            "where run_id = %s and pool = 'agb'", (run_id,)).fetchone()
+    assert row == (pytest.approx(9.0), pytest.approx(27.0), pytest.approx(-9.0),
+                   pytest.approx(36.0), pytest.approx(3.6), pytest.approx(13.2),
+                   pytest.approx(1.0))
