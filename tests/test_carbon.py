@@ -232,3 +232,14 @@ def test_project_benefit_against_baseline_ring_by_hand(db_url: str, tmp_path: Pa
     assert row == (pytest.approx(9.0), pytest.approx(27.0), pytest.approx(-9.0),
                    pytest.approx(36.0), pytest.approx(3.6), pytest.approx(13.2),
                    pytest.approx(1.0))
+
+
+def test_parameter_lineage_names_every_value_used(willamette_run) -> None:
+    conn, run_id, _ = willamette_run
+    rows = conn.execute("select count(*), count(distinct class_code), min(tier), max(tier), "
+                        "min(source) from marts.parameter_lineage where run_id = %s",
+                        (run_id,)).fetchone()
+    classes = conn.execute("select count(distinct class_code) from marts.carbon_stocks "
+                           "where run_id = %s", (run_id,)).fetchone()[0]
+    assert rows == (classes * 4, classes, "parameter_set", "parameter_set",
+                    "InVEST sample data")
