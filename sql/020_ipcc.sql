@@ -64,3 +64,33 @@ create or replace function ipcc.u_sum(x double precision[], u_pct double precisi
 returns double precision language sql immutable strict parallel safe as
 $$ select sqrt(sum((ux.u * ux.x) ^ 2)) / nullif(abs(sum(ux.x)), 0)
    from unnest(x, u_pct) as ux(x, u) $$;
+
+-- Approach 2 (Monte Carlo) for a total that is linear in uncertain factors:
+-- total = sum_i coef_i x factor_i, factor_i ~ Normal(mean_i, sd_i) with sd_i = mean_i x U_i/196
+-- (U = 95 % CI half-width in % of the mean), truncated at 0. Each factor is drawn once per
+-- iteration, so a factor shared by several terms (the same density at t1 and t2) is fully
+-- correlated across them. Seeded: the same inputs give the same percentiles.
+create or replace function ipcc.monte_carlo_linear(coef double precision[],
+                                                   mean double precision[],
+                                                   u_pct double precision[],
+                                                   draws integer default 10000,
+                                                   seed integer default 42)
+returns table (mc_mean double precision, p2_5 double precision, p97_5 double precision)
+language plpython3u immutable as $$
+import numpy as np
+c = np.asarray(coef, dtype=float)
+m = np.asarray(mean, dtype=float)
+u = np.nan_to_num(np.asarray(u_pct, dtype=float))
+if not (c.shape == m.shape == u.shape):
+    plpy.error('coef, mean and u_pct must have the same length')
+rng = np.random.default_rng(seed)
+total = np.zeros(draws)
+chunk = max(1, 2_000_000 // max(1, c.size))
+for start in range(0, draws, chunk):
+    k = min(chunk, draws - start)
+    x = rng.normal(m, np.abs(m) * u / 196.0, size=(k, c.size))
+    np.clip(x, 0, None, out=x)
+    total[start:start + k] = x @ c
+return [(float(total.mean()), float(np.percentile(total, 2.5)),
+         float(np.percentile(total, 97.5)))]
+$$;

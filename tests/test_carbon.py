@@ -243,3 +243,44 @@ def test_parameter_lineage_names_every_value_used(willamette_run) -> None:
                            "where run_id = %s", (run_id,)).fetchone()[0]
     assert rows == (classes * 4, classes, "parameter_set", "parameter_set",
                     "InVEST sample data")
+
+
+def test_monte_carlo_agrees_with_approach1(db_url: str, tmp_path: Path) -> None:
+    """Normal, independent class densities: Approach 1 is exact for the 95 % interval of the
+    sum, so the seeded Monte Carlo (5 000 draws) must reproduce it within sampling error."""
+    t1 = np.full((64, 64), 1, np.uint8)
+    t1[:, 32:] = 2
+    t2 = np.full((64, 64), 2, np.uint8)
+    p1 = write_raster(tmp_path / "t1.tif", t1, nodata=255)
+    p2 = write_raster(tmp_path / "t2.tif", t2, nodata=255)
+    legend = tmp_path / "legend.csv"
+    legend.write_text("class_code,name_en\n1,forest\n2,grassland\n")
+    params = tmp_path / "densities.csv"
+    params.write_text("parameter,class_code,pool,value,unit,uncertainty_pct\n"
+                      "carbon_density,1,agb,100,t C/ha,20\n"
+                      "carbon_density,2,agb,10,t C/ha,30\n")
+    with psycopg.connect(db_url) as conn:
+        create_region(conn, "tiny", _footprint(tmp_path, p1), align_to=str(p1),
+                      allow_non_equal_area=True)
+        load_legend(conn, "tiny", legend)
+        for p, epoch in ((p1, "2000"), (p2, "2020")):
+            load_raster(conn, "tiny", "landcover", p, epoch=epoch, legend="tiny",
+                        show_progress=False)
+        load_params(conn, params, name="dens", kind="carbon_pools", source_text="test")
+        run_id = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt")
+        rows = {(q, e): r for q, e, *r in conn.execute(
+            "select quantity, epoch_t1, total_t, u_approach1_pct, mc_mean_t, mc_p2_5_t, "
+            "mc_p97_5_t from marts.carbon_uncertainty where run_id = %s", (run_id,))}
+    area = 2048 * 0.09  # ha per class at t1
+    # stock 2000: 184.32 x 100 (±20 %) + 184.32 x 10 (±30 %)
+    x1, x2 = area * 100, area * 10
+    total, u1, mc_mean, lo, hi = rows[("stock", "2000")]
+    assert total == pytest.approx(x1 + x2)
+    assert u1 == pytest.approx(100 * ((0.2 * x1) ** 2 + (0.3 * x2) ** 2) ** 0.5 / (x1 + x2))
+    assert mc_mean == pytest.approx(total, rel=0.01)
+    assert (hi - lo) / 2 / total * 100 == pytest.approx(u1, rel=0.06)
+    # change 2000 -> 2020: the forest half becomes grassland: -184.32 x 100 + 184.32 x 10
+    total, u1, mc_mean, lo, hi = rows[("change", "2000")]
+    assert total == pytest.approx(-area * 90)
+    assert u1 == pytest.approx(100 * ((0.2 * x1) ** 2 + (0.3 * x2) ** 2) ** 0.5 / (area * 90))
+    assert (hi - lo) / 2 / abs(total) * 100 == pytest.approx(u1, rel=0.06)
