@@ -284,3 +284,51 @@ def test_monte_carlo_agrees_with_approach1(db_url: str, tmp_path: Path) -> None:
     assert total == pytest.approx(-area * 90)
     assert u1 == pytest.approx(100 * ((0.2 * x1) ** 2 + (0.3 * x2) ** 2) ** 0.5 / (area * 90))
     assert (hi - lo) / 2 / abs(total) * 100 == pytest.approx(u1, rel=0.06)
+
+
+def test_tier2_from_plots_and_cross_validated_validation(db_url: str, tmp_path: Path) -> None:
+    """Six plots in class 1 (>= min_plots 5) replace its density with their mean (Tier 2);
+    class 2 keeps the parameter set. Validation of class-1 plots is 5-fold cross-validated."""
+    from pyproj import Transformer
+
+    from etl.plots import load_plots
+
+    t1 = np.full((64, 64), 1, np.uint8)
+    t1[:, 32:] = 2
+    p1 = write_raster(tmp_path / "t1.tif", t1, nodata=255)
+    legend = tmp_path / "legend.csv"
+    legend.write_text("class_code,name_en\n1,forest\n2,grassland\n")
+    pools = tmp_path / "pools.csv"
+    pools.write_text("lucode,C_above,C_below,C_soil,C_dead\n1,100,0,0,0\n2,10,0,0,0\n")
+    to_lonlat = Transformer.from_crs("EPSG:26910", "EPSG:4326", always_xy=True)
+    forest = [90.0, 95.0, 100.0, 105.0, 110.0, 120.0]
+    grass = [10.0, 12.0]
+    lines = ["plot_id,date,lon,lat,agb (t C/ha)"]
+    for i, v in enumerate(forest + grass):
+        col = 5 + 3 * i if i < len(forest) else 40 + 3 * (i - len(forest))
+        lon, lat = to_lonlat.transform(450_000 + col * 30 + 15, 4_950_000 - 10 * 30 - 15)
+        lines.append(f"P{i + 1},2005-07-01,{lon},{lat},{v}")
+    plots = tmp_path / "plots.csv"
+    plots.write_text("\n".join(lines) + "\n")
+    with psycopg.connect(db_url) as conn:
+        create_region(conn, "tiny", _footprint(tmp_path, p1), align_to=str(p1),
+                      allow_non_equal_area=True)
+        load_legend(conn, "tiny", legend)
+        load_raster(conn, "tiny", "landcover", p1, epoch="2005", legend="tiny",
+                    show_progress=False)
+        load_params(conn, pools, name="pools", kind="carbon_pools", source_text="test")
+        load_plots(conn, "tiny", plots)
+        run_id = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt")
+        stocks = dict(((c, (d, t)) for c, d, t in conn.execute(
+            "select class_code, carbon_t_per_ha, tier from marts.carbon_stocks where run_id = %s "
+            "and zone_set = 'region' and pool = 'agb'", (run_id,))))
+        val = {p: (m, cv, tier) for p, m, cv, tier in conn.execute(
+            "select plot_id, measured_t_per_ha, modelled_t_per_ha, tier from "
+            "marts.plot_validation where run_id = %s order by plot_id", (run_id,))}
+    assert stocks[1] == (pytest.approx(sum(forest) / 6), "plots")
+    assert stocks[2] == (10.0, "parameter_set")
+    # folds by plot order: P1..P5 -> folds 0..4, P6 -> fold 0; P1's model excludes P1 and P6
+    assert val["P1"][1] == pytest.approx((95 + 100 + 105 + 110) / 4)
+    assert val["P2"][1] == pytest.approx((90 + 100 + 105 + 110 + 120) / 5)
+    assert val["P6"][1] == pytest.approx((95 + 100 + 105 + 110) / 4)
+    assert val["P7"] == (10.0, 10.0, "parameter_set") and val["P8"][1] == 10.0

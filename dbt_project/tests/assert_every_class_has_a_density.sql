@@ -5,12 +5,12 @@ with present as (
 ),
 
 pools as (
-    select distinct pool from {{ ref('stg_registry__carbon_densities') }}
+    select distinct pool from {{ ref('int_carbon_densities') }}
 )
 
 select p.class_code, pl.pool
 from present as p
 cross join pools as pl
-left join {{ ref('stg_registry__carbon_densities') }} as d
+left join {{ ref('int_carbon_densities') }} as d
     on d.class_code = p.class_code and d.pool = pl.pool
 where d.class_code is null

@@ -13,7 +13,7 @@ zones as (
 ),
 
 densities as (
-    select * from {{ ref('stg_registry__carbon_densities') }}
+    select * from {{ ref('int_carbon_densities') }}
 ),
 
 pools as (

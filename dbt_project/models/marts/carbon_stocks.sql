@@ -17,7 +17,7 @@ epochs as (
 ),
 
 densities as (
-    select * from {{ ref('stg_registry__carbon_densities') }}
+    select * from {{ ref('int_carbon_densities') }}
 )
 
 select

@@ -37,7 +37,7 @@ change_terms as (
     from net_area as n
     cross join region as r
     left join zones as z on z.zone_id = n.zone_id and z.zone_set = n.zone_set
-    join {{ ref('stg_registry__carbon_densities') }} as d on d.class_code = n.class_code
+    join {{ ref('int_carbon_densities') }} as d on d.class_code = n.class_code
 ),
 
 terms as (

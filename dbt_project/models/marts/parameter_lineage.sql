@@ -18,5 +18,5 @@ select
     d.parameter_set_version,
     d.source,
     '{{ var("ipcc_edition") }}'::text as ipcc_edition
-from {{ ref('stg_registry__carbon_densities') }} as d
+from {{ ref('int_carbon_densities') }} as d
 join used as u on u.class_code = d.class_code

@@ -11,7 +11,7 @@ region as (
 ),
 
 densities as (
-    select * from {{ ref('stg_registry__carbon_densities') }}
+    select * from {{ ref('int_carbon_densities') }}
 ),
 
 deltas as (

@@ -5,6 +5,9 @@ select
     r.srid,
     r.pixel_size_m,
     r.pixel_size_m * r.pixel_size_m / 10000.0 as pixel_area_ha,
+    r.origin_x,
+    r.origin_y,
+    r.tile_size_px,
     r.legend_id
 from {{ source('registry', 'regions') }} as r
 where r.region_id = {{ var('region_id') }}
