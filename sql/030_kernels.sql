@@ -106,26 +106,47 @@ $$;
 comment on function raster.crosstab(raster, raster, raster) is
   'Pixel counts per (zone, value a, value b) of aligned tiles (PL/Python + numpy kernel)';
 
--- Zone ids of one region's zone set, burnt onto the grid of the tiles of a reference catalog
--- entry (pixel centres inside the zone polygon; 0 = outside every zone). Each result raster
--- covers the part of its tile that zones touch; raster.crosstab places it on the tile.
-create or replace function raster.zone_tiles(p_catalog_id bigint, p_zone_set text)
+-- Shapes (code, polygon in the tiles' SRID) burnt onto the grid of the tiles of a catalog entry
+-- (pixel centres inside the polygon; 0 = no shape; where shapes overlap the larger code wins).
+-- Each result raster covers the part of its tile that shapes touch; raster.crosstab places it
+-- on the tile.
+create or replace function raster.burn_tiles(p_catalog_id bigint, p_codes integer[],
+                                             p_geoms geometry[])
 returns table (tile_x integer, tile_y integer, rast raster)
 language sql stable as $$
-  with parts as (
-    select t.tile_x, t.tile_y, t.rast as ref, z.zone_id,
-           st_clipbybox2d(st_transform(z.geom, st_srid(t.rast)), st_envelope(t.rast)) as g
+  with shapes as (
+    select s.code, s.g from unnest(p_codes, p_geoms) as s(code, g)
+  ), parts as (
+    select t.tile_x, t.tile_y, t.rast as tile, s.code,
+           st_clipbybox2d(s.g, st_envelope(t.rast)) as g
     from raster.tiles t
-    join raster.catalog c on c.catalog_id = t.catalog_id
-    join registry.zones z on z.region_id = c.region_id and z.zone_set = p_zone_set
-     and st_intersects(st_transform(z.geom, st_srid(t.rast)), st_envelope(t.rast))
+    join shapes s on st_intersects(s.g, st_envelope(t.rast))
     where t.catalog_id = p_catalog_id
   )
   select tile_x, tile_y,
-         st_union(st_asraster(g, ref, '32BSI', zone_id::double precision, 0, false), 'MAX')
+         st_union(st_asraster(g, tile, '32BSI', code::double precision, 0, false), 'MAX')
   from parts
   where not st_isempty(g) and st_dimension(g) = 2
   group by tile_x, tile_y
+$$;
+comment on function raster.burn_tiles(bigint, integer[], geometry[]) is
+  'Polygons burnt (by code) onto the grid of the tiles of a catalog entry';
+
+-- Zone ids of one region's zone set on the tiles of a reference catalog entry.
+create or replace function raster.zone_tiles(p_catalog_id bigint, p_zone_set text)
+returns table (tile_x integer, tile_y integer, rast raster)
+language sql stable as $$
+  select b.*
+  from (
+    select array_agg(z.zone_id::integer) as codes,
+           array_agg(st_transform(z.geom, r.srid)) as geoms
+    from raster.catalog c
+    join registry.regions r on r.region_id = c.region_id
+    join registry.zones z on z.region_id = c.region_id and z.zone_set = p_zone_set
+    where c.catalog_id = p_catalog_id
+  ) as a
+  cross join lateral raster.burn_tiles(p_catalog_id, a.codes, a.geoms) as b
+  where a.codes is not null
 $$;
 comment on function raster.zone_tiles(bigint, text) is
   'Zone-id rasters of a zone set aligned with the tiles of a catalog entry';
@@ -148,23 +169,16 @@ language sql stable as $$
   ), all_projects as (
     select st_union(g) as g from projects
   ), shapes as (
-    select project_version_id * 2 as code, g from projects
+    select (project_version_id * 2)::integer as code, g from projects
     union all
-    select p.project_version_id * 2 + 1,
+    select (p.project_version_id * 2 + 1)::integer,
            st_difference(st_buffer(p.g, p_ring_m), a.g)
     from projects p cross join all_projects a
-  ), parts as (
-    select t.tile_x, t.tile_y, t.rast as tile, s.code,
-           st_clipbybox2d(s.g, st_envelope(t.rast)) as g
-    from raster.tiles t
-    join shapes s on st_intersects(s.g, st_envelope(t.rast))
-    where t.catalog_id = p_catalog_id
   )
-  select tile_x, tile_y,
-         st_union(st_asraster(g, tile, '32BSI', code::double precision, 0, false), 'MAX')
-  from parts
-  where not st_isempty(g) and st_dimension(g) = 2
-  group by tile_x, tile_y
+  select b.*
+  from (select array_agg(code) as codes, array_agg(g) as geoms from shapes) as s
+  cross join lateral raster.burn_tiles(p_catalog_id, s.codes, s.geoms) as b
+  where s.codes is not null
 $$;
 comment on function raster.project_tiles(bigint, double precision) is
   'Project (2 x id) and baseline-ring (2 x id + 1) rasters aligned with a catalog entry''s tiles';

@@ -25,7 +25,8 @@ grant execute on function raster.create_tile_partition(bigint, boolean),
 -- kernels
 grant execute on function raster.crosstab(raster, raster, raster),
   raster.crosstab(bytea, bytea, bytea), raster.np_kernels_loaded(),
-  raster.zone_tiles(bigint, text), raster.project_tiles(bigint, double precision)
+  raster.zone_tiles(bigint, text), raster.project_tiles(bigint, double precision),
+  raster.burn_tiles(bigint, integer[], geometry[])
   to ecorest_etl, ecorest_analyst;
 
 -- IPCC equations: usable by the loader/model builder and the analyst
