@@ -332,3 +332,25 @@ def test_tier2_from_plots_and_cross_validated_validation(db_url: str, tmp_path: 
     assert val["P2"][1] == pytest.approx((90 + 100 + 105 + 110 + 120) / 5)
     assert val["P6"][1] == pytest.approx((95 + 100 + 105 + 110) / 4)
     assert val["P7"] == (10.0, 10.0, "parameter_set") and val["P8"][1] == 10.0
+
+
+def test_ipcc_seed_tables(willamette_run) -> None:
+    import csv
+
+    from etl.legends import BUILTIN_DIR
+
+    conn, _, _ = willamette_run
+    soc = dict(((e, v) for e, v in conn.execute(
+        "select ipcc_edition, soc_ref_t_c_per_ha from intermediate.ipcc_soc_reference "
+        "where climate_zone = 'warm_temperate_moist' and soil_type = 'HAC'")))
+    assert soc == {"2006": 88.0, "2019": 64.0}  # the 2006 value of the worked example
+    f_mg = conn.execute("select value from intermediate.ipcc_soc_change_factors where "
+                        "ipcc_edition = '2006' and factor = 'F_MG' and level = 'no_tillage' "
+                        "and climate = 'temperate_moist'").fetchone()
+    assert f_mg == (1.15,)
+    # the crosswalk agrees with the built-in legends' IPCC categories
+    walk = {(lg, c): cat for lg, c, cat in conn.execute(
+        "select legend, class_code, ipcc_category from intermediate.landcover_ipcc_crosswalk")}
+    for legend in ("clcd", "hj1166_l2"):
+        for row in csv.DictReader(open(BUILTIN_DIR / f"{legend}.csv", encoding="utf-8")):
+            assert walk[(legend, int(row["class_code"]))] == row["ipcc_category"]
