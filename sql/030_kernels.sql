@@ -182,3 +182,55 @@ language sql stable as $$
 $$;
 comment on function raster.project_tiles(bigint, double precision) is
   'Project (2 x id) and baseline-ring (2 x id + 1) rasters aligned with a catalog entry''s tiles';
+
+-- Map class codes to values on one tile (PL/Python + numpy): a float32 raster on the same grid,
+-- nodata where the tile has nodata or a code has no value. Returns the raster's WKB.
+create or replace function raster.np_lookup(a bytea, codes integer[], vals double precision[],
+                                            nodata double precision default -9999)
+returns bytea language plpython3u immutable parallel safe as $$
+import struct
+import numpy as np
+if 'ecorest_decode' not in GD:
+    plpy.execute('select raster.np_kernels_loaded()')
+v, m = GD['ecorest_decode'](a)
+lut_codes = np.asarray(codes, dtype=np.int64)
+lut_vals = np.asarray(vals, dtype=np.float64)
+out = np.full(v.shape, nodata, dtype=np.float32)
+order = np.argsort(lut_codes)
+lut_codes, lut_vals = lut_codes[order], lut_vals[order]
+pos = np.clip(np.searchsorted(lut_codes, v.astype(np.int64)), 0, max(len(lut_codes) - 1, 0))
+hit = m & (len(lut_codes) > 0) & (lut_codes[pos] == v)
+out[hit] = lut_vals[pos[hit]]
+header = bytearray(a[:61])
+header[3:5] = struct.pack('<H', 1)  # one band
+band = struct.pack('<B', 10 | 0x40) + np.array([nodata], dtype='<f4').tobytes()
+return bytes(header) + band + out.astype('<f4').tobytes()
+$$;
+comment on function raster.np_lookup(bytea, integer[], double precision[], double precision) is
+  'Class codes to values on one tile (e.g. carbon density), as a 32BF raster WKB';
+
+-- Per-pixel carbon density (t C/ha) of one pool at one epoch, as used by an assessment run
+-- (the run's own land-cover layer and its marts.parameter_lineage densities): for maps and
+-- GeoTIFF exports.
+create or replace function raster.carbon_density_tiles(p_run_id bigint, p_epoch text,
+                                                       p_pool text)
+returns table (tile_x integer, tile_y integer, rast raster)
+language plpgsql stable as $$
+begin
+  return query
+  with run as (
+    select r.region_id, r.input_catalog_ids from etl.assessment_runs r where r.run_id = p_run_id
+  ), lut as (
+    select array_agg(l.class_code) as c, array_agg(l.value) as v
+    from marts.parameter_lineage l
+    where l.run_id = p_run_id and l.pool = p_pool and l.parameter = 'carbon_density'
+  ), cat as (
+    select c.catalog_id from raster.catalog c join run on c.catalog_id = any(run.input_catalog_ids)
+    where c.layer = 'landcover' and c.epoch_label = p_epoch
+  )
+  select t.tile_x, t.tile_y,
+         st_rastfromwkb(raster.np_lookup(t.rast::bytea, lut.c, lut.v, -9999))
+  from raster.tiles t join cat on t.catalog_id = cat.catalog_id cross join lut;
+end $$;
+comment on function raster.carbon_density_tiles(bigint, text, text) is
+  'Per-pixel carbon density (t C/ha) of a pool at an epoch, as an assessment run used it';

@@ -26,7 +26,9 @@ grant execute on function raster.create_tile_partition(bigint, boolean),
 grant execute on function raster.crosstab(raster, raster, raster),
   raster.crosstab(bytea, bytea, bytea), raster.np_kernels_loaded(),
   raster.zone_tiles(bigint, text), raster.project_tiles(bigint, double precision),
-  raster.burn_tiles(bigint, integer[], geometry[])
+  raster.burn_tiles(bigint, integer[], geometry[]),
+  raster.np_lookup(bytea, integer[], double precision[], double precision),
+  raster.carbon_density_tiles(bigint, text, text)
   to ecorest_etl, ecorest_analyst;
 
 -- IPCC equations: usable by the loader/model builder and the analyst

@@ -354,3 +354,25 @@ def test_ipcc_seed_tables(willamette_run) -> None:
     for legend in ("clcd", "hj1166_l2"):
         for row in csv.DictReader(open(BUILTIN_DIR / f"{legend}.csv", encoding="utf-8")):
             assert walk[(legend, int(row["class_code"]))] == row["ipcc_category"]
+
+
+def test_per_pixel_density_rasters(willamette_run) -> None:
+    conn, run_id, _ = willamette_run
+    # every pixel's density equals its class's density: compare sums over all tiles with
+    # the stocks mart (area x density)
+    total = conn.execute(
+        "select sum((s).sum * 0.09) from (select st_summarystats(rast) s from "
+        "raster.carbon_density_tiles(%s, '2020', 'agb')) x", (run_id,)).fetchone()[0]
+    want = conn.execute("select sum(carbon_t) from marts.carbon_stocks where run_id = %s and "
+                        "zone_set = 'region' and epoch_label = '2020' and pool = 'agb'",
+                        (run_id,)).fetchone()[0]
+    assert total == pytest.approx(want, rel=1e-6)
+    # and at one pixel: class 61 (conifer > 200 yrs) carries 375 t C/ha above ground
+    row = conn.execute(
+        "with lc as (select t.tile_x, t.tile_y, t.rast from raster.tiles t join raster.catalog c "
+        "using (catalog_id) where c.epoch_label = '2020'), "
+        "px as (select lc.tile_x, lc.tile_y, (st_pixelascentroids(lc.rast)).* from lc) "
+        "select px.val, st_value(d.rast, px.geom) from px join "
+        "raster.carbon_density_tiles(%s, '2020', 'agb') d using (tile_x, tile_y) "
+        "where px.val = 61 limit 1", (run_id,)).fetchone()
+    assert row == (61, 375.0)
