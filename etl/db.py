@@ -1,8 +1,8 @@
 """Connections, migrations and the schema-version gate.
 
-One place decides which server to use (``resolve_url``), how to connect (``connect``,
-``engine``), how to bring a database to the code's schema (``migrate``: ``alembic upgrade head``
-then the idempotent files in ``sql/``) and whether a database is current (``require_current``).
+One place decides which server to use (``resolve_url``), how to connect (``connect``), how to
+bring a database to the code's schema (``migrate``: ``alembic upgrade head`` then the idempotent
+files in ``sql/``) and whether a database is current (``require_current``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import create_engine
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import make_url
 
 from .settings import APPLICATION_NAME, Settings, project_path
 
@@ -81,11 +80,6 @@ def connect(url: str, autocommit: bool = False, **kwargs) -> psycopg.Connection:
 
 def _log_notice(diag: psycopg.errors.Diagnostic) -> None:
     logging.getLogger("postgres").debug("%s: %s", diag.severity, diag.message_primary)
-
-
-def engine(url: str) -> Engine:
-    return create_engine(sqlalchemy_url(url),
-                         connect_args={"application_name": APPLICATION_NAME})
 
 
 # ----- migrations ------------------------------------------------------------------------------

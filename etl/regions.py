@@ -22,7 +22,7 @@ from rasterio.transform import Affine
 
 from .loadlog import check_file, recorded_load, sha256_file
 from .validation import LoadError, fail, issue
-from .vectors import check_geometry, parse_crs, read_features
+from .vectors import check_geometry, read_features, require_earth_crs
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def resolve_srid(conn: psycopg.Connection, spec: str, where: str,
     """SRID (registering the CRS if PostGIS lacks it) and display name for a CRS spec."""
     if spec.upper() in (f"ECOREST:{CHINA_ALBERS_SRID}", "CHINA-ALBERS", "CGCS2000-ALBERS"):
         return CHINA_ALBERS_SRID, "CGCS2000 / Albers China"
-    crs = parse_crs(spec, where)
+    crs = require_earth_crs(spec, where)
     if not crs.is_projected:
         raise fail(where, "", "crs.equal_area", crs=crs.to_string(),
                    suggestion="a projected CRS in metres")

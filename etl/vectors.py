@@ -47,10 +47,6 @@ class FeatureTable:
         return self.columns[name]
 
 
-def parse_crs(value: str, path: str | Path = "--crs") -> CRS:
-    return require_earth_crs(value, path)
-
-
 def require_earth_crs(text: str, path: str | Path) -> CRS:
     """A geographic or projected CRS known to PROJ (rule crs.known)."""
     try:
@@ -95,7 +91,7 @@ def _read_ogr(p: Path, crs: str | None, layer: str | None) -> FeatureTable:
         meta, _fids, geometry, field_data = pyogrio.raw.read(p, layer=layer)
     except (DataSourceError, DataLayerError, OSError) as exc:
         raise fail(p, "", "file.readable", what="vector", detail=str(exc).strip()) from exc
-    src_crs = parse_crs(crs, p) if crs else None
+    src_crs = require_earth_crs(crs, p) if crs else None
     if src_crs is None:
         if not meta.get("crs"):
             raise fail(p, "", "crs.present")
@@ -140,7 +136,7 @@ def _read_csv(p: Path, crs: str | None, x: str | None, y: str | None,
                        found=list(df.columns))
         return FeatureTable(p, columns, [None] * len(df), items, None)
     if crs:
-        src_crs = parse_crs(crs, p)
+        src_crs = require_earth_crs(crs, p)
     elif xcol.lower() in ("lon", "long", "longitude", "lng", "xcoordinate") or \
             ycol.lower() in ("lat", "latitude", "ycoordinate"):
         src_crs = WGS84

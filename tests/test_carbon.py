@@ -139,24 +139,33 @@ def test_failed_run_keeps_previous_results(willamette_run, tmp_path) -> None:
 def test_a_change_of_exactly_minus_one_is_kept(db_url: str, tmp_path: Path) -> None:
     """InVEST once used -1 as nodata for change maps; here -1 t C/ha is just a number."""
     with psycopg.connect(db_url) as conn:
-        t1 = write_raster(tmp_path / "t1.tif", np.full((64, 64), 1, np.uint8), nodata=255)
-        t2 = write_raster(tmp_path / "t2.tif", np.full((64, 64), 2, np.uint8), nodata=255)
-        legend = tmp_path / "legend.csv"
-        legend.write_text("class_code,name_en\n1,old forest\n2,young forest\n")
-        pools = tmp_path / "pools.csv"
-        pools.write_text("lucode,C_above,C_below,C_soil,C_dead\n1,5,0,0,0\n2,4,0,0,0\n")
-        create_region(conn, "tiny", _footprint(tmp_path, t1), align_to=str(t1),
-                      allow_non_equal_area=True)
-        load_legend(conn, "tiny", legend)
-        load_raster(conn, "tiny", "landcover", t1, epoch="2000", legend="tiny",
-                    show_progress=False)
-        load_raster(conn, "tiny", "landcover", t2, epoch="2010", legend="tiny",
-                    show_progress=False)
-        load_params(conn, pools, name="tiny", kind="carbon_pools", source_text="test")
+        tiny_region(conn, tmp_path, {"2000": np.full((64, 64), 1), "2010": np.full((64, 64), 2)},
+                    "class_code,name_en\n1,old forest\n2,young forest\n",
+                    "lucode,C_above,C_below,C_soil,C_dead\n1,5,0,0,0\n2,4,0,0,0\n")
         run_id = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt")
         change = conn.execute("select change_t, area_ha from marts.carbon_stock_changes where "
                               "run_id = %s and pool = 'agb'", (run_id,)).fetchone()
         assert change == (pytest.approx(-1 * 4096 * 0.09), pytest.approx(4096 * 0.09))
+
+
+def tiny_region(conn: psycopg.Connection, tmp_path: Path, epochs: dict[str, np.ndarray],
+                legend_csv: str, params_csv: str) -> None:
+    """Region 'tiny' on the grid of small generated UTM rasters (30 m, origin 450000/4950000),
+    with its legend, one land-cover raster per epoch and one carbon_pools parameter set."""
+    paths = {e: write_raster(tmp_path / f"lc_{e}.tif", a.astype(np.uint8), nodata=255)
+             for e, a in epochs.items()}
+    first = next(iter(paths.values()))
+    legend = tmp_path / "legend.csv"
+    legend.write_text(legend_csv)
+    params = tmp_path / "params.csv"
+    params.write_text(params_csv)
+    create_region(conn, "tiny", _footprint(tmp_path, first), align_to=str(first),
+                  allow_non_equal_area=True)
+    load_legend(conn, "tiny", legend)
+    for epoch, path in paths.items():
+        load_raster(conn, "tiny", "landcover", path, epoch=epoch, legend="tiny",
+                    show_progress=False)
+    load_params(conn, params, name="tiny", kind="carbon_pools", source_text="test")
 
 
 def _footprint(tmp: Path, raster: Path) -> Path:
@@ -196,11 +205,8 @@ def test_project_benefit_against_baseline_ring_by_hand(db_url: str, tmp_path: Pa
 
     from etl.vector_loads import load_projects
 
-    t1 = np.full((64, 64), 1, np.uint8)
-    t2 = np.full((64, 64), 2, np.uint8)
+    t2 = np.full((64, 64), 2)
     t2[20:30, 20:30] = 3
-    p1 = write_raster(tmp_path / "t1.tif", t1, nodata=255)
-    p2 = write_raster(tmp_path / "t2.tif", t2, nodata=255)
     x0, y0 = 450_000 + 20 * 30, 4_950_000 - 20 * 30
     square = [[x0, y0], [x0 + 300, y0], [x0 + 300, y0 - 300], [x0, y0 - 300], [x0, y0]]
     projects = tmp_path / "projects.geojson"
@@ -211,18 +217,10 @@ def test_project_benefit_against_baseline_ring_by_hand(db_url: str, tmp_path: Pa
             "project_id": "P1", "name": "Test planting", "project_type": "afforestation",
             "start_date": "2001-01-01"},
             "geometry": {"type": "Polygon", "coordinates": [square]}}]}))
-    legend = tmp_path / "legend.csv"
-    legend.write_text("class_code,name_en\n1,grass\n2,degraded\n3,plantation\n")
-    pools = tmp_path / "pools.csv"
-    pools.write_text("lucode,C_above,C_below,C_soil,C_dead\n1,5,0,0,0\n2,4,0,0,0\n3,8,0,0,0\n")
     with psycopg.connect(db_url) as conn:
-        create_region(conn, "tiny", _footprint(tmp_path, p1), align_to=str(p1),
-                      allow_non_equal_area=True)
-        load_legend(conn, "tiny", legend)
-        for p, epoch in ((p1, "2000"), (p2, "2010")):
-            load_raster(conn, "tiny", "landcover", p, epoch=epoch, legend="tiny",
-                        show_progress=False)
-        load_params(conn, pools, name="tiny", kind="carbon_pools", source_text="test")
+        tiny_region(conn, tmp_path, {"2000": np.full((64, 64), 1), "2010": t2},
+                    "class_code,name_en\n1,grass\n2,degraded\n3,plantation\n",
+                    "lucode,C_above,C_below,C_soil,C_dead\n1,5,0,0,0\n2,4,0,0,0\n3,8,0,0,0\n")
         load_projects(conn, "tiny", projects)
         run_id = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt")
         row = conn.execute(
@@ -248,25 +246,14 @@ def test_parameter_lineage_names_every_value_used(willamette_run) -> None:
 def test_monte_carlo_agrees_with_approach1(db_url: str, tmp_path: Path) -> None:
     """Normal, independent class densities: Approach 1 is exact for the 95 % interval of the
     sum, so the seeded Monte Carlo (5 000 draws) must reproduce it within sampling error."""
-    t1 = np.full((64, 64), 1, np.uint8)
+    t1 = np.full((64, 64), 1)
     t1[:, 32:] = 2
-    t2 = np.full((64, 64), 2, np.uint8)
-    p1 = write_raster(tmp_path / "t1.tif", t1, nodata=255)
-    p2 = write_raster(tmp_path / "t2.tif", t2, nodata=255)
-    legend = tmp_path / "legend.csv"
-    legend.write_text("class_code,name_en\n1,forest\n2,grassland\n")
-    params = tmp_path / "densities.csv"
-    params.write_text("parameter,class_code,pool,value,unit,uncertainty_pct\n"
-                      "carbon_density,1,agb,100,t C/ha,20\n"
-                      "carbon_density,2,agb,10,t C/ha,30\n")
     with psycopg.connect(db_url) as conn:
-        create_region(conn, "tiny", _footprint(tmp_path, p1), align_to=str(p1),
-                      allow_non_equal_area=True)
-        load_legend(conn, "tiny", legend)
-        for p, epoch in ((p1, "2000"), (p2, "2020")):
-            load_raster(conn, "tiny", "landcover", p, epoch=epoch, legend="tiny",
-                        show_progress=False)
-        load_params(conn, params, name="dens", kind="carbon_pools", source_text="test")
+        tiny_region(conn, tmp_path, {"2000": t1, "2020": np.full((64, 64), 2)},
+                    "class_code,name_en\n1,forest\n2,grassland\n",
+                    "parameter,class_code,pool,value,unit,uncertainty_pct\n"
+                    "carbon_density,1,agb,100,t C/ha,20\n"
+                    "carbon_density,2,agb,10,t C/ha,30\n")
         run_id = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt")
         rows = {(q, e): r for q, e, *r in conn.execute(
             "select quantity, epoch_t1, total_t, u_approach1_pct, mc_mean_t, mc_p2_5_t, "
@@ -293,13 +280,8 @@ def test_tier2_from_plots_and_cross_validated_validation(db_url: str, tmp_path: 
 
     from etl.plots import load_plots
 
-    t1 = np.full((64, 64), 1, np.uint8)
+    t1 = np.full((64, 64), 1)
     t1[:, 32:] = 2
-    p1 = write_raster(tmp_path / "t1.tif", t1, nodata=255)
-    legend = tmp_path / "legend.csv"
-    legend.write_text("class_code,name_en\n1,forest\n2,grassland\n")
-    pools = tmp_path / "pools.csv"
-    pools.write_text("lucode,C_above,C_below,C_soil,C_dead\n1,100,0,0,0\n2,10,0,0,0\n")
     to_lonlat = Transformer.from_crs("EPSG:26910", "EPSG:4326", always_xy=True)
     forest = [90.0, 95.0, 100.0, 105.0, 110.0, 120.0]
     grass = [10.0, 12.0]
@@ -311,12 +293,8 @@ def test_tier2_from_plots_and_cross_validated_validation(db_url: str, tmp_path: 
     plots = tmp_path / "plots.csv"
     plots.write_text("\n".join(lines) + "\n")
     with psycopg.connect(db_url) as conn:
-        create_region(conn, "tiny", _footprint(tmp_path, p1), align_to=str(p1),
-                      allow_non_equal_area=True)
-        load_legend(conn, "tiny", legend)
-        load_raster(conn, "tiny", "landcover", p1, epoch="2005", legend="tiny",
-                    show_progress=False)
-        load_params(conn, pools, name="pools", kind="carbon_pools", source_text="test")
+        tiny_region(conn, tmp_path, {"2005": t1}, "class_code,name_en\n1,forest\n2,grassland\n",
+                    "lucode,C_above,C_below,C_soil,C_dead\n1,100,0,0,0\n2,10,0,0,0\n")
         load_plots(conn, "tiny", plots)
         run_id = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt")
         stocks = dict(((c, (d, t)) for c, d, t in conn.execute(
