@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from .validation import Issue, LoadError, fail
@@ -50,7 +51,7 @@ def use_loader_role(conn: psycopg.Connection) -> None:
     """``SET LOCAL ROLE ecorest_etl`` when the session may; otherwise keep the current role."""
     may = conn.execute("select pg_has_role(current_user, %s, 'MEMBER')", (LOADER_ROLE,)).fetchone()
     if may and may[0]:
-        conn.execute(f"set local role {LOADER_ROLE}")
+        conn.execute(sql.SQL("set local role {}").format(sql.Identifier(LOADER_ROLE)))
 
 
 @dataclass
@@ -95,16 +96,17 @@ class LoadContext:
 
 def previous_load(conn: psycopg.Connection, loader: str, sha256: str, **key) -> int | None:
     """The id of a succeeded load of the same file for the same target (a re-run is a no-op)."""
-    where = ["loader = %s", "source_sha256 = %s", "status = 'succeeded'"]
+    where = [sql.SQL("loader = %s"), sql.SQL("source_sha256 = %s"),
+             sql.SQL("status = 'succeeded'")]
     params: list = [loader, sha256]
     for column, value in key.items():
         if column not in ("region_id", "layer", "epoch_label"):
             raise ValueError(column)
-        where.append(f"{column} is not distinct from %s")
+        where.append(sql.SQL("{} is not distinct from %s").format(sql.Identifier(column)))
         params.append(value)
-    row = conn.execute(
-        f"select max(load_id) from etl.loads where {' and '.join(where)}",  # noqa: S608
-        params).fetchone()
+    query = sql.SQL("select max(load_id) from etl.loads where {}").format(
+        sql.SQL(" and ").join(where))
+    row = conn.execute(query, params).fetchone()
     conn.rollback()
     return row[0] if row else None
 

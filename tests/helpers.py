@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import rasterio
+from psycopg import sql
 from rasterio.transform import from_origin
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,9 +29,10 @@ def snapshot(conn: psycopg.Connection) -> dict[str, str]:
     """An md5 of every data table's rows (order-independent)."""
     out = {}
     for table in DATA_TABLES:
-        out[table] = conn.execute(
-            f"select count(*) || ':' || coalesce(md5(string_agg(md5(t::text), '' "  # noqa: S608
-            f"order by md5(t::text))), '') from {table} t").fetchone()[0]
+        query = sql.SQL("select count(*) || ':' || coalesce(md5(string_agg(md5(t::text), '' "
+                        "order by md5(t::text))), '') from {} t").format(
+            sql.Identifier(*table.split(".")))
+        out[table] = conn.execute(query).fetchone()[0]
     conn.rollback()
     return out
 
