@@ -52,6 +52,7 @@ PROJECT_TYPES = (
 )
 IPCC_CATEGORIES = ("forest_land", "cropland", "grassland", "wetlands", "settlements", "other_land")
 CARBON_POOLS = ("agb", "bgb", "dead_wood", "litter", "soc", "total")
+IPCC_SOIL_TYPES = ("HAC", "LAC", "sandy", "spodic", "volcanic", "wetland")
 LOADERS = ("region", "legend", "raster", "zones", "projects", "samples", "plots", "params")
 LOAD_STATUSES = ("running", "succeeded", "failed", "noop", "superseded")
 RUN_STATUSES = ("running", "succeeded", "failed")
@@ -223,10 +224,17 @@ regions = Table(
            comment="Region boundary (EPSG:4326)"),
     Column("boundary_area_ha", Double, comment="Boundary area on the grid CRS (ha)"),
     created_at(),
+    Column("ipcc_climate_zone", Text,
+           comment="IPCC climate zone of the region (e.g. warm_temperate_moist): selects the "
+                   "Tier 1 defaults (SOC_REF, F_LU, grassland biomass)"),
+    Column("ipcc_soil_type", Text,
+           comment="Dominant IPCC mineral soil type of the region (HAC, LAC, sandy, spodic, "
+                   "volcanic, wetland)"),
     CheckConstraint("name ~ '^[a-z][a-z0-9_]{0,62}$'", name="name_slug"),
     CheckConstraint("pixel_size_m > 0", name="pixel_size_positive"),
     CheckConstraint("tile_size_px between 16 and 4096", name="tile_size_range"),
     CheckConstraint("width_px > 0 and height_px > 0", name="grid_not_empty"),
+    CheckConstraint(_in("ipcc_soil_type", IPCC_SOIL_TYPES, nullable=True), name="ipcc_soil_type"),
     schema="registry",
     comment="Assessment regions, each with one canonical equal-area grid",
 )

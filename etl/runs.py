@@ -88,9 +88,9 @@ def dbt(args: list[str], url: str, work_dir: Path) -> tuple[bool, str]:
 
 
 def models_sha256() -> str:
-    """A digest of everything that defines the results: dbt models, macros, tests and sql/."""
+    """A digest of everything that defines the results: dbt models, macros, tests, seeds, sql/."""
     h = hashlib.sha256()
-    files = sorted([*DBT_DIR.rglob("*.sql"), *DBT_DIR.rglob("*.yml"),
+    files = sorted([*DBT_DIR.rglob("*.sql"), *DBT_DIR.rglob("*.yml"), *DBT_DIR.rglob("*.csv"),
                     *project_path("sql").glob("*.sql")])
     for f in files:
         if "target" in f.parts or "logs" in f.parts:

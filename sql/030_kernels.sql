@@ -5,7 +5,7 @@
 -- and a validity mask. Cached in GD so that every kernel shares it.
 create or replace function raster.np_kernels_loaded() returns boolean
 language plpython3u as $$
-if 'ecorest_decode' in GD:
+if 'ecorest_decode' in GD and 'ecorest_encode' in GD:
     return True
 import struct
 import numpy as np
@@ -45,7 +45,38 @@ def decode(wkb, band=1, with_geo=False):
         off = data_off + width * height * size
     plpy.error('band %d does not exist' % band)
 
+def encode(template, bands, nodata=-9999.0):
+    # float32 bands on the grid of a template tile (its WKB) -> a multi-band 32BF raster WKB
+    t = bytes.fromhex(template) if isinstance(template, str) else template
+    header = bytearray(t[:61])
+    header[3:5] = struct.pack('<H', len(bands))
+    nd = np.array([nodata], dtype='<f4').tobytes()
+    parts = [bytes(header)]
+    for a in bands:
+        a = np.where(np.isnan(a), nodata, a).astype('<f4')
+        parts += [struct.pack('<B', 10 | 0x40), nd, a.tobytes()]
+    return b''.join(parts)
+
+def place(shape, geo, wkb, fill=0, band=1):
+    # a raster on the same grid (e.g. a zone raster covering part of a tile) placed onto a tile
+    # of the given shape and geo transform; cells outside it or without data get `fill`
+    v, m, g = decode(wkb, band, with_geo=True)
+    out = np.full(shape, fill, dtype=np.float64 if isinstance(fill, float) else np.int64)
+    c0 = int(round((g[2] - geo[2]) / geo[0]))
+    r0 = int(round((g[3] - geo[3]) / geo[1]))
+    h, w = shape
+    rs0, cs0 = max(0, -r0), max(0, -c0)
+    rd0, cd0 = max(0, r0), max(0, c0)
+    nh = min(h - rd0, v.shape[0] - rs0)
+    nw = min(w - cd0, v.shape[1] - cs0)
+    if nh > 0 and nw > 0:
+        part = v[rs0:rs0 + nh, cs0:cs0 + nw]
+        out[rd0:rd0 + nh, cd0:cd0 + nw] = np.where(m[rs0:rs0 + nh, cs0:cs0 + nw], part, fill)
+    return out
+
 GD['ecorest_decode'] = decode
+GD['ecorest_encode'] = encode
+GD['ecorest_place'] = place
 return True
 $$;
 
@@ -55,9 +86,9 @@ $$;
 -- skipped; values must lie in 0..65535.
 create or replace function raster.crosstab(z bytea, a bytea, b bytea)
 returns table (zone_id integer, v1 integer, v2 integer, pixels bigint)
-language plpython3u immutable parallel safe as $$
+language plpython3u immutable as $$
 import numpy as np
-if 'ecorest_decode' not in GD:
+if 'ecorest_place' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
 decode = GD['ecorest_decode']
 va, ma = decode(a)
@@ -73,18 +104,7 @@ else:
 if z is not None:
     # zone rasters lie on the same grid but may cover only part of the tile (or more)
     _, _, ga = decode(a, with_geo=True)
-    rz, mz, gz = decode(z, with_geo=True)
-    c0 = int(round((gz[2] - ga[2]) / ga[0]))
-    r0 = int(round((gz[3] - ga[3]) / ga[1]))
-    vz = np.zeros(va.shape, np.int64)
-    h, w = va.shape
-    rs0, cs0 = max(0, -r0), max(0, -c0)
-    rd0, cd0 = max(0, r0), max(0, c0)
-    nh = min(h - rd0, rz.shape[0] - rs0)
-    nw = min(w - cd0, rz.shape[1] - cs0)
-    if nh > 0 and nw > 0:
-        part = np.where(mz[rs0:rs0 + nh, cs0:cs0 + nw], rz[rs0:rs0 + nh, cs0:cs0 + nw], 0)
-        vz[rd0:rd0 + nh, cd0:cd0 + nw] = part
+    vz = GD['ecorest_place'](va.shape, ga, z)
 else:
     vz = np.zeros(va.shape, np.int64)
 key = (vz[ma] << 32) | (va[ma].astype(np.int64) << 16) | vb[ma].astype(np.int64)
@@ -100,7 +120,7 @@ comment on function raster.crosstab(bytea, bytea, bytea) is
 -- the same for raster arguments (the WKB is passed to the kernel as bytea, not as hex text)
 create or replace function raster.crosstab(z raster, a raster, b raster)
 returns table (zone_id integer, v1 integer, v2 integer, pixels bigint)
-language sql immutable parallel safe as $$
+language sql immutable as $$
   select * from raster.crosstab(z::bytea, a::bytea, b::bytea)
 $$;
 comment on function raster.crosstab(raster, raster, raster) is
@@ -187,7 +207,7 @@ comment on function raster.project_tiles(bigint, double precision) is
 -- nodata where the tile has nodata or a code has no value. Returns the raster's WKB.
 create or replace function raster.np_lookup(a bytea, codes integer[], vals double precision[],
                                             nodata double precision default -9999)
-returns bytea language plpython3u immutable parallel safe as $$
+returns bytea language plpython3u immutable as $$
 import struct
 import numpy as np
 if 'ecorest_decode' not in GD:

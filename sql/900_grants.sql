@@ -28,8 +28,23 @@ grant execute on function raster.crosstab(raster, raster, raster),
   raster.zone_tiles(bigint, text), raster.project_tiles(bigint, double precision),
   raster.burn_tiles(bigint, integer[], geometry[]),
   raster.np_lookup(bytea, integer[], double precision[], double precision),
-  raster.carbon_density_tiles(bigint, text, text)
+  raster.carbon_density_tiles(bigint, text, text),
+  raster.np_ndvi_trend(bytea[], integer[], double precision[], double precision[], text, integer,
+                       double precision, double precision, double precision),
+  raster.np_slope(bytea, bytea[], double precision),
+  raster.np_pair_lookup(bytea, bytea, integer[], integer[], double precision[]),
+  raster.np_physical(bytea, integer, double precision, double precision),
+  raster.np_steep_class(bytea, bytea, integer[], double precision),
+  raster.np_histogram(bytea, integer, double precision, double precision, integer),
+  raster.np_overlay(bytea[], double precision[], double precision[], integer[], integer[],
+                    double precision[], double precision, double precision[], double precision[],
+                    double precision[], integer[]),
+  raster.np_zonal(bytea, bytea)
   to ecorest_etl, ecorest_analyst;
+
+-- identification functions (AHP, class breaks, accuracy)
+grant usage on schema ident to ecorest_etl, ecorest_analyst;
+grant execute on all functions in schema ident to ecorest_etl, ecorest_analyst;
 
 -- IPCC equations: usable by the loader/model builder and the analyst
 grant usage on schema ipcc to ecorest_etl, ecorest_analyst;

@@ -8,6 +8,9 @@ select
     r.origin_x,
     r.origin_y,
     r.tile_size_px,
-    r.legend_id
+    r.legend_id,
+    r.boundary,
+    r.ipcc_climate_zone,
+    r.ipcc_soil_type
 from {{ source('registry', 'regions') }} as r
 where r.region_id = {{ var('region_id') }}

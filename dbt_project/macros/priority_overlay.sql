@@ -1,0 +1,59 @@
+{# the weighted overlay of the run's factor tiles, per tile position (raster.np_overlay);
+   with_breaks: grade D, I and composite with int_score_breaks and the priority matrix #}
+{% macro priority_overlay(with_breaks) -%}
+with w as (
+    select w.*, s.p_low, s.p_high
+    from {{ ref('int_factor_weights') }} as w
+    join {{ ref('int_factor_stats') }} as s on s.factor = w.factor
+),
+
+params as (
+    select array_agg(factor order by factor_no) as factors,
+           array_agg(p_low order by factor_no) as lo,
+           array_agg(p_high order by factor_no) as hi,
+           array_agg(direction order by factor_no) as dir,
+           array_agg(group_no order by factor_no) as grp,
+           array_agg(weight order by factor_no) as wt
+    from w
+),
+
+{% if with_breaks %}
+breaks as (
+    select
+        max(case when score = 'degradation' then breaks end) as d_breaks,
+        max(case when score = 'importance' then breaks end) as i_breaks,
+        max(case when score = 'composite' then breaks end) as c_breaks
+    from {{ ref('int_score_breaks') }}
+),
+
+matrix as (
+    select array_agg(grade order by importance_class, degradation_class) as m
+    from {{ ref('priority_matrix') }}
+),
+{% endif %}
+
+positions as (
+    select distinct tile_x, tile_y from {{ ref('int_factor_tiles') }}
+),
+
+stacked as (
+    select p.tile_x, p.tile_y, array_agg(f.rast::bytea order by w.factor_no) as rasts
+    from positions as p
+    cross join w
+    left join {{ ref('int_factor_tiles') }} as f
+        on f.factor = w.factor and f.tile_x = p.tile_x and f.tile_y = p.tile_y
+    group by p.tile_x, p.tile_y
+)
+
+select
+    s.tile_x,
+    s.tile_y,
+    st_rastfromwkb(raster.np_overlay(
+        s.rasts, pa.lo, pa.hi, pa.dir, pa.grp, pa.wt, {{ var('degradation_share') }},
+        {% if with_breaks %}b.d_breaks, b.i_breaks, b.c_breaks, m.m
+        {% else %}null, null, null, null{% endif %})) as rast
+from stacked as s
+cross join params as pa
+{% if with_breaks %}cross join breaks as b cross join matrix as m{% endif %}
+where pa.factors is not null
+{%- endmacro %}

@@ -1,0 +1,94 @@
+-- every factor of the run as one-band float tiles (physical values) on the region grid
+with f as (
+    select * from {{ ref('int_ident_factors') }}
+),
+
+layers as (
+    select * from {{ ref('stg_raster__ident_layers') }}
+),
+
+lc_now as (
+    select catalog_id from layers where role = 'landcover_now'
+),
+
+density as (
+    -- total carbon density per class (sum over pools) as the carbon models resolved it
+    select array_agg(class_code order by class_code) as codes,
+           array_agg(total order by class_code) as vals
+    from (select class_code, sum(carbon_t_per_ha) as total
+          from {{ ref('int_carbon_densities') }} group by class_code) as d
+),
+
+severity as (
+    select array_agg(class_t1) as t1, array_agg(class_t2) as t2, array_agg(severity) as sev
+    from {{ ref('int_transition_severity') }}
+),
+
+trend_scores as (
+    select array_agg(trend_class) as codes, array_agg(degradation_score) as vals
+    from {{ ref('ndvi_trend_classes') }}
+    where degradation_score is not null
+),
+
+cropland as (
+    select array_agg(lc.class_code) as codes
+    from {{ source('registry', 'legend_classes') }} as lc
+    join {{ ref('stg_registry__regions') }} as r on r.legend_id = lc.legend_id
+    where lc.ecosystem_type = 'cropland' or lc.ipcc_category = 'cropland'
+)
+
+select 'ndvi_trend' as factor, t.tile_x, t.tile_y,
+       st_rastfromwkb(raster.np_lookup(raster.np_physical(t.rast::bytea, 7), k.codes, k.vals))
+           as rast
+from {{ ref('int_ndvi_trend_tiles') }} as t
+cross join trend_scores as k
+where exists (select 1 from f where factor = 'ndvi_trend')
+
+union all
+select 'fvc', tile_x, tile_y, st_rastfromwkb(raster.np_physical(rast::bytea, 8))
+from {{ ref('int_ndvi_trend_tiles') }}
+where exists (select 1 from f where factor = 'fvc')
+
+union all
+select 'slope', tile_x, tile_y, st_rastfromwkb(raster.np_physical(rast::bytea, 1))
+from {{ ref('int_slope_tiles') }}
+where exists (select 1 from f where factor = 'slope')
+
+union all
+select 'landcover_degradation', a.tile_x, a.tile_y,
+       st_rastfromwkb(raster.np_pair_lookup(a.rast::bytea, b.rast::bytea, s.t1, s.t2, s.sev))
+from layers as l1
+join layers as l2 on l2.role = 'landcover_t2'
+join {{ source('raster', 'tiles') }} as a on a.catalog_id = l1.catalog_id
+join {{ source('raster', 'tiles') }} as b
+    on b.catalog_id = l2.catalog_id and b.tile_x = a.tile_x and b.tile_y = a.tile_y
+cross join severity as s
+where l1.role = 'landcover_t1'
+  and exists (select 1 from f where factor = 'landcover_degradation')
+
+union all
+select 'steep_cropland', t.tile_x, t.tile_y,
+       st_rastfromwkb(raster.np_steep_class(t.rast::bytea, s.rast::bytea, c.codes,
+                                            {{ var('steep_slope_deg') }}))
+from lc_now
+join {{ source('raster', 'tiles') }} as t on t.catalog_id = lc_now.catalog_id
+join {{ ref('int_slope_tiles') }} as s on s.tile_x = t.tile_x and s.tile_y = t.tile_y
+cross join cropland as c
+where exists (select 1 from f where factor = 'steep_cropland')
+
+union all
+select 'carbon_density', t.tile_x, t.tile_y,
+       st_rastfromwkb(raster.np_lookup(t.rast::bytea, d.codes, d.vals, -9999))
+from lc_now
+join {{ source('raster', 'tiles') }} as t on t.catalog_id = lc_now.catalog_id
+cross join density as d
+where d.codes is not null
+  and exists (select 1 from f where factor = 'carbon_density')
+
+union all
+select f.factor, t.tile_x, t.tile_y,
+       st_rastfromwkb(raster.np_physical(t.rast::bytea, 1, l.scale_factor, l.add_offset))
+from f
+join layers as l on l.layer = f.source_layer and l.role in ('layer', 'dem')
+join {{ source('raster', 'tiles') }} as t on t.catalog_id = l.catalog_id
+where f.is_extra_layer

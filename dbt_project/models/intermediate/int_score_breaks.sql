@@ -1,0 +1,36 @@
+-- class breaks of the degradation and importance scores (3 classes: low, medium, high) and of
+-- the composite score (5 classes) by the run's grading method: fixed thresholds, quantiles
+-- or natural breaks (Fisher-Jenks) of the region's score distribution (1000-bin histogram)
+with scores as (
+    select * from (values ('composite', 2, 5), ('degradation', 3, 3), ('importance', 4, 3))
+        as v(score, band, k)
+),
+
+bins as (
+    select s.score, s.k, u.i, sum(u.c)::bigint as c
+    from {{ ref('int_priority_scores') }} as t
+    cross join scores as s
+    cross join lateral raster.np_histogram(t.rast::bytea, s.band, 0, 1, 1000) as h
+    cross join lateral unnest(h.counts) with ordinality as u(c, i)
+    group by s.score, s.k, u.i
+),
+
+hist as (
+    select score, k, array_agg(c order by i) as counts, sum(c) as pixels
+    from bins group by score, k
+)
+
+select
+    h.score,
+    h.k as classes,
+    h.pixels,
+    '{{ var("grading_method") }}'::text as method,
+    case '{{ var("grading_method") }}'
+        when 'fixed' then case when h.k = 3
+                               then array{{ var('fixed_breaks_3') }}::float8[]
+                               else array{{ var('fixed_breaks_5') }}::float8[] end
+        when 'quantile' then array(select ident.histogram_quantile(h.counts, 0, 1, q::float8 / h.k)
+                                   from generate_series(1, h.k - 1) as q order by q)
+        when 'natural_breaks' then ident.histogram_breaks(h.counts, 0, 1, h.k, 'natural_breaks')
+    end as breaks
+from hist as h

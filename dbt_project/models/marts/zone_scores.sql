@@ -1,0 +1,114 @@
+{{ config(pre_hook="{{ delete_this_run() }}",
+          post_hook="{{ ensure_primary_key(['zone_score_id']) }}") }}
+-- restoration priority per zone (every zone set and the whole region): area by grade, mean
+-- scores and the factors that contribute most, with the zone polygon
+with pt as (
+    select * from {{ ref('priority_tiles') }} where run_id = {{ var('run_id') }}
+),
+
+zt as (
+    select * from {{ ref('int_ident_zone_tiles') }}
+),
+
+region as (
+    select * from {{ ref('stg_registry__regions') }}
+),
+
+grades as (
+    select 'region' as zone_set, 0 as zone_id, x.v1 as grade, sum(x.pixels) as pixels
+    from pt cross join lateral raster.crosstab(null, pt.rast, null) as x
+    group by x.v1
+    union all
+    select zt.zone_set, x.zone_id, x.v1, sum(x.pixels)
+    from zt
+    join pt on pt.tile_x = zt.tile_x and pt.tile_y = zt.tile_y
+    cross join lateral raster.crosstab(zt.rast, pt.rast, null) as x
+    where x.zone_id <> 0
+    group by zt.zone_set, x.zone_id, x.v1
+),
+
+sums as (
+    select 'region' as zone_set, 0 as zone_id, z.band, sum(z.pixels) as pixels,
+           sum(z.total) as total
+    from pt cross join lateral raster.np_zonal(null, pt.rast::bytea) as z
+    group by z.band
+    union all
+    select zt.zone_set, z.zone_id, z.band, sum(z.pixels), sum(z.total)
+    from zt
+    join pt on pt.tile_x = zt.tile_x and pt.tile_y = zt.tile_y
+    cross join lateral raster.np_zonal(zt.rast::bytea, pt.rast::bytea) as z
+    group by zt.zone_set, z.zone_id, z.band
+),
+
+factors as (
+    select factor_no, factor from {{ ref('int_factor_weights') }}
+),
+
+top as (
+    -- factors ranked by their mean weighted contribution over the zone's assessed pixels
+    select s.zone_set, s.zone_id,
+           string_agg(f.factor, ', ' order by s.total desc) filter (where s.rk <= 3)
+               as top_factors
+    from (select s.*, row_number() over (partition by zone_set, zone_id
+                                         order by total desc) as rk
+          from sums as s where band >= 8 and total > 0) as s
+    join factors as f on f.factor_no = s.band - 7
+    group by s.zone_set, s.zone_id
+),
+
+per_zone as (
+    select g.zone_set, g.zone_id,
+           sum(g.pixels) as pixels,
+           sum(g.pixels) filter (where g.grade = 1) as g1,
+           sum(g.pixels) filter (where g.grade = 2) as g2,
+           sum(g.pixels) filter (where g.grade = 3) as g3,
+           sum(g.pixels) filter (where g.grade = 4) as g4,
+           sum(g.pixels) filter (where g.grade = 5) as g5
+    from grades as g group by g.zone_set, g.zone_id
+),
+
+means as (
+    select zone_set, zone_id,
+           max(total / pixels) filter (where band = 2) as mean_composite,
+           max(total / pixels) filter (where band = 3) as mean_degradation,
+           max(total / pixels) filter (where band = 4) as mean_importance
+    from sums group by zone_set, zone_id
+),
+
+zones as (
+    select zone_id, zone_set, zone_code, zone_name, geom
+    from {{ ref('stg_registry__zones') }}
+),
+
+rows as (
+    select
+        p.zone_set,
+        coalesce(z.zone_code, r.region_name) as zone_code,
+        coalesce(z.zone_name, r.region_name) as zone_name,
+        p.pixels * r.pixel_area_ha as assessed_ha,
+        coalesce(p.g1, 0) * r.pixel_area_ha as priority_restoration_ha,
+        coalesce(p.g2, 0) * r.pixel_area_ha as restoration_ha,
+        coalesce(p.g3, 0) * r.pixel_area_ha as improvement_ha,
+        coalesce(p.g4, 0) * r.pixel_area_ha as protection_ha,
+        coalesce(p.g5, 0) * r.pixel_area_ha as general_ha,
+        100.0 * (coalesce(p.g1, 0) + coalesce(p.g2, 0) + coalesce(p.g3, 0)) / p.pixels
+            as restoration_need_pct,
+        m.mean_composite,
+        m.mean_degradation,
+        m.mean_importance,
+        t.top_factors,
+        st_multi(coalesce(z.geom, r.boundary))::geometry(MultiPolygon, 4326) as geom
+    from per_zone as p
+    cross join region as r
+    left join zones as z on z.zone_id = p.zone_id and z.zone_set = p.zone_set
+    left join means as m on m.zone_set = p.zone_set and m.zone_id = p.zone_id
+    left join top as t on t.zone_set = p.zone_set and t.zone_id = p.zone_id
+    where p.pixels > 0
+)
+
+select
+    {{ var('run_id') }}::bigint * 1000000
+        + row_number() over (order by zone_set, zone_code) as zone_score_id,
+    {{ var('run_id') }}::bigint as run_id,
+    rows.*
+from rows

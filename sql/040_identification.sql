@@ -1,0 +1,477 @@
+-- Restoration-area identification: per-pixel kernels (PL/Python + numpy on whole tiles) and the
+-- small numerical functions of the weighting and accuracy steps (schema ident).
+
+-- NDVI trend of one tile position over its epochs: epochs of the same year are reduced to one
+-- annual value (max or mean), then per pixel the Theil-Sen slope (per year, actual years), the
+-- Mann-Kendall S, Var(S) with the ties correction (annual values rounded to 1e-9 first), Z
+-- (continuity-corrected), the two-sided p and the trend class:
+--   1 significant degradation, 2 slight degradation, 3 stable, 4 slight improvement,
+--   5 significant improvement, 0 too few valid years (< min_years), 6 not vegetated
+--   (mean NDVI < ndvi_min).
+-- |slope| < stable_slope is stable; otherwise p < alpha is significant.
+-- Bands (32BF): 1 sen_slope, 2 mk_s, 3 mk_var_s, 4 mk_z, 5 mk_p, 6 n_years, 7 trend_class,
+-- 8 ndvi of the latest valid year.
+create or replace function raster.np_ndvi_trend(
+    tiles bytea[], years integer[], scales double precision[], offsets double precision[],
+    reduce text default 'max', min_years integer default 8,
+    stable_slope double precision default 0.0005, alpha double precision default 0.05,
+    ndvi_min double precision default 0.1)
+returns bytea language plpython3u immutable as $$
+import math
+import warnings
+import numpy as np
+if 'ecorest_encode' not in GD:
+    plpy.execute('select raster.np_kernels_loaded()')
+decode, encode = GD['ecorest_decode'], GD['ecorest_encode']
+if reduce not in ('max', 'mean'):
+    plpy.error('annual reduction must be max or mean, not %r' % reduce)
+template = next((t for t in tiles if t is not None), None)
+if template is None:
+    return None
+shape = decode(template)[0].shape
+uyears = sorted(set(years))
+acc = {y: [] for y in uyears}
+for t, y, sc, of in zip(tiles, years, scales, offsets):
+    if t is None:
+        continue
+    v, m = decode(t)
+    acc[y].append(np.where(m, v.astype(np.float64) * sc + of, np.nan))
+with warnings.catch_warnings():
+    warnings.simplefilter('ignore', RuntimeWarning)
+    series = np.stack([(np.nanmax if reduce == 'max' else np.nanmean)(np.stack(acc[y]), axis=0)
+                       if acc[y] else np.full(shape, np.nan) for y in uyears])
+T = len(uyears)
+# annual values rounded to 1e-9 (far below any NDVI precision) so that values equal in exact
+# arithmetic (e.g. means of the same months in another order) are ties, not +-1e-17 apart
+x = np.round(series.reshape(T, -1), 9)          # (years, pixels)
+yr = np.asarray(uyears, dtype=np.float64)
+valid = ~np.isnan(x)
+n = valid.sum(axis=0)
+i_idx, j_idx = np.triu_indices(T, 1)
+P = x.shape[1]
+slope = np.full(P, np.nan)
+s = np.zeros(P)
+for c0 in range(0, P, 4096):                    # pairwise work in chunks of pixels
+    xs = x[:, c0:c0 + 4096]
+    diff = xs[j_idx] - xs[i_idx]                # (pairs, chunk), NaN where a value is missing
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)
+        slope[c0:c0 + 4096] = np.nanmedian(diff / (yr[j_idx] - yr[i_idx])[:, None], axis=0)
+    s[c0:c0 + 4096] = np.nansum(np.sign(diff), axis=0)
+# ties: sizes of groups of equal values among the valid values of each pixel
+srt = np.sort(x, axis=0)                         # NaN sort last
+ties = np.zeros(P)
+run = np.ones(P)
+for k in range(1, T):
+    same = (srt[k] == srt[k - 1])               # False where either is NaN
+    ended = ~same & (run > 1)
+    ties += np.where(ended, run * (run - 1) * (2 * run + 5), 0)
+    run = np.where(same, run + 1, 1)
+ties += np.where(run > 1, run * (run - 1) * (2 * run + 5), 0)
+var = (n * (n - 1) * (2 * n + 5) - ties) / 18.0
+with np.errstate(divide='ignore', invalid='ignore'):
+    z = np.where(s > 0, (s - 1) / np.sqrt(var), np.where(s < 0, (s + 1) / np.sqrt(var), 0.0))
+p = np.array([math.erfc(abs(v) / math.sqrt(2)) if np.isfinite(v) else np.nan for v in z])
+with warnings.catch_warnings():
+    warnings.simplefilter('ignore', RuntimeWarning)
+    mean = np.nanmean(x, axis=0)
+last = np.full(P, np.nan)
+for k in range(T):
+    last = np.where(valid[k], x[k], last)
+cls = np.full(P, 3.0)
+sig = p < alpha
+cls[(slope <= -stable_slope) & ~sig] = 2
+cls[(slope <= -stable_slope) & sig] = 1
+cls[(slope >= stable_slope) & ~sig] = 4
+cls[(slope >= stable_slope) & sig] = 5
+few = n < max(min_years, 3)
+bare = ~few & (mean < ndvi_min)
+cls[bare] = 6
+cls[few] = 0
+for a in (slope, s, var, z, p):
+    a[few] = np.nan
+nodata = n == 0
+cls[nodata] = np.nan
+bands = [slope, s, var, z, p, n.astype(np.float64), cls, last]
+for b in bands[:6]:
+    b[nodata] = np.nan
+return encode(template, [b.reshape(shape) for b in bands])
+$$;
+comment on function raster.np_ndvi_trend(bytea[], integer[], double precision[],
+  double precision[], text, integer, double precision, double precision, double precision) is
+  'Theil-Sen slope, Mann-Kendall S/Var(S)/Z/p (ties corrected) and trend class of an NDVI tile stack';
+
+-- Slope (degrees, Horn 1981) and the HJ 1167/1168 slope class (1: 0-5, 2: 5-15, 3: 15-25,
+-- 4: 25-35, 5: 35-45, 6: >= 45 degrees) of a DEM tile; neighbours (any tiles of the same grid)
+-- supply the one-pixel border; at the edge of the data the border repeats the edge pixels.
+-- Bands (32BF): 1 slope_deg, 2 slope_class.
+create or replace function raster.np_slope(center bytea, neighbours bytea[],
+                                           z_factor double precision default 1)
+returns bytea language plpython3u immutable as $$
+import numpy as np
+if 'ecorest_place' not in GD:
+    plpy.execute('select raster.np_kernels_loaded()')
+decode, encode, place = GD['ecorest_decode'], GD['ecorest_encode'], GD['ecorest_place']
+v, m, g = decode(center, with_geo=True)
+h, w = v.shape
+big = (h + 2, w + 2)
+pgeo = (g[0], g[1], g[2] - g[0], g[3] - g[1])  # geo of the padded canvas
+canvas = place(big, pgeo, center, fill=np.nan)
+for nb in neighbours or []:
+    if nb is not None:
+        part = place(big, pgeo, nb, fill=np.nan)
+        canvas = np.where(np.isnan(canvas), part, canvas)
+core = np.where(m, v.astype(np.float64), np.nan)
+edge = np.pad(core, 1, mode='edge')
+canvas = np.where(np.isnan(canvas), edge, canvas) * z_factor
+a, b, c = canvas[:-2, :-2], canvas[:-2, 1:-1], canvas[:-2, 2:]
+d, f = canvas[1:-1, :-2], canvas[1:-1, 2:]
+gg, hh, ii = canvas[2:, :-2], canvas[2:, 1:-1], canvas[2:, 2:]
+dx, dy = abs(g[0]), abs(g[1])
+dzdx = ((c + 2 * f + ii) - (a + 2 * d + gg)) / (8 * dx)
+dzdy = ((gg + 2 * hh + ii) - (a + 2 * b + c)) / (8 * dy)
+slope = np.degrees(np.arctan(np.hypot(dzdx, dzdy)))
+slope[~m] = np.nan
+cls = np.digitize(slope, [5, 15, 25, 35, 45]).astype(np.float64) + 1
+cls[np.isnan(slope)] = np.nan
+return encode(center, [slope, cls])
+$$;
+comment on function raster.np_slope(bytea, bytea[], double precision) is
+  'Slope in degrees (Horn) and HJ slope class of a DEM tile, borders from neighbouring tiles';
+
+-- Values of class pairs (a at t1, b at t2) on aligned tiles, e.g. the severity of a land-cover
+-- transition: 32BF, 0 for pairs not listed, nodata where a or b has no data.
+create or replace function raster.np_pair_lookup(a bytea, b bytea, from_codes integer[],
+                                                 to_codes integer[], vals double precision[])
+returns bytea language plpython3u immutable as $$
+import numpy as np
+if 'ecorest_encode' not in GD:
+    plpy.execute('select raster.np_kernels_loaded()')
+decode, encode = GD['ecorest_decode'], GD['ecorest_encode']
+va, ma = decode(a)
+vb, mb = decode(b)
+key = va.astype(np.int64) * 65536 + vb.astype(np.int64)
+lut = np.asarray(from_codes or [], np.int64) * 65536 + np.asarray(to_codes or [], np.int64)
+lv = np.asarray(vals or [], np.float64)
+order = np.argsort(lut)
+lut, lv = lut[order], lv[order]
+out = np.zeros(va.shape)
+if lut.size:
+    pos = np.clip(np.searchsorted(lut, key), 0, lut.size - 1)
+    hit = lut[pos] == key
+    out[hit] = lv[pos[hit]]
+out[~(ma & mb)] = np.nan
+return encode(a, [out])
+$$;
+comment on function raster.np_pair_lookup(bytea, bytea, integer[], integer[],
+                                          double precision[]) is
+  'Value of each (class t1, class t2) pair on aligned tiles (e.g. transition severity), 32BF';
+
+-- One band of a tile as physical values (value x scale + offset) in a 32BF raster.
+create or replace function raster.np_physical(a bytea, band integer default 1,
+                                              scale double precision default 1,
+                                              "offset" double precision default 0)
+returns bytea language plpython3u immutable as $$
+import numpy as np
+if 'ecorest_encode' not in GD:
+    plpy.execute('select raster.np_kernels_loaded()')
+v, m = GD['ecorest_decode'](a, band)
+out = np.where(m, v.astype(np.float64) * scale + offset, np.nan)
+return GD['ecorest_encode'](a, [out])
+$$;
+comment on function raster.np_physical(bytea, integer, double precision, double precision) is
+  'One band of a tile as physical values (x scale + offset), 32BF';
+
+-- Steep cropland: 1 where the land-cover class is in `codes` and the slope (band 1 of s) is at
+-- least min_deg, else 0; nodata where either has no data.
+create or replace function raster.np_steep_class(lc bytea, s bytea, codes integer[],
+                                                 min_deg double precision default 15)
+returns bytea language plpython3u immutable as $$
+import numpy as np
+if 'ecorest_encode' not in GD:
+    plpy.execute('select raster.np_kernels_loaded()')
+decode = GD['ecorest_decode']
+vl, ml = decode(lc)
+vs, ms = decode(s)
+out = (np.isin(vl, np.asarray(codes or [], np.int64)) & (vs >= min_deg)).astype(np.float64)
+out[~(ml & ms)] = np.nan
+return GD['ecorest_encode'](lc, [out])
+$$;
+comment on function raster.np_steep_class(bytea, bytea, integer[], double precision) is
+  'Flag (1/0) of pixels of the given classes on slopes of at least min_deg degrees';
+
+-- Histogram of band `band` of a tile over [lo, hi] in `bins` equal bins (values outside are
+-- counted in the first/last bin), plus the pixel count, sum and sum of squares.
+create or replace function raster.np_histogram(a bytea, band integer, lo double precision,
+                                               hi double precision, bins integer)
+returns table (counts bigint[], n bigint, total double precision, total_sq double precision)
+language plpython3u immutable as $$
+import numpy as np
+if 'ecorest_decode' not in GD:
+    plpy.execute('select raster.np_kernels_loaded()')
+v, m = GD['ecorest_decode'](a, band)
+x = v[m].astype(np.float64)
+x = x[np.isfinite(x)]
+width = (hi - lo) / bins if hi > lo else 1.0
+idx = np.clip(((x - lo) / width).astype(np.int64), 0, bins - 1)
+return [(np.bincount(idx, minlength=bins).tolist(), int(x.size), float(x.sum()),
+         float((x * x).sum()))]
+$$;
+comment on function raster.np_histogram(bytea, integer, double precision, double precision,
+                                        integer) is
+  'Histogram (equal bins over lo..hi), count, sum and sum of squares of one band of a tile';
+
+-- Weighted overlay of one tile position. Each factor tile (one band, physical values; null
+-- where absent) is normalised by min-max between lo and hi (values clipped), reversed where
+-- direction = -1, and weighted within its group (1 = degradation, 2 = importance); a pixel
+-- missing a factor uses the other factors of its group (weights renormalised). Scores are 0..1.
+--   composite = share_d x D + (1 - share_d) x I
+-- With breaks given, D and I are graded into 3 classes (1 low, 2 medium, 3 high) and composite
+-- into 5, and the matrix (9 grades, index (I class - 1) x 3 + D class - 1) gives the priority
+-- grade. Bands (32BF): 1 grade, 2 composite, 3 D, 4 I, 5 D class, 6 I class, 7 composite class,
+-- then one band per factor with its weighted contribution w x normalised value.
+create or replace function raster.np_overlay(
+    factors bytea[], lo double precision[], hi double precision[], direction integer[],
+    grp integer[], weight double precision[], share_d double precision,
+    d_breaks double precision[], i_breaks double precision[], c_breaks double precision[],
+    matrix integer[])
+returns bytea language plpython3u immutable as $$
+import numpy as np
+if 'ecorest_encode' not in GD:
+    plpy.execute('select raster.np_kernels_loaded()')
+decode, encode = GD['ecorest_decode'], GD['ecorest_encode']
+template = next((f for f in factors if f is not None), None)
+if template is None:
+    return None
+shape = decode(template)[0].shape
+num = {1: np.zeros(shape), 2: np.zeros(shape)}
+den = {1: np.zeros(shape), 2: np.zeros(shape)}
+contrib = []
+for f, l, h, d, gr, w in zip(factors, lo, hi, direction, grp, weight):
+    if f is None:
+        contrib.append(np.full(shape, np.nan))
+        continue
+    v, m = decode(f)
+    x = np.clip((v.astype(np.float64) - l) / (h - l), 0, 1) if h > l else np.zeros(shape)
+    if d < 0:
+        x = 1 - x
+    ok = m & np.isfinite(v)
+    num[gr] += np.where(ok, w * x, 0)
+    den[gr] += np.where(ok, w, 0)
+    contrib.append(np.where(ok, w * x, np.nan))
+with np.errstate(invalid='ignore', divide='ignore'):
+    D = np.where(den[1] > 0, num[1] / den[1], np.nan)
+    I = np.where(den[2] > 0, num[2] / den[2], np.nan)
+if not (np.asarray(grp) == 1).any():
+    D = np.zeros(shape)
+if not (np.asarray(grp) == 2).any():
+    I = np.zeros(shape)
+C = share_d * D + (1 - share_d) * I
+def grade(a, br):
+    out = np.digitize(a, br).astype(np.float64) + 1
+    out[np.isnan(a)] = np.nan
+    return out
+if d_breaks is None or i_breaks is None or c_breaks is None:
+    nan = np.full(shape, np.nan)
+    g = dc = ic = cc = nan
+else:
+    dc, ic, cc = grade(D, d_breaks), grade(I, i_breaks), grade(C, c_breaks)
+    lut = np.asarray(matrix, np.float64)
+    ok = ~(np.isnan(dc) | np.isnan(ic))
+    g = np.full(shape, np.nan)
+    g[ok] = lut[((ic[ok] - 1) * 3 + dc[ok] - 1).astype(np.int64)]
+return encode(template, [g, C, D, I, dc, ic, cc, *contrib])
+$$;
+comment on function raster.np_overlay(bytea[], double precision[], double precision[],
+  integer[], integer[], double precision[], double precision, double precision[],
+  double precision[], double precision[], integer[]) is
+  'Normalised, weighted overlay of factor tiles into degradation, importance, composite scores and priority grades';
+
+-- Per zone (a zone raster on the same grid; 0 = none; a null zone raster makes the whole tile
+-- zone 0) and band of a tile: valid pixels and the sum of the band's values.
+create or replace function raster.np_zonal(z bytea, a bytea)
+returns table (zone_id integer, band integer, pixels bigint, total double precision)
+language plpython3u immutable as $$
+import struct
+import numpy as np
+if 'ecorest_place' not in GD:
+    plpy.execute('select raster.np_kernels_loaded()')
+decode = GD['ecorest_decode']
+if a is None:
+    return []
+v1, _, geo = decode(a, with_geo=True)
+if z is not None:
+    zone = GD['ecorest_place'](v1.shape, geo, z)
+    inz = zone != 0
+else:                                   # no zone raster: the whole tile is zone 0
+    zone = np.zeros(v1.shape, np.int64)
+    inz = np.ones(v1.shape, bool)
+nb, = struct.unpack_from('<H', a, 3)
+out = []
+for b in range(1, nb + 1):
+    v, m = decode(a, b)
+    ok = m & inz & np.isfinite(v)
+    if not ok.any():
+        continue
+    zs = zone[ok]
+    keys, inv = np.unique(zs, return_inverse=True)
+    cnt = np.bincount(inv)
+    tot = np.bincount(inv, weights=v[ok].astype(np.float64))
+    out += [(int(k), b, int(c), float(t)) for k, c, t in zip(keys, cnt, tot)]
+return out
+$$;
+comment on function raster.np_zonal(bytea, bytea) is
+  'Valid pixels and value sums per zone and band of a tile (zone raster on the same grid)';
+
+-- AHP: weights = normalised principal eigenvector of a reciprocal pairwise matrix (row-major,
+-- n x n), lambda_max, CI = (lambda_max - n)/(n - 1), CR = CI/RI with Saaty's RI (n = 3..11:
+-- 0.58 0.90 1.12 1.24 1.32 1.41 1.45 1.49 1.51; CR = 0 for n <= 2).
+create or replace function ident.ahp(matrix double precision[], n integer,
+    out weights double precision[], out lambda_max double precision,
+    out ci double precision, out cr double precision, out ri double precision)
+language plpython3u immutable as $$
+import numpy as np
+a = np.asarray(matrix, dtype=np.float64).reshape(n, n)
+if (a <= 0).any():
+    plpy.error('AHP matrix entries must be positive')
+if not np.allclose(a * a.T, 1, rtol=1e-3):
+    plpy.error('AHP matrix is not reciprocal: a[i][j] x a[j][i] must be 1')
+vals, vecs = np.linalg.eig(a)
+k = int(np.argmax(vals.real))
+w = np.abs(vecs[:, k].real)
+w = w / w.sum()
+lam = float(vals[k].real)
+RI = {1: 0.0, 2: 0.0, 3: 0.58, 4: 0.90, 5: 1.12, 6: 1.24, 7: 1.32, 8: 1.41, 9: 1.45,
+      10: 1.49, 11: 1.51}
+if n not in RI:
+    plpy.error('AHP with %d criteria: random index known for n = 1..11 only' % n)
+ci_ = (lam - n) / (n - 1) if n > 1 else 0.0
+cr_ = ci_ / RI[n] if RI[n] > 0 else 0.0
+return (w.tolist(), lam, ci_, cr_, RI[n])
+$$;
+comment on function ident.ahp(double precision[], integer) is
+  'AHP weights (principal eigenvector), lambda_max, CI, CR and Saaty RI of a pairwise matrix';
+
+-- Natural breaks (Fisher-Jenks: k classes of least within-class squared deviation) of a value
+-- distribution given as a histogram (equal bins over lo..hi; bin centres weighted by counts).
+-- Returns k - 1 ascending breaks (a value equal to a break falls in the upper class).
+create or replace function ident.histogram_breaks(counts bigint[], lo double precision,
+                                                  hi double precision, k integer, method text)
+returns double precision[] language plpython3u immutable as $$
+import numpy as np
+c = np.asarray(counts, dtype=np.float64)
+nb = c.size
+width = (hi - lo) / nb
+centres = lo + width * (np.arange(nb) + 0.5)
+if c.sum() == 0:
+    return None
+if method != 'natural_breaks':
+    plpy.error('histogram_breaks computes natural_breaks only, not %r' % method)
+keep = c > 0
+x, wt = centres[keep], c[keep]
+m = x.size
+if m <= k:
+    return [float((x[i] + x[i + 1]) / 2) for i in range(m - 1)] + [float(hi)] * (k - m)
+# weighted Fisher-Jenks by dynamic programming on cumulative sums
+cw = np.concatenate([[0], np.cumsum(wt)])
+cx = np.concatenate([[0], np.cumsum(wt * x)])
+cxx = np.concatenate([[0], np.cumsum(wt * x * x)])
+cost = np.full((k + 1, m + 1), np.inf)
+back = np.zeros((k + 1, m + 1), dtype=np.int64)
+cost[0, 0] = 0
+for cl in range(1, k + 1):
+    for j in range(cl, m + 1):
+        i = np.arange(cl - 1, j)                 # the last class holds items i..j-1
+        w_ = cw[j] - cw[i]
+        s_ = cx[j] - cx[i]
+        v = cost[cl - 1, i] + (cxx[j] - cxx[i]) - s_ * s_ / w_
+        a = int(np.argmin(v))
+        cost[cl, j], back[cl, j] = v[a], i[a]
+cuts, j = [], m
+for cl in range(k, 0, -1):
+    i = back[cl, j]
+    cuts.append(i)
+    j = i
+cuts = sorted(cuts)[1:]
+return [float((x[i - 1] + x[i]) / 2) for i in cuts]
+$$;
+comment on function ident.histogram_breaks(bigint[], double precision, double precision, integer,
+                                           text) is
+  'Natural-breaks (Fisher-Jenks) class breaks of a histogram';
+
+-- Accuracy of a map against reference samples, by stratified estimators (Olofsson et al. 2014,
+-- Remote Sens. Environ. 148: 42-57): counts n[i][j] (row = map class i, column = reference
+-- class j, row-major over `classes`) and the mapped area of each class. One row per class with
+-- user's / producer's accuracy, the area-adjusted area estimate and their 95 % CI half-widths
+-- (1.96 SE), plus overall accuracy (area-weighted), its CI and Cohen's kappa on the counts.
+create or replace function ident.olofsson(counts double precision[], classes integer[],
+                                          mapped_area double precision[])
+returns table (class_code integer, map_samples bigint, ref_samples bigint,
+               users_accuracy double precision, users_ci double precision,
+               producers_accuracy double precision, producers_ci double precision,
+               mapped_area double precision, estimated_area double precision,
+               estimated_area_ci double precision, overall_accuracy double precision,
+               overall_accuracy_ci double precision, sample_overall_accuracy double precision,
+               kappa double precision)
+language plpython3u immutable as $$
+import numpy as np
+q = len(classes)
+n = np.asarray(counts, dtype=np.float64).reshape(q, q)
+A = np.asarray(mapped_area, dtype=np.float64)
+atot = A.sum()
+W = A / atot
+ni = n.sum(axis=1)
+with np.errstate(invalid='ignore', divide='ignore'):
+    p = W[:, None] * n / ni[:, None]            # estimated area proportions p_ij
+    p[ni == 0] = 0
+    pj = p.sum(axis=0)
+    ua = np.diag(n) / ni
+    pa = np.diag(p) / pj
+    oa = np.trace(p)
+    v_ua = ua * (1 - ua) / (ni - 1)
+    v_oa = np.nansum(W ** 2 * ua * (1 - ua) / (ni - 1))
+    # variance of the estimated area proportion of class j (Olofsson 2014 eq. 10)
+    v_pj = np.array([np.nansum(W ** 2 * (n[:, j] / ni) * (1 - n[:, j] / ni) / (ni - 1))
+                     for j in range(q)])
+    # variance of producer's accuracy (Olofsson 2014 eq. 7)
+    Nj = np.array([np.nansum(A / ni * n[:, j]) for j in range(q)])   # estimated area of j
+    v_pa = np.zeros(q)
+    for j in range(q):
+        others = [i for i in range(q) if i != j]
+        t1 = A[j] ** 2 * (1 - pa[j]) ** 2 * ua[j] * (1 - ua[j]) / (ni[j] - 1)
+        t2 = pa[j] ** 2 * np.nansum(A[others] ** 2 * n[others, j] / ni[others]
+                                    * (1 - n[others, j] / ni[others]) / (ni[others] - 1))
+        v_pa[j] = (t1 + t2) / Nj[j] ** 2
+N = n.sum()
+po = np.trace(n) / N
+pe = (n.sum(axis=1) * n.sum(axis=0)).sum() / N ** 2
+kappa = (po - pe) / (1 - pe) if pe < 1 else np.nan
+def f(v):
+    return None if v is None or not np.isfinite(v) else float(v)
+return [(int(classes[j]), int(ni[j]), int(n[:, j].sum()), f(ua[j]), f(1.96 * np.sqrt(v_ua[j])),
+         f(pa[j]), f(1.96 * np.sqrt(v_pa[j])), float(A[j]), f(pj[j] * atot),
+         f(1.96 * np.sqrt(v_pj[j]) * atot), f(oa), f(1.96 * np.sqrt(v_oa)), f(po), f(kappa))
+        for j in range(q)]
+$$;
+comment on function ident.olofsson(double precision[], integer[], double precision[]) is
+  'Confusion-matrix accuracy with stratified area-adjusted estimates and 95 % CIs (Olofsson et al. 2014)';
+
+-- The q-quantile (0..1) of a distribution given as a histogram (equal bins over lo..hi),
+-- interpolated linearly inside the bin that crosses it.
+create or replace function ident.histogram_quantile(counts bigint[], lo double precision,
+                                                    hi double precision, q double precision)
+returns double precision language sql immutable as $$
+  with b as (
+    select i, c, sum(c) over (order by i) as cum, sum(c) over () as total
+    from unnest(counts) with ordinality as u(c, i)
+  )
+  select lo + (hi - lo) / cardinality(counts)
+              * (i - 1 + case when c > 0 then (q * total - (cum - c)) / c else 0 end)
+  from b
+  where total > 0 and cum >= q * total
+  order by i
+  limit 1
+$$;
+comment on function ident.histogram_quantile(bigint[], double precision, double precision,
+                                             double precision) is
+  'Quantile of a histogram (linear inside the crossing bin)';
