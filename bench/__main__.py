@@ -4,6 +4,7 @@
                                          10 x 5000² NDVI stack)
     python -m bench --scale 0.25         the same at a quarter of the edge length (quick look)
     python -m bench --tile-sizes 128,256,512   also compare tile sizes
+    python -m bench --parts identification     only some parts (load, carbon, identification)
 
 Each measured step runs in a fresh child process, which reports its wall time and its peak
 resident memory; the baseline is rasterio's own read + warp of the same file onto the same grid.
@@ -40,6 +41,8 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0,
                     help="Edge-length factor of the generated rasters (1.0 = full size).")
     ap.add_argument("--tile-sizes", default="256", help="Comma-separated tile sizes to try.")
+    ap.add_argument("--parts", default="load,carbon,identification",
+                    help="Comma-separated parts to run: load, carbon, identification.")
     ap.add_argument("--workdir", default=None, help="Where to write the generated rasters.")
     ap.add_argument("--dsn", default=os.environ.get("ECOREST_DATABASE_URL"),
                     help="Server to use (default: an embedded cluster under .ecorest-bench/).")
@@ -53,9 +56,11 @@ def main() -> None:
     t0 = time.monotonic()
     files = load_bench.generate(work, n_lc, n_ndvi)
     print(f"generated inputs in {time.monotonic() - t0:.0f} s under {work}")
-    print(f"{'case':34} {'Mpx':>8} {'baseline s':>11} {'ecorest s':>10} {'Mpx/s':>8} "
-          f"{'ratio':>6} {'peak MB':>8}")
-    for tile in [int(t) for t in args.tile_sizes.split(",")]:
+    parts = set(args.parts.split(","))
+    if "load" in parts:
+        print(f"{'case':34} {'Mpx':>8} {'baseline s':>11} {'ecorest s':>10} {'Mpx/s':>8} "
+              f"{'ratio':>6} {'peak MB':>8}")
+    for tile in [int(t) for t in args.tile_sizes.split(",")] if "load" in parts else []:
         for case, path, layer, extra in (
                 (f"land cover {n_lc}² (tile {tile})", files["landcover"], "landcover", {}),
                 (f"NDVI 10 x {n_ndvi}² (tile {tile})", files["ndvi"], "ndvi",
@@ -66,9 +71,17 @@ def main() -> None:
             print(f"{case:34} {mpx:8.1f} {base['seconds']:11.2f} {ours['seconds']:10.2f} "
                   f"{mpx / ours['seconds']:8.1f} {ours['seconds'] / base['seconds']:6.2f} "
                   f"{ours['peak_mb']:8.0f}")
-    print("ratio = ecorest load (validate + warp + tile + COPY, committed) / rasterio read + "
-          "warp of the same file onto the same grid; peak MB = the loading process's maximum "
-          "resident memory")
+    if "load" in parts:
+        print("ratio = ecorest load (validate + warp + tile + COPY, committed) / rasterio read "
+              "+ warp of the same file onto the same grid; peak MB = the loading process's "
+              "maximum resident memory")
+    if "carbon" in parts:
+        carbon(files, url, n_lc)
+    if "identification" in parts:
+        identification(files, url, n_ndvi)
+
+
+def carbon(files: dict, url: str, n_lc: int) -> None:
     from . import carbon as carbon_bench
 
     t2 = carbon_bench.second_epoch(files["landcover"])
@@ -83,6 +96,19 @@ def main() -> None:
           f"(ratio {ours['crosstab_s'] / base['seconds']:.2f}); whole `ecorest run` (dbt build, "
           f"stocks, changes, tests) {ours['run_s']:.2f} s (ratio "
           f"{ours['run_s'] / base['seconds']:.2f}); changes per pool agree: {agree}")
+
+
+def identification(files: dict, url: str, n_ndvi: int) -> None:
+    base = child("baseline", "bench.identification", path=str(files["ndvi"]))
+    ours = child("ecorest", "bench.identification", path=str(files["ndvi"]), url=url)
+    mpx = base["pixels"] / 1e6
+    same = base["grade_counts"] == ours["grade_counts"]
+    print(f"\nidentification, NDVI 10 x {n_ndvi}² ({mpx:.0f} Mpx): trend (Theil-Sen + "
+          f"Mann-Kendall) numpy {base['trend_s']:.2f} s, ecorest kernel {ours['trend_s']:.2f} s "
+          f"(ratio {ours['trend_s'] / base['trend_s']:.2f}); overlay + grading numpy "
+          f"{base['overlay_s']:.2f} s, ecorest kernel {ours['overlay_s']:.2f} s (ratio "
+          f"{ours['overlay_s'] / base['overlay_s']:.2f}); whole `ecorest run` "
+          f"{ours['run_s']:.1f} s; grade areas agree: {same}")
 
 
 if __name__ == "__main__":

@@ -581,8 +581,11 @@ def load_params_cmd(settings: Settings, file: str, **options) -> None:
 def run_cmd(settings: Settings, region_name: str, ipcc_edition: str, force: bool) -> None:
     """Build the models for REGION (dbt build) as one recorded assessment run.
 
-    Results go to the marts (carbon_stocks, carbon_stock_changes, landcover_transitions), keyed
-    by the run id; a failed run is recorded as failed and leaves earlier results in place.
+    Results go to the marts, keyed by the run id: carbon (carbon_stocks, carbon_stock_changes,
+    landcover_transitions, project_benefits, carbon_uncertainty, plot_validation,
+    parameter_lineage) and identification (priority_tiles, zone_scores, restoration_patches,
+    ndvi_trends, factor_summaries, identification_accuracy). A failed run is recorded as
+    failed and leaves earlier results in place.
     """
     from .runs import RunError, run_assessment
 
@@ -597,9 +600,33 @@ def run_cmd(settings: Settings, region_name: str, ipcc_edition: str, force: bool
             "select epoch_label, round(sum(carbon_t)::numeric) from marts.carbon_stocks "
             "where run_id = %s and zone_set = 'region' group by 1 order by 1",
             (run_id,)).fetchall()
+        grades = _grade_table(conn, run_id, region_name)
     out.print(f"assessment run {run_id} of {region_name}: succeeded")
     for epoch, total in rows:
         out.print(f"  carbon stock {epoch}: {total:,} t C")
+    if grades is not None:
+        out.print(grades)
+
+
+def _grade_table(conn, run_id: int, region_name: str) -> Table | None:
+    """Restoration priority of a run by zone (the region and every zone set), for the console."""
+    rows = conn.execute(
+        "select zone_set, zone_code, zone_name, assessed_ha, priority_restoration_ha, "
+        "restoration_ha, improvement_ha, protection_ha, general_ha, top_factors "
+        "from marts.zone_scores where run_id = %s "
+        "order by zone_set <> 'region', zone_set, zone_code limit 12", (run_id,)).fetchall()
+    if not rows:
+        return None
+    patches = conn.execute("select count(*), coalesce(sum(area_ha), 0) from "
+                           "marts.restoration_patches where run_id = %s", (run_id,)).fetchone()
+    table = Table("zone", "assessed ha", "1 priority", "2 restoration", "3 improvement",
+                  "4 protection", "5 general", "top factors",
+                  title=f"{region_name}: restoration priority by zone (ha; run {run_id}; "
+                        f"{patches[0]} patches, {patches[1]:,.0f} ha)", title_justify="left")
+    for zset, code, name, *areas, top in rows:
+        label = name if zset == "region" else f"{zset} {code} {name if name != code else ''}"
+        table.add_row(label.strip(), *(f"{a:,.0f}" for a in areas), top or "")
+    return table
 
 
 # ================================================================================================
@@ -612,8 +639,9 @@ def demo(settings: Settings) -> None:
     """Run the main job end to end on the bundled real data.
 
     Starts the embedded cluster (or uses --dsn), brings the schema to head, loads every bundled
-    dataset into two regions (willamette, ansai), runs the carbon models for willamette, then
-    prints what is there and how to connect. Running it again changes nothing.
+    dataset into two regions (willamette, ansai), runs every model (carbon and restoration-area
+    identification) for both, then prints what is there and how to connect. Running it again
+    changes nothing.
     """
     from . import demo as demo_mod
 
@@ -628,6 +656,9 @@ def demo(settings: Settings) -> None:
     with dbmod.session(settings) as conn:
         demo_mod.run(conn)
         run_id = run_assessment(conn, url, "willamette", work_dir=settings.home / "dbt")
+        ansai_run = run_assessment(conn, url, "ansai", work_dir=settings.home / "dbt")
+        grade_tables = [_grade_table(conn, run_id, "willamette"),
+                        _grade_table(conn, ansai_run, "ansai")]
         rows = demo_mod.summary(conn)
         carbon = conn.execute(
             "select pool, round(stock_t1_t::numeric), round(stock_t2_t::numeric), "
@@ -657,6 +688,9 @@ def demo(settings: Settings) -> None:
     for row in benefits:
         btable.add_row(row[0], row[1], *(f"{v:,}" for v in row[2:]))
     out.print(btable)
+    for t in grade_tables:
+        if t is not None:
+            out.print(t)
     out.print(f"done in {time.monotonic() - t0:.0f} s.\n"
               "Connect psql, QGIS or a BI tool with the URL from `ecorest db url "
               "--show-password`;\nraster tiles are in raster.tiles_<catalog_id> (see "
