@@ -264,15 +264,21 @@ def region() -> None:
               help="Accept a grid CRS that is not equal-area (areas are then grid areas); "
                    "only to reproduce results computed on such a grid.")
 @click.option("--title", default=None, help="Display title.")
+@click.option("--ipcc-climate", default=None, metavar="ZONE",
+              help="IPCC climate zone (warm_temperate_moist, cold_temperate_dry, ...): selects "
+                   "the Tier 1 carbon defaults.")
+@click.option("--ipcc-soil", default=None, metavar="TYPE",
+              help="Dominant IPCC mineral soil type (HAC, LAC, sandy, spodic, volcanic, "
+                   "wetland).")
 @click.pass_obj
 @_wrap
 def region_create(settings: Settings, name: str, boundary: str, crs: str | None,
                   pixel_size: float, tile_size: int, legend: str | None,
                   align_to: str | None, allow_non_equal_area: bool,
-                  title: str | None) -> None:
+                  title: str | None, ipcc_climate: str | None, ipcc_soil: str | None) -> None:
     """Create region NAME from a boundary file (re-running with the same inputs is a no-op)."""
     from .legends import ensure_legend
-    from .regions import create_region
+    from .regions import create_region, set_ipcc_strata
 
     with dbmod.session(settings) as conn:
         r = create_region(conn, name, boundary, crs=crs, pixel_size=pixel_size,
@@ -283,9 +289,32 @@ def region_create(settings: Settings, name: str, boundary: str, crs: str | None,
             conn.execute("update registry.regions set legend_id = %s where region_id = %s",
                          (legend_id, r.region_id))
             conn.commit()
+        if ipcc_climate or ipcc_soil:
+            set_ipcc_strata(conn, name, ipcc_climate, ipcc_soil)
     out.print(f"region {r.name}: SRID {r.srid} ({r.crs_name}), {r.pixel_size_m:g} m, "
               f"{r.width_px} x {r.height_px} px in {r.tiles_x} x {r.tiles_y} tiles of "
               f"{r.tile_size_px}")
+
+
+@region.command("set-ipcc")
+@click.argument("name")
+@click.option("--climate", default=None, metavar="ZONE",
+              help="IPCC climate zone: boreal, cold_temperate_dry, cold_temperate_moist, "
+                   "warm_temperate_dry, warm_temperate_moist, tropical_dry, tropical_moist, "
+                   "tropical_wet, tropical_montane.")
+@click.option("--soil", default=None, metavar="TYPE",
+              help="Dominant IPCC mineral soil type: HAC, LAC, sandy, spodic, volcanic, wetland.")
+@click.pass_obj
+@_wrap
+def region_set_ipcc(settings: Settings, name: str, climate: str | None,
+                    soil: str | None) -> None:
+    """Set the IPCC climate zone and soil type of region NAME (Tier 1 carbon defaults)."""
+    from .regions import set_ipcc_strata
+
+    with dbmod.session(settings) as conn:
+        set_ipcc_strata(conn, name, climate, soil)
+    out.print(f"region {name}: IPCC climate zone {climate or '(unchanged)'}, soil type "
+              f"{soil or '(unchanged)'}")
 
 
 @region.command("list")
@@ -576,9 +605,14 @@ def load_params_cmd(settings: Settings, file: str, **options) -> None:
                                       "every result).")
 @click.option("--force", is_flag=True,
               help="Rebuild even when the last run used the same inputs and models.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a model setting of dbt_project/dbt_project.yml for this run, e.g. "
+                   "--set grading_method=quantile --set project_baseline=no_change "
+                   "(repeatable; stored with the run).")
 @click.pass_obj
 @_wrap
-def run_cmd(settings: Settings, region_name: str, ipcc_edition: str, force: bool) -> None:
+def run_cmd(settings: Settings, region_name: str, ipcc_edition: str, force: bool,
+            overrides: tuple[str, ...]) -> None:
     """Build the models for REGION (dbt build) as one recorded assessment run.
 
     Results go to the marts, keyed by the run id: carbon (carbon_stocks, carbon_stock_changes,
@@ -593,7 +627,8 @@ def run_cmd(settings: Settings, region_name: str, ipcc_edition: str, force: bool
     with dbmod.session(settings) as conn:
         try:
             run_id = run_assessment(conn, url, region_name, work_dir=settings.home / "dbt",
-                                    ipcc_edition=ipcc_edition, force=force)
+                                    ipcc_edition=ipcc_edition, force=force,
+                                    dbt_vars=_parse_overrides(overrides))
         except RunError as exc:
             raise AppError(str(exc)) from exc
         rows = conn.execute(
@@ -606,6 +641,19 @@ def run_cmd(settings: Settings, region_name: str, ipcc_edition: str, force: bool
         out.print(f"  carbon stock {epoch}: {total:,} t C")
     if grades is not None:
         out.print(grades)
+
+
+def _parse_overrides(items: tuple[str, ...]) -> dict:
+    """KEY=VALUE pairs; values are read as YAML (numbers, lists, text)."""
+    import yaml
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--set")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
 
 
 def _grade_table(conn, run_id: int, region_name: str) -> Table | None:

@@ -21,6 +21,7 @@ from pyproj import CRS
 from rasterio.transform import Affine
 
 from .loadlog import check_file, recorded_load, sha256_file
+from .models import IPCC_SOIL_TYPES
 from .validation import LoadError, fail, issue
 from .vectors import check_geometry, read_features, require_earth_crs
 
@@ -234,3 +235,28 @@ def create_region(conn: psycopg.Connection, name: str, boundary_path: str, *,
                        f"pixels, {row[1]} x {row[2]} px, {row[3]:.1f} ha")
         log.info("%s", ctx.message)
     return get_region(conn, name)
+
+
+IPCC_CLIMATE_ZONES = ("boreal", "cold_temperate_dry", "cold_temperate_moist", "warm_temperate_dry",
+                      "warm_temperate_moist", "tropical_dry", "tropical_moist", "tropical_wet",
+                      "tropical_montane")
+
+
+def set_ipcc_strata(conn: psycopg.Connection, name: str, climate_zone: str | None,
+                    soil_type: str | None) -> None:
+    """Record the region's IPCC climate zone and dominant mineral soil type (IPCC 2006 Vol.4
+    Ch.3 / Table 2.3 classes): they select the Tier 1 defaults used where neither survey plots
+    nor a parameter set give a carbon density."""
+    if climate_zone is not None and climate_zone not in IPCC_CLIMATE_ZONES:
+        raise LoadError(f"region {name}: unknown IPCC climate zone {climate_zone!r}; use one of "
+                        f"{', '.join(IPCC_CLIMATE_ZONES)}")
+    if soil_type is not None and soil_type not in IPCC_SOIL_TYPES:
+        raise LoadError(f"region {name}: unknown IPCC soil type {soil_type!r}; use one of "
+                        f"{', '.join(IPCC_SOIL_TYPES)}")
+    region = get_region(conn, name)
+    conn.rollback()  # end the read so that the update below commits on its own
+    with conn.transaction():
+        conn.execute("update registry.regions set ipcc_climate_zone = coalesce(%s, "
+                     "ipcc_climate_zone), ipcc_soil_type = coalesce(%s, ipcc_soil_type) "
+                     "where region_id = %s", (climate_zone, soil_type, region.region_id))
+    log.info("region %s: IPCC climate zone %s, soil type %s", name, climate_zone, soil_type)

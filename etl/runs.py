@@ -9,6 +9,7 @@ and the previous runs' results stay as they were.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import subprocess
@@ -101,14 +102,23 @@ def models_sha256() -> str:
 
 
 def run_assessment(conn: psycopg.Connection, url: str, region_name: str, *,
-                   work_dir: Path, ipcc_edition: str = "2006", force: bool = False) -> int:
+                   work_dir: Path, ipcc_edition: str = "2006", force: bool = False,
+                   dbt_vars: dict | None = None) -> int:
     """Build every model for ``region_name`` as one recorded run; returns the run id.
 
-    When the last succeeded run of the region used the same inputs, parameter sets, IPCC
-    edition and models, its id is returned and nothing is rebuilt (unless ``force``).
+    ``dbt_vars`` override settings of ``dbt_project/dbt_project.yml`` (e.g. ``{"grading_method":
+    "quantile"}``) and are stored with the run. When the last succeeded run of the region used
+    the same inputs, parameter sets, IPCC edition, settings and models, its id is returned and
+    nothing is rebuilt (unless ``force``).
     """
     region = get_region(conn, region_name)
+    dbt_vars = dict(dbt_vars or {})
+    for key in dbt_vars:
+        if not key.isidentifier() or key in ("run_id", "region_id", "ipcc_edition"):
+            raise LoadError(f"cannot set {key!r}: not a model setting (see dbt_project.yml)")
     options = {"ipcc_edition": ipcc_edition, "models_sha256": models_sha256()}
+    if dbt_vars:
+        options["vars"] = dbt_vars
     previous = conn.execute(
         """select run_id from etl.assessment_runs
            where region_id = %s and status = 'succeeded' and options = %s
@@ -144,9 +154,9 @@ def run_assessment(conn: psycopg.Connection, url: str, region_name: str, *,
         raise LoadError(f"region {region_name!r} has no land-cover layer: load one first")
     log.info("assessment run %d of region %s: dbt build", run_id, region_name)
     t0 = time.monotonic()
-    ok, failures = dbt(["build", "--vars",
-                        f"{{run_id: {run_id}, region_id: {region.region_id}, "
-                        f"ipcc_edition: '{ipcc_edition}'}}"], url, work_dir)
+    run_vars = {**dbt_vars, "run_id": run_id, "region_id": region.region_id,
+                "ipcc_edition": ipcc_edition}
+    ok, failures = dbt(["build", "--vars", json.dumps(run_vars)], url, work_dir)
     timings = {"dbt_build_s": round(time.monotonic() - t0, 2)}
     if not ok:
         _finish(conn, run_id, "failed", failures or "dbt build failed", timings)

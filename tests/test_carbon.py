@@ -15,6 +15,7 @@ from etl.params import load_params
 from etl.rasters import load_raster
 from etl.regions import create_region
 from etl.runs import RunError, run_assessment
+from etl.validation import LoadError
 from helpers import DERIVED, WILLAMETTE, write_raster
 
 POOLS = {"C_above": "agb", "C_below": "bgb", "C_soil": "soc", "C_dead": "dead_wood"}
@@ -354,3 +355,161 @@ def test_per_pixel_density_rasters(willamette_run) -> None:
         "raster.carbon_density_tiles(%s, '2020', 'agb') d using (tile_x, tile_y) "
         "where px.val = 61 limit 1", (run_id,)).fetchone()
     assert row == (61, 375.0)
+
+
+def test_ipcc_tier1_defaults_from_region_climate_and_soil(db_url: str, tmp_path: Path) -> None:
+    """No plots and no parameter set: cropland and grassland take IPCC Tier 1 values for a warm
+    temperate moist climate on HAC soils. 2006: SOC_REF 88 t C/ha; cropland x F_LU 0.69 = 60.72;
+    grassland biomass (Table 6.4, warm temperate wet) 2.7 t d.m./ha above-ground and 13.5 total
+    x CF 0.47 = 1.269 and 5.076 t C/ha; cropland biomass 5 t C/ha (Table 5.9). 2019: SOC_REF
+    64, F_LU 0.69 -> 44.16."""
+    from etl.regions import set_ipcc_strata
+
+    lc = np.full((32, 32), 1, np.uint8)
+    lc[:, 16:] = 2
+    path = write_raster(tmp_path / "lc.tif", lc, nodata=255)
+    (tmp_path / "legend.csv").write_text("class_code,name_en,ipcc_category\n1,crop,cropland\n"
+                                         "2,meadow,grassland\n")
+    with psycopg.connect(db_url) as conn:
+        create_region(conn, "tier1", _footprint(tmp_path, path), align_to=str(path),
+                      allow_non_equal_area=True)
+        load_legend(conn, "tier1", tmp_path / "legend.csv")
+        load_raster(conn, "tier1", "landcover", path, epoch="2020", legend="tier1",
+                    show_progress=False)
+        set_ipcc_strata(conn, "tier1", "warm_temperate_moist", "HAC")
+        got = {}
+        for edition in ("2006", "2019"):
+            run_id = run_assessment(conn, db_url, "tier1", work_dir=tmp_path / "dbt",
+                                    ipcc_edition=edition)
+            got[edition] = {(c, p): (d, t, u) for c, p, d, t, u in conn.execute(
+                "select class_code, pool, carbon_t_per_ha, tier, uncertainty_pct "
+                "from marts.carbon_stocks where run_id = %s and zone_set = 'region'",
+                (run_id,))}
+        with pytest.raises(LoadError, match="unknown IPCC climate zone"):
+            set_ipcc_strata(conn, "tier1", "temperate", None)
+    g = got["2006"]
+    assert g[(1, "soc")][:2] == (pytest.approx(88 * 0.69), "ipcc_default")
+    assert g[(1, "soc")][2] == pytest.approx((90 ** 2 + 12 ** 2) ** 0.5)  # Approach 1 product
+    assert g[(2, "soc")][:2] == (pytest.approx(88), "ipcc_default")
+    assert g[(2, "agb")][0] == pytest.approx(2.7 * 0.47)
+    assert g[(2, "bgb")][0] == pytest.approx((13.5 - 2.7) * 0.47)
+    assert g[(1, "agb")][0] == pytest.approx(5.0)
+    assert got["2019"][(1, "soc")][0] == pytest.approx(64 * 0.69)
+    assert got["2019"][(2, "soc")][0] == pytest.approx(64)
+
+
+def test_soc_transition_and_gain_loss_by_hand(db_url: str, tmp_path: Path) -> None:
+    """Half of a 64 x 64 px area (2 048 px x 0.09 ha = 184.32 ha) turns from class 1 into class 2
+    over 10 years. SOC 50 -> 80 t C/ha: equilibrium change 184.32 x 30 = 5 529.6 t, of which
+    10/20 is realised in the period (2 764.8 t) and the rest committed. Gain-loss with 2 t C/ha/yr
+    growth of class 1 (agb 100 -> 10 t C/ha at conversion): gains 184.32 x 2 x 10 = 3 686.4 t,
+    conversion 184.32 x (10 - 100) = -16 588.8 t, change -12 902.4 t."""
+    t2 = np.full((64, 64), 1)
+    t2[:, 32:] = 2
+    with psycopg.connect(db_url) as conn:
+        tiny_region(conn, tmp_path, {"2000": np.full((64, 64), 1), "2010": t2},
+                    "class_code,name_en\n1,forest\n2,grassland\n",
+                    "lucode,C_above,C_below,C_soil,C_dead\n1,100,0,50,0\n2,10,0,80,0\n")
+        rates = tmp_path / "growth.csv"
+        rates.write_text("parameter,class_code,pool,value,unit\ngrowth_rate,1,agb,2,t C/ha/yr\n")
+        load_params(conn, rates, name="growth", kind="growth_rates", source_text="test")
+        run_id = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt")
+        soc = conn.execute(
+            "select equilibrium_change_t, realised_change_t, committed_change_t, "
+            "realised_change_t_per_yr from marts.soc_transition_changes "
+            "where run_id = %s and zone_set = 'region'", (run_id,)).fetchone()
+        gl = conn.execute(
+            "select gain_t, conversion_t, change_t, change_t_per_yr, "
+            "area_without_growth_rate_ha from marts.carbon_gain_loss "
+            "where run_id = %s and zone_set = 'region' and pool = 'agb'", (run_id,)).fetchone()
+    assert soc == (pytest.approx(5529.6), pytest.approx(2764.8), pytest.approx(2764.8),
+                   pytest.approx(276.48))
+    assert gl == (pytest.approx(3686.4), pytest.approx(-16588.8), pytest.approx(-12902.4),
+                  pytest.approx(-1290.24), pytest.approx(0))
+
+
+def test_project_uncertainty_declared_baseline_and_sink_rates(db_url: str,
+                                                              tmp_path: Path) -> None:
+    """The hand-made project of test_project_benefit_against_baseline_ring_by_hand with three
+    epochs (2000, 2010, 2020) and a start in 2010; densities +-10 %.
+    2000 -> 2010 nothing changes (rate before 0); 2010 -> 2020 the project turns class 1 (5)
+    into 3 (8): +27 t inside over 10 yr. Declared no-change baseline: benefit = 27 t.
+    Benefit = 9 x d3 - 9 x d1 (ha x t C/ha): Approach 1 = sqrt((0.1·72)² + (0.1·45)²)/27
+    = 31.4 %; the Monte Carlo 95 % half-width matches it within sampling error."""
+    import json
+
+    from etl.vector_loads import load_projects
+
+    t3 = np.full((64, 64), 1)
+    t3[20:30, 20:30] = 3
+    x0, y0 = 450_000 + 20 * 30, 4_950_000 - 20 * 30
+    square = [[x0, y0], [x0 + 300, y0], [x0 + 300, y0 - 300], [x0, y0 - 300], [x0, y0]]
+    projects = tmp_path / "projects.geojson"
+    projects.write_text(json.dumps({
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::26910"}},
+        "features": [{"type": "Feature", "properties": {
+            "project_id": "P1", "name": "Test planting", "project_type": "afforestation",
+            "start_date": "2010-03-01"},
+            "geometry": {"type": "Polygon", "coordinates": [square]}}]}))
+    with psycopg.connect(db_url) as conn:
+        tiny_region(conn, tmp_path, {"2000": np.full((64, 64), 1),
+                                     "2010": np.full((64, 64), 1), "2020": t3},
+                    "class_code,name_en\n1,grass\n2,degraded\n3,plantation\n",
+                    "parameter,class_code,pool,value,unit,uncertainty_pct\n"
+                    "carbon_density,1,agb,5,t C/ha,10\ncarbon_density,2,agb,4,t C/ha,10\n"
+                    "carbon_density,3,agb,8,t C/ha,10\n")
+        load_projects(conn, "tiny", projects)
+        run_id = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt",
+                                dbt_vars={"project_baseline": "no_change"})
+        unc = conn.execute(
+            "select benefit_t, u_approach1_pct, mc_p2_5_t, mc_p97_5_t, baseline_method "
+            "from marts.project_benefit_uncertainty where run_id = %s and epoch_t1 = '2010'",
+            (run_id,)).fetchone()
+        pb = conn.execute("select benefit_t, baseline_method from marts.project_benefits "
+                          "where run_id = %s and epoch_t1 = '2010'", (run_id,)).fetchone()
+        rates = conn.execute(
+            "select periods_before, periods_after, change_before_t_per_yr, "
+            "change_after_t_per_yr, sink_rate_change_co2e_t_per_yr "
+            "from marts.project_sink_rates where run_id = %s", (run_id,)).fetchone()
+        options = conn.execute("select options -> 'vars' from etl.assessment_runs "
+                               "where run_id = %s", (run_id,)).fetchone()[0]
+    assert pb == (pytest.approx(27.0), "no_change")
+    u1 = 100 * ((0.1 * 72) ** 2 + (0.1 * 45) ** 2) ** 0.5 / 27
+    assert unc[0] == pytest.approx(27.0) and unc[1] == pytest.approx(u1)
+    assert (unc[3] - unc[2]) / 2 / 27.0 * 100 == pytest.approx(u1, rel=0.06)
+    assert unc[4] == "no_change"
+    assert rates == (1, 1, pytest.approx(0.0), pytest.approx(2.7),
+                     pytest.approx(2.7 * 44 / 12))
+    assert options == {"project_baseline": "no_change"}
+
+
+def test_plot_validation_summary_by_ecosystem(db_url: str, tmp_path: Path) -> None:
+    """Three grassland plots measured 9, 10 and 12 t C/ha against a modelled 10 t C/ha:
+    deviations +11.1 %, 0 %, -16.7 % -> 1 of 3 within +-10 %, MRE 9.26 %, bias -1.85 %,
+    RMSE sqrt((1 + 0 + 4)/3) = 1.291 t C/ha."""
+    from pyproj import Transformer
+
+    from etl.plots import load_plots
+
+    to_lonlat = Transformer.from_crs("EPSG:26910", "EPSG:4326", always_xy=True)
+    lines = ["plot_id,date,lon,lat,agb (t C/ha),ecosystem_type"]
+    for i, v in enumerate((9.0, 10.0, 12.0)):
+        lon, lat = to_lonlat.transform(450_000 + (5 + 10 * i) * 30 + 15, 4_950_000 - 315)
+        lines.append(f"G{i + 1},2005-07-01,{lon},{lat},{v},grassland")
+    plots = tmp_path / "plots.csv"
+    plots.write_text("\n".join(lines) + "\n")
+    with psycopg.connect(db_url) as conn:
+        tiny_region(conn, tmp_path, {"2005": np.full((64, 64), 1)},
+                    "class_code,name_en\n1,grassland\n",
+                    "lucode,C_above,C_below,C_soil,C_dead\n1,10,0,0,0\n")
+        load_plots(conn, "tiny", plots)
+        run_id = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt")
+        row = conn.execute(
+            "select ecosystem_type, plots, within_10pct_share_pct, mre_pct, bias_pct, "
+            "rmse_t_per_ha, bias_within_10pct from marts.plot_validation_summary "
+            "where run_id = %s and pool = 'agb'", (run_id,)).fetchone()
+    devs = [100 * (10 - m) / m for m in (9.0, 10.0, 12.0)]
+    assert row == ("grassland", 3, pytest.approx(100 / 3),
+                   pytest.approx(sum(abs(d) for d in devs) / 3),
+                   pytest.approx(sum(devs) / 3), pytest.approx((5 / 3) ** 0.5), True)

@@ -142,7 +142,7 @@ def test_ndvi_trend_equals_pymannkendall_on_vhp_annual(db_url: str, tmp_path: Pa
         # pixels of the grid's rectangle outside the region boundary hold no data
         kept = np.isfinite(got[:, 5])
         pick, got = pick[kept], got[kept]
-        shares = conn.execute("select sum(share_pct)::float8 from marts.ndvi_trends "
+        shares = conn.execute("select sum(share_pct) from marts.ndvi_trends "
                               "where run_id = %s and zone_set = 'region'",
                               (run_id,)).fetchone()[0]
     assert len(pick) > 100

@@ -31,10 +31,9 @@ trend_scores as (
 ),
 
 cropland as (
-    select array_agg(lc.class_code) as codes
-    from {{ source('registry', 'legend_classes') }} as lc
-    join {{ ref('stg_registry__regions') }} as r on r.legend_id = lc.legend_id
-    where lc.ecosystem_type = 'cropland' or lc.ipcc_category = 'cropland'
+    select array_agg(class_code) as codes
+    from {{ ref('stg_registry__legend_classes') }}
+    where ecosystem_type = 'cropland' or ipcc_category = 'cropland'
 )
 
 select 'ndvi_trend' as factor, t.tile_x, t.tile_y,

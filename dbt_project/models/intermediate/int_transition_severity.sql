@@ -2,9 +2,7 @@
 -- active transition_severity parameter set where it lists the pair, else the built-in table
 -- by ecosystem type (seed degradation_transition_severity); unlisted pairs are 0
 with classes as (
-    select lc.class_code, lc.ecosystem_type
-    from {{ source('registry', 'legend_classes') }} as lc
-    join {{ ref('stg_registry__regions') }} as r on r.legend_id = lc.legend_id
+    select class_code, ecosystem_type from {{ ref('stg_registry__legend_classes') }}
 ),
 
 by_type as (

@@ -51,7 +51,8 @@ select
     k.name_zh as trend_name_zh,
     c.pixels,
     c.pixels * r.pixel_area_ha as area_ha,
-    100.0 * c.pixels / sum(c.pixels) over (partition by c.zone_set, c.zone_id) as share_pct,
+    100.0 * c.pixels::float8 / sum(c.pixels) over (partition by c.zone_set, c.zone_id)
+        as share_pct,
     s.mean_slope as zone_mean_sen_slope_per_yr
 from counts as c
 cross join region as r

@@ -1,7 +1,9 @@
 {{ config(pre_hook="{{ delete_this_run() }}") }}
 -- restoration benefit per run, project, period and pool: stock change inside the project minus
--- the change expected from the baseline ring (comparable pixels: same class at t1, outside all
--- projects, within baseline_ring_m), expressed per year and as a CO2e sink
+-- the baseline change, expressed per year and as a CO2e sink. Baseline (var project_baseline):
+--   ring       the change of comparable pixels (same class at t1) in a ring of baseline_ring_m
+--              outside all projects (default)
+--   no_change  the declared scenario: without the project the land keeps its t1 classes
 with tr as (
     select * from {{ ref('int_project_transitions') }}
 ),
@@ -44,8 +46,9 @@ per_project as (
     select i.epoch_t1, i.epoch_t2, i.years, i.project_version_id, i.pool,
            sum(i.pixels) * max(r.pixel_area_ha) as area_ha,
            sum(i.change_px_t_per_ha) * max(r.pixel_area_ha) as change_t,
-           sum(i.pixels * coalesce(rr.delta_t_per_ha, 0)) * max(r.pixel_area_ha)
-               as baseline_change_t,
+           {% if var('project_baseline') == 'no_change' %}0::float8
+           {% else %}sum(i.pixels * coalesce(rr.delta_t_per_ha, 0)) * max(r.pixel_area_ha)
+           {% endif %} as baseline_change_t,
            sum(case when rr.delta_t_per_ha is not null then i.pixels else 0 end)::float8
                / sum(i.pixels) as baseline_coverage
     from inside as i
@@ -76,6 +79,7 @@ select
     -ipcc.co2e((pp.change_t - pp.baseline_change_t) / nullif(pp.years, 0))
         as sink_enhancement_co2e_t_per_yr,
     pp.baseline_coverage,
-    {{ var('baseline_ring_m') }}::float8 as baseline_ring_m
+    {{ var('baseline_ring_m') }}::float8 as baseline_ring_m,
+    '{{ var("project_baseline") }}'::text as baseline_method
 from per_project as pp
 join {{ ref('stg_registry__projects') }} as p on p.project_version_id = pp.project_version_id

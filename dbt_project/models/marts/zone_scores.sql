@@ -91,7 +91,7 @@ rows as (
         coalesce(p.g3, 0) * r.pixel_area_ha as improvement_ha,
         coalesce(p.g4, 0) * r.pixel_area_ha as protection_ha,
         coalesce(p.g5, 0) * r.pixel_area_ha as general_ha,
-        100.0 * (coalesce(p.g1, 0) + coalesce(p.g2, 0) + coalesce(p.g3, 0)) / p.pixels
+        100.0 * (coalesce(p.g1, 0) + coalesce(p.g2, 0) + coalesce(p.g3, 0))::float8 / p.pixels
             as restoration_need_pct,
         m.mean_composite,
         m.mean_degradation,

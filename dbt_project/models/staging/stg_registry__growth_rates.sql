@@ -1,0 +1,24 @@
+-- annual biomass growth per class and pool (t C/ha/yr) from the active growth_rates parameter
+-- set (parameter growth_rate, pool agb or bgb; unit t C/ha/yr or Mg C/ha/yr)
+with active_set as (
+    select ps.parameter_set_id, ps.name, ps.version, ps.source_text
+    from {{ source('registry', 'parameter_sets') }} as ps
+    where ps.kind = 'growth_rates' and ps.is_active
+    order by ps.created_at desc, ps.parameter_set_id desc
+    limit 1
+)
+
+select
+    s.parameter_set_id,
+    s.name || ' v' || s.version as parameter_set,
+    v.class_code,
+    v.pool,
+    v.value as growth_t_per_ha_yr,
+    v.uncertainty_pct,
+    coalesce(v.source, s.source_text) as source
+from active_set as s
+join {{ source('registry', 'parameter_values') }} as v
+    on v.parameter_set_id = s.parameter_set_id
+where v.parameter = 'growth_rate'
+  and v.pool in ('agb', 'bgb')
+  and v.unit in ('t C/ha/yr', 'Mg C/ha/yr')
