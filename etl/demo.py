@@ -23,7 +23,7 @@ from .params import load_params
 from .plots import load_plots
 from .progress import progress_bar
 from .rasters import load_raster
-from .regions import create_region
+from .regions import create_region, set_ipcc_strata
 from .settings import project_path
 from .vector_loads import load_projects, load_zones
 
@@ -43,6 +43,10 @@ def steps() -> list[tuple[str, Callable[[psycopg.Connection], object]]]:
         ("region willamette", lambda c: create_region(
             c, "willamette", DERIVED / "willamette_region.geojson",
             title="Willamette Valley, Oregon (InVEST sample)")),
+        # Willamette Valley: mean annual temperature ~11 °C, wet winters (IPCC warm temperate
+        # moist); mostly high-activity clay mineral soils
+        ("IPCC strata willamette", lambda c: set_ipcc_strata(
+            c, "willamette", "warm_temperate_moist", "HAC")),
         ("legend willamette", lambda c: load_legend(
             c, "willamette", DERIVED / "willamette_legend.csv",
             title="InVEST Willamette land-use/land-cover classes",
@@ -71,6 +75,9 @@ def steps() -> list[tuple[str, Callable[[psycopg.Connection], object]]]:
         ("region ansai", lambda c: create_region(
             c, "ansai", SAMPLE / "china_admin_loess_plateau" / "ansai_610603.geojson",
             pixel_size=1000, title="安塞区 Ansai District, Yan'an, Shaanxi")),
+        # Ansai, Loess Plateau: ~8.8 °C, ~500 mm/yr below potential evapotranspiration (IPCC
+        # cool temperate dry); loess soils are high-activity clays
+        ("IPCC strata ansai", lambda c: set_ipcc_strata(c, "ansai", "cold_temperate_dry", "HAC")),
         ("admin unit 610603", lambda c: load_zones(
             c, "ansai", SAMPLE / "china_admin_loess_plateau" / "ansai_610603.geojson",
             code="610603", name="安塞区")),

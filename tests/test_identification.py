@@ -417,12 +417,18 @@ def test_quadrants_give_the_grades_of_the_matrix(db_url: str, tmp_path: Path) ->
             "where run_id = %s order by grade", (run_id,)).fetchall()
         weights = dict(conn.execute("select factor, weight from marts.factor_summaries "
                                     "where run_id = %s", (run_id,)).fetchall())
+        entropy = dict(conn.execute("select factor, entropy from marts.factor_summaries "
+                                    "where run_id = %s", (run_id,)).fetchall())
         qgis = conn.execute(
             "select type, srid from geometry_columns where f_table_schema = 'marts' "
             "and f_table_name = 'restoration_patches'").fetchone()
         pk = conn.execute("select count(*) from pg_constraint where contype = 'p' and "
                           "conrelid = 'marts.restoration_patches'::regclass").fetchone()[0]
     assert weights == {"factor_erosion": 1.0, "factor_habitat": 1.0}
+    # entropy of m pixels of which k are 1 and the rest 0: e = ln k / ln m (from the 1000-bin
+    # histogram, hence the tolerance)
+    assert entropy["factor_erosion"] == pytest.approx(math.log(2049) / math.log(4096), rel=1e-3)
+    assert entropy["factor_habitat"] == pytest.approx(math.log(2048) / math.log(4096), rel=1e-3)
     assert (grid[:32, 32:] == 1).all() and (grid[:32, :32] == 4).all()
     assert (grid[32:, 32:] == 3).all() and grid[50, 5] == 3
     assert (grid[32:, :32] == 5).sum() == 32 * 32 - 1
