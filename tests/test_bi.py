@@ -1,0 +1,95 @@
+"""The BI contract: bi views over the latest succeeded run, documented, typed, read-only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+from psycopg import errors, sql
+from test_carbon import tiny_region
+from test_roles import as_role
+
+from etl.runs import run_assessment
+
+
+@pytest.fixture
+def two_runs(db_url: str, tmp_path: Path):
+    """Region 'tiny' (forest turning half to grassland) with two succeeded runs."""
+    t2 = np.full((64, 64), 1)
+    t2[:, 32:] = 2
+    conn = psycopg.connect(db_url)
+    tiny_region(conn, tmp_path, {"2000": np.full((64, 64), 1), "2010": t2},
+                "class_code,name_en\n1,forest\n2,grassland\n",
+                "lucode,C_above,C_below,C_soil,C_dead\n1,100,0,50,0\n2,10,0,80,0\n")
+    first = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt")
+    second = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt", force=True)
+    yield conn, first, second
+    conn.close()
+
+
+def bi_views(conn) -> list[str]:
+    return [r[0] for r in conn.execute(
+        "select table_name from information_schema.views where table_schema = 'bi' "
+        "order by 1")]
+
+
+def test_bi_role_reads_every_bi_view_and_nothing_else(two_runs) -> None:
+    conn, _, second = two_runs
+    views = bi_views(conn)
+    assert {"zone_scores", "restoration_patches", "carbon_stocks", "carbon_stock_changes",
+            "landcover_transitions", "project_benefits", "plot_validation",
+            "identification_accuracy", "runs", "carbon_stocks_by_run"} <= set(views)
+    for v in views:
+        as_role(conn, "ecorest_bi", sql.SQL("select * from {} limit 1").format(
+            sql.Identifier("bi", v)))
+    for table in ("marts.carbon_stocks", "intermediate.int_bi_runs", "etl.assessment_runs",
+                  "raster.tiles"):
+        with pytest.raises(errors.InsufficientPrivilege):
+            as_role(conn, "ecorest_bi", sql.SQL("select 1 from {} limit 1").format(
+                sql.Identifier(*table.split("."))))
+    runs = as_role(conn, "ecorest_bi", "select run_id, is_latest from bi.runs order by 1")
+    assert runs[-1] == (second, True)
+
+
+def test_every_bi_and_mart_column_is_documented_and_geometries_are_typed(two_runs) -> None:
+    conn, _, _ = two_runs
+    undocumented = conn.execute("""
+        select c.relname || '.' || a.attname
+        from pg_class c
+        join pg_namespace n on n.oid = c.relnamespace
+        join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+        where n.nspname in ('bi', 'marts') and c.relkind in ('r', 'v')
+          and col_description(c.oid, a.attnum) is null""").fetchall()
+    assert undocumented == []
+    geoms = conn.execute("select f_table_name, type, srid from geometry_columns "
+                         "where f_table_schema = 'bi' order by 1").fetchall()
+    assert ("zone_scores", "MULTIPOLYGON", 4326) in geoms
+    assert all(srid == 4326 for *_, srid in geoms)
+
+
+def test_views_show_the_latest_succeeded_run_never_a_running_one(two_runs) -> None:
+    """Rows of a run that is still being written (status running) stay invisible."""
+    conn, first, second = two_runs
+    shown = conn.execute("select distinct run_id from bi.carbon_stocks").fetchall()
+    assert shown == [(second,)]
+    totals = conn.execute("select sum(carbon_t) from bi.carbon_stocks "
+                          "where zone_set = 'region'").fetchone()
+    running = conn.execute(
+        "insert into etl.assessment_runs (region_id, status, code_version, parameter_set_ids, "
+        "input_catalog_ids) select region_id, 'running', 'test', '{}', '{}' "
+        "from registry.regions where name = 'tiny' returning run_id").fetchone()[0]
+    conn.execute("insert into marts.carbon_stocks select * from marts.carbon_stocks "
+                 "where run_id = %s", (second,))
+    conn.execute("update marts.carbon_stocks set run_id = %s, carbon_t = carbon_t * 1000 "
+                 "where ctid in (select ctid from marts.carbon_stocks where run_id = %s "
+                 "limit (select count(*) / 2 from marts.carbon_stocks where run_id = %s))",
+                 (running, second, second))
+    conn.commit()
+    assert conn.execute("select distinct run_id from bi.carbon_stocks").fetchall() == [(second,)]
+    assert conn.execute("select sum(carbon_t) from bi.carbon_stocks "
+                        "where zone_set = 'region'").fetchone() == totals
+    by_run = conn.execute("select count(distinct run_id) from bi.carbon_stocks_by_run "
+                          "where run_id in (%s, %s, %s)", (first, second, running)).fetchone()
+    assert by_run == (2,)
