@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -678,6 +679,64 @@ def _grade_table(conn, run_id: int, region_name: str) -> Table | None:
 
 
 # ================================================================================================
+# report and export
+# ================================================================================================
+@cli.command()
+@click.argument("region_name", metavar="REGION")
+@click.option("--run", "run_id", type=int, default=None,
+              help="Assessment run to report (default: the region's latest succeeded run).")
+@click.option("--lang", "langs", default="zh,en", show_default=True,
+              help="Languages, comma-separated: zh, en.")
+@click.option("--format", "formats", default="html,pdf,md", show_default=True,
+              help="Formats, comma-separated: html (self-contained), pdf, md (+ PNG figures).")
+@click.option("--out", "out_dir", default="out", show_default=True,
+              type=click.Path(file_okay=False), help="Folder to write to.")
+@click.pass_obj
+@_wrap
+def report(settings: Settings, region_name: str, run_id: int | None, langs: str,
+           formats: str, out_dir: str) -> None:
+    """Write the assessment report of REGION from its result tables.
+
+    Sections follow the guideline's outline: overview; data and provenance (every input with
+    its checksum and epoch); methods and parameters (tiers and sources used); identification
+    (grade map, table by zone, patches, NDVI trend, accuracy with the 85 % gate); carbon
+    (stocks by pool and epoch, change map, transitions, project benefits); uncertainty and
+    validation (the ±10 % criterion); conclusions computed from the numbers.
+    """
+    from reporting.report import make_report
+
+    with dbmod.session(settings) as conn:
+        files = make_report(conn, region_name, Path(out_dir), run_id=run_id,
+                            langs=tuple(x.strip() for x in langs.split(",") if x.strip()),
+                            formats=tuple(x.strip() for x in formats.split(",") if x.strip()))
+    for f in files:
+        out.print(f"  {f}")
+
+
+@cli.command()
+@click.argument("region_name", metavar="REGION")
+@click.option("--run", "run_id", type=int, default=None,
+              help="Assessment run to export (default: the region's latest succeeded run).")
+@click.option("--format", "formats", default="gpkg,tif,csv,xlsx", show_default=True,
+              help="Formats, comma-separated: gpkg (patches, zones, projects with results), "
+                   "tif (grade raster, carbon density, change), csv and xlsx (result tables).")
+@click.option("--out", "out_dir", default="out", show_default=True,
+              type=click.Path(file_okay=False), help="Folder to write to.")
+@click.pass_obj
+@_wrap
+def export(settings: Settings, region_name: str, run_id: int | None, formats: str,
+           out_dir: str) -> None:
+    """Export the results of REGION's run to GeoPackage, GeoTIFF, CSV and Excel."""
+    from reporting.export import export_run
+
+    with dbmod.session(settings) as conn:
+        files = export_run(conn, region_name, Path(out_dir), run_id=run_id,
+                           formats=tuple(x.strip() for x in formats.split(",") if x.strip()))
+    for f in files:
+        out.print(f"  {f}")
+
+
+# ================================================================================================
 # demo
 # ================================================================================================
 @cli.command()
@@ -688,8 +747,9 @@ def demo(settings: Settings) -> None:
 
     Starts the embedded cluster (or uses --dsn), brings the schema to head, loads every bundled
     dataset into two regions (willamette, ansai), runs every model (carbon and restoration-area
-    identification) for both, then prints what is there and how to connect. Running it again
-    changes nothing.
+    identification) for both, writes the assessment reports (Chinese and English; HTML, PDF,
+    Markdown) and the exports (GeoPackage, GeoTIFF, CSV, Excel) to ./out/, then prints where
+    to look and how to connect. Running it again loads and computes nothing new.
     """
     from . import demo as demo_mod
 
@@ -707,6 +767,7 @@ def demo(settings: Settings) -> None:
         ansai_run = run_assessment(conn, url, "ansai", work_dir=settings.home / "dbt")
         grade_tables = [_grade_table(conn, run_id, "willamette"),
                         _grade_table(conn, ansai_run, "ansai")]
+        written = demo_mod.outputs(conn, Path("out"))
         rows = demo_mod.summary(conn)
         carbon = conn.execute(
             "select pool, round(stock_t1_t::numeric), round(stock_t2_t::numeric), "
@@ -739,11 +800,18 @@ def demo(settings: Settings) -> None:
     for t in grade_tables:
         if t is not None:
             out.print(t)
-    out.print(f"done in {time.monotonic() - t0:.0f} s.\n"
+    reports = sorted(str(f) for f in written if f.suffix in (".html", ".pdf"))
+    out.print(f"done in {time.monotonic() - t0:.0f} s.\n\n"
+              f"Reports (Chinese and English) and exports are in ./out/ ({len(written)} files):"
+              "\n  " + "\n  ".join(reports) + "\n"
+              "  GeoPackage, GeoTIFF, CSV and Excel: out/<region>/exports/\n\n"
               "Connect psql, QGIS or a BI tool with the URL from `ecorest db url "
-              "--show-password`;\nraster tiles are in raster.tiles_<catalog_id> (see "
-              "raster_columns), vectors in registry.*.\nGive a BI login read access with: "
-              "CREATE ROLE metabase LOGIN PASSWORD '...' IN ROLE ecorest_bi;")
+              "--show-password`.\nBI tools read the documented views in schema bi "
+              "(bi.zone_scores, bi.restoration_patches, bi.carbon_stocks, ...; the latest "
+              "run of each region).\nGive a BI login read access with: "
+              "CREATE ROLE metabase LOGIN PASSWORD '...' IN ROLE ecorest_bi;\n"
+              "In QGIS add bi.restoration_patches and bi.zone_scores (MultiPolygon, EPSG:4326, "
+              "keys patch_id / zone_score_id); raster tiles are in raster.tiles_<catalog_id>.")
 
 
 def main() -> None:

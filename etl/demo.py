@@ -110,3 +110,25 @@ def summary(conn: psycopg.Connection) -> list[tuple]:
                (select count(*) from registry.survey_plots s where s.region_id = r.region_id)
                  as plots
         from registry.regions r order by r.name""").fetchall()
+
+
+def outputs(conn: psycopg.Connection, out_dir, show_progress: bool = True) -> list:
+    """Reports (zh, en; html, pdf, md) and exports of both regions' latest runs."""
+    from pathlib import Path
+
+    from reporting.export import export_run
+    from reporting.report import make_report
+
+    written = []
+    regions = ("willamette", "ansai")
+    with progress_bar("reports and exports", 2 * len(regions), "steps", show_progress) as bar:
+        for region in regions:
+            log.info("demo: report of %s", region)
+            written += make_report(conn, region, Path(out_dir) / region)
+            conn.rollback()
+            bar.advance(1)
+            log.info("demo: exports of %s", region)
+            written += export_run(conn, region, Path(out_dir) / region / "exports")
+            conn.rollback()
+            bar.advance(1)
+    return written

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the OS packages ecorest needs when they are missing (Debian/Ubuntu):
 #   PostgreSQL >= 15 server, PostGIS 3 for that server, PL/Python 3 for that server, numpy for the
-#   server's Python, and python3-venv.
+#   server's Python, python3-venv and a CJK font for the Chinese report (fonts-wqy-microhei).
 # PL/Python and PostGIS are installed at the version matching the installed server: an unpinned
 # postgresql-plpython3-NN can pull a newer server package under a running cluster.
 # Does nothing (and prints one line) when everything is present. Never run by itself as root
@@ -26,6 +26,12 @@ pg_major() {
   echo "$best"
 }
 
+have_cjk_font() {
+  [ -n "${ECOREST_CJK_FONT:-}" ] && [ -f "$ECOREST_CJK_FONT" ] && return 0
+  [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || \
+    [ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ]
+}
+
 have_all() {
   local m=$1
   [ -n "$m" ] || return 1
@@ -34,12 +40,13 @@ have_all() {
   [ -f "/usr/share/postgresql/$m/extension/plpython3u.control" ] || return 1
   /usr/bin/python3 -c 'import numpy' 2>/dev/null || return 1
   python3 -c 'import venv, ensurepip' 2>/dev/null || return 1
+  have_cjk_font || return 1
   return 0
 }
 
 major=$(pg_major)
 if have_all "$major"; then
-  log "PostgreSQL $major, PostGIS, PL/Python and numpy are installed"
+  log "PostgreSQL $major, PostGIS, PL/Python, numpy and a CJK font are installed"
   exit 0
 fi
 
@@ -56,7 +63,7 @@ if [ "$(id -u)" -ne 0 ]; then
     SUDO="sudo"
   else
     log "missing OS packages and no sudo; run as root:"
-    log "  apt-get update && apt-get install -y postgresql postgresql-15-postgis-3 postgresql-plpython3-15 python3-numpy python3-venv"
+    log "  apt-get update && apt-get install -y postgresql postgresql-15-postgis-3 postgresql-plpython3-15 python3-numpy python3-venv fonts-wqy-microhei"
     exit 1
   fi
 fi
@@ -78,6 +85,7 @@ fi
 server_pkg="postgresql-$major"
 server_ver=$(dpkg-query -W -f='${Version}' "$server_pkg" 2>/dev/null || true)
 pkgs=("postgresql-$major-postgis-3" "python3-numpy" "python3-venv")
+have_cjk_font || pkgs+=("fonts-wqy-microhei")
 plpy="postgresql-plpython3-$major"
 if [ ! -f "/usr/share/postgresql/$major/extension/plpython3u.control" ]; then
   if [ -n "$server_ver" ] && apt-cache madison "$plpy" 2>/dev/null | awk -F'|' '{gsub(/ /,"",$2); print $2}' | grep -qx "$server_ver"; then

@@ -1,0 +1,121 @@
+"""The assessment report and the exports, checked against the marts they are built from."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+import rasterio
+from pypdf import PdfReader
+from test_carbon import tiny_region
+
+from etl.rasters import load_raster
+from etl.runs import run_assessment
+from helpers import write_raster
+from reporting.export import export_run
+from reporting.report import make_report
+
+
+@pytest.fixture
+def reported(db_url: str, tmp_path: Path):
+    """A small region with carbon (forest turning half to grassland) and identification
+    (an erosion factor and the carbon density), reported in both languages and exported."""
+    t2 = np.full((64, 64), 1)
+    t2[:, 32:] = 2
+    conn = psycopg.connect(db_url)
+    tiny_region(conn, tmp_path, {"2000": np.full((64, 64), 1), "2010": t2},
+                "class_code,name_en,name_zh\n1,forest,森林\n2,grassland,草地\n",
+                "lucode,C_above,C_below,C_soil,C_dead\n1,100,0,50,0\n2,10,0,80,0\n")
+    erosion = np.zeros((64, 64), np.float32)
+    erosion[32:, :] = 10
+    e = write_raster(tmp_path / "erosion.tif", erosion, nodata=-9999)
+    load_raster(conn, "tiny", "factor_erosion", e, epoch="2010", show_progress=False)
+    (tmp_path / "w.csv").write_text("parameter,stratum,value,unit\n"
+                                    "degradation_weight,factor_erosion,1,1\n")
+    from etl.params import load_params
+
+    load_params(conn, tmp_path / "w.csv", name="w", kind="weights", source_text="test")
+    run_id = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt")
+    out = tmp_path / "out"
+    files = make_report(conn, "tiny", out)
+    exports = export_run(conn, "tiny", out / "exports")
+    yield conn, run_id, files, exports
+    conn.close()
+
+
+def pdf_text(path: Path) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(path).pages)
+
+
+def test_report_figures_equal_the_marts(reported) -> None:
+    conn, run_id, files, _ = reported
+    names = sorted(f.name for f in files)
+    assert names == sorted(f"report_tiny_run{run_id}_{lang}.{fmt}"
+                           for lang in ("zh", "en") for fmt in ("html", "pdf", "md"))
+    stocks = dict(conn.execute(
+        "select epoch_label, round(sum(carbon_t)) from marts.carbon_stocks "
+        "where run_id = %s and zone_set = 'region' group by 1", (run_id,)).fetchall())
+    sink = conn.execute("select sum(sink_co2e_t_per_yr) from marts.carbon_stock_changes "
+                        "where run_id = %s and zone_set = 'region'", (run_id,)).fetchone()[0]
+    zone = conn.execute("select assessed_ha, protection_ha, general_ha from marts.zone_scores "
+                        "where run_id = %s and zone_set = 'region'", (run_id,)).fetchone()
+    sha = conn.execute("select left(source_sha256, 16) from raster.catalog "
+                       "where layer = 'factor_erosion'").fetchone()[0]
+    # by hand: 2000 = 4096 px x 0.09 ha x 150 t C/ha; 2010 half becomes 90 t C/ha
+    assert stocks == {"2000": 55296, "2010": round(4096 * 0.09 * (150 + 90) / 2)}
+    for lang in ("en", "zh"):
+        pdf = pdf_text(next(f for f in files if f.name.endswith(f"_{lang}.pdf")))
+        html = next(f for f in files if f.name.endswith(f"_{lang}.html")).read_text()
+        flat = re.sub(r"\s+", " ", pdf)
+        for text in (flat, html):
+            assert f"{stocks['2000']:,.0f}" in text and f"{stocks['2010']:,.0f}" in text
+            assert f"{abs(sink):,.0f}" in text
+            assert f"{zone[0]:,.0f}" in text
+            assert sha in text
+        if lang == "zh":
+            assert "生态修复区域识别与固碳增汇效益评估报告" in flat and "碳储量" in flat
+            assert "年均碳排放" in flat  # forest to grassland: a source
+        else:
+            assert "net source of" in flat
+    md = next(f for f in files if f.name.endswith("_en.md")).read_text()
+    for png in re.findall(r"\((figures/[^)]+\.png)\)", md):
+        assert (files[0].parent / png).stat().st_size > 10_000
+    assert len(re.findall(r"\(figures/", md)) >= 4  # grade map, grade areas, stocks, change map
+
+
+def test_exports_match_the_marts(reported) -> None:
+    import pyogrio
+
+    conn, run_id, _, exports = reported
+    by_name = {f.name: f for f in exports}
+    gpkg = by_name[f"tiny_run{run_id}.gpkg"]
+    layers = dict(pyogrio.list_layers(gpkg))
+    assert layers["zone_scores"] == "MultiPolygon"
+    from pyogrio.raw import read
+
+    meta, _, geoms, fields = read(gpkg, layer="zone_scores")
+    assert len(geoms) == conn.execute("select count(*) from marts.zone_scores "
+                                      "where run_id = %s", (run_id,)).fetchone()[0]
+    assert meta["crs"] == "EPSG:4326" and "assessed_ha" in list(meta["fields"])
+    with rasterio.open(by_name[f"tiny_run{run_id}_priority_grade.tif"]) as src:
+        grade = src.read(1)
+    counts = dict(conn.execute(
+        "select x.v1, sum(x.pixels) from marts.priority_tiles t, "
+        "raster.crosstab(null, t.rast, null) x where t.run_id = %s group by 1",
+        (run_id,)).fetchall())
+    assert {int(g): int((grade == g).sum()) for g in np.unique(grade) if g} == counts
+    with rasterio.open(by_name[f"tiny_run{run_id}_carbon_density_change.tif"]) as src:
+        change = src.read(1, masked=True)
+    # forest (150 t C/ha) to grassland (90) on the east half: -60 t C/ha there, 0 elsewhere
+    assert sorted(np.unique(change.compressed()).tolist()) == [-60.0, 0.0]
+    import pandas as pd
+
+    csv = pd.read_csv(by_name[f"tiny_run{run_id}_carbon_stocks.csv"])
+    assert csv.loc[csv.zone_set == "region", "carbon_t"].sum() == pytest.approx(
+        float(conn.execute("select sum(carbon_t) from marts.carbon_stocks where run_id = %s "
+                           "and zone_set = 'region'", (run_id,)).fetchone()[0]))
+    xl = pd.read_excel(by_name[f"tiny_run{run_id}.xlsx"], sheet_name=None)
+    assert {"zone_scores", "carbon_stocks", "project_benefits"} <= set(xl)
