@@ -93,3 +93,21 @@ def test_views_show_the_latest_succeeded_run_never_a_running_one(two_runs) -> No
     by_run = conn.execute("select count(distinct run_id) from bi.carbon_stocks_by_run "
                           "where run_id in (%s, %s, %s)", (first, second, running)).fetchone()
     assert by_run == (2,)
+
+
+def test_analyst_guide_queries_run_as_bi(two_runs) -> None:
+    """Every SQL example of docs/SQL_ANALYST_GUIDE.md runs as ecorest_bi; the carbon and
+    lineage examples return rows (this small region has no zones, patches, projects or
+    reference samples, so those examples may be empty)."""
+    import re
+
+    from etl.settings import project_path
+
+    guide = (project_path("docs") / "SQL_ANALYST_GUIDE.md").read_text()
+    queries = re.findall(r"```sql\n(.*?)```", guide, flags=re.S)
+    assert len(queries) >= 8
+    conn, _, _ = two_runs
+    for q in queries:
+        rows = as_role(conn, "ecorest_bi", q.strip().rstrip(";"))
+        if "carbon_stock" in q or "parameter_lineage" in q:
+            assert rows, q
