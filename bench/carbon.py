@@ -12,13 +12,12 @@ import resource
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
 import rasterio
 
-from .load import CODES, _drop
+from .load import CODES, _drop, aligned_region_db
 
 DENSITY = {int(c): (10.0 + i * 7, 2.0 + i, 50.0 + i * 3, 1.0 + i * 0.5)
            for i, c in enumerate(CODES)}
@@ -60,35 +59,14 @@ def step_baseline(path: str, path2: str) -> dict:
 
 
 def step_ecorest(path: str, path2: str, url: str) -> dict:
-    import psycopg
-    from psycopg import sql
-
-    from etl import db as dbmod
     from etl.legends import load_legend
     from etl.params import load_params
     from etl.rasters import load_raster
-    from etl.regions import create_region
     from etl.runs import run_assessment
 
-    name = f"ecorest_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(url, autocommit=True) as c:
-        c.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    dburl = psycopg.conninfo.make_conninfo(url, dbname=name)
     tmp = Path(tempfile.mkdtemp(prefix="ecorest-bench-carbon-"))
+    name, dburl, conn = aligned_region_db(url, path)
     try:
-        dbmod.migrate(dburl)
-        conn = psycopg.connect(dburl)
-        with rasterio.open(path) as src:
-            left, bottom, right, top = src.bounds
-        boundary = tmp / "b.geojson"
-        boundary.write_text(json.dumps({
-            "type": "FeatureCollection",
-            "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::26910"}},
-            "features": [{"type": "Feature", "properties": {}, "geometry": {
-                "type": "Polygon", "coordinates": [[[left, bottom], [right, bottom],
-                                                    [right, top], [left, top],
-                                                    [left, bottom]]]}}]}))
-        create_region(conn, "bench", boundary, align_to=path, allow_non_equal_area=True)
         legend = tmp / "legend.csv"
         legend.write_text("class_code,name_en\n" + "".join(f"{c},c{c}\n" for c in CODES))
         load_legend(conn, "bench", legend)

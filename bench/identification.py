@@ -15,13 +15,12 @@ import resource
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
 import rasterio
 
-from .load import _drop
+from .load import _drop, aligned_region_db
 
 MATRIX = np.array([5, 5, 3, 5, 3, 2, 4, 2, 1], dtype=np.float64)  # seeds/priority_matrix.csv
 
@@ -81,33 +80,12 @@ def step_baseline(path: str) -> dict:
 
 
 def step_ecorest(path: str, url: str) -> dict:
-    import psycopg
-    from psycopg import sql
-
-    from etl import db as dbmod
     from etl.rasters import load_raster
-    from etl.regions import create_region
     from etl.runs import run_assessment
 
-    name = f"ecorest_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(url, autocommit=True) as c:
-        c.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    dburl = psycopg.conninfo.make_conninfo(url, dbname=name)
     tmp = Path(tempfile.mkdtemp(prefix="ecorest-bench-ident-"))
+    name, dburl, conn = aligned_region_db(url, path)
     try:
-        dbmod.migrate(dburl)
-        conn = psycopg.connect(dburl)
-        with rasterio.open(path) as src:
-            left, bottom, right, top = src.bounds
-        boundary = tmp / "b.geojson"
-        boundary.write_text(json.dumps({
-            "type": "FeatureCollection",
-            "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::26910"}},
-            "features": [{"type": "Feature", "properties": {}, "geometry": {
-                "type": "Polygon", "coordinates": [[[left, bottom], [right, bottom],
-                                                    [right, top], [left, top],
-                                                    [left, bottom]]]}}]}))
-        create_region(conn, "bench", boundary, align_to=path, allow_non_equal_area=True)
         load_raster(conn, "bench", "ndvi", path, epoch_from="band", scale=0.0001,
                     show_progress=False)
         t0 = time.perf_counter()

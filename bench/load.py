@@ -154,3 +154,31 @@ if __name__ == "__main__":
     step, args = sys.argv[1], json.loads(sys.argv[2])
     report = {"baseline": step_baseline, "load": step_load}[step](**args)
     print(json.dumps(report))
+
+
+def aligned_region_db(url: str, path: str):
+    """A fresh migrated database with region 'bench' on the grid of the file (no resampling);
+    returns (database name, its URL, an open connection). Drop it with _drop(url, name)."""
+    import psycopg
+    from psycopg import sql
+
+    from etl import db as dbmod
+    from etl.regions import create_region
+
+    name = f"ecorest_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    dburl = psycopg.conninfo.make_conninfo(url, dbname=name)
+    dbmod.migrate(dburl)
+    with rasterio.open(path) as src:
+        left, bottom, right, top = src.bounds
+    boundary = Path(path).with_suffix(".aligned.geojson")
+    boundary.write_text(json.dumps({
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::26910"}},
+        "features": [{"type": "Feature", "properties": {}, "geometry": {
+            "type": "Polygon", "coordinates": [[[left, bottom], [right, bottom], [right, top],
+                                                [left, top], [left, bottom]]]}}]}))
+    conn = psycopg.connect(dburl)
+    create_region(conn, "bench", boundary, align_to=path, allow_non_equal_area=True)
+    return name, dburl, conn

@@ -97,13 +97,18 @@ def find_bin_dir() -> Path:
     )
 
 
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _free_port(start: int = FIRST_PORT) -> int:
     for port in range(start, start + 200):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
+        if _port_is_free(port):
             return port
     raise ClusterError(f"no free TCP port in {start}..{start + 199}")
 
@@ -233,6 +238,15 @@ class EmbeddedCluster:
         if self.is_running():
             log.debug("cluster already running on port %d", st.port)
         else:
+            if not _port_is_free(st.port):
+                # another server (e.g. a second checkout's cluster) took the port meanwhile
+                port = _free_port()
+                log.warning("port %d is taken by another program: moving the cluster to %d",
+                            st.port, port)
+                with (Path(st.pgdata) / "postgresql.conf").open("a") as fh:
+                    fh.write(f"port = {port}  # moved by ecorest: {st.port} was taken\n")
+                st = ClusterState(**{**asdict(st), "port": port})
+                self._write_state(st)
             logfile = Path(st.pgdata) / "server.log"
             log.info("starting PostgreSQL on 127.0.0.1:%d (log: %s)", st.port, logfile)
             t0 = time.monotonic()

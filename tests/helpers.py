@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -66,3 +67,35 @@ def value_counts(conn: psycopg.Connection, catalog_id: int) -> dict[int, int]:
         "select (vc).value::int, sum((vc).count)::bigint from (select st_valuecount(rast) vc "
         "from raster.tiles where catalog_id = %s) s group by 1", (catalog_id,)).fetchall()
     return dict(rows)
+
+
+def footprint(tmp: Path, raster: Path) -> Path:
+    """A GeoJSON rectangle (in the raster's own CRS) covering the raster."""
+    with rasterio.open(raster) as src:
+        left, bottom, right, top = src.bounds
+        crs = src.crs.to_string()
+    f = tmp / "footprint.geojson"
+    f.write_text(json.dumps({
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": crs}},
+        "features": [{"type": "Feature", "properties": {}, "geometry": {
+            "type": "Polygon", "coordinates": [[[left, bottom], [right, bottom], [right, top],
+                                                [left, top], [left, bottom]]]}}]}))
+    return f
+
+
+def square_project(tmp: Path, start_date: str, col: int = 20, row: int = 20,
+                   size_px: int = 10) -> Path:
+    """A GeoJSON with one square project 'P1' on the 30 m UTM test grid of write_raster."""
+    x0, y0 = 450_000 + col * 30, 4_950_000 - row * 30
+    d = size_px * 30
+    square = [[x0, y0], [x0 + d, y0], [x0 + d, y0 - d], [x0, y0 - d], [x0, y0]]
+    path = tmp / "projects.geojson"
+    path.write_text(json.dumps({
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::26910"}},
+        "features": [{"type": "Feature", "properties": {
+            "project_id": "P1", "name": "Test planting", "project_type": "afforestation",
+            "start_date": start_date},
+            "geometry": {"type": "Polygon", "coordinates": [square]}}]}))
+    return path

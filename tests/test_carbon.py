@@ -16,7 +16,7 @@ from etl.rasters import load_raster
 from etl.regions import create_region
 from etl.runs import RunError, run_assessment
 from etl.validation import LoadError
-from helpers import DERIVED, WILLAMETTE, write_raster
+from helpers import DERIVED, WILLAMETTE, footprint, square_project, write_raster
 
 POOLS = {"C_above": "agb", "C_below": "bgb", "C_soil": "soc", "C_dead": "dead_wood"}
 
@@ -160,29 +160,13 @@ def tiny_region(conn: psycopg.Connection, tmp_path: Path, epochs: dict[str, np.n
     legend.write_text(legend_csv)
     params = tmp_path / "params.csv"
     params.write_text(params_csv)
-    create_region(conn, "tiny", _footprint(tmp_path, first), align_to=str(first),
+    create_region(conn, "tiny", footprint(tmp_path, first), align_to=str(first),
                   allow_non_equal_area=True)
     load_legend(conn, "tiny", legend)
     for epoch, path in paths.items():
         load_raster(conn, "tiny", "landcover", path, epoch=epoch, legend="tiny",
                     show_progress=False)
     load_params(conn, params, name="tiny", kind="carbon_pools", source_text="test")
-
-
-def _footprint(tmp: Path, raster: Path) -> Path:
-    import json
-
-    with rasterio.open(raster) as src:
-        left, bottom, right, top = src.bounds
-        crs = src.crs.to_string()
-    f = tmp / "footprint.geojson"
-    f.write_text(json.dumps({
-        "type": "FeatureCollection",
-        "crs": {"type": "name", "properties": {"name": crs}},
-        "features": [{"type": "Feature", "properties": {}, "geometry": {
-            "type": "Polygon", "coordinates": [[[left, bottom], [right, bottom], [right, top],
-                                                [left, top], [left, bottom]]]}}]}))
-    return f
 
 
 def test_same_inputs_reuse_the_run_unless_forced(willamette_run, tmp_path) -> None:
@@ -202,22 +186,11 @@ def test_project_benefit_against_baseline_ring_by_hand(db_url: str, tmp_path: Pa
     around it degrades to class 2 (4 t C/ha), over 10 years, on 30 m pixels (0.09 ha).
     inside: 100 x 0.09 x (+3) = +27 t; baseline at the ring's rate (-1 t/ha): 100 x 0.09 x -1 =
     -9 t; benefit 36 t = 3.6 t C/yr = 13.2 t CO2e/yr."""
-    import json
-
     from etl.vector_loads import load_projects
 
     t2 = np.full((64, 64), 2)
     t2[20:30, 20:30] = 3
-    x0, y0 = 450_000 + 20 * 30, 4_950_000 - 20 * 30
-    square = [[x0, y0], [x0 + 300, y0], [x0 + 300, y0 - 300], [x0, y0 - 300], [x0, y0]]
-    projects = tmp_path / "projects.geojson"
-    projects.write_text(json.dumps({
-        "type": "FeatureCollection",
-        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::26910"}},
-        "features": [{"type": "Feature", "properties": {
-            "project_id": "P1", "name": "Test planting", "project_type": "afforestation",
-            "start_date": "2001-01-01"},
-            "geometry": {"type": "Polygon", "coordinates": [square]}}]}))
+    projects = square_project(tmp_path, "2001-01-01")
     with psycopg.connect(db_url) as conn:
         tiny_region(conn, tmp_path, {"2000": np.full((64, 64), 1), "2010": t2},
                     "class_code,name_en\n1,grass\n2,degraded\n3,plantation\n",
@@ -371,7 +344,7 @@ def test_ipcc_tier1_defaults_from_region_climate_and_soil(db_url: str, tmp_path:
     (tmp_path / "legend.csv").write_text("class_code,name_en,ipcc_category\n1,crop,cropland\n"
                                          "2,meadow,grassland\n")
     with psycopg.connect(db_url) as conn:
-        create_region(conn, "tier1", _footprint(tmp_path, path), align_to=str(path),
+        create_region(conn, "tier1", footprint(tmp_path, path), align_to=str(path),
                       allow_non_equal_area=True)
         load_legend(conn, "tier1", tmp_path / "legend.csv")
         load_raster(conn, "tier1", "landcover", path, epoch="2020", legend="tier1",
@@ -436,22 +409,11 @@ def test_project_uncertainty_declared_baseline_and_sink_rates(db_url: str,
     into 3 (8): +27 t inside over 10 yr. Declared no-change baseline: benefit = 27 t.
     Benefit = 9 x d3 - 9 x d1 (ha x t C/ha): Approach 1 = sqrt((0.1·72)² + (0.1·45)²)/27
     = 31.4 %; the Monte Carlo 95 % half-width matches it within sampling error."""
-    import json
-
     from etl.vector_loads import load_projects
 
     t3 = np.full((64, 64), 1)
     t3[20:30, 20:30] = 3
-    x0, y0 = 450_000 + 20 * 30, 4_950_000 - 20 * 30
-    square = [[x0, y0], [x0 + 300, y0], [x0 + 300, y0 - 300], [x0, y0 - 300], [x0, y0]]
-    projects = tmp_path / "projects.geojson"
-    projects.write_text(json.dumps({
-        "type": "FeatureCollection",
-        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::26910"}},
-        "features": [{"type": "Feature", "properties": {
-            "project_id": "P1", "name": "Test planting", "project_type": "afforestation",
-            "start_date": "2010-03-01"},
-            "geometry": {"type": "Polygon", "coordinates": [square]}}]}))
+    projects = square_project(tmp_path, "2010-03-01")
     with psycopg.connect(db_url) as conn:
         tiny_region(conn, tmp_path, {"2000": np.full((64, 64), 1),
                                      "2010": np.full((64, 64), 1), "2020": t3},

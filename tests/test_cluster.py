@@ -61,3 +61,18 @@ def test_lifecycle(cluster: EmbeddedCluster) -> None:
     cluster.destroy()
     assert not cluster.state_file.exists()
     assert not Path(state.pgdata).exists()
+
+
+def test_restart_moves_to_a_free_port_when_its_port_was_taken(cluster: EmbeddedCluster) -> None:
+    """Another program (e.g. a second checkout's cluster) took the port while it was stopped."""
+    import socket
+
+    state = cluster.start()
+    cluster.stop()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.bind(("127.0.0.1", state.port))
+        squatter.listen()
+        moved = cluster.start()
+        assert moved.port != state.port and cluster.state().port == moved.port
+        with psycopg.connect(cluster.url()) as conn:
+            assert conn.execute("show port").fetchone() == (str(moved.port),)

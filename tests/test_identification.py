@@ -23,7 +23,7 @@ from etl.regions import create_region
 from etl.runs import RunError, run_assessment
 from etl.settings import project_path
 from etl.vector_loads import load_samples
-from helpers import write_raster
+from helpers import footprint, write_raster
 
 SAMPLE = project_path("data", "sample")
 VHP = sorted((SAMPLE / "vhp_ndvi_annual_global_1982_2023").glob("VHP_SMN_annual_ndvi_*.tif"))
@@ -35,19 +35,6 @@ def _box(path: Path, lon0: float, lat0: float, lon1: float, lat1: float) -> Path
     path.write_text(json.dumps({"type": "Polygon", "coordinates": [[
         [lon0, lat0], [lon1, lat0], [lon1, lat1], [lon0, lat1], [lon0, lat0]]]}))
     return path
-
-
-def _footprint(tmp: Path, raster: Path) -> Path:
-    with rasterio.open(raster) as src:
-        left, bottom, right, top = src.bounds
-        crs = src.crs.to_string()
-    f = tmp / "footprint.geojson"
-    f.write_text(json.dumps({
-        "type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": crs}},
-        "features": [{"type": "Feature", "properties": {}, "geometry": {
-            "type": "Polygon", "coordinates": [[[left, bottom], [right, bottom], [right, top],
-                                                [left, top], [left, bottom]]]}}]}))
-    return f
 
 
 def _table(name: str) -> sql.Composable:
@@ -257,7 +244,7 @@ def test_slope_on_a_plane_and_on_the_real_dem(db_url: str, tmp_path: Path) -> No
     plane = (0.1 * cols - 0.05 * rows + 100).astype(np.float32)
     path = write_raster(tmp_path / "plane.tif", plane, nodata=-9999)
     with psycopg.connect(db_url) as conn:
-        create_region(conn, "plane", _footprint(tmp_path, path), align_to=str(path),
+        create_region(conn, "plane", footprint(tmp_path, path), align_to=str(path),
                       allow_non_equal_area=True, tile_size=16)
         load_raster(conn, "plane", "dem", path, epoch="2000", show_progress=False)
         run_assessment(conn, db_url, "plane", work_dir=tmp_path / "dbt")
@@ -277,7 +264,7 @@ def test_slope_on_a_plane_and_on_the_real_dem(db_url: str, tmp_path: Path) -> No
         transform = src.transform
     want = horn_slope(np.where(valid, z, np.nan), res)
     with psycopg.connect(db_url) as conn:
-        create_region(conn, "dem", _footprint(tmp_path, DEM), align_to=str(DEM),
+        create_region(conn, "dem", footprint(tmp_path, DEM), align_to=str(DEM),
                       allow_non_equal_area=True)
         load_raster(conn, "dem", "dem", DEM, epoch="2000", show_progress=False)
         run_assessment(conn, db_url, "dem", work_dir=tmp_path / "dbt2")
@@ -366,7 +353,7 @@ def quadrant_region(conn, tmp_path: Path, weights_csv: str) -> None:
     habitat[:32, :] = 100
     e = write_raster(tmp_path / "erosion.tif", erosion, nodata=-9999)
     h = write_raster(tmp_path / "habitat.tif", habitat, nodata=-9999)
-    create_region(conn, "quad", _footprint(tmp_path, e), align_to=str(e),
+    create_region(conn, "quad", footprint(tmp_path, e), align_to=str(e),
                   allow_non_equal_area=True, tile_size=16)
     load_raster(conn, "quad", "factor_erosion", e, epoch="2020", show_progress=False)
     load_raster(conn, "quad", "factor_habitat", h, epoch="2020", show_progress=False)
