@@ -15,8 +15,8 @@ from etl.runs import run_assessment
 
 
 @pytest.fixture
-def two_runs(db_url: str, tmp_path: Path):
-    """Region 'tiny' (forest turning half to grassland) with two succeeded runs."""
+def one_run(db_url: str, tmp_path: Path):
+    """Region 'tiny' (forest turning half to grassland) with one succeeded run."""
     t2 = np.full((64, 64), 1)
     t2[:, 32:] = 2
     conn = psycopg.connect(db_url)
@@ -24,9 +24,16 @@ def two_runs(db_url: str, tmp_path: Path):
                 "class_code,name_en\n1,forest\n2,grassland\n",
                 "lucode,C_above,C_below,C_soil,C_dead\n1,100,0,50,0\n2,10,0,80,0\n")
     first = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt")
-    second = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt", force=True)
-    yield conn, first, second
+    yield conn, first, db_url, tmp_path
     conn.close()
+
+
+@pytest.fixture
+def two_runs(one_run):
+    """The same region with a second (forced) run."""
+    conn, first, db_url, tmp_path = one_run
+    second = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt", force=True)
+    return conn, first, second
 
 
 def bi_views(conn) -> list[str]:
@@ -35,8 +42,8 @@ def bi_views(conn) -> list[str]:
         "order by 1")]
 
 
-def test_bi_role_reads_every_bi_view_and_nothing_else(two_runs) -> None:
-    conn, _, second = two_runs
+def test_bi_role_reads_every_bi_view_and_nothing_else(one_run) -> None:
+    conn, run_id, _, _ = one_run
     views = bi_views(conn)
     assert {"zone_scores", "restoration_patches", "carbon_stocks", "carbon_stock_changes",
             "landcover_transitions", "project_benefits", "plot_validation",
@@ -50,11 +57,11 @@ def test_bi_role_reads_every_bi_view_and_nothing_else(two_runs) -> None:
             as_role(conn, "ecorest_bi", sql.SQL("select 1 from {} limit 1").format(
                 sql.Identifier(*table.split("."))))
     runs = as_role(conn, "ecorest_bi", "select run_id, is_latest from bi.runs order by 1")
-    assert runs[-1] == (second, True)
+    assert runs[-1] == (run_id, True)
 
 
-def test_every_bi_and_mart_column_is_documented_and_geometries_are_typed(two_runs) -> None:
-    conn, _, _ = two_runs
+def test_every_bi_and_mart_column_is_documented_and_geometries_are_typed(one_run) -> None:
+    conn = one_run[0]
     undocumented = conn.execute("""
         select c.relname || '.' || a.attname
         from pg_class c
@@ -95,7 +102,7 @@ def test_views_show_the_latest_succeeded_run_never_a_running_one(two_runs) -> No
     assert by_run == (2,)
 
 
-def test_analyst_guide_queries_run_as_bi(two_runs) -> None:
+def test_analyst_guide_queries_run_as_bi(one_run) -> None:
     """Every SQL example of docs/SQL_ANALYST_GUIDE.md runs as ecorest_bi; the carbon and
     lineage examples return rows (this small region has no zones, patches, projects or
     reference samples, so those examples may be empty)."""
@@ -106,7 +113,7 @@ def test_analyst_guide_queries_run_as_bi(two_runs) -> None:
     guide = (project_path("docs") / "SQL_ANALYST_GUIDE.md").read_text()
     queries = re.findall(r"```sql\n(.*?)```", guide, flags=re.S)
     assert len(queries) >= 8
-    conn, _, _ = two_runs
+    conn = one_run[0]
     for q in queries:
         rows = as_role(conn, "ecorest_bi", q.strip().rstrip(";"))
         if "carbon_stock" in q or "parameter_lineage" in q:
