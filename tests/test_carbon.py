@@ -306,6 +306,16 @@ def test_ipcc_seed_tables(willamette_run) -> None:
     for legend in ("clcd", "hj1166_l2"):
         for row in csv.DictReader(open(BUILTIN_DIR / f"{legend}.csv", encoding="utf-8")):
             assert walk[(legend, int(row["class_code"]))] == row["ipcc_category"]
+    # litter (Table 2.2), perennial woody cropland (Table 5.1), drained organic soils (5.6)
+    assert conn.execute("select litter_t_c_per_ha from intermediate.ipcc_litter_stocks where "
+                        "climate_forest_type = 'subtropical_broadleaf_deciduous'").fetchone() \
+        == (2.8,)
+    assert conn.execute("select biomass_at_harvest_t_c_per_ha, accumulation_t_c_per_ha_yr "
+                        "from intermediate.ipcc_perennial_cropland where climate = 'temperate'"
+                        ).fetchone() == (63.0, 2.1)
+    assert conn.execute("select emission_t_c_per_ha_yr from intermediate."
+                        "ipcc_organic_soil_emissions where climate = 'warm_temperate'"
+                        ).fetchone() == (10.0,)
 
 
 def test_per_pixel_density_rasters(willamette_run) -> None:
