@@ -62,13 +62,13 @@ def generate(work: Path, n_lc: int, n_ndvi: int) -> dict[str, Path]:
     return {"landcover": lc, "ndvi": ndvi}
 
 
-def _db(url: str, tile: int, path: str):
-    """A fresh migrated database with a region covering the file, on a 30 m Albers grid."""
+def _fresh_db(url: str, path: str):
+    """A fresh migrated database and a boundary file covering the raster at ``path``;
+    returns (database name, its URL, an open connection, the boundary file)."""
     import psycopg
     from psycopg import sql
 
     from etl import db as dbmod
-    from etl.regions import create_region
 
     name = f"ecorest_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(url, autocommit=True) as c:
@@ -84,7 +84,14 @@ def _db(url: str, tile: int, path: str):
         "features": [{"type": "Feature", "properties": {}, "geometry": {
             "type": "Polygon", "coordinates": [[[left, bottom], [right, bottom], [right, top],
                                                 [left, top], [left, bottom]]]}}]}))
-    conn = psycopg.connect(dburl)
+    return name, dburl, psycopg.connect(dburl), boundary
+
+
+def _db(url: str, tile: int, path: str):
+    """A fresh migrated database with a region covering the file, on a 30 m Albers grid."""
+    from etl.regions import create_region
+
+    name, _, conn, boundary = _fresh_db(url, path)
     region = create_region(conn, "bench", boundary, crs="EPSG:5070", tile_size=tile)
     conn.rollback()
     return name, conn, region
@@ -159,26 +166,8 @@ if __name__ == "__main__":
 def aligned_region_db(url: str, path: str):
     """A fresh migrated database with region 'bench' on the grid of the file (no resampling);
     returns (database name, its URL, an open connection). Drop it with _drop(url, name)."""
-    import psycopg
-    from psycopg import sql
-
-    from etl import db as dbmod
     from etl.regions import create_region
 
-    name = f"ecorest_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(url, autocommit=True) as c:
-        c.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    dburl = psycopg.conninfo.make_conninfo(url, dbname=name)
-    dbmod.migrate(dburl)
-    with rasterio.open(path) as src:
-        left, bottom, right, top = src.bounds
-    boundary = Path(path).with_suffix(".aligned.geojson")
-    boundary.write_text(json.dumps({
-        "type": "FeatureCollection",
-        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::26910"}},
-        "features": [{"type": "Feature", "properties": {}, "geometry": {
-            "type": "Polygon", "coordinates": [[[left, bottom], [right, bottom], [right, top],
-                                                [left, top], [left, bottom]]]}}]}))
-    conn = psycopg.connect(dburl)
+    name, dburl, conn, boundary = _fresh_db(url, path)
     create_region(conn, "bench", boundary, align_to=path, allow_non_equal_area=True)
     return name, dburl, conn

@@ -83,7 +83,6 @@ def build(d: ReportData, lang: str) -> list[Block]:
 
     b: list[Block] = [Block("h1", t("title") + f" — {d.region['title']}")]
     run = d.run
-    region_ha = d.zones[0][3] if d.zones and d.zones[0][0] == "region" else None
 
     # 1 overview ---------------------------------------------------------------------------
     b.append(Block("h2", t("s_overview")))
@@ -288,12 +287,14 @@ def build(d: ReportData, lang: str) -> list[Block]:
 
     # 7 conclusions ------------------------------------------------------------------------
     b.append(Block("h2", t("s_concl")))
-    for line in conclusions(d, zh, names, region_ha):
+    for line in conclusions(d, zh):
         b.append(Block("p", line))
     return b
 
 
-def conclusions(d: ReportData, zh: bool, names: dict, region_ha) -> list[str]:
+def conclusions(d: ReportData, zh: bool) -> list[str]:
+    """Sentences computed from the run's numbers (stocks, sink, restoration need, NDVI trend,
+    accuracy gate, project benefits)."""
     out = []
     if d.stocks:
         epochs = sorted({s[0] for s in d.stocks})
