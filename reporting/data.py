@@ -44,6 +44,7 @@ class ReportData:
     projects: list[tuple] = field(default_factory=list)
     uncertainty: list[tuple] = field(default_factory=list)
     validation: list[tuple] = field(default_factory=list)
+    landcover_accuracy: list[tuple] = field(default_factory=list)
     grade_grid: Grid | None = None
     change_grid: Grid | None = None
     outlines: list[tuple] = field(default_factory=list)  # (zone_set, code, WKB on the grid)
@@ -170,6 +171,11 @@ def load(conn: psycopg.Connection, region: str, run_id: int | None = None,
         select ecosystem_type, pool, plots, within_10pct_share_pct, mre_pct, bias_pct,
                rmse_t_per_ha, bias_within_10pct
         from marts.plot_validation_summary where run_id = %s order by 1, 2""", p)
+    d.landcover_accuracy = _rows(conn, """
+        select epoch_label, class_code, map_samples, users_accuracy, producers_accuracy,
+               mapped_area_ha, estimated_area_ha, estimated_area_ci_ha, overall_accuracy,
+               kappa, passes_gate
+        from marts.landcover_accuracy where run_id = %s order by epoch_label, class_code""", p)
     if with_maps:
         d.grade_grid = mosaic(conn, "select rast from marts.priority_tiles where run_id = %s",
                               (run_id,), band=1)

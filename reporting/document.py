@@ -272,6 +272,24 @@ def build(d: ReportData, lang: str) -> list[Block]:
                        rows=[[r[0], r[1] if r[0] == "stock" else f"{r[1]}–{r[2]}",
                               t("pool_" + r[3]), f0(r[4]), f1(r[5]), f0(r[6]), f0(r[7])]
                              for r in d.uncertainty]))
+    if d.landcover_accuracy:
+        a0 = d.landcover_accuracy[0]
+        b.append(Block("p", L(
+            f"土地覆盖分类精度（{a0[0]} 年，参考样点）：总体精度 {f3(a0[8])}，"
+            f"Kappa {f3(a0[9])}，总体精度 ≥ 85%：{t('pass') if a0[10] else t('fail')}。"
+            f"碳储量的不确定性已计入各类面积的不确定性。",
+            f"Land-cover accuracy ({a0[0]}, reference samples): overall accuracy {f3(a0[8])}, "
+            f"kappa {f3(a0[9])}, overall accuracy ≥ 85 %: "
+            f"{t('pass') if a0[10] else t('fail')}. The stock uncertainty includes the class "
+            f"areas' uncertainty.")))
+        b.append(Block("table", L("土地覆盖分类精度与面积校正",
+                                  "Land-cover accuracy and adjusted areas"),
+                       headers=[L("时期", "epoch"), L("类别", "class"), L("样点", "samples"),
+                                L("用户精度", "UA"), L("制图精度", "PA"),
+                                L("制图面积", "mapped ha"), L("校正面积", "adjusted ha"),
+                                "± 95 %"],
+                       rows=[[r[0], str(r[1]), str(r[2]), f3(r[3]), f3(r[4]), f0(r[5]), f0(r[6]),
+                              f0(r[7])] for r in d.landcover_accuracy]))
     if d.validation:
         b.append(Block("table", L("样地验证（±10% 要求）", "Plot validation (±10 % criterion)"),
                        headers=[L("生态系统", "ecosystem"), L("碳库", "pool"), L("样地", "plots"),

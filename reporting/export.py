@@ -23,6 +23,7 @@ TABLES = {
     "factor_summaries": "factor_no",
     "identification_accuracy": "grade",
     "identification_confusion": "map_grade, reference_grade",
+    "landcover_accuracy": "epoch_label, class_code",
     "carbon_stocks": "zone_set, zone_code, epoch_label, class_code, pool",
     "carbon_stock_changes": "zone_set, zone_code, epoch_t1, pool",
     "landcover_transitions": "zone_set, zone_code, epoch_t1, class_t1, class_t2",

@@ -485,3 +485,53 @@ def test_plot_validation_summary_by_ecosystem(db_url: str, tmp_path: Path) -> No
     assert row == ("grassland", 3, pytest.approx(100 / 3),
                    pytest.approx(sum(abs(d) for d in devs) / 3),
                    pytest.approx(sum(devs) / 3), pytest.approx((5 / 3) ** 0.5), True)
+
+
+def test_land_cover_accuracy_and_area_uncertainty_of_stocks(db_url: str, tmp_path: Path) -> None:
+    """20 reference samples: in the class-1 half 8 are class 1 and 2 are class 2; in the class-2
+    half all 10 are class 2. Each class maps 184.32 ha (W = 0.5). By hand (Olofsson 2014):
+    p11 = 0.4, p12 = 0.1, p22 = 0.5 -> adjusted areas 0.4 and 0.6 x 368.64 ha; Var(p1) =
+    Var(p2) = 0.25 x 0.8 x 0.2 / 9 -> CI = 1.96 x sqrt(0.0044) x 368.64 = 48.17 ha for both.
+    The stock's Approach 1 combines 20 % / 30 % density uncertainty with these area terms."""
+    from pyproj import Transformer
+
+    from etl.vector_loads import load_samples
+
+    lc = np.full((64, 64), 1)
+    lc[:, 32:] = 2
+    to_ll = Transformer.from_crs("EPSG:26910", "EPSG:4326", always_xy=True)
+    lines = ["sample_id,lon,lat,reference_class,sample_date"]
+    for i in range(20):
+        col = 3 * (i % 10) + (34 if i >= 10 else 1)
+        row = 5 + 5 * (i // 10)
+        ref = 2 if (i >= 10 or i < 2) else 1
+        lon, lat = to_ll.transform(450_000 + col * 30 + 15, 4_950_000 - row * 30 - 15)
+        lines.append(f"S{i},{lon},{lat},{ref},2020-06-01")
+    (tmp_path / "samples.csv").write_text("\n".join(lines) + "\n")
+    with psycopg.connect(db_url) as conn:
+        tiny_region(conn, tmp_path, {"2020": lc}, "class_code,name_en\n1,forest\n2,grassland\n",
+                    "parameter,class_code,pool,value,unit,uncertainty_pct\n"
+                    "carbon_density,1,agb,100,t C/ha,20\ncarbon_density,2,agb,10,t C/ha,30\n")
+        load_samples(conn, "tiny", tmp_path / "samples.csv")
+        run_id = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt")
+        acc = {c: r for c, *r in conn.execute(
+            "select class_code, users_accuracy, estimated_area_ha, estimated_area_ci_ha, "
+            "area_uncertainty_pct, overall_accuracy, kappa, passes_gate "
+            "from marts.landcover_accuracy where run_id = %s", (run_id,))}
+        unc = conn.execute(
+            "select total_t, u_approach1_pct, includes_area_uncertainty from "
+            "marts.carbon_uncertainty where run_id = %s and zone_set = 'region' and "
+            "quantity = 'stock'", (run_id,)).fetchone()
+    total_ha = 4096 * 0.09
+    ci = 1.96 * (0.25 * 0.8 * 0.2 / 9) ** 0.5 * total_ha
+    approx = pytest.approx
+    assert tuple(acc[1][:3]) == (approx(0.8), approx(0.4 * total_ha), approx(ci))
+    assert tuple(acc[2][:3]) == (approx(1.0), approx(0.6 * total_ha), approx(ci))
+    ua1, ua2 = 100 * ci / (0.4 * total_ha), 100 * ci / (0.6 * total_ha)
+    assert acc[1][3] == pytest.approx(ua1) and acc[2][3] == pytest.approx(ua2)
+    # OA = 0.5 x 0.8 + 0.5 x 1.0; kappa on the counts: po 0.9, pe (10·8 + 10·12)/400 = 0.5
+    assert acc[1][4:] == [pytest.approx(0.9), pytest.approx(0.8), True]
+    x1, x2 = 2048 * 0.09 * 100, 2048 * 0.09 * 10
+    want = 100 * ((x1 * (0.2 ** 2 + (ua1 / 100) ** 2) ** 0.5) ** 2
+                  + (x2 * (0.3 ** 2 + (ua2 / 100) ** 2) ** 0.5) ** 2) ** 0.5 / (x1 + x2)
+    assert unc == (pytest.approx(x1 + x2), pytest.approx(want), True)

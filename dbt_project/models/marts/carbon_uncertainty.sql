@@ -1,13 +1,26 @@
 {{ config(pre_hook="{{ delete_this_run() }}") }}
 -- uncertainty of stock totals (per epoch) and of stock changes (per period), per zone and pool:
 -- IPCC Approach 1 (error propagation over classes) and Approach 2 (seeded Monte Carlo, each
--- class density drawn once per iteration so t1 and t2 share it)
-with stock_terms as (
-    select zone_set, zone_code, 'stock' as quantity, epoch_label as epoch_t1,
-           epoch_label as epoch_t2, pool, class_code, area_ha as coef,
-           carbon_t_per_ha as density, coalesce(uncertainty_pct, 0) as u_pct
-    from {{ ref('carbon_stocks') }}
+-- class density drawn once per iteration so t1 and t2 share it). Stock totals include the
+-- uncertainty of the class areas where landcover_accuracy has it (reference samples with a
+-- reference class); changes carry the density uncertainty only.
+with area_u as (
+    select epoch_label, class_code, area_uncertainty_pct
+    from {{ ref('landcover_accuracy') }}
     where run_id = {{ var('run_id') }}
+),
+
+stock_terms as (
+    -- one term per class: area x density, whose uncertainty combines the density's and, where
+    -- reference samples give it, the class area's (Approach 1 product rule)
+    select c.zone_set, c.zone_code, 'stock' as quantity, c.epoch_label as epoch_t1,
+           c.epoch_label as epoch_t2, c.pool, c.class_code, 1.0::float8 as coef,
+           c.area_ha * c.carbon_t_per_ha as density,
+           sqrt(coalesce(c.uncertainty_pct, 0) ^ 2
+                + coalesce(a.area_uncertainty_pct, 0) ^ 2) as u_pct
+    from {{ ref('carbon_stocks') }} as c
+    left join area_u as a on a.epoch_label = c.epoch_label and a.class_code = c.class_code
+    where c.run_id = {{ var('run_id') }}
 ),
 
 region as (
@@ -71,7 +84,8 @@ select
     mc.p2_5 as mc_p2_5_t,
     mc.p97_5 as mc_p97_5_t,
     {{ var('mc_draws') }} as mc_draws,
-    {{ var('mc_seed') }} as mc_seed
+    {{ var('mc_seed') }} as mc_seed,
+    g.quantity = 'stock' and exists (select 1 from area_u) as includes_area_uncertainty
 from grouped as g
 cross join lateral ipcc.monte_carlo_linear(g.coefs, g.densities, g.u_pcts,
                                            {{ var('mc_draws') }}, {{ var('mc_seed') }}) as mc
