@@ -106,7 +106,12 @@ def to_pdf(blocks: list[Block], path: Path) -> None:
             pdf.multi_cell(width, 5, b.text, align="L")
             size = 7 if len(b.headers) <= 8 else 6
             pdf.set_font("cjk", size=size)
-            with pdf.table(width=width, line_height=size * 0.55, text_align="LEFT",
+            # column widths follow the longest text of each column (within bounds)
+            lengths = [max(len(str(v)) for v in col) for col in zip(b.headers, *b.rows,
+                                                                   strict=True)]
+            widths = tuple(min(max(n, 4), 40) for n in lengths)
+            with pdf.table(width=width, col_widths=widths, line_height=size * 0.55,
+                           text_align="LEFT",
                            headings_style=FontFace(emphasis=None, fill_color=(235, 235, 235)),
                            first_row_as_headings=True) as table:
                 table.row([str(h) for h in b.headers])
