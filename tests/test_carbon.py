@@ -535,3 +535,15 @@ def test_land_cover_accuracy_and_area_uncertainty_of_stocks(db_url: str, tmp_pat
     want = 100 * ((x1 * (0.2 ** 2 + (ua1 / 100) ** 2) ** 0.5) ** 2
                   + (x2 * (0.3 ** 2 + (ua2 / 100) ** 2) ** 0.5) ** 2) ** 0.5 / (x1 + x2)
     assert unc == (pytest.approx(x1 + x2), pytest.approx(want), True)
+
+
+@pytest.mark.parametrize("settings,message", [
+    ({"grading_methd": "fixed"}, "not a model setting"),
+    ({"grading_method": "jenks"}, "use one of fixed, quantile, natural_breaks"),
+    ({"min_plots": "five"}, "must be a number"),
+    ({"run_id": 7}, "not a model setting"),
+])
+def test_bad_run_settings_are_refused_before_anything_runs(conn, settings, message) -> None:
+    with pytest.raises(LoadError, match=message):
+        run_assessment(conn, "postgresql://unused", "nowhere", work_dir=Path("/nonexistent"),
+                       dbt_vars=settings)
