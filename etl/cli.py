@@ -681,6 +681,11 @@ def _grade_table(conn, run_id: int, region_name: str) -> Table | None:
 # ================================================================================================
 # report and export
 # ================================================================================================
+def _csv(value: str) -> tuple[str, ...]:
+    """A comma-separated option as its non-empty items."""
+    return tuple(x.strip() for x in value.split(",") if x.strip())
+
+
 @cli.command()
 @click.argument("region_name", metavar="REGION")
 @click.option("--run", "run_id", type=int, default=None,
@@ -707,8 +712,8 @@ def report(settings: Settings, region_name: str, run_id: int | None, langs: str,
 
     with dbmod.session(settings) as conn:
         files = make_report(conn, region_name, Path(out_dir), run_id=run_id,
-                            langs=tuple(x.strip() for x in langs.split(",") if x.strip()),
-                            formats=tuple(x.strip() for x in formats.split(",") if x.strip()))
+                            langs=_csv(langs),
+                            formats=_csv(formats))
     for f in files:
         out.print(f"  {f}")
 
@@ -731,7 +736,7 @@ def export(settings: Settings, region_name: str, run_id: int | None, formats: st
 
     with dbmod.session(settings) as conn:
         files = export_run(conn, region_name, Path(out_dir), run_id=run_id,
-                           formats=tuple(x.strip() for x in formats.split(",") if x.strip()))
+                           formats=_csv(formats))
     for f in files:
         out.print(f"  {f}")
 

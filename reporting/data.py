@@ -238,24 +238,29 @@ def mosaic(conn, query: str, params: tuple, band: int = 1) -> Grid | None:
     return Grid(out, left, top, px)
 
 
+def density_grid(conn, run_id: int, epoch: str, pools: list[str]) -> Grid | None:
+    """Total carbon density (t C/ha, sum of the pools) of a run's land cover at one epoch."""
+    total = None
+    for pool in pools:
+        g = mosaic(conn, "select rast from raster.carbon_density_tiles(%s, %s, %s)",
+                   (run_id, epoch, pool))
+        if g is not None:
+            total = g if total is None else Grid(total.values + g.values, g.left, g.top,
+                                                 g.pixel_m)
+    return total
+
+
+def difference(first: Grid | None, last: Grid | None) -> Grid | None:
+    """last - first on the same grid (None when either is missing or the grids differ)."""
+    if first is None or last is None or first.values.shape != last.values.shape:
+        return None
+    return Grid(last.values - first.values, first.left, first.top, first.pixel_m)
+
+
 def carbon_change_grid(conn, run_id: int, changes: list[tuple]) -> Grid | None:
     """Total carbon density (all pools) at the last epoch minus the first (t C/ha)."""
     if not changes:
         return None
-    t1, t2 = changes[0][0], changes[-1][1]
     pools = sorted({c[3] for c in changes})
-    grids = {}
-    for epoch in (t1, t2):
-        total = None
-        for pool in pools:
-            g = mosaic(conn, "select rast from raster.carbon_density_tiles(%s, %s, %s)",
-                       (run_id, epoch, pool))
-            if g is None:
-                continue
-            total = g if total is None else Grid(total.values + g.values, g.left, g.top,
-                                                 g.pixel_m)
-        grids[epoch] = total
-    if grids[t1] is None or grids[t2] is None or grids[t1].values.shape != grids[t2].values.shape:
-        return None
-    g1, g2 = grids[t1], grids[t2]
-    return Grid(g2.values - g1.values, g1.left, g1.top, g1.pixel_m)
+    return difference(density_grid(conn, run_id, changes[0][0], pools),
+                      density_grid(conn, run_id, changes[-1][1], pools))

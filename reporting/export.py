@@ -150,20 +150,15 @@ def export_run(conn: psycopg.Connection, region: str, out_dir: Path, *,
                                (run_id,)).fetchall()
         pools = [r[0] for r in conn.execute("select distinct pool from marts.parameter_lineage "
                                             "where run_id = %s order by 1", (run_id,))]
-        epochs = sorted({e for pair in changes for e in pair})
-        for epoch in epochs:
-            total = None
-            for pool in pools:
-                g = data.mosaic(conn, "select rast from raster.carbon_density_tiles(%s, %s, %s)",
-                                (run_id, epoch, pool))
-                if g is not None:
-                    total = g if total is None else data.Grid(total.values + g.values,
-                                                              g.left, g.top, g.pixel_m)
+        # each epoch's total density once; the change map is the last minus the first
+        totals = {e: data.density_grid(conn, run_id, e, pools)
+                  for e in sorted({e for pair in changes for e in pair})}
+        for epoch, total in totals.items():
             if total is not None:
                 written.append(out_dir / f"{stem}_carbon_density_{epoch}.tif")
                 _geotiff(written[-1], total, crs, "float32", -9999.0)
-        change = data.carbon_change_grid(conn, run_id, [(a, b, 0, p) for a, b in changes
-                                                        for p in pools])
+        change = data.difference(totals[changes[0][0]], totals[changes[-1][1]]) \
+            if changes else None
         if change is not None:
             written.append(out_dir / f"{stem}_carbon_density_change.tif")
             _geotiff(written[-1], change, crs, "float32", -9999.0)

@@ -50,22 +50,7 @@ select
     o.class_code as grade,
     g.name_en as grade_name_en,
     g.name_zh as grade_name_zh,
-    o.map_samples,
-    o.ref_samples,
-    o.users_accuracy,
-    o.users_ci,
-    o.producers_accuracy,
-    o.producers_ci,
-    o.mapped_area as mapped_area_ha,
-    o.estimated_area as estimated_area_ha,
-    o.estimated_area_ci as estimated_area_ci_ha,
-    o.overall_accuracy,
-    o.overall_accuracy_ci,
-    o.sample_overall_accuracy,
-    o.kappa,
-    i.samples as total_samples,
-    {{ var('accuracy_gate_oa') }}::float8 as gate_overall_accuracy,
-    o.overall_accuracy >= {{ var('accuracy_gate_oa') }} as passes_gate
+    {{ olofsson_columns() }}
 from inputs as i
 cross join lateral ident.olofsson(i.counts, i.grades, i.areas) as o
 left join {{ ref('priority_grades') }} as g on g.grade = o.class_code

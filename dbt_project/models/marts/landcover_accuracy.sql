@@ -55,23 +55,8 @@ select
     {{ var('run_id') }}::bigint as run_id,
     i.epoch_label,
     o.class_code,
-    o.map_samples,
-    o.ref_samples,
-    o.users_accuracy,
-    o.users_ci,
-    o.producers_accuracy,
-    o.producers_ci,
-    o.mapped_area as mapped_area_ha,
-    o.estimated_area as estimated_area_ha,
-    o.estimated_area_ci as estimated_area_ci_ha,
-    100.0 * o.estimated_area_ci / nullif(o.estimated_area, 0) as area_uncertainty_pct,
-    o.overall_accuracy,
-    o.overall_accuracy_ci,
-    o.sample_overall_accuracy,
-    o.kappa,
-    i.samples as total_samples,
-    {{ var('accuracy_gate_oa') }}::float8 as gate_overall_accuracy,
-    o.overall_accuracy >= {{ var('accuracy_gate_oa') }} as passes_gate
+    {{ olofsson_columns() }},
+    100.0 * o.estimated_area_ci / nullif(o.estimated_area, 0) as area_uncertainty_pct
 from inputs as i
 cross join lateral ident.olofsson(i.counts, i.codes, i.areas) as o
 where i.samples > 0

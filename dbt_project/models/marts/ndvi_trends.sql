@@ -7,38 +7,18 @@ with tt as (
     from {{ ref('int_ndvi_trend_tiles') }}
 ),
 
-zt as (
-    select * from {{ ref('int_ident_zone_tiles') }}
-),
-
 region as (
     select * from {{ ref('stg_registry__regions') }}
 ),
 
 counts as (
-    select 'region' as zone_set, 0 as zone_id, x.v1 as trend_class, sum(x.pixels) as pixels
-    from tt cross join lateral raster.crosstab(null, tt.cls, null) as x
-    group by x.v1
-    union all
-    select zt.zone_set, x.zone_id, x.v1, sum(x.pixels)
-    from zt
-    join tt on tt.tile_x = zt.tile_x and tt.tile_y = zt.tile_y
-    cross join lateral raster.crosstab(zt.rast, tt.cls, null) as x
-    where x.zone_id <> 0
-    group by zt.zone_set, x.zone_id, x.v1
+    {{ zone_value_counts('tt', 'cls', 'trend_class') }}
 ),
 
 slopes as (
-    select 'region' as zone_set, 0 as zone_id, sum(z.total) / sum(z.pixels) as mean_slope
-    from tt cross join lateral raster.np_zonal(null, tt.rast::bytea) as z
-    where z.band = 1
-    union all
-    select zt.zone_set, z.zone_id, sum(z.total) / sum(z.pixels)
-    from zt
-    join tt on tt.tile_x = zt.tile_x and tt.tile_y = zt.tile_y
-    cross join lateral raster.np_zonal(zt.rast::bytea, tt.rast::bytea) as z
-    where z.band = 1
-    group by zt.zone_set, z.zone_id
+    select zone_set, zone_id, total / pixels as mean_slope
+    from ({{ zone_band_sums('tt', 'rast') }}) as s
+    where band = 1
 )
 
 select

@@ -6,38 +6,16 @@ with pt as (
     select * from {{ ref('priority_tiles') }} where run_id = {{ var('run_id') }}
 ),
 
-zt as (
-    select * from {{ ref('int_ident_zone_tiles') }}
-),
-
 region as (
     select * from {{ ref('stg_registry__regions') }}
 ),
 
 grades as (
-    select 'region' as zone_set, 0 as zone_id, x.v1 as grade, sum(x.pixels) as pixels
-    from pt cross join lateral raster.crosstab(null, pt.rast, null) as x
-    group by x.v1
-    union all
-    select zt.zone_set, x.zone_id, x.v1, sum(x.pixels)
-    from zt
-    join pt on pt.tile_x = zt.tile_x and pt.tile_y = zt.tile_y
-    cross join lateral raster.crosstab(zt.rast, pt.rast, null) as x
-    where x.zone_id <> 0
-    group by zt.zone_set, x.zone_id, x.v1
+    {{ zone_value_counts('pt', 'rast', 'grade') }}
 ),
 
 sums as (
-    select 'region' as zone_set, 0 as zone_id, z.band, sum(z.pixels) as pixels,
-           sum(z.total) as total
-    from pt cross join lateral raster.np_zonal(null, pt.rast::bytea) as z
-    group by z.band
-    union all
-    select zt.zone_set, z.zone_id, z.band, sum(z.pixels), sum(z.total)
-    from zt
-    join pt on pt.tile_x = zt.tile_x and pt.tile_y = zt.tile_y
-    cross join lateral raster.np_zonal(zt.rast::bytea, pt.rast::bytea) as z
-    group by zt.zone_set, z.zone_id, z.band
+    {{ zone_band_sums('pt', 'rast') }}
 ),
 
 factors as (

@@ -1,10 +1,6 @@
 -- carbon density per class and pool from the active carbon_pools parameter set (t C/ha)
 with active_set as (
-    select ps.parameter_set_id, ps.name, ps.version, ps.source_text
-    from {{ source('registry', 'parameter_sets') }} as ps
-    where ps.kind = 'carbon_pools' and ps.is_active
-    order by ps.created_at desc, ps.parameter_set_id desc
-    limit 1
+    {{ active_parameter_set('carbon_pools') }}
 )
 
 select

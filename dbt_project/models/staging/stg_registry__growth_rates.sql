@@ -1,11 +1,7 @@
 -- annual biomass growth per class and pool (t C/ha/yr) from the active growth_rates parameter
 -- set (parameter growth_rate, pool agb or bgb; unit t C/ha/yr or Mg C/ha/yr)
 with active_set as (
-    select ps.parameter_set_id, ps.name, ps.version, ps.source_text
-    from {{ source('registry', 'parameter_sets') }} as ps
-    where ps.kind = 'growth_rates' and ps.is_active
-    order by ps.created_at desc, ps.parameter_set_id desc
-    limit 1
+    {{ active_parameter_set('growth_rates') }}
 )
 
 select

@@ -1,0 +1,30 @@
+{# Pixel counts per (zone, value) of a raster column of `tiles` (a CTE with tile_x, tile_y):
+   the whole region (zone_set 'region', zone_id 0) and every zone set of
+   int_ident_zone_tiles. Columns: zone_set, zone_id, <value_name>, pixels. #}
+{% macro zone_value_counts(tiles, rast, value_name) -%}
+    select 'region' as zone_set, 0 as zone_id, x.v1 as {{ value_name }}, sum(x.pixels) as pixels
+    from {{ tiles }} as t cross join lateral raster.crosstab(null, t.{{ rast }}, null) as x
+    group by x.v1
+    union all
+    select zt.zone_set, x.zone_id, x.v1, sum(x.pixels)
+    from {{ ref('int_ident_zone_tiles') }} as zt
+    join {{ tiles }} as t on t.tile_x = zt.tile_x and t.tile_y = zt.tile_y
+    cross join lateral raster.crosstab(zt.rast, t.{{ rast }}, null) as x
+    where x.zone_id <> 0
+    group by zt.zone_set, x.zone_id, x.v1
+{%- endmacro %}
+
+{# Valid pixels and value sums per (zone, band) of a raster column of `tiles`, for the whole
+   region and every zone set. Columns: zone_set, zone_id, band, pixels, total. #}
+{% macro zone_band_sums(tiles, rast) -%}
+    select 'region' as zone_set, 0 as zone_id, z.band, sum(z.pixels) as pixels,
+           sum(z.total) as total
+    from {{ tiles }} as t cross join lateral raster.np_zonal(null, t.{{ rast }}::bytea) as z
+    group by z.band
+    union all
+    select zt.zone_set, z.zone_id, z.band, sum(z.pixels), sum(z.total)
+    from {{ ref('int_ident_zone_tiles') }} as zt
+    join {{ tiles }} as t on t.tile_x = zt.tile_x and t.tile_y = zt.tile_y
+    cross join lateral raster.np_zonal(zt.rast::bytea, t.{{ rast }}::bytea) as z
+    group by zt.zone_set, z.zone_id, z.band
+{%- endmacro %}
