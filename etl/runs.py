@@ -82,7 +82,11 @@ def dbt(args: list[str], url: str, work_dir: Path) -> tuple[bool, str]:
     if res.result is not None and hasattr(res.result, "results"):
         for r in res.result.results:
             if str(r.status) in ("error", "fail"):
-                failures.append(f"{r.node.name}: {r.status}: {(r.message or '').strip()[:500]}")
+                line = f"{r.node.name}: {r.status}: {(r.message or '').strip()[:500]}"
+                stored = getattr(r.node, "relation_name", None)
+                if stored and getattr(r.node.config, "store_failures", False):
+                    line += f" (the rows at fault are stored in {stored})"
+                failures.append(line)
     if res.exception is not None:
         failures.append(str(res.exception))
     return res.success, "\n".join(failures)

@@ -462,3 +462,20 @@ def test_inconsistent_ahp_judgements_are_refused(db_url: str, tmp_path: Path) ->
         kept = conn.execute("select count(*) from marts.priority_tiles").fetchone()[0]
     assert runs == [("failed", 1), ("succeeded", 1)]
     assert kept == before > 0
+
+
+def test_unusable_identification_parameters_fail_the_run_naming_the_rule(db_url: str,
+                                                                        tmp_path: Path) -> None:
+    """A pairwise judgement written 'a-b' (not 'a>b') would otherwise be ignored silently."""
+    with psycopg.connect(db_url) as conn:
+        quadrant_region(conn, tmp_path, WEIGHTS + "ahp_pairwise,factor_erosion-factor_slide,3,1\n")
+        with pytest.raises(RunError, match="assert_identification_parameters_are_valid"):
+            run_assessment(conn, db_url, "quad", work_dir=tmp_path / "dbt")
+        status, message = conn.execute("select status, message "
+                                       "from etl.assessment_runs").fetchone()
+        rows = conn.execute("select parameter_set, stratum, problem from intermediate."
+                            "assert_identification_parameters_are_valid").fetchall()
+    assert status == "failed" and "assert_identification_parameters_are_valid" in message
+    assert "the rows at fault are stored in" in message
+    assert rows == [("quad weights v1", "factor_erosion-factor_slide",
+                     "write the pair as factor_a>factor_b")]
