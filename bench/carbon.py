@@ -59,10 +59,10 @@ def step_baseline(path: str, path2: str) -> dict:
 
 
 def step_ecorest(path: str, path2: str, url: str) -> dict:
-    from etl.legends import load_legend
-    from etl.params import load_params
-    from etl.rasters import load_raster
-    from etl.runs import run_assessment
+    from ecorest.etl.legends import load_legend
+    from ecorest.etl.params import load_params
+    from ecorest.etl.rasters import load_raster
+    from ecorest.run import run_assessment
 
     tmp = Path(tempfile.mkdtemp(prefix="ecorest-bench-carbon-"))
     name, dburl, conn = aligned_region_db(url, path)

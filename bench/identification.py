@@ -80,8 +80,8 @@ def step_baseline(path: str) -> dict:
 
 
 def step_ecorest(path: str, url: str) -> dict:
-    from etl.rasters import load_raster
-    from etl.runs import run_assessment
+    from ecorest.etl.rasters import load_raster
+    from ecorest.run import run_assessment
 
     tmp = Path(tempfile.mkdtemp(prefix="ecorest-bench-ident-"))
     name, dburl, conn = aligned_region_db(url, path)

@@ -20,10 +20,9 @@ CODES = np.array([54, 58, 60, 67, 85, 87, 53, 56], dtype=np.uint8)
 
 
 def bench_cluster_url() -> str:
-    from etl.cluster import EmbeddedCluster
-    from etl.settings import PROJECT_ROOT
+    from ecorest.store.cluster import EmbeddedCluster
 
-    cluster = EmbeddedCluster(PROJECT_ROOT / ".ecorest-bench")
+    cluster = EmbeddedCluster(Path(__file__).resolve().parents[1] / ".ecorest-bench")
     cluster.start()
     return cluster.url("postgres")
 
@@ -68,7 +67,7 @@ def _fresh_db(url: str, path: str):
     import psycopg
     from psycopg import sql
 
-    from etl import db as dbmod
+    from ecorest.store import db as dbmod
 
     name = f"ecorest_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(url, autocommit=True) as c:
@@ -89,7 +88,7 @@ def _fresh_db(url: str, path: str):
 
 def _db(url: str, tile: int, path: str):
     """A fresh migrated database with a region covering the file, on a 30 m Albers grid."""
-    from etl.regions import create_region
+    from ecorest.etl.regions import create_region
 
     name, _, conn, boundary = _fresh_db(url, path)
     region = create_region(conn, "bench", boundary, crs="EPSG:5070", tile_size=tile)
@@ -108,7 +107,7 @@ def _drop(url: str, name: str) -> None:
 
 def step_baseline(path: str, url: str, tile: int, layer: str) -> dict:
     """rasterio read + warp of every band onto the region grid (whole arrays, no database)."""
-    from etl.regions import grid_crs
+    from ecorest.etl.regions import grid_crs
 
     name, conn, region = _db(url, tile, path)
     dst_crs = grid_crs(conn, region.srid)
@@ -128,7 +127,7 @@ def step_baseline(path: str, url: str, tile: int, layer: str) -> dict:
 
 
 def step_load(path: str, url: str, tile: int, layer: str, **kw) -> dict:
-    from etl.rasters import load_raster
+    from ecorest.etl.rasters import load_raster
 
     name, conn, region = _db(url, tile, path)
     try:
@@ -149,7 +148,7 @@ def step_load(path: str, url: str, tile: int, layer: str, **kw) -> dict:
 def _bench_legend(conn) -> None:
     import tempfile
 
-    from etl.legends import load_legend
+    from ecorest.etl.legends import load_legend
 
     with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as fh:
         fh.write("class_code,name_en\n" + "".join(f"{c},class {c}\n" for c in CODES))
@@ -166,7 +165,7 @@ if __name__ == "__main__":
 def aligned_region_db(url: str, path: str):
     """A fresh migrated database with region 'bench' on the grid of the file (no resampling);
     returns (database name, its URL, an open connection). Drop it with _drop(url, name)."""
-    from etl.regions import create_region
+    from ecorest.etl.regions import create_region
 
     name, dburl, conn, boundary = _fresh_db(url, path)
     create_region(conn, "bench", boundary, align_to=path, allow_non_equal_area=True)

@@ -14,9 +14,9 @@ import re
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from etl import db as etl_db
-from etl.models import metadata
-from etl.settings import Settings
+from ecorest.settings import Settings
+from ecorest.store import db as etl_db
+from ecorest.store.models import metadata
 
 config = context.config
 log = logging.getLogger("ecorest.migrate")

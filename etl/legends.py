@@ -11,14 +11,17 @@ from pathlib import Path
 
 import psycopg
 
+from ecorest import assets
+from ecorest.errors import LoadError
+from ecorest.vocab import IPCC_CATEGORIES
+
 from .loadlog import check_file, previous_load, recorded_load, sha256_file
-from .models import IPCC_CATEGORIES
-from .validation import Issue, LoadError, issue
+from .validation import Issue, issue
 from .vectors import read_features, require_columns
 
 log = logging.getLogger(__name__)
 
-BUILTIN_DIR = Path(__file__).parent / "legends"
+BUILTIN_DIR = assets.path("legends")
 BUILTIN = {
     "clcd": ("China Land Cover Dataset (CLCD), 9 classes",
              "Yang & Huang (2021), Earth Syst. Sci. Data 13:3907-3925"),

@@ -22,7 +22,9 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from .validation import Issue, LoadError, fail
+from ecorest.errors import LoadError
+
+from .validation import Issue, fail
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,12 @@ from pathlib import Path
 
 import psycopg
 
+from ecorest.errors import LoadError
+from ecorest.vocab import CARBON_POOLS, PARAMETER_KINDS
+
 from .loadlog import check_file, previous_load, recorded_load, sha256_file
-from .models import CARBON_POOLS
 from .specs import Field, resolve_columns, validate_rows
-from .validation import LoadError, fail, issue
+from .validation import fail, issue
 from .vectors import read_features
 
 log = logging.getLogger(__name__)
@@ -38,8 +40,6 @@ LONG_FIELDS = [
     Field("source", aliases=("reference", "citation")),
 ]
 INVEST_POOLS = {"C_above": "agb", "C_below": "bgb", "C_soil": "soc", "C_dead": "dead_wood"}
-KINDS = ("carbon_pools", "ipcc_defaults", "growth_rates", "weights", "transition_severity",
-         "thresholds", "factor_table", "other")
 
 
 def _rows(path: Path) -> tuple[list[tuple], list, str]:
@@ -65,8 +65,9 @@ def load_params(conn: psycopg.Connection, path: str | Path, *, name: str, kind: 
                 ipcc_edition: str | None = None, activate: bool = True) -> tuple[int, int]:
     """Load a parameter set; returns (parameter_set_id, version)."""
     p = check_file(path, "CSV")
-    if kind not in KINDS:
-        raise fail(p, "--kind", "value.code", column="kind", value=kind, allowed=list(KINDS))
+    if kind not in PARAMETER_KINDS:
+        raise fail(p, "--kind", "value.code", column="kind", value=kind,
+                   allowed=list(PARAMETER_KINDS))
     if not source_text or not source_text.strip():
         raise fail(p, "--source", "value.required", column="source (bibliographic source)")
     if ipcc_edition not in (None, "2006", "2019"):

@@ -33,10 +33,12 @@ import psycopg
 import shapely
 from shapely.prepared import prep
 
+from ecorest.errors import LoadError
+
 from .loadlog import check_file, previous_load, recorded_load, sha256_file
 from .regions import get_region
 from .specs import Field, resolve_columns, validate_rows
-from .validation import Issue, LoadError, fail, issue
+from .validation import Issue, fail, issue
 from .vectors import FeatureTable, read_features
 
 log = logging.getLogger(__name__)

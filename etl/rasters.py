@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import queue
 import re
-import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -29,11 +28,14 @@ from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.transform import Affine
 from rasterio.warp import reproject, transform_bounds
 
+from ecorest.errors import LoadError
+from ecorest.progress import progress_bar
+from ecorest.wkb import raster_wkb  # the tiles' encoder (also imported from here)
+
 from .legends import ensure_legend
 from .loadlog import LoadContext, check_file, previous_load, recorded_load, sha256_file
-from .progress import progress_bar
 from .regions import Region, get_region, grid_crs
-from .validation import Issue, LoadError, fail, issue
+from .validation import Issue, fail, issue
 from .vectors import require_earth_crs
 
 log = logging.getLogger(__name__)
@@ -130,20 +132,6 @@ def parse_epoch(text: str) -> tuple[str, date] | None:
         except ValueError:
             continue
     return None
-
-
-# ------------------------------------------------------------------------------------------------
-# PostGIS raster WKB
-# ------------------------------------------------------------------------------------------------
-def raster_wkb(data: np.ndarray, pixel_type: str, nodata: float, ulx: float, uly: float,
-               pixel_size: float, srid: int) -> bytes:
-    """One-band PostGIS raster in little-endian WKB (the format ``raster_in`` reads as hex)."""
-    code, dtype = PIXEL_TYPES[pixel_type]
-    h, w = data.shape
-    header = struct.pack("<BHHddddddiHH", 1, 0, 1, pixel_size, -pixel_size, ulx, uly, 0.0, 0.0,
-                         srid, w, h)
-    band = struct.pack("<B", code | 0x40) + np.array([nodata], dtype=dtype).tobytes()
-    return header + band + np.ascontiguousarray(data, dtype=dtype).tobytes()
 
 
 # ------------------------------------------------------------------------------------------------

@@ -14,15 +14,19 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import shapely
 from pyproj import CRS
 from rasterio.transform import Affine
 
+from ecorest.errors import LoadError
+from ecorest.vocab import IPCC_CLIMATE_ZONES, IPCC_SOIL_TYPES
+
+from .legends import ensure_legend
 from .loadlog import check_file, recorded_load, sha256_file
-from .models import IPCC_SOIL_TYPES
-from .validation import LoadError, fail, issue
+from .validation import fail, issue
 from .vectors import check_geometry, read_features, require_earth_crs
 
 log = logging.getLogger(__name__)
@@ -150,11 +154,14 @@ def create_region(conn: psycopg.Connection, name: str, boundary_path: str, *,
                   crs: str | None = None, pixel_size: float = 30.0,
                   tile_size: int = DEFAULT_TILE_SIZE, title: str | None = None,
                   boundary_crs: str | None = None, align_to: str | None = None,
-                  allow_non_equal_area: bool = False) -> Region:
+                  allow_non_equal_area: bool = False, legend: str | None = None) -> Region:
     """Create a region from a boundary file; re-creating the same region is a no-op.
 
     ``align_to`` takes the grid (CRS, pixel size, origin) of a raster, so that it loads onto
-    the region without resampling.
+    the region without resampling. ``legend`` is the region's default land-cover legend.
+    A region is immutable: creating it again with another boundary, grid CRS, pixel size, tile
+    size, alignment or legend fails naming the setting (the legend and the IPCC strata have
+    commands of their own: :func:`set_legend`, :func:`set_ipcc_strata`).
     """
     anchor = (0.0, 0.0)
     if align_to is not None:
@@ -189,20 +196,16 @@ def create_region(conn: psycopg.Connection, name: str, boundary_path: str, *,
     existing = conn.execute("select region_id from registry.regions where name = %s",
                             (name,)).fetchone()
     conn.rollback()
-    if existing:
-        same = conn.execute(
-            "select st_equals(boundary, st_geomfromwkb(%s, 4326)) and pixel_size_m = %s "
-            "and tile_size_px = %s from registry.regions where name = %s",
-            (shapely.to_wkb(boundary), pixel_size, tile_size, name)).fetchone()[0]
-        conn.rollback()
-        if same:
-            log.info("region %s already exists with this boundary and grid: nothing to do", name)
-            return get_region(conn, name)
-        raise fail(path, "", "region.duplicate", region=name)
     spec, reason = (crs, "given") if crs else default_crs_for(boundary)
+    if existing:
+        _require_same_region(conn, name, path, boundary, spec, allow_non_equal_area,
+                             pixel_size, tile_size, anchor, legend)
+        log.info("region %s already exists with this boundary and grid: nothing to do", name)
+        return get_region(conn, name)
+    legend_id = ensure_legend(conn, legend) if legend else None
     with recorded_load(conn, "region", path, sha, layer=name,
                        options={"crs": spec, "pixel_size": pixel_size, "tile_size": tile_size,
-                                "align_to": align_to,
+                                "align_to": align_to, "legend": legend,
                                 "allow_non_equal_area": allow_non_equal_area}) as ctx:
         srid, crs_name = resolve_srid(conn, spec, str(path), allow_non_equal_area)
         row = conn.execute(
@@ -217,16 +220,16 @@ def create_region(conn: psycopg.Connection, name: str, boundary_path: str, *,
             )
             insert into registry.regions (name, title, srid, crs_name, pixel_size_m, origin_x,
                                           origin_y, width_px, height_px, tile_size_px, boundary,
-                                          boundary_area_ha)
+                                          boundary_area_ha, legend_id)
             select %(name)s, %(title)s, %(srid)s, %(crs_name)s, %(px)s, x0, y0,
                    ceil((x1 - x0) / %(px)s)::int, ceil((y0 - y1) / %(px)s)::int, %(tile)s,
-                   st_geomfromwkb(%(wkb)s, 4326), area_m2 / 10000.0
+                   st_geomfromwkb(%(wkb)s, 4326), area_m2 / 10000.0, %(legend_id)s
             from e
             returning region_id, width_px, height_px, boundary_area_ha
             """,
             {"wkb": shapely.to_wkb(boundary), "srid": srid, "px": pixel_size, "name": name,
              "title": title, "crs_name": crs_name, "tile": tile_size, "ax": anchor[0],
-             "ay": anchor[1]}).fetchone()
+             "ay": anchor[1], "legend_id": legend_id}).fetchone()
         conn.execute("update etl.loads set region_id = %s where load_id = %s",
                      (row[0], ctx.load_id))
         ctx.rows_read = len(table)
@@ -237,9 +240,64 @@ def create_region(conn: psycopg.Connection, name: str, boundary_path: str, *,
     return get_region(conn, name)
 
 
-IPCC_CLIMATE_ZONES = ("boreal", "cold_temperate_dry", "cold_temperate_moist", "warm_temperate_dry",
-                      "warm_temperate_moist", "tropical_dry", "tropical_moist", "tropical_wet",
-                      "tropical_montane")
+def _require_same_region(conn: psycopg.Connection, name: str, path: Path, boundary, spec: str,
+                         allow_non_equal_area: bool, pixel_size: float, tile_size: int,
+                         anchor: tuple[float, float], legend: str | None) -> None:
+    """Refuse to re-create region ``name`` with any setting other than the stored one."""
+    row = conn.execute(
+        "select st_equals(r.boundary, st_geomfromwkb(%s, 4326)), r.srid, r.crs_name, "
+        "r.pixel_size_m, r.tile_size_px, r.origin_x, r.origin_y, l.name "
+        "from registry.regions r left join registry.legends l using (legend_id) "
+        "where r.name = %s", (shapely.to_wkb(boundary), name)).fetchone()
+    same_boundary, srid, crs_name, px, tile, ox, oy, legend_now = row
+    srid_given, crs_given = resolve_srid(conn, spec, str(path), allow_non_equal_area)
+    conn.rollback()  # resolving may register a CRS; nothing is kept
+    off_grid = any(abs((o - a) / px - round((o - a) / px)) > 1e-6
+                   for o, a in ((ox, anchor[0]), (oy, anchor[1])))
+    if not same_boundary:
+        raise fail(path, "", "region.duplicate", region=name)
+    differences = [
+        (srid_given != srid, "grid CRS", f"{crs_given} (SRID {srid_given})",
+         f"{crs_name} (SRID {srid})"),
+        (pixel_size != px, "pixel size", f"{pixel_size:g} m", f"{px:g} m"),
+        (tile_size != tile, "tile size", f"{tile_size} px", f"{tile} px"),
+        (pixel_size == px and off_grid, "grid origin", "another alignment",
+         f"origin ({ox:g}, {oy:g})"),
+    ]
+    for differs, setting, given, stored in differences:
+        if differs:
+            raise fail(path, "", "region.immutable", region=name, setting=setting,
+                       given=given, stored=stored, advice="a region's grid never changes once "
+                       "created: create a region under another name")
+    if legend is not None and legend != legend_now:
+        raise fail(path, "", "region.immutable", region=name, setting="legend",
+                   given=repr(legend), stored=repr(legend_now),
+                   advice=f"change it with `ecorest region set-legend {name} {legend}`")
+
+
+def list_regions(conn: psycopg.Connection) -> list[dict]:
+    """Every region with its grid and how many current layers it holds."""
+    from psycopg.rows import dict_row
+
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute("""
+            select r.name, r.srid, r.crs_name, r.pixel_size_m, r.width_px, r.height_px,
+                   r.tile_size_px, round(r.boundary_area_ha::numeric, 1) as area_ha,
+                   (select count(*) from raster.catalog c
+                     where c.region_id = r.region_id and c.is_current) as layers
+            from registry.regions r order by r.name""").fetchall()
+
+
+def set_legend(conn: psycopg.Connection, name: str, legend: str) -> None:
+    """Make ``legend`` the default land-cover legend of region ``name`` (for land-cover loads
+    that name no legend; layers already loaded keep the legend they were loaded with)."""
+    region = get_region(conn, name)
+    legend_id = ensure_legend(conn, legend)
+    conn.rollback()
+    with conn.transaction():
+        conn.execute("update registry.regions set legend_id = %s where region_id = %s",
+                     (legend_id, region.region_id))
+    log.info("region %s: default legend %s", name, legend)
 
 
 def set_ipcc_strata(conn: psycopg.Connection, name: str, climate_zone: str | None,

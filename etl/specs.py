@@ -10,7 +10,9 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from .validation import Issue, LoadError, issue
+from ecorest.errors import LoadError
+
+from .validation import Issue, issue
 from .vectors import FeatureTable
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ecorest.errors import LoadError
+
 #: rule id -> message template (``str.format`` fields are filled by the loader)
 MESSAGES: dict[str, str] = {
     # files
@@ -53,7 +55,10 @@ MESSAGES: dict[str, str] = {
     "geometry.repaired": "geometry was invalid ({reason}) and was repaired with ST_MakeValid",
     "geometry.inside_region": "lies outside region {region!r}",
     "region.exists": "region {region!r} does not exist; create it with `ecorest region create`",
-    "region.duplicate": "region {region!r} already exists",
+    "region.duplicate": "region {region!r} already exists with another boundary; a region "
+                        "never changes once created: create a region under another name",
+    "region.immutable": "region {region!r} already exists with {setting} {stored}, not "
+                        "{given}; {advice}",
     "legend.exists": "legend {legend!r} is not registered; load it with `ecorest load legend`",
     "params.format": "{detail}",
 }
@@ -81,18 +86,6 @@ def issue(path: str | Path, item: str, rule: str, severity: str = "error",
     message = MESSAGES[rule].format(**fields)
     return Issue(str(path), item, rule, message, severity, record)
 
-
-class LoadError(RuntimeError):
-    """A load failed validation or writing; nothing was stored."""
-
-    def __init__(self, issues: list[Issue] | Issue | str):
-        if isinstance(issues, Issue):
-            issues = [issues]
-        self.issues: list[Issue] = [] if isinstance(issues, str) else list(issues)
-        text = issues if isinstance(issues, str) else "\n".join(str(i) for i in self.issues[:20])
-        if len(self.issues) > 20:
-            text += f"\n... and {len(self.issues) - 20} more"
-        super().__init__(text)
 
 
 def fail(path: str | Path, item: str, rule: str, **fields) -> LoadError:

@@ -17,11 +17,13 @@ import psycopg
 import shapely
 from shapely.prepared import prep
 
+from ecorest.errors import LoadError
+from ecorest.vocab import PROJECT_TYPES
+
 from .loadlog import LoadContext, check_file, previous_load, recorded_load, sha256_file
-from .models import PROJECT_TYPES
 from .regions import Region, get_region
 from .specs import Field, duplicates, resolve_columns, validate_rows
-from .validation import Issue, LoadError, fail, issue
+from .validation import Issue, fail, issue
 from .vectors import FeatureTable, check_geometry, read_features
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,9 @@ import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
-from .validation import Issue, LoadError, fail, issue
+from ecorest.errors import LoadError
+
+from .validation import Issue, fail, issue
 
 log = logging.getLogger(__name__)
 

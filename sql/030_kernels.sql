@@ -3,6 +3,13 @@
 
 -- Decode a one-band PostGIS raster (its hex WKB, as PL/Python receives it) into a numpy array
 -- and a validity mask. Cached in GD so that every kernel shares it.
+--
+-- The one exception to "one raster WKB codec": decode/encode/place below are the in-server copy
+-- of ecorest/wkb.py (the Python package is not installed inside the server). They mirror it:
+-- same header layout, pixel types and validity rule (nodata flag, NaN for float bands, the
+-- all-nodata flag), little-endian and in-database bands only. Change both together;
+-- tests/test_wkb.py checks each against PostGIS (ST_DumpValues) and against each other (through
+-- raster.crosstab and raster.np_lookup).
 create or replace function raster.np_kernels_loaded() returns boolean
 language plpython3u as $$
 if 'ecorest_decode' in GD and 'ecorest_encode' in GD:

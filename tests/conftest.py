@@ -18,8 +18,8 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pytest_postgresql.janitor import DatabaseJanitor
 
-from etl import db as dbmod
-from etl.cluster import EmbeddedCluster
+from ecorest.store import db as dbmod
+from ecorest.store.cluster import EmbeddedCluster
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +12,15 @@ import rasterio
 from psycopg import sql
 from rasterio.transform import from_origin
 
+from ecorest import samples
+
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "data" / "sample"
+#: the public sample data (ECOREST_SAMPLE_DATA, else ../shared/data beside the checkout)
+SAMPLE = samples.locate()
 WILLAMETTE = SAMPLE / "invest_willamette"
-DERIVED = SAMPLE / "derived"
+#: the demo's derived files, made by the project's code for this test session
+DERIVED = samples.derive(SAMPLE, Path(os.environ.get("ECOREST_TEST_HOME", ROOT / ".ecorest-test"))
+                         / "derived")
 
 #: tables whose content a failed load must leave untouched
 DATA_TABLES = (
@@ -55,8 +61,8 @@ def write_raster(path: Path, data: np.ndarray, *, crs: str | None = "EPSG:26910"
 
 def willamette_region(conn: psycopg.Connection) -> None:
     """The demo region and its legend, as `ecorest demo` creates them."""
-    from etl.legends import load_legend
-    from etl.regions import create_region
+    from ecorest.etl.legends import load_legend
+    from ecorest.etl.regions import create_region
 
     create_region(conn, "willamette", DERIVED / "willamette_region.geojson")
     load_legend(conn, "willamette", DERIVED / "willamette_legend.csv")

@@ -12,12 +12,12 @@ import numpy as np
 import psycopg
 import pytest
 
-from etl.legends import load_legend
-from etl.params import load_params
-from etl.plots import load_plots
-from etl.rasters import load_raster
-from etl.validation import LoadError
-from etl.vector_loads import load_projects, load_samples, load_zones
+from ecorest.errors import LoadError
+from ecorest.etl.legends import load_legend
+from ecorest.etl.params import load_params
+from ecorest.etl.plots import load_plots
+from ecorest.etl.rasters import load_raster
+from ecorest.etl.vector_loads import load_projects, load_samples, load_zones
 from helpers import WILLAMETTE, snapshot, willamette_region, write_raster
 
 X0, Y0 = 450_000.0, 4_950_000.0  # inside the Willamette region (EPSG:26910)
@@ -302,7 +302,7 @@ def test_self_intersection_is_repaired_with_a_warning(region_db, tmp_path) -> No
 
 def test_database_failure_mid_load_rolls_back(region_db, tmp_path, monkeypatch) -> None:
     """A failure after some tiles were written leaves nothing behind."""
-    import etl.rasters as rasters
+    import ecorest.etl.rasters as rasters
 
     calls = {"n": 0}
     real = rasters.raster_wkb

@@ -11,7 +11,8 @@ from psycopg import errors, sql
 from test_carbon import tiny_region
 from test_roles import as_role
 
-from etl.runs import run_assessment
+from ecorest.run import run_assessment
+from helpers import ROOT
 
 
 @pytest.fixture
@@ -108,9 +109,8 @@ def test_analyst_guide_queries_run_as_bi(one_run) -> None:
     reference samples, so those examples may be empty)."""
     import re
 
-    from etl.settings import project_path
 
-    guide = (project_path("docs") / "SQL_ANALYST_GUIDE.md").read_text()
+    guide = (ROOT / "docs" / "SQL_ANALYST_GUIDE.md").read_text()
     queries = re.findall(r"```sql\n(.*?)```", guide, flags=re.S)
     assert len(queries) >= 8
     conn = one_run[0]

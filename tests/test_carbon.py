@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -10,12 +11,12 @@ import psycopg
 import pytest
 import rasterio
 
-from etl.legends import load_legend
-from etl.params import load_params
-from etl.rasters import load_raster
-from etl.regions import create_region
-from etl.runs import RunError, run_assessment
-from etl.validation import LoadError
+from ecorest.errors import LoadError, RunError
+from ecorest.etl.legends import load_legend
+from ecorest.etl.params import load_params
+from ecorest.etl.rasters import load_raster
+from ecorest.etl.regions import create_region
+from ecorest.run import run_assessment
 from helpers import DERIVED, WILLAMETTE, footprint, square_project, write_raster
 
 POOLS = {"C_above": "agb", "C_below": "bgb", "C_soil": "soc", "C_dead": "dead_wood"}
@@ -51,7 +52,7 @@ def willamette_run(db_url: str, tmp_path: Path):
 
 
 def load_zones_ws(conn) -> None:
-    from etl.vector_loads import load_zones
+    from ecorest.etl.vector_loads import load_zones
 
     load_zones(conn, "willamette", WILLAMETTE / "watersheds.shp", zone_set="watershed",
                mapping={"zone_code": "ws_id"})
@@ -113,7 +114,7 @@ def test_run_is_recorded_with_lineage(willamette_run) -> None:
                        "cardinality(parameter_set_ids), code_version from etl.assessment_runs "
                        "where run_id = %s", (run_id,)).fetchone()
     assert row[:4] == ("succeeded", "2006", 2, 1)
-    assert row[4].startswith("0.1.0")
+    assert row[4] == version("ecorest")  # the package metadata, stamped at build time
 
 
 def test_failed_run_keeps_previous_results(willamette_run, tmp_path) -> None:
@@ -186,7 +187,7 @@ def test_project_benefit_against_baseline_ring_by_hand(db_url: str, tmp_path: Pa
     around it degrades to class 2 (4 t C/ha), over 10 years, on 30 m pixels (0.09 ha).
     inside: 100 x 0.09 x (+3) = +27 t; baseline at the ring's rate (-1 t/ha): 100 x 0.09 x -1 =
     -9 t; benefit 36 t = 3.6 t C/yr = 13.2 t CO2e/yr."""
-    from etl.vector_loads import load_projects
+    from ecorest.etl.vector_loads import load_projects
 
     t2 = np.full((64, 64), 2)
     t2[20:30, 20:30] = 3
@@ -252,7 +253,7 @@ def test_tier2_from_plots_and_cross_validated_validation(db_url: str, tmp_path: 
     class 2 keeps the parameter set. Validation of class-1 plots is 5-fold cross-validated."""
     from pyproj import Transformer
 
-    from etl.plots import load_plots
+    from ecorest.etl.plots import load_plots
 
     t1 = np.full((64, 64), 1)
     t1[:, 32:] = 2
@@ -289,7 +290,7 @@ def test_tier2_from_plots_and_cross_validated_validation(db_url: str, tmp_path: 
 def test_ipcc_seed_tables(willamette_run) -> None:
     import csv
 
-    from etl.legends import BUILTIN_DIR
+    from ecorest.etl.legends import BUILTIN_DIR
 
     conn, _, _ = willamette_run
     soc = dict(((e, v) for e, v in conn.execute(
@@ -346,7 +347,7 @@ def test_ipcc_tier1_defaults_from_region_climate_and_soil(db_url: str, tmp_path:
     grassland biomass (Table 6.4, warm temperate wet) 2.7 t d.m./ha above-ground and 13.5 total
     x CF 0.47 = 1.269 and 5.076 t C/ha; cropland biomass 5 t C/ha (Table 5.9). 2019: SOC_REF
     64, F_LU 0.69 -> 44.16."""
-    from etl.regions import set_ipcc_strata
+    from ecorest.etl.regions import set_ipcc_strata
 
     lc = np.full((32, 32), 1, np.uint8)
     lc[:, 16:] = 2
@@ -419,7 +420,7 @@ def test_project_uncertainty_declared_baseline_and_sink_rates(db_url: str,
     into 3 (8): +27 t inside over 10 yr. Declared no-change baseline: benefit = 27 t.
     Benefit = 9 x d3 - 9 x d1 (ha x t C/ha): Approach 1 = sqrt((0.1·72)² + (0.1·45)²)/27
     = 31.4 %; the Monte Carlo 95 % half-width matches it within sampling error."""
-    from etl.vector_loads import load_projects
+    from ecorest.etl.vector_loads import load_projects
 
     t3 = np.full((64, 64), 1)
     t3[20:30, 20:30] = 3
@@ -462,7 +463,7 @@ def test_plot_validation_summary_by_ecosystem(db_url: str, tmp_path: Path) -> No
     RMSE sqrt((1 + 0 + 4)/3) = 1.291 t C/ha."""
     from pyproj import Transformer
 
-    from etl.plots import load_plots
+    from ecorest.etl.plots import load_plots
 
     to_lonlat = Transformer.from_crs("EPSG:26910", "EPSG:4326", always_xy=True)
     lines = ["plot_id,date,lon,lat,agb (t C/ha),ecosystem_type"]
@@ -495,7 +496,7 @@ def test_land_cover_accuracy_and_area_uncertainty_of_stocks(db_url: str, tmp_pat
     The stock's Approach 1 combines 20 % / 30 % density uncertainty with these area terms."""
     from pyproj import Transformer
 
-    from etl.vector_loads import load_samples
+    from ecorest.etl.vector_loads import load_samples
 
     lc = np.full((64, 64), 1)
     lc[:, 32:] = 2

@@ -8,8 +8,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from etl import db as dbmod
-from etl.cli import cli
+from ecorest.cli import cli
+from ecorest.store import db as dbmod
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()):

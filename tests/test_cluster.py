@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from etl.cluster import EmbeddedCluster
+from ecorest.store.cluster import EmbeddedCluster
 
 
 def _server_uid(pgdata: str) -> int:

@@ -17,15 +17,14 @@ import pytest
 import rasterio
 from psycopg import sql
 
-from etl.params import load_params
-from etl.rasters import load_raster
-from etl.regions import create_region
-from etl.runs import RunError, run_assessment
-from etl.settings import project_path
-from etl.vector_loads import load_samples
-from helpers import footprint, write_raster
+from ecorest.errors import RunError
+from ecorest.etl.params import load_params
+from ecorest.etl.rasters import load_raster
+from ecorest.etl.regions import create_region
+from ecorest.etl.vector_loads import load_samples
+from ecorest.run import run_assessment
+from helpers import SAMPLE, footprint, write_raster
 
-SAMPLE = project_path("data", "sample")
 VHP = sorted((SAMPLE / "vhp_ndvi_annual_global_1982_2023").glob("VHP_SMN_annual_ndvi_*.tif"))
 GIMMS = SAMPLE / "gimms_ndvi3g_monthly_alaska_1982_2011" / "ndvimap_gimms3g_monthly_1982_2011.tif"
 DEM = SAMPLE / "invest_willamette" / "dem_30m.tif"

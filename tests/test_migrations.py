@@ -8,8 +8,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from etl import db as dbmod
-from etl.models import metadata
+from ecorest.store import db as dbmod
+from ecorest.store.models import metadata
+from helpers import ROOT
 
 LOADED_TABLES = {
     "registry": {"regions", "legends", "legend_classes", "zones", "projects", "project_measures",
@@ -154,8 +155,7 @@ def test_data_dictionary_is_up_to_date() -> None:
     import subprocess
     import sys
 
-    from etl.settings import project_path
 
-    out = subprocess.run([sys.executable, str(project_path("scripts", "data_dictionary.py")),
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "data_dictionary.py"),
                           "--check"], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stdout

@@ -9,8 +9,8 @@ import pandas as pd
 import psycopg
 import pytest
 
-from etl.plots import chave2005_moist, chave2014, load_plots, parse_unit, soc_layer_t_per_ha
-from etl.regions import create_region
+from ecorest.etl.plots import chave2005_moist, chave2014, load_plots, parse_unit, soc_layer_t_per_ha
+from ecorest.etl.regions import create_region
 from helpers import SAMPLE
 
 PLOTS = SAMPLE / "forest_plots_biomass"

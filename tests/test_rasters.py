@@ -9,8 +9,8 @@ import psycopg
 import pytest
 import rasterio
 
-from etl.rasters import load_raster, parse_epoch, raster_wkb
-from etl.regions import create_region
+from ecorest.etl.rasters import load_raster, parse_epoch, raster_wkb
+from ecorest.etl.regions import create_region
 from helpers import SAMPLE, WILLAMETTE, snapshot, value_counts, willamette_region, write_raster
 
 
@@ -183,7 +183,7 @@ def test_parse_epoch(text: str, label: str, iso: str) -> None:
 
 
 def test_aligned_grid_loads_without_resampling(conn: psycopg.Connection) -> None:
-    from etl.legends import load_legend
+    from ecorest.etl.legends import load_legend
     from helpers import DERIVED
 
     lulc = WILLAMETTE / "lulc_samp_cur.tif"
@@ -200,7 +200,7 @@ def test_aligned_grid_loads_without_resampling(conn: psycopg.Connection) -> None
 
 
 def test_non_equal_area_needs_explicit_consent(conn: psycopg.Connection) -> None:
-    from etl.validation import LoadError
+    from ecorest.errors import LoadError
     from helpers import DERIVED
 
     with pytest.raises(LoadError, match="not an equal-area projection"):
@@ -262,7 +262,7 @@ def test_vhp_eckert_iv_onto_china_albers(conn: psycopg.Connection) -> None:
 
 
 def test_three_epoch_subarea_with_offset_grid(conn: psycopg.Connection, tmp_path) -> None:
-    from etl.legends import load_legend
+    from ecorest.etl.legends import load_legend
     from helpers import DERIVED
 
     sub = WILLAMETTE / "hq_epochs_subarea"

@@ -9,8 +9,8 @@ import pytest
 import shapely
 from pyproj import Geod
 
-from etl.regions import CHINA_ALBERS_SRID, create_region
-from etl.validation import LoadError
+from ecorest.errors import LoadError
+from ecorest.etl.regions import CHINA_ALBERS_SRID, create_region
 from helpers import DERIVED, SAMPLE, snapshot
 
 ANSAI = SAMPLE / "china_admin_loess_plateau" / "ansai_610603.geojson"
@@ -81,3 +81,39 @@ def test_recreating_is_a_noop_and_clash_is_refused(conn: psycopg.Connection, tmp
 def test_non_equal_area_crs_is_refused(conn: psycopg.Connection) -> None:
     with pytest.raises(LoadError, match=r"not an equal-area projection.*crs.equal_area"):
         create_region(conn, "ansai", ANSAI, crs="EPSG:32649")
+
+
+@pytest.mark.parametrize("change,setting", [
+    ({"crs": "EPSG:3035"}, "grid CRS"),
+    ({"pixel_size": 60.0}, "pixel size"),
+    ({"tile_size": 128}, "tile size"),
+    ({"legend": "hj1166_l2"}, "legend"),
+])
+def test_a_region_never_changes_once_created(conn: psycopg.Connection, change: dict,
+                                             setting: str) -> None:
+    """Re-creating a region with any other grid setting or legend fails naming the setting and
+    leaves the database as it was; the same settings again are a no-op."""
+    base = {"crs": "china-albers", "pixel_size": 30.0, "tile_size": 256, "legend": "clcd"}
+    create_region(conn, "ansai", ANSAI, **base)
+    before = snapshot(conn)
+    create_region(conn, "ansai", ANSAI, **base)
+    create_region(conn, "ansai", ANSAI, pixel_size=30.0)  # defaults resolve to the same grid
+    assert snapshot(conn) == before
+    with pytest.raises(LoadError, match=f"region 'ansai' already exists with {setting} "):
+        create_region(conn, "ansai", ANSAI, **{**base, **change})
+    assert snapshot(conn) == before
+
+
+def test_set_legend_changes_only_the_default_legend(conn: psycopg.Connection) -> None:
+    from ecorest.etl.regions import get_region, set_legend
+
+    create_region(conn, "ansai", ANSAI, legend="clcd")
+    clcd = get_region(conn, "ansai").legend_id
+    set_legend(conn, "ansai", "hj1166_l2")
+    r = get_region(conn, "ansai")
+    name = conn.execute("select name from registry.legends where legend_id = %s",
+                        (r.legend_id,)).fetchone()[0]
+    assert name == "hj1166_l2" and r.legend_id != clcd
+    with pytest.raises(LoadError, match="legend 'nope' is not registered"):
+        set_legend(conn, "ansai", "nope")
+    assert get_region(conn, "ansai").legend_id == r.legend_id

@@ -7,8 +7,8 @@ import json
 import psycopg
 import pytest
 
-from etl.params import load_params
-from etl.vector_loads import admin_level_of, load_projects, load_samples, load_zones
+from ecorest.etl.params import load_params
+from ecorest.etl.vector_loads import admin_level_of, load_projects, load_samples, load_zones
 from helpers import SAMPLE, WILLAMETTE, snapshot, willamette_region
 
 LON, LAT = -123.5, 44.5
@@ -46,7 +46,7 @@ def test_watersheds_load_with_areas(region_db: psycopg.Connection) -> None:
 
 
 def test_admin_unit_with_gbt2260_code(conn: psycopg.Connection) -> None:
-    from etl.regions import create_region
+    from ecorest.etl.regions import create_region
 
     ansai = SAMPLE / "china_admin_loess_plateau" / "ansai_610603.geojson"
     create_region(conn, "ansai", ansai)

@@ -12,11 +12,11 @@ import rasterio
 from pypdf import PdfReader
 from test_carbon import tiny_region
 
-from etl.rasters import load_raster
-from etl.runs import run_assessment
+from ecorest.etl.rasters import load_raster
+from ecorest.report import make_report
+from ecorest.report.export import export_run
+from ecorest.run import run_assessment
 from helpers import write_raster
-from reporting.export import export_run
-from reporting.report import make_report
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def reported(db_url: str, tmp_path: Path):
     load_raster(conn, "tiny", "factor_erosion", e, epoch="2010", show_progress=False)
     (tmp_path / "w.csv").write_text("parameter,stratum,value,unit\n"
                                     "degradation_weight,factor_erosion,1,1\n")
-    from etl.params import load_params
+    from ecorest.etl.params import load_params
 
     load_params(conn, tmp_path / "w.csv", name="w", kind="weights", source_text="test")
     run_id = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt")
@@ -119,3 +119,59 @@ def test_exports_match_the_marts(reported) -> None:
                            "and zone_set = 'region'", (run_id,)).fetchone()[0]))
     xl = pd.read_excel(by_name[f"tiny_run{run_id}.xlsx"], sheet_name=None)
     assert {"zone_scores", "carbon_stocks", "project_benefits"} <= set(xl)
+
+
+def test_report_and_export_read_only_a_succeeded_run_of_their_region(
+        conn: psycopg.Connection, tmp_path: Path) -> None:
+    """Both read their run through read_run: the latest succeeded run by default; another
+    region's run, a failed or unknown run, an unknown region, format or language are one-line
+    ResultErrors raised before any file or folder is made."""
+    from ecorest.errors import ResultError
+    from ecorest.etl.regions import create_region
+    from ecorest.report.data import read_run
+    from helpers import footprint
+
+    grid = write_raster(tmp_path / "grid.tif", np.zeros((8, 8), np.uint8))
+    for name in ("north", "south", "east"):
+        create_region(conn, name, footprint(tmp_path, grid), align_to=str(grid),
+                      allow_non_equal_area=True)
+    runs = {}
+    for region, status in [("north", "succeeded"), ("north", "failed"), ("south", "succeeded"),
+                           ("south", "running"), ("east", "failed")]:
+        runs[region, status] = conn.execute(
+            "insert into etl.assessment_runs (region_id, status, code_version) select region_id, "
+            "%s, 'test' from registry.regions where name = %s returning run_id",
+            (status, region)).fetchone()[0]
+    conn.commit()
+    assert read_run(conn, "north")["run_id"] == runs["north", "succeeded"]
+    assert read_run(conn, "south")["run_id"] == runs["south", "succeeded"]
+    got = read_run(conn, "north", runs["north", "succeeded"])
+    assert (got["region"], got["status"]) == ("north", "succeeded")
+    south = runs["south", "succeeded"]
+    bad = [
+        ("north", south, f"run {south} is a run of region 'south', not of 'north'"),
+        ("north", runs["north", "failed"], "has status failed"),
+        ("south", runs["south", "running"], "has status running"),
+        ("north", 999_999, "run 999999 does not exist"),
+        ("nowhere", None, "region 'nowhere' does not exist"),
+        ("east", None, "region 'east' has no succeeded assessment run"),
+    ]
+    out = tmp_path / "out"
+    for region, run_id, message in bad:
+        for make in (read_run,
+                     lambda c, r, i: make_report(c, r, out / "report", run_id=i),
+                     lambda c, r, i: export_run(c, r, out / "export", run_id=i)):
+            with pytest.raises(ResultError, match=re.escape(message)) as err:
+                make(conn, region, run_id)
+            assert "\n" not in str(err.value)
+    for call, message in [
+        (lambda: make_report(conn, "north", out, formats=("html", "docx")),
+         "unknown report format 'docx': use html, pdf, md"),
+        (lambda: make_report(conn, "north", out, langs=("fr",)),
+         "unknown report language 'fr': use zh, en"),
+        (lambda: export_run(conn, "north", out, formats=("shp",)),
+         "unknown export format 'shp': use gpkg, tif, csv, xlsx"),
+    ]:
+        with pytest.raises(ResultError, match=re.escape(message)):
+            call()
+    assert not out.exists()

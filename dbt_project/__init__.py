@@ -1,0 +1,1 @@
+"""The dbt project: staging -> intermediate -> marts -> bi (shipped as ``ecorest.dbt_project``)."""

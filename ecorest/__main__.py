@@ -1,0 +1,5 @@
+"""python -m ecorest: the command line."""
+
+from ecorest.cli import main
+
+main()

@@ -1,0 +1,139 @@
+"""What every command shares: the consoles, logging, the connection options, option parsers.
+
+Every command accepts ``--dsn``, ``--home``, ``-v``/``-q`` and ``--debug`` both before and after
+its name (``ecorest --home X db status`` and ``ecorest db status --home X``).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterable
+
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+
+from ecorest.settings import ENV_DATABASE_URL, ENV_HOME, Settings
+
+log = logging.getLogger("ecorest")
+console = Console(stderr=True)
+out = Console()
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class State:
+    """The options given so far (group, then command); the command's win."""
+
+    def __init__(self) -> None:
+        self.dsn: str | None = None
+        self.home: str | None = None
+        self.verbosity = 0
+        self.debug = False
+
+    def settings(self) -> Settings:
+        return Settings.from_env(dsn=self.dsn, home=self.home)
+
+
+def setup_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
+    logging.basicConfig(
+        level=level, format="%(message)s", datefmt="%H:%M:%S",
+        handlers=[RichHandler(console=console, show_path=verbosity > 0)], force=True,
+    )
+    for noisy in ("alembic", "sqlalchemy", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def _state() -> State:
+    ctx = click.get_current_context()
+    root = ctx.find_root()
+    if not isinstance(root.obj, State):
+        root.obj = State()
+    return root.obj
+
+
+def _remember(name: str):
+    def callback(ctx: click.Context, param: click.Parameter, value):  # noqa: ARG001
+        state = _state()
+        if name == "verbose" and value:
+            state.verbosity = value
+        elif name == "quiet" and value:
+            state.verbosity = -1
+        elif name == "debug" and value:
+            state.debug = True
+        elif name in ("dsn", "home") and value is not None:
+            setattr(state, name, value)
+        return value
+    return callback
+
+
+def connection_options(fn: Callable) -> Callable:
+    """--dsn, --home, -v, -q and --debug, on the group and on every command."""
+    options = [
+        click.option("--dsn", metavar="URL", expose_value=False, callback=_remember("dsn"),
+                     is_eager=True,
+                     help="PostgreSQL+PostGIS server to use instead of the embedded cluster, "
+                          f"e.g. postgresql://user:pass@host:5432/db [env: {ENV_DATABASE_URL}]."),
+        click.option("--home", metavar="DIR", expose_value=False, callback=_remember("home"),
+                     is_eager=True, type=click.Path(file_okay=False),
+                     help=f"Data folder of the embedded cluster [env: {ENV_HOME}; default: "
+                          "$XDG_DATA_HOME/ecorest, i.e. ~/.local/share/ecorest]."),
+        click.option("-v", "--verbose", count=True, expose_value=False, is_eager=True,
+                     callback=_remember("verbose"), help="More log output (-vv for debug)."),
+        click.option("-q", "--quiet", is_flag=True, expose_value=False, is_eager=True,
+                     callback=_remember("quiet"), help="Only warnings and errors."),
+        click.option("--debug", is_flag=True, expose_value=False, is_eager=True,
+                     callback=_remember("debug"),
+                     help="Show the full traceback of an unexpected error."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def command(group: click.Group | None, name: str | None = None, **kwargs) -> Callable:
+    """A command of ``group`` (a stand-alone command for ``None``) with the shared options; the
+    function receives the resolved :class:`Settings` as its first argument."""
+    def decorate(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def run(*args, **kw):
+            state = _state()
+            setup_logging(state.verbosity)
+            return fn(state.settings(), *args, **kw)
+        make = group.command if group is not None else click.command
+        return make(name, context_settings=CONTEXT, **kwargs)(connection_options(run))
+    return decorate
+
+
+def csv_choice(allowed: Iterable[str], what: str) -> Callable:
+    """A click callback: a comma-separated option whose items must be in ``allowed``."""
+    allowed = tuple(allowed)
+
+    def callback(ctx: click.Context, param: click.Parameter, value: str):  # noqa: ARG001
+        items = tuple(x.strip() for x in value.split(",") if x.strip())
+        if not items:
+            raise click.BadParameter(f"give at least one {what}: {', '.join(allowed)}")
+        bad = [x for x in items if x not in allowed]
+        if bad:
+            raise click.BadParameter(f"unknown {what} {', '.join(map(repr, bad))}; use "
+                                     f"{', '.join(allowed)}")
+        return items
+    return callback
+
+
+def pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+    """KEY=VALUE items of a repeatable option."""
+    result = {}
+    for v in values:
+        key, sep, val = v.partition("=")
+        if not sep or not key.strip() or not val.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, got {v!r}", param_hint=option)
+        result[key.strip()] = val.strip()
+    return result
+
+
+def input_file() -> click.Path:
+    """An input file that must exist and be readable (checked before anything runs)."""
+    return click.Path(exists=True, dir_okay=False, readable=True)

@@ -1,0 +1,94 @@
+"""``ecorest demo``: the main job end to end on the public sample data."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from ecorest.settings import Settings
+from ecorest.store import db as dbmod
+from ecorest.store.cluster import EmbeddedCluster
+
+from ._common import command, log, out
+from .db import print_status
+from .run import grade_table
+
+
+@command(None, "demo")
+@click.option("--out", "out_dir", default="out", show_default=True,
+              type=click.Path(file_okay=False, writable=True),
+              help="Folder for the reports and exports.")
+def demo(settings: Settings, out_dir: str) -> None:
+    """Run the main job end to end on the public sample data.
+
+    Finds the public sample data (ECOREST_SAMPLE_DATA, else ./shared/data or ../shared/data),
+    derives the demo's legend, region and example projects from them, starts the embedded
+    cluster (or uses --dsn), brings the schema to head, loads every data set into two regions
+    (willamette, ansai), runs every model (carbon and restoration-area identification) for
+    both, writes the assessment reports (Chinese and English; HTML, PDF, Markdown) and the
+    exports (GeoPackage, GeoTIFF, CSV, Excel) to --out, then prints where to look and how to
+    connect. Running it again loads and computes nothing new.
+    """
+    from ecorest import demo as demo_mod
+    from ecorest import samples
+    from ecorest.report import summary
+    from ecorest.run import run_assessment
+
+    t0 = time.monotonic()
+    sample = samples.locate()
+    derived = samples.derive(sample, settings.home / "sample-derived")
+    log.info("sample data: %s (derived files in %s)", sample, derived)
+    if settings.uses_embedded_cluster:
+        EmbeddedCluster(settings.home).start()
+    url = dbmod.resolve_url(settings, create=True)
+    dbmod.migrate(url)
+    log.info("schema at revision %s", dbmod.head_revision())
+    with dbmod.session(settings) as conn:
+        demo_mod.run(conn, sample, derived)
+        run_id = run_assessment(conn, url, "willamette", work_dir=settings.home / "dbt")
+        ansai_run = run_assessment(conn, url, "ansai", work_dir=settings.home / "dbt")
+        grade_tables = [grade_table(conn, run_id, "willamette"),
+                        grade_table(conn, ansai_run, "ansai")]
+        written = demo_mod.outputs(conn, Path(out_dir))
+        loaded = demo_mod.summary(conn)
+        carbon = summary.carbon_by_pool(conn, run_id)
+        benefits = summary.project_benefits(conn, run_id)
+    print_status(settings)
+    table = Table("region", "grid CRS", "pixel m", "raster layers", "zones", "projects",
+                  "plots", title="loaded", title_justify="left")
+    for r in loaded:
+        table.add_row(r[0], r[1], f"{r[2]:g}", *(str(x) for x in r[3:]))
+    out.print(table)
+    ctable = Table("pool", "stock 1990 t C", "stock 2050 t C", "change t C",
+                   "sink t CO2e/yr", title=f"willamette carbon (assessment run {run_id}, "
+                   "InVEST pool table; 2050 is the InVEST scenario)", title_justify="left")
+    for r in carbon:
+        ctable.add_row(r["pool"], *(f"{r[k]:,}" for k in ("stock_t1_t", "stock_t2_t",
+                                                          "change_t", "sink_co2e_t_per_yr")))
+    out.print(ctable)
+    btable = Table("project", "name", "ha", "change t C", "baseline t C",
+                   "sink enhancement t CO2e/yr", title="example projects (illustrative) against "
+                   "a 1 km ring of comparable pixels, all pools", title_justify="left")
+    for r in benefits:
+        btable.add_row(r["project_id"], r["project_name"],
+                       *(f"{r[k]:,}" for k in ("area_ha", "change_t", "baseline_change_t",
+                                               "sink_enhancement_co2e_t_per_yr")))
+    out.print(btable)
+    for t in grade_tables:
+        if t is not None:
+            out.print(t)
+    reports = sorted(str(f) for f in written if f.suffix in (".html", ".pdf"))
+    out.print(f"done in {time.monotonic() - t0:.0f} s.\n\n"
+              f"Reports (Chinese and English) and exports are in {out_dir}/ ({len(written)} "
+              "files):\n  " + "\n  ".join(reports) + "\n"
+              f"  GeoPackage, GeoTIFF, CSV and Excel: {out_dir}/<region>/exports/\n\n"
+              "Connect psql, QGIS or a BI tool with the URL from `ecorest db url "
+              "--show-password`.\nBI tools read the documented views in schema bi "
+              "(bi.zone_scores, bi.restoration_patches, bi.carbon_stocks, ...; the latest "
+              "run of each region).\nGive a BI login read access with: "
+              "CREATE ROLE metabase LOGIN PASSWORD '...' IN ROLE ecorest_bi;\n"
+              "In QGIS add bi.restoration_patches and bi.zone_scores (MultiPolygon, EPSG:4326, "
+              "keys patch_id / zone_score_id); raster tiles are in raster.tiles_<catalog_id>.")

@@ -1,0 +1,90 @@
+"""``ecorest run``: one recorded assessment run of a region."""
+
+from __future__ import annotations
+
+import click
+import yaml
+from rich.table import Table
+
+from ecorest.settings import Settings
+from ecorest.store import db as dbmod
+from ecorest.vocab import DEFAULT_IPCC_EDITION, IPCC_EDITIONS
+
+from ._common import command, out
+
+
+@command(None, "run")
+@click.argument("region_name", metavar="REGION")
+@click.option("--ipcc-edition", type=click.Choice(IPCC_EDITIONS), default=DEFAULT_IPCC_EDITION,
+              show_default=True,
+              help="IPCC guidance edition of default factors (stored with every result).")
+@click.option("--force", is_flag=True,
+              help="Rebuild even when the last run used the same inputs and models.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a model setting of the dbt project for this run, e.g. "
+                   "--set grading_method=quantile --set project_baseline=no_change "
+                   "(repeatable; stored with the run).")
+def run_cmd(settings: Settings, region_name: str, ipcc_edition: str, force: bool,
+            overrides: tuple[str, ...]) -> None:
+    """Build the models for REGION (dbt build) as one recorded assessment run.
+
+    Results go to the marts, keyed by the run id: carbon (carbon_stocks, carbon_stock_changes,
+    landcover_transitions, project_benefits, carbon_uncertainty, plot_validation,
+    parameter_lineage) and identification (priority_tiles, zone_scores, restoration_patches,
+    ndvi_trends, factor_summaries, identification_accuracy). A failed run is recorded as
+    failed and leaves earlier results in place.
+    """
+    from ecorest.report import summary
+    from ecorest.run import run_assessment
+
+    url = dbmod.resolve_url(settings)
+    with dbmod.session(settings) as conn:
+        run_id = run_assessment(conn, url, region_name, work_dir=settings.home / "dbt",
+                                ipcc_edition=ipcc_edition, force=force,
+                                dbt_vars=parse_overrides(overrides))
+        totals = summary.stock_totals(conn, run_id)
+        grades = grade_table(conn, run_id, region_name)
+    out.print(f"assessment run {run_id} of {region_name}: succeeded")
+    for row in totals:
+        out.print(f"  carbon stock {row['epoch_label']}: {row['carbon_t']:,} t C")
+    if grades is not None:
+        out.print(grades)
+
+
+def parse_overrides(items: tuple[str, ...]) -> dict:
+    """KEY=VALUE pairs; values are read as YAML (numbers, lists, text)."""
+    result = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--set")
+        try:
+            result[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise click.BadParameter(f"{item!r}: the value is not a number, a list or text "
+                                     f"({' '.join(str(exc).split())})",
+                                     param_hint="--set") from exc
+    return result
+
+
+def grade_table(conn, run_id: int, region_name: str) -> Table | None:
+    """Restoration priority of a run by zone (the region and every zone set), for the console."""
+    from ecorest.report import summary
+
+    rows = summary.priority_by_zone(conn, run_id)
+    if not rows:
+        return None
+    patches = summary.patch_totals(conn, run_id)
+    table = Table("zone", "assessed ha", "1 priority", "2 restoration", "3 improvement",
+                  "4 protection", "5 general", "top factors",
+                  title=f"{region_name}: restoration priority by zone (ha; run {run_id}; "
+                        f"{patches['patches']} patches, {patches['area_ha']:,.0f} ha)",
+                  title_justify="left")
+    areas = ("assessed_ha", "priority_restoration_ha", "restoration_ha", "improvement_ha",
+             "protection_ha", "general_ha")
+    for r in rows:
+        name = r["zone_name"]
+        label = name if r["zone_set"] == "region" else \
+            f"{r['zone_set']} {r['zone_code']} {name if name != r['zone_code'] else ''}"
+        table.add_row(label.strip(), *(f"{r[a]:,.0f}" for a in areas), r["top_factors"] or "")
+    return table

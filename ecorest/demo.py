@@ -1,0 +1,133 @@
+"""The demo: every bundled real dataset loaded into two regions, end to end.
+
+* ``willamette`` (Oregon, USA; NAD83 / Conus Albers, 30 m): InVEST land cover ~1990 and the
+  2050 scenario, the 30 m DEM, watersheds and sub-watersheds, the InVEST carbon pool table as a
+  parameter set, three clearly labelled example restoration projects, and the BAAD harvested
+  trees measured inside the region.
+* ``ansai`` (安塞区, Yan'an, Shaanxi; CGCS2000 / Albers, 1 km): the district boundary as a GB/T
+  2260 admin unit and 42 years (1982-2023) of NOAA VHP annual NDVI.
+
+Every step is an ordinary load, so running the demo again changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+
+from ecorest.etl.legends import load_legend
+from ecorest.etl.params import load_params
+from ecorest.etl.plots import load_plots
+from ecorest.etl.rasters import load_raster
+from ecorest.etl.regions import create_region, set_ipcc_strata
+from ecorest.etl.vector_loads import load_projects, load_zones
+from ecorest.progress import progress_bar
+
+log = logging.getLogger(__name__)
+
+
+def steps(sample: Path, derived: Path) -> list[tuple[str, Callable[[psycopg.Connection], object]]]:
+    """The demo's loads, in order: ``sample`` is the public sample data folder, ``derived`` the
+    folder of the files derived from it (:func:`ecorest.samples.derive`)."""
+    w = sample / "invest_willamette"
+    vhp = sorted((sample / "vhp_ndvi_annual_global_1982_2023").glob("VHP_SMN_annual_ndvi_*.tif"))
+
+    def raster(region, layer, path, **kw):
+        return lambda c: load_raster(c, region, layer, path, **kw)
+
+    out = [
+        ("region willamette", lambda c: create_region(
+            c, "willamette", derived / "willamette_region.geojson",
+            title="Willamette Valley, Oregon (InVEST sample)")),
+        # Willamette Valley: mean annual temperature ~11 °C, wet winters (IPCC warm temperate
+        # moist); mostly high-activity clay mineral soils
+        ("IPCC strata willamette", lambda c: set_ipcc_strata(
+            c, "willamette", "warm_temperate_moist", "HAC")),
+        ("legend willamette", lambda c: load_legend(
+            c, "willamette", derived / "willamette_legend.csv",
+            title="InVEST Willamette land-use/land-cover classes",
+            source="InVEST sample data, carbon_pools_willamette.csv (Natural Capital Project); "
+                   "IPCC categories assigned by ecorest")),
+        ("land cover ~1990", raster("willamette", "landcover", w / "lulc_samp_cur.tif",
+                                    epoch="1990", legend="willamette")),
+        ("land cover 2050 scenario", raster("willamette", "landcover", w / "lulc_samp_fut.tif",
+                                            epoch="2050", scenario=True, legend="willamette")),
+        ("DEM 30 m", raster("willamette", "dem", w / "dem_30m.tif", epoch="2000")),
+        ("watersheds", lambda c: load_zones(c, "willamette", w / "watersheds.shp",
+                                            zone_set="watershed",
+                                            mapping={"zone_code": "ws_id"})),
+        ("sub-watersheds", lambda c: load_zones(c, "willamette", w / "subwatersheds.shp",
+                                                zone_set="subwatershed",
+                                                mapping={"zone_code": "subws_id"})),
+        ("carbon pool table", lambda c: load_params(
+            c, w / "carbon_pools_willamette.csv", name="invest_willamette_pools",
+            kind="carbon_pools", source_text="InVEST sample data: carbon_pools_willamette.csv "
+                                             "(Natural Capital Project), Mg C/ha")),
+        ("example projects", lambda c: load_projects(
+            c, "willamette", derived / "willamette_example_projects.geojson", examples=True)),
+        ("BAAD harvested trees", lambda c: load_plots(
+            c, "willamette", sample / "forest_plots_biomass" / "baad_Domec2012_oregon" /
+            "data.csv", source="BAAD: Domec et al. 2012")),
+        ("region ansai", lambda c: create_region(
+            c, "ansai", sample / "china_admin_loess_plateau" / "ansai_610603.geojson",
+            pixel_size=1000, title="安塞区 Ansai District, Yan'an, Shaanxi")),
+        # Ansai, Loess Plateau: ~8.8 °C, ~500 mm/yr below potential evapotranspiration (IPCC
+        # cool temperate dry); loess soils are high-activity clays
+        ("IPCC strata ansai", lambda c: set_ipcc_strata(c, "ansai", "cold_temperate_dry", "HAC")),
+        ("admin unit 610603", lambda c: load_zones(
+            c, "ansai", sample / "china_admin_loess_plateau" / "ansai_610603.geojson",
+            code="610603", name="安塞区")),
+    ]
+    out += [(f"NDVI {p.stem[-4:]}", raster("ansai", "ndvi", p, epoch_from="filename"))
+            for p in vhp]
+    return out
+
+
+def run(conn: psycopg.Connection, sample: Path, derived: Path, show_progress: bool = True) -> None:
+    """Load every sample data set (each step an ordinary, idempotent load)."""
+    todo = steps(sample, derived)
+    t0 = time.monotonic()
+    with progress_bar("demo", len(todo), "steps", show_progress) as bar:
+        for name, step in todo:
+            log.info("demo: %s", name)
+            step(conn)
+            conn.rollback()
+            bar.advance(1)
+    log.info("demo data loaded in %.1f s", time.monotonic() - t0)
+
+
+def summary(conn: psycopg.Connection) -> list[tuple]:
+    return conn.execute("""
+        select r.name, r.crs_name, r.pixel_size_m,
+               (select count(*) from raster.catalog c where c.region_id = r.region_id
+                and c.is_current) as layers,
+               (select count(*) from registry.zones z where z.region_id = r.region_id) as zones,
+               (select count(*) from registry.projects p where p.region_id = r.region_id
+                and p.valid_to is null) as projects,
+               (select count(*) from registry.survey_plots s where s.region_id = r.region_id)
+                 as plots
+        from registry.regions r order by r.name""").fetchall()
+
+
+def outputs(conn: psycopg.Connection, out_dir, show_progress: bool = True) -> list:
+    """Reports (zh, en; html, pdf, md) and exports of both regions' latest runs."""
+    from ecorest.report import make_report
+    from ecorest.report.export import export_run
+
+    written = []
+    regions = ("willamette", "ansai")
+    with progress_bar("reports and exports", 2 * len(regions), "steps", show_progress) as bar:
+        for region in regions:
+            log.info("demo: report of %s", region)
+            written += make_report(conn, region, Path(out_dir) / region)
+            conn.rollback()
+            bar.advance(1)
+            log.info("demo: exports of %s", region)
+            written += export_run(conn, region, Path(out_dir) / region / "exports")
+            conn.rollback()
+            bar.advance(1)
+    return written

@@ -1,0 +1,43 @@
+"""`ecorest report`: the assessment report of one run, from its marts."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import psycopg
+
+from ecorest.errors import ResultError
+from ecorest.vocab import REPORT_FORMATS, REPORT_LANGS
+
+from . import data, document, render
+
+log = logging.getLogger(__name__)
+
+
+def _choices(given: str | tuple[str, ...], allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
+    """``given`` (one code or several) checked against ``allowed``."""
+    given = (given,) if isinstance(given, str) else tuple(given)
+    for code in given:
+        if code not in allowed:
+            raise ResultError(f"unknown report {what} {code!r}: use {', '.join(allowed)}")
+    return given
+
+
+def make_report(conn: psycopg.Connection, region: str, out_dir: Path, *,
+                run_id: int | None = None, langs: tuple[str, ...] = REPORT_LANGS,
+                formats: tuple[str, ...] = REPORT_FORMATS) -> list[Path]:
+    """Write the report of ``run_id`` (default: the region's latest succeeded run) in every
+    language and format; returns the files written. The run is checked before any file is
+    made."""
+    formats = _choices(formats, REPORT_FORMATS, "format")
+    langs = _choices(langs, REPORT_LANGS, "language")
+    d = data.load(conn, data.read_run(conn, region, run_id))
+    log.info("report of %s, run %d: data read", region, d.run["run_id"])
+    written = []
+    for lang in langs:
+        blocks = document.build(d, lang)
+        stem = f"report_{region}_run{d.run['run_id']}_{lang}"
+        written += render.write(blocks, Path(out_dir), stem, lang, list(formats))
+        log.info("report %s written (%s)", stem, ", ".join(formats))
+    return written

@@ -1,0 +1,154 @@
+"""The public sample data: where they are, and the files the demo derives from them.
+
+The sample data sets (InVEST Willamette, the Ansai district boundary, NOAA VHP NDVI, BAAD trees
+...) are public data collected outside the project, each folder with its SOURCE.md and licence.
+They are not part of the package or the repository: ecorest reads them from
+``ECOREST_SAMPLE_DATA``, else from ``shared/data`` beside the working directory (``./shared/data``
+or ``../shared/data``).
+
+The files the demo needs but the data sets do not hold are derived here at run time:
+
+- ``willamette_legend.csv``: the InVEST Willamette land-cover classes (codes and names from
+  carbon_pools_willamette.csv) with an IPCC land category and ecosystem type assigned by ecorest;
+- ``willamette_region.geojson``: the footprint of lulc_samp_cur.tif (EPSG:26910), the demo
+  region's boundary;
+- ``willamette_example_projects.geojson``: three clearly labelled *example* restoration projects,
+  placed where the InVEST 2050 scenario restores vegetation.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+import rasterio
+
+from ecorest.errors import EcorestError
+
+ENV_SAMPLE_DATA = "ECOREST_SAMPLE_DATA"
+#: a file every complete copy of the sample data holds
+MARKER = Path("invest_willamette") / "lulc_samp_cur.tif"
+
+
+def locate() -> Path:
+    """The folder of the public sample data, or an error that says how to provide it."""
+    given = os.environ.get(ENV_SAMPLE_DATA)
+    candidates = [Path(given)] if given else [Path.cwd() / "shared" / "data",
+                                               Path.cwd().parent / "shared" / "data"]
+    for folder in candidates:
+        if (folder / MARKER).is_file():
+            return folder.resolve()
+    if given:
+        raise EcorestError(f"{ENV_SAMPLE_DATA}={given} does not hold the public sample data "
+                           f"(no {MARKER}); point it at the folder with invest_willamette/, "
+                           "china_admin_loess_plateau/, vhp_ndvi_annual_global_1982_2023/ ...")
+    raise EcorestError("the public sample data were not found in ./shared/data or "
+                       "../shared/data; set ECOREST_SAMPLE_DATA to the folder that holds "
+                       "invest_willamette/, china_admin_loess_plateau/, "
+                       "vhp_ndvi_annual_global_1982_2023/ ...")
+
+
+def derive(sample: Path, out: Path) -> Path:
+    """Write the derived demo files into ``out`` (unchanged files are not rewritten, so their
+    loads stay no-ops) and return ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    legend(sample, out)
+    region(sample, out)
+    example_projects(sample, out)
+    return out
+
+
+def _write(path: Path, text: str) -> Path:
+    if not path.is_file() or path.read_text() != text:
+        path.write_text(text)
+    return path
+
+
+# code ranges -> (IPCC land category, ecosystem type); assignment by ecorest from the class names
+CATEGORY = {
+    **{c: ("settlements", "settlement") for c in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 16, 18, 19,
+                                                   20, 21, 49, 91)},
+    **{c: ("other_land", "other") for c in (24, 40, 42, 102)},
+    **{c: ("wetlands", "wetland") for c in (29, 32, 33, 89, 101)},
+    **{c: ("forest_land", "forest") for c in (39, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61,
+                                               62, 95)},
+    **{c: ("cropland", "cropland") for c in (66, 67, 68, 71, 72, 73, 74, 75, 76, 77, 78, 79, 82,
+                                              83, 84, 88, 90, 92, 93)},
+    **{c: ("grassland", "grassland") for c in (80, 81, 85, 86, 87, 98)},
+}
+COLOURS = {"settlements": "#d7191c", "other_land": "#bababa", "wetlands": "#2b83ba",
+           "forest_land": "#1a9641", "cropland": "#fdae61", "grassland": "#a6d96a"}
+
+
+def legend(sample: Path, out: Path) -> Path:
+    with open(sample / "invest_willamette" / "carbon_pools_willamette.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    lines = [["class_code", "name_en", "name_zh", "ipcc_category", "ecosystem_type",
+              "color_hex"]]
+    for r in rows:
+        code = int(r["lucode"])
+        ipcc, eco = CATEGORY[code]
+        lines.append([str(code), r["LULC_Name"], "", ipcc, eco, COLOURS[ipcc]])
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerows(lines)
+    return _write(out / "willamette_legend.csv", buf.getvalue())
+
+
+def region(sample: Path, out: Path) -> Path:
+    with rasterio.open(sample / "invest_willamette" / "lulc_samp_cur.tif") as src:
+        left, bottom, right, top = src.bounds
+    ring = [[left, bottom], [right, bottom], [right, top], [left, top], [left, bottom]]
+    doc = {"type": "FeatureCollection",
+           "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::26910"}},
+           "features": [{"type": "Feature", "properties": {"name": "Willamette sample extent"},
+                         "geometry": {"type": "Polygon", "coordinates": [ring]}}]}
+    return _write(out / "willamette_region.geojson", json.dumps(doc, indent=1))
+
+
+def example_projects(sample: Path, out: Path) -> Path:
+    """Three illustrative projects where the 2050 scenario grows forest carbon (EXAMPLES)."""
+    import numpy as np
+
+    with rasterio.open(sample / "invest_willamette" / "lulc_samp_cur.tif") as src:
+        cur, transform = src.read(1), src.transform
+    with rasterio.open(sample / "invest_willamette" / "lulc_samp_fut.tif") as src:
+        fut = src.read(1)
+    targets = [
+        ("EX-001", "Example: reforestation of harvested conifer stands", "afforestation",
+         (cur == 56) & (fut == 57), "2021-03-01", 2.4e6, "planting:{a}; tending:{a}"),
+        ("EX-002", "Example: closed-forest restoration of semi-closed hardwood",
+         "forest_restoration", (cur == 62) & (fut == 53), "2021-04-15", 1.1e6,
+         "enrichment planting:{a}; enclosure:{a}"),
+        ("EX-003", "Example: protection and tending of maturing conifer forest",
+         "forest_restoration", (cur == 57) & (fut == 58), "2022-03-01", 0.6e6,
+         "enclosure:{a}; fire prevention:{a}"),
+    ]
+    size = 60  # 1.8 km squares
+    features = []
+    taken = np.zeros(cur.shape, bool)
+    for pid, name, kind, mask, start, invest, measures in targets:
+        score = np.zeros((cur.shape[0] // size, cur.shape[1] // size))
+        for i in range(score.shape[0]):
+            for j in range(score.shape[1]):
+                block = (slice(i * size, (i + 1) * size), slice(j * size, (j + 1) * size))
+                score[i, j] = -1 if taken[block].any() else mask[block].sum()
+        i, j = np.unravel_index(np.argmax(score), score.shape)
+        taken[i * size:(i + 1) * size, j * size:(j + 1) * size] = True
+        x0, y0 = transform @ (j * size, i * size)
+        x1, y1 = transform @ ((j + 1) * size, (i + 1) * size)
+        area_ha = round(size * size * 0.09, 1)
+        features.append({"type": "Feature", "properties": {
+            "project_id": pid, "name": name, "project_type": kind, "start_date": start,
+            "investment_cny": invest, "agency": "Example agency (illustrative, not real)",
+            "measures": measures.format(a=area_ha), "is_example": True,
+            "description": "Illustrative example placed where the InVEST 2050 scenario map "
+                           "restores vegetation; not a real restoration project."},
+            "geometry": {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1],
+                                                             [x0, y1], [x0, y0]]]}})
+    doc = {"type": "FeatureCollection",
+           "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::26910"}},
+           "features": features}
+    return _write(out / "willamette_example_projects.geojson", json.dumps(doc, indent=1))

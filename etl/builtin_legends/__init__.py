@@ -1,0 +1,1 @@
+"""Built-in land-cover legends (CSV)."""

@@ -1,1 +1,0 @@
-"""ecorest reporting: assessment report and exports, read from the marts."""

@@ -1,0 +1,1 @@
+"""Numbered, idempotent SQL files applied after every migration (shipped as ``ecorest.sql``)."""
