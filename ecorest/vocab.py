@@ -22,6 +22,9 @@ IPCC_SOIL_TYPES = ("HAC", "LAC", "sandy", "spodic", "volcanic", "wetland")
 #: IPCC land-use categories
 IPCC_CATEGORIES = ("forest_land", "cropland", "grassland", "wetlands", "settlements", "other_land")
 
+#: kinds of cropland classes (IPCC 2006 Vol. 4 Ch. 5 factors differ between them)
+CROPLAND_KINDS = ("annual", "paddy", "perennial")
+
 #: carbon pools (IPCC 2006 Vol. 4 Ch. 1.3)
 CARBON_POOLS = ("agb", "bgb", "dead_wood", "litter", "soc", "total")
 

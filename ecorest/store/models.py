@@ -35,6 +35,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from ecorest.vocab import (
     ADMIN_LEVELS,
     CARBON_POOLS,
+    CROPLAND_KINDS,
     IPCC_CATEGORIES,
     IPCC_EDITIONS,
     IPCC_SOIL_TYPES,
@@ -192,7 +193,11 @@ legend_classes = Table(
            comment="Ecosystem type of the standard: forest, grassland, wetland, cropland, desert, "
                    "settlement, other"),
     Column("color_hex", Text, comment="Display colour, #rrggbb"),
+    Column("cropland_kind", Text,
+           comment="For cropland classes: annual, paddy (水田) or perennial (园地, orchards and "
+                   "tree crops); selects the IPCC cropland factors"),
     PrimaryKeyConstraint("legend_id", "class_code"),
+    CheckConstraint(_in("cropland_kind", CROPLAND_KINDS, nullable=True), name="cropland_kind"),
     CheckConstraint(_in("ipcc_category", IPCC_CATEGORIES, nullable=True), name="ipcc_category"),
     CheckConstraint("color_hex is null or color_hex ~ '^#[0-9a-fA-F]{6}$'", name="color_hex"),
     CheckConstraint("class_code between -32768 and 65535", name="class_code_range"),
@@ -455,9 +460,11 @@ parameter_sets = Table(
     Column("ipcc_edition", Text, comment="IPCC edition for IPCC default sets: 2006 or 2019"),
     Column("is_active", Boolean, nullable=False, server_default=text("true"),
            comment="Whether runs use this set by default"),
+    Column("region_id", Integer, ForeignKey("registry.regions.region_id"),
+           comment="Region that owns the set; null for a global set every region may use"),
     created_at(),
     load_fk(),
-    UniqueConstraint("name", "version"),
+    UniqueConstraint("region_id", "name", "version", postgresql_nulls_not_distinct=True),
     CheckConstraint("version >= 1", name="version_positive"),
     CheckConstraint(_in("ipcc_edition", IPCC_EDITIONS, nullable=True), name="ipcc_edition"),
     schema="registry",
