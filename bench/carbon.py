@@ -73,7 +73,8 @@ def step_ecorest(path: str, path2: str, url: str) -> dict:
         pools = tmp / "pools.csv"
         pools.write_text("lucode,C_above,C_below,C_soil,C_dead\n" + "".join(
             f"{c},{d[0]},{d[1]},{d[2]},{d[3]}\n" for c, d in DENSITY.items()))
-        load_params(conn, pools, name="bench", kind="carbon_pools", source_text="bench")
+        load_params(conn, pools, region="bench", name="bench", kind="carbon_pools",
+                    source_text="bench")
         for p, epoch in ((path, "2000"), (path2, "2010")):
             load_raster(conn, "bench", "landcover", p, epoch=epoch, legend="bench",
                         show_progress=False)

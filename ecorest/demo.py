@@ -1,9 +1,9 @@
 """The demo: every bundled real dataset loaded into two regions, end to end.
 
 * ``willamette`` (Oregon, USA; NAD83 / Conus Albers, 30 m): InVEST land cover ~1990 and the
-  2050 scenario, the 30 m DEM, watersheds and sub-watersheds, the InVEST carbon pool table as a
-  parameter set, three clearly labelled example restoration projects, and the BAAD harvested
-  trees measured inside the region.
+  2050 scenario, the 30 m DEM, watersheds and sub-watersheds, the InVEST carbon pool table as
+  Willamette's own parameter set (the Ansai run does not see it), three clearly labelled
+  example restoration projects, and the BAAD harvested trees measured inside the region.
 * ``ansai`` (安塞区, Yan'an, Shaanxi; CGCS2000 / Albers, 1 km): the district boundary as a GB/T
   2260 admin unit and 42 years (1982-2023) of NOAA VHP annual NDVI.
 
@@ -64,9 +64,19 @@ def steps(sample: Path, derived: Path) -> list[tuple[str, Callable[[psycopg.Conn
                                                 zone_set="subwatershed",
                                                 mapping={"zone_code": "subws_id"})),
         ("carbon pool table", lambda c: load_params(
-            c, w / "carbon_pools_willamette.csv", name="invest_willamette_pools",
-            kind="carbon_pools", source_text="InVEST sample data: carbon_pools_willamette.csv "
-                                             "(Natural Capital Project), Mg C/ha")),
+            c, w / "carbon_pools_willamette.csv", region="willamette",
+            name="invest_willamette_pools", kind="carbon_pools",
+            source_text="InVEST sample data: carbon_pools_willamette.csv "
+                        "(Natural Capital Project), Mg C/ha")),
+        # the 2050 scenario turns hybrid poplar (66) into conifer woodlot (95, forest land):
+        # converted forest needs a growth rate (docs/CARBON.md)
+        ("growth rate of conifer woodlot", lambda c: load_params(
+            c, woodlot_growth(w, derived), region="willamette",
+            name="willamette_conifer_growth", kind="growth_rates",
+            source_text="derived from the InVEST sample table carbon_pools_willamette.csv "
+                        "(Natural Capital Project): above-ground carbon of closed conifer 41-60 "
+                        "yrs (58) minus conifers 0-20 yrs (56) over the 40 years between the "
+                        "class mid-ages; an illustration, not a measured woodlot rate")),
         ("example projects", lambda c: load_projects(
             c, "willamette", derived / "willamette_example_projects.geojson", examples=True)),
         ("BAAD harvested trees", lambda c: load_plots(
@@ -85,6 +95,23 @@ def steps(sample: Path, derived: Path) -> list[tuple[str, Callable[[psycopg.Conn
     out += [(f"NDVI {p.stem[-4:]}", raster("ansai", "ndvi", p, epoch_from="filename"))
             for p in vhp]
     return out
+
+
+def woodlot_growth(w: Path, derived: Path) -> Path:
+    """A growth_rates table for the demo's conifer woodlot (class 95): the mean above-ground
+    accumulation of the InVEST table's conifer age classes, (C_above of 58, 41-60 yrs, minus
+    C_above of 56, 0-20 yrs) / 40 yrs (mid-ages 50 and 10); below ground grows in proportion
+    (the class's bgb/agb densities, docs/CARBON.md)."""
+    import csv
+
+    with open(w / "carbon_pools_willamette.csv", newline="") as fh:
+        above = {int(r["lucode"]): float(r["C_above"]) for r in csv.DictReader(fh)}
+    rate = (above[58] - above[56]) / 40
+    text = f"parameter,class_code,pool,value,unit\ngrowth_rate,95,agb,{rate:g},Mg C/ha/yr\n"
+    path = derived / "willamette_woodlot_growth.csv"
+    if not path.is_file() or path.read_text() != text:
+        path.write_text(text)
+    return path
 
 
 def run(conn: psycopg.Connection, sample: Path, derived: Path, show_progress: bool = True) -> None:

@@ -1,9 +1,11 @@
 """Assessment runs: ``dbt build`` of the models for one region, recorded in etl.assessment_runs.
 
 A run gets an id first (status ``running``), with the code version, the parameter sets and the
-raster catalog entries it reads; dbt then builds staging -> intermediate -> marts, the marts
-keeping every run's rows under its run id. A failed run is marked ``failed`` with dbt's message
-and the previous runs' results stay as they were.
+raster catalog entries it reads; the parameter sets are chosen here, one per kind (pinned with
+``params``, else the region's active set, else an active global set), and dbt reads them from
+the run's record (macro ``active_parameter_set``). dbt then builds staging -> intermediate ->
+marts, the marts keeping every run's rows under its run id. A failed run is marked ``failed``
+with dbt's message and the previous runs' results stay as they were.
 """
 
 from __future__ import annotations
@@ -127,33 +129,109 @@ def check_settings(values: dict) -> None:
                             f"(default {known[key]})")
 
 
+def parse_pin(spec: str) -> tuple[str, int | None]:
+    """``NAME`` or ``NAME@VERSION`` of a pinned parameter set -> (name, version or None)."""
+    name, sep, ver = spec.strip().rpartition("@")
+    if not sep:
+        name, ver = ver, ""
+    elif not (ver.isdigit() and int(ver) >= 1):
+        raise LoadError(f"--params {spec!r}: the version after @ must be a whole number "
+                        "(1, 2, ...)")
+    if not name.strip():
+        raise LoadError(f"--params {spec!r}: give the parameter set's name, as NAME or "
+                        "NAME@VERSION")
+    return name.strip(), int(ver) if sep else None
+
+
+def resolve_pins(conn: psycopg.Connection, region_id: int, region_name: str,
+                 pins: list[str]) -> dict[str, int]:
+    """The sets pinned by ``NAME[@VERSION]``: the region's own set of that name, else the global
+    one; without a version its newest. Returns {"name@version": parameter_set_id}; an unknown
+    name or version, or two pins of one kind, fail naming it."""
+    out: dict[str, int] = {}
+    kinds: dict[str, str] = {}
+    for spec in pins:
+        name, version = parse_pin(spec)
+        rows = conn.execute(
+            "select region_id is not null, version, parameter_set_id, kind "
+            "from registry.parameter_sets where name = %s "
+            "and (region_id = %s or region_id is null) order by 1 desc, 2",
+            (name, region_id)).fetchall()
+        if not rows:
+            raise LoadError(f"--params {spec!r}: no parameter set named {name!r} for region "
+                            f"{region_name!r} or global (load it with `ecorest load params`)")
+        own = rows[0][0]
+        series = {v: (set_id, kind) for o, v, set_id, kind in rows if o == own}
+        owner = f"region {region_name!r}" if own else "global"
+        if version is None:
+            version = max(series)
+        elif version not in series:
+            raise LoadError(f"--params {spec!r}: parameter set {name!r} ({owner}) has no version "
+                            f"{version}; its versions are {', '.join(map(str, sorted(series)))}")
+        set_id, kind = series[version]
+        if kind in kinds and kinds[kind] != f"{name}@{version}":
+            raise LoadError(f"--params {spec!r}: {kinds[kind]} is pinned for kind {kind} "
+                            "already; pin one set per kind")
+        kinds[kind] = f"{name}@{version}"
+        out[f"{name}@{version}"] = set_id
+    return out
+
+
+def select_parameter_sets(conn: psycopg.Connection, region_id: int,
+                          pinned: dict[str, int]) -> list[int]:
+    """The run's parameter sets, one per kind: a pinned set, else the region's active set (the
+    newest when several are active), else the newest active global set."""
+    rows = conn.execute(
+        """with pinned as (
+               select parameter_set_id, kind from registry.parameter_sets
+               where parameter_set_id = any(%(pinned)s::int[])
+           ), chosen as (
+               select distinct on (kind) parameter_set_id, kind
+               from registry.parameter_sets
+               where is_active and (region_id = %(region)s or region_id is null)
+                 and kind not in (select kind from pinned)
+               order by kind, region_id is null, created_at desc, parameter_set_id desc
+           )
+           select parameter_set_id from pinned
+           union all
+           select parameter_set_id from chosen
+           order by 1""", {"pinned": list(pinned.values()), "region": region_id}).fetchall()
+    return [r[0] for r in rows]
+
+
 def run_assessment(conn: psycopg.Connection, url: str, region_name: str, *,
                    work_dir: Path, ipcc_edition: str = "2006", force: bool = False,
-                   dbt_vars: dict | None = None) -> int:
+                   dbt_vars: dict | None = None, params: list[str] | None = None) -> int:
     """Build every model for ``region_name`` as one recorded run; returns the run id.
 
     ``dbt_vars`` override settings of ``dbt_project/dbt_project.yml`` (e.g. ``{"grading_method":
-    "quantile"}``) and are stored with the run. When the last succeeded run of the region used
-    the same inputs, parameter sets, IPCC edition, settings and models, its id is returned and
-    nothing is rebuilt (unless ``force``).
+    "quantile"}``) and are stored with the run. ``params`` pins parameter sets by
+    ``NAME[@VERSION]`` for this run, whatever is active (the region's own set of that name,
+    else the global one; without a version its newest); they are stored with the run
+    (``options.params``). When the last succeeded run of the region used the same inputs,
+    parameter sets, IPCC edition, settings and models, its id is returned and nothing is
+    rebuilt (unless ``force``).
     """
     dbt_vars = dict(dbt_vars or {})
     check_settings(dbt_vars)
     region = get_region(conn, region_name)
+    pinned = resolve_pins(conn, region.region_id, region_name, list(params or []))
+    param_ids = select_parameter_sets(conn, region.region_id, pinned)
+    conn.rollback()
     options = {"ipcc_edition": ipcc_edition, "models_sha256": models_sha256()}
     if dbt_vars:
         options["vars"] = dbt_vars
+    if pinned:
+        options["params"] = pinned
     previous = conn.execute(
         """select run_id from etl.assessment_runs
            where region_id = %s and status = 'succeeded' and options = %s
              and input_catalog_ids = array(select catalog_id from raster.catalog
                                            where region_id = %s and is_current
                                            order by catalog_id)
-             and parameter_set_ids = array(select parameter_set_id
-                                           from registry.parameter_sets where is_active
-                                           order by parameter_set_id)
+             and parameter_set_ids = %s::int[]
            order by run_id desc limit 1""",
-        (region.region_id, Jsonb(options), region.region_id)).fetchone()
+        (region.region_id, Jsonb(options), region.region_id, param_ids)).fetchone()
     conn.rollback()
     if previous and not force:
         log.info("run %d of region %s already used these inputs, parameters and models: "
@@ -164,9 +242,6 @@ def run_assessment(conn: psycopg.Connection, url: str, region_name: str, *,
         catalog_ids = [r[0] for r in conn.execute(
             "select catalog_id from raster.catalog where region_id = %s and is_current "
             "order by catalog_id", (region.region_id,))]
-        param_ids = [r[0] for r in conn.execute(
-            "select parameter_set_id from registry.parameter_sets where is_active "
-            "order by parameter_set_id")]
         run_id = conn.execute(
             "insert into etl.assessment_runs (region_id, status, code_version, ipcc_edition, "
             "parameter_set_ids, input_catalog_ids, options) values (%s, 'running', %s, %s, "
@@ -180,7 +255,10 @@ def run_assessment(conn: psycopg.Connection, url: str, region_name: str, *,
     t0 = time.monotonic()
     run_vars = {**dbt_vars, "run_id": run_id, "region_id": region.region_id,
                 "ipcc_edition": ipcc_edition}
-    ok, failures = dbt(["build", "--vars", json.dumps(run_vars)], url, work_dir)
+    failures = check_densities_first(conn, url, run_vars, work_dir)  # Tier 1 gaps, early
+    ok = failures is None
+    if ok:
+        ok, failures = dbt(["build", "--vars", json.dumps(run_vars)], url, work_dir)
     timings = {"dbt_build_s": round(time.monotonic() - t0, 2)}
     if not ok:
         _finish(conn, run_id, "failed", failures or "dbt build failed", timings)
@@ -197,3 +275,45 @@ def _finish(conn, run_id: int, status: str, message: str | None, timings: dict) 
         conn.execute("update etl.assessment_runs set status = %s, finished_at = now(), "
                      "message = %s, timings = %s where run_id = %s",
                      (status, message, Jsonb(timings), run_id))
+
+
+# ---- carbon densities checked before the per-pixel models ---------------------------------
+
+#: what the density check builds: seeds, staging, the densities (no per-pixel model); the
+#: gaps are read and reported here (the test on them runs again in the full build)
+DENSITY_CHECK = ["--select", "+int_density_gaps", "--exclude", "assert_every_class_has_a_density",
+                 "--indirect-selection", "cautious"]
+
+
+def check_densities_first(conn: psycopg.Connection, url: str, run_vars: dict,
+                          work_dir: Path) -> str | None:
+    """Build the seeds, staging models and carbon densities only and check that every class
+    present in the land-cover rasters has a density for every pool of the run (seconds, before
+    any per-pixel model). Returns None when it does, else a message naming each class, pool,
+    IPCC stratum and reason (``intermediate.int_density_gaps``), or dbt's failures."""
+    ok, failures = dbt(["build", *DENSITY_CHECK, "--vars", json.dumps(run_vars)], url, work_dir)
+    try:
+        rows = conn.execute(
+            "select class_code, class_name, ipcc_category, string_agg(pool, ', ' order by pool),"
+            " ipcc_climate_zone, ipcc_soil_type, ipcc_edition, reason "
+            "from intermediate.int_density_gaps where run_id = %s "
+            "group by class_code, class_name, ipcc_category, ipcc_climate_zone, ipcc_soil_type,"
+            " ipcc_edition, reason order by class_code, 4", (run_vars["run_id"],)).fetchall()
+    except psycopg.errors.UndefinedTable:
+        rows = []
+    conn.rollback()
+    if not rows:
+        return None if ok else (failures or "dbt build of the density check failed")
+    lines = []
+    for code, name, category, pools, climate, soil, edition, reason in rows:
+        what = (f"class {code}" + (f" {name!r}" if name else "")
+                + f" ({category or 'no IPCC category'})")
+        lines.append(f"  {what}, pool{'s' if ', ' in pools else ''} {pools}: {reason} "
+                     f"[stratum: climate {climate or 'not set'}, soil {soil or 'not set'}, "
+                     f"IPCC {edition}]")
+    classes = len({r[0] for r in rows})
+    return (f"assert_every_class_has_a_density: {classes} land-cover class(es) in the rasters "
+            "have no carbon density for a pool of the run; nothing was computed. Give survey "
+            "plots (ecorest load plots) or a carbon_pools parameter set (ecorest load params) "
+            "for them, or correct the region's IPCC strata (ecorest region set-ipcc):\n"
+            + "\n".join(lines))

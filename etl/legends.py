@@ -1,7 +1,10 @@
 """Class legends: built-in (CLCD, HJ 1166 level II) or loaded from a CSV.
 
 A legend CSV has the columns ``class_code, name_en`` and optionally ``name_zh, ipcc_category,
-ecosystem_type, color_hex``. Loading a legend under an existing name replaces its classes.
+ecosystem_type, color_hex, cropland_kind``. ``cropland_kind`` (annual, paddy or perennial; for
+cropland classes only, empty = annual) selects the IPCC Tier 1 cropland factors: paddy rice and
+perennial/tree crops (orchards, 园地) have their own F_LU and biomass (docs/CARBON.md). Loading a
+legend under an existing name replaces its classes.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import psycopg
 
 from ecorest import assets
 from ecorest.errors import LoadError
-from ecorest.vocab import IPCC_CATEGORIES
+from ecorest.vocab import CROPLAND_KINDS, IPCC_CATEGORIES
 
 from .loadlog import check_file, previous_load, recorded_load, sha256_file
 from .validation import Issue, issue
@@ -73,7 +76,16 @@ def _validate(path: Path) -> tuple[list[tuple], list[Issue]]:
         if eco and eco not in ECOSYSTEM_TYPES:
             problems.append(issue(path, item, "value.code", column="ecosystem_type", value=eco,
                                   allowed=list(ECOSYSTEM_TYPES)))
-        rows.append((code, r["name_en"], r.get("name_zh"), cat, eco, r.get("color_hex")))
+        kind = r.get("cropland_kind")
+        if kind and kind not in CROPLAND_KINDS:
+            problems.append(issue(path, item, "value.code", column="cropland_kind", value=kind,
+                                  allowed=list(CROPLAND_KINDS)))
+        elif kind and cat and cat != "cropland":
+            problems.append(Issue(str(path), item, "value.code",
+                                  f"cropland_kind = {kind!r} given for a {cat} class: only "
+                                  "cropland classes have a cropland kind"))
+        rows.append((code, r["name_en"], r.get("name_zh"), cat, eco, r.get("color_hex"),
+                     kind or None))
     if not rows and not problems:
         problems.append(issue(path, "", "table.empty"))
     return rows, problems
@@ -103,7 +115,8 @@ def load_legend(conn: psycopg.Connection, name: str, path: str | Path, *,
         with conn.cursor() as cur:
             cur.executemany(
                 "insert into registry.legend_classes (legend_id, class_code, name_en, name_zh, "
-                "ipcc_category, ecosystem_type, color_hex) values (%s, %s, %s, %s, %s, %s, %s)",
+                "ipcc_category, ecosystem_type, color_hex, cropland_kind) "
+                "values (%s, %s, %s, %s, %s, %s, %s, %s)",
                 [(legend_id, *r) for r in rows])
         ctx.rows_read = ctx.rows_loaded = len(rows)
         ctx.message = f"legend {name}: {len(rows)} classes"

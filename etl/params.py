@@ -7,8 +7,11 @@ Two CSV layouts are accepted:
 * **InVEST carbon pool table**: ``lucode, C_above, C_below, C_soil, C_dead`` (Mg C/ha), loaded
   as it is: one ``carbon_density`` value per class and pool (agb, bgb, soc, dead_wood).
 
-Every set has a name, a version and a source text. Loading a changed file under the same name
-adds the next version and makes it the active one; the same file again is a no-op.
+Every set has a name, a version and a source text, and belongs to a region (``region=NAME``)
+or is global (``region=None``: every region may use it). Versions count per owner and name:
+loading a changed file under the same name for the same region (or globally) adds the next
+version and makes it the active one of that name; the same file again is a no-op. A run takes,
+per kind, the region's active set, else an active global set (``ecorest.run``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ecorest.errors import LoadError
 from ecorest.vocab import CARBON_POOLS, PARAMETER_KINDS
 
 from .loadlog import check_file, previous_load, recorded_load, sha256_file
+from .regions import get_region
 from .specs import Field, resolve_columns, validate_rows
 from .validation import fail, issue
 from .vectors import read_features
@@ -60,19 +64,26 @@ def _rows(path: Path) -> tuple[list[tuple], list, str]:
     return rows, problems, "long"
 
 
-def load_params(conn: psycopg.Connection, path: str | Path, *, name: str, kind: str,
-                source_text: str, description: str | None = None,
+def load_params(conn: psycopg.Connection, path: str | Path, *, region: str | None = None,
+                name: str, kind: str, source_text: str, description: str | None = None,
                 ipcc_edition: str | None = None, activate: bool = True) -> tuple[int, int]:
-    """Load a parameter set; returns (parameter_set_id, version)."""
+    """Load a parameter set owned by ``region`` (None: a global set); returns
+    (parameter_set_id, version)."""
     p = check_file(path, "CSV")
     if kind not in PARAMETER_KINDS:
         raise fail(p, "--kind", "value.code", column="kind", value=kind,
                    allowed=list(PARAMETER_KINDS))
+    if not name or not name.strip():
+        raise fail(p, "--name", "value.required", column="name (parameter set name)")
     if not source_text or not source_text.strip():
         raise fail(p, "--source", "value.required", column="source (bibliographic source)")
     if ipcc_edition not in (None, "2006", "2019"):
         raise fail(p, "--ipcc-edition", "value.code", column="ipcc_edition", value=ipcc_edition,
                    allowed=["2006", "2019"])
+    region_id = None
+    if region is not None:
+        region_id = get_region(conn, region).region_id
+        conn.rollback()
     rows, problems, layout = _rows(p)
     keys = [(r[0], r[1], r[2], r[3]) for r in rows]
     seen: dict = {}
@@ -85,32 +96,38 @@ def load_params(conn: psycopg.Connection, path: str | Path, *, name: str, kind: 
     if any(not math.isfinite(r[4]) for r in rows):
         raise fail(p, "", "params.format", detail="non-finite value")
     sha = sha256_file(p)
-    done = previous_load(conn, "params", sha, layer=name)
+    owner = f"region {region}" if region is not None else "global"
+    done = previous_load(conn, "params", sha, layer=name, region_id=region_id)
     if done:
         row = conn.execute("select parameter_set_id, version from registry.parameter_sets "
                            "where load_id = %s", (done,)).fetchone()
         conn.rollback()
-        log.info("parameter set %s already loaded from this file (version %d)", name, row[1])
+        log.info("parameter set %s (%s) already loaded from this file (version %d)", name, owner,
+                 row[1])
         return row
-    with recorded_load(conn, "params", p, sha, layer=name,
+    with recorded_load(conn, "params", p, sha, region_id=region_id, layer=name,
                        options={"kind": kind, "layout": layout,
                                 "ipcc_edition": ipcc_edition}) as ctx:
-        version = conn.execute("select coalesce(max(version), 0) + 1 from registry.parameter_sets"
-                               " where name = %s", (name,)).fetchone()[0]
+        # versions count per owner (the region, or the global sets) and name
+        version = conn.execute("select coalesce(max(version), 0) + 1 from "
+                               "registry.parameter_sets where region_id is not distinct from %s "
+                               "and name = %s", (region_id, name)).fetchone()[0]
         if activate:
-            conn.execute("update registry.parameter_sets set is_active = false where name = %s",
-                         (name,))
+            conn.execute("update registry.parameter_sets set is_active = false "
+                         "where region_id is not distinct from %s and name = %s",
+                         (region_id, name))
         set_id = conn.execute(
-            "insert into registry.parameter_sets (name, version, kind, description, source_text,"
-            " source_sha256, ipcc_edition, is_active, load_id) values (%s, %s, %s, %s, %s, %s, "
-            "%s, %s, %s) returning parameter_set_id",
-            (name, version, kind, description, source_text, sha, ipcc_edition, activate,
-             ctx.load_id)).fetchone()[0]
+            "insert into registry.parameter_sets (region_id, name, version, kind, description, "
+            "source_text, source_sha256, ipcc_edition, is_active, load_id) values (%s, %s, %s, "
+            "%s, %s, %s, %s, %s, %s, %s) returning parameter_set_id",
+            (region_id, name, version, kind, description, source_text, sha, ipcc_edition,
+             activate, ctx.load_id)).fetchone()[0]
         with conn.cursor() as cur:
             cur.executemany(
                 "insert into registry.parameter_values (parameter_set_id, parameter, class_code, "
                 "pool, stratum, value, unit, uncertainty_pct, source) values "
                 "(%s, %s, %s, %s, %s, %s, %s, %s, %s)", [(set_id, *r) for r in rows])
         ctx.rows_read = ctx.rows_loaded = len(rows)
-        ctx.message = f"parameter set {name} v{version} ({layout}): {len(rows)} values"
+        ctx.message = (f"parameter set {name} v{version} ({owner}, {layout}): "
+                       f"{len(rows)} values")
     return set_id, version

@@ -2,15 +2,22 @@
 
 Three table layouts are recognised from their columns:
 
-* **plot table** — one row per plot (and date) with pool columns (``agb``, ``bgb``,
+* **plot table** — one row per plot and date with pool columns (``agb``, ``bgb``,
   ``dead_wood``, ``litter``, ``soc``), each with a unit in its header (``AGB (ton_ha)``) or in
-  ``--units agb=t/ha``. Dry matter is converted to carbon with the carbon fraction (IPCC 2006
-  default 0.47) unless the unit is a carbon unit (``t C/ha``); every conversion is recorded.
+  ``--units agb=t/ha``. Units are handled per pool: soil organic carbon is carbon by definition
+  and is never multiplied by a carbon fraction; a carbon unit (``t C/ha``) is taken as given;
+  dry matter is converted with the pool's carbon fraction (biomass 0.47 or ``--carbon-fraction``,
+  dead wood 0.50, litter 0.37: IPCC 2006 Vol. 4 Table 4.3 and Ch. 2 §2.3.2.2). The fraction used
+  is stored with every measurement. Repeated measurements of a plot (other dates) are its time
+  series: one plot, several measurements.
 * **tree list** — one row per tree with DBH (cm) and optionally height (m) and wood density:
   above-ground biomass per tree from a named allometry (Chave et al. 2014 with height, Chave et
   al. 2005 moist forest without), summed per plot and divided by the plot area.
 * **soil layers** — depth interval, SOC content (g/kg), bulk density (g/cm³) and gravel fraction:
-  SOC (t C/ha) = SOC × BD × thickness (cm) × (1 − gravel) × 0.1, summed per plot and date.
+  SOC (t C/ha) = SOC × BD × thickness (cm) × (1 − gravel) × 0.1 per layer, harmonised to the
+  0–30 cm of IPCC SOC_REF (:func:`soc_0_30cm`): layers summed over 0–30 cm, a layer crossing
+  30 cm taken pro rata by depth; a profile that does not cover 0–30 cm without gaps or overlaps
+  keeps its layers but gives no SOC stock (a warning in the load log).
 
 A BAAD study folder's ``data.csv`` (Biomass And Allometry Database) is read through its
 ``dataMatchColumns.csv`` (variable names and units) and ``dataNew.csv`` (corrections and site
@@ -44,6 +51,14 @@ from .vectors import FeatureTable, read_features
 log = logging.getLogger(__name__)
 
 IPCC_CARBON_FRACTION = 0.47  # IPCC 2006 Vol. 4 Table 4.3, default for forest biomass
+#: carbon fraction of dry matter of the dead organic matter pools, IPCC 2006 Vol. 4 Ch. 2
+#: §2.3.2.2 (Tier 1 note to Eq. 2.19): dead wood 0.50, litter 0.37
+DEAD_WOOD_CARBON_FRACTION = 0.50
+LITTER_CARBON_FRACTION = 0.37
+#: pools that are carbon by definition: never multiplied by a carbon fraction
+CARBON_POOLS = ("soc",)
+#: depth of IPCC SOC_REF (2006 Vol. 4 Ch. 2 §2.3.3.1, Table 2.3): SOC stocks are for 0-30 cm
+SOC_DEPTH_CM = 30.0
 DEFAULT_WOOD_DENSITY = 0.57  # g/cm3, mean for tropical Asia (Reyes et al. 1992)
 
 #: pool -> column-name stems that mean it
@@ -93,6 +108,49 @@ def chave2005_moist(dbh_cm: np.ndarray, wood_density: np.ndarray) -> np.ndarray:
 def chave2014(dbh_cm: np.ndarray, height_m: np.ndarray, wood_density: np.ndarray) -> np.ndarray:
     """AGB (kg) = 0.0673 (ρ D² H)^0.976, Chave et al. (2014) Glob. Change Biol. 20:3177, Eq. 4."""
     return 0.0673 * (wood_density * dbh_cm ** 2 * height_m) ** 0.976
+
+
+def pool_carbon_fraction(pool: str, is_carbon: bool, biomass_cf: float) -> float | None:
+    """Carbon fraction to apply to a value of ``pool`` (None: the value is carbon already).
+
+    SOC is carbon by definition, and so is any value given in a carbon unit (``t C/ha``); dry
+    matter of dead wood takes 0.50, of litter 0.37, of biomass (agb, bgb) ``biomass_cf``.
+    """
+    if is_carbon or pool in CARBON_POOLS:
+        return None
+    return {"dead_wood": DEAD_WOOD_CARBON_FRACTION,
+            "litter": LITTER_CARBON_FRACTION}.get(pool, biomass_cf)
+
+
+def soc_0_30cm(layers: list[tuple[float, float, float]],
+               depth_cm: float = SOC_DEPTH_CM) -> tuple[float | None, str]:
+    """SOC stock of 0–``depth_cm`` (t C/ha) of one profile from its layers (top, bottom, t C/ha).
+
+    Layers are summed over 0–30 cm; a layer crossing 30 cm counts pro rata by depth (its stock
+    × (30 − top) / (bottom − top): SOC and bulk density taken as uniform within the layer);
+    layers below 30 cm are not used. A profile whose layers do not cover 0–30 cm — the first
+    layer not at the surface, a gap, overlapping layers, or shallower than 30 cm — gives
+    ``(None, reason)``: it is not scaled to a depth it was not sampled to.
+    Returns ``(stock, method)``.
+    """
+    reached, total, notes = 0.0, 0.0, []
+    for top, bottom, t_per_ha in sorted(layers):
+        if top >= depth_cm:
+            break
+        if top < reached:
+            return None, f"layers overlap at {top:g}-{reached:g} cm"
+        if top > reached:
+            return None, f"no layer covers {reached:g}-{top:g} cm"
+        share = (min(bottom, depth_cm) - top) / (bottom - top)
+        if share < 1:
+            notes.append(f"layer {top:g}-{bottom:g} cm pro rata "
+                         f"{min(bottom, depth_cm) - top:g}/{bottom - top:g}")
+        total += t_per_ha * share
+        reached = bottom
+    if reached < depth_cm:
+        return None, f"the profile reaches {reached:g} cm only"
+    method = f"soil layers 0-{depth_cm:g} cm"
+    return total, method + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def soc_layer_t_per_ha(soc_g_per_kg: float, bulk_density: float, top_cm: float,
@@ -204,6 +262,7 @@ def load_plots(conn: psycopg.Connection, region_name: str, path: str | Path, *,
             plots[pid] = PlotRecord(pid, g, area, v["land_cover_code"], v["ecosystem_type"],
                                     v["stratum"])
         rows.append((i, v))
+    warnings: list[Issue] = []
     if kind == "plots":
         measurements, bad = _plot_measurements(table, rows, pools, carbon_fraction)
         trees, layers = [], []
@@ -212,7 +271,7 @@ def load_plots(conn: psycopg.Connection, region_name: str, path: str | Path, *,
                                                  carbon_fraction)
         layers = []
     else:
-        layers, measurements, bad = _soil_layers(table, rows)
+        layers, measurements, bad, warnings = _soil_layers(table, rows)
         trees = []
     rejected += bad
     bad_items = {b.item for b in bad}
@@ -226,8 +285,15 @@ def load_plots(conn: psycopg.Connection, region_name: str, path: str | Path, *,
               "soil_layers": len(layers)}
     with recorded_load(conn, "plots", p, sha, region_id=region.region_id, layer=kind,
                        options={"kind": kind, "mapping": mapping, "units": units,
-                                "carbon_fraction": carbon_fraction, "wood_density": wood_density,
+                                "carbon_fraction": carbon_fraction,
+                                "carbon_fractions": {
+                                    "agb": carbon_fraction, "bgb": carbon_fraction,
+                                    "dead_wood": DEAD_WOOD_CARBON_FRACTION,
+                                    "litter": LITTER_CARBON_FRACTION, "soc": None},
+                                "soc_depth_cm": SOC_DEPTH_CM, "wood_density": wood_density,
                                 "strict": strict}, strict=strict) as ctx:
+        for w in warnings:
+            ctx.warn(w)
         uid = _write_plots(conn, region.region_id, plots, source or p.name, ctx.load_id)
         with conn.cursor() as cur:
             cur.executemany(
@@ -268,7 +334,7 @@ def load_plots(conn: psycopg.Connection, region_name: str, path: str | Path, *,
         ctx.rows_loaded = len(rows) - len(bad)
         ctx.message = (f"{kind}: {counts['plots']} plots, {counts['measurements']} pool "
                        f"measurements, {counts['trees']} trees, {counts['soil_layers']} soil "
-                       f"layers; {len(rejected)} rows rejected")
+                       f"layers; {len(rejected)} rows rejected, {len(warnings)} warnings")
     return counts
 
 
@@ -336,15 +402,17 @@ def _plot_measurements(table, rows, pools, cf) -> tuple[list[dict], list[Issue]]
                                                          "be negative"))
                 continue
             t_per_ha = number * factor
-            carbon = t_per_ha if is_carbon else t_per_ha * cf
+            pool_cf = pool_carbon_fraction(pool, is_carbon, cf)
+            carbon = t_per_ha if pool_cf is None else t_per_ha * pool_cf
             if carbon > 2000:
                 row_bad.append(issue(table.path, table.items[i], "value.range", column=col,
                                      value=number, range=f"up to 2000 t C/ha (in {unit})"))
                 continue
             found.append({"plot_id": str(v["plot_id"]), "date": v["measured_date"],
                           "pool": pool, "value": number, "unit": unit,
-                          "cf": None if is_carbon else cf, "carbon": carbon,
-                          "method": "measured"})
+                          "cf": pool_cf, "carbon": carbon,
+                          "method": "measured" if pool_cf is not None or is_carbon
+                          else "measured (SOC is carbon: unit read as carbon)"})
         if row_bad:
             bad += row_bad
         else:
@@ -386,7 +454,9 @@ def _tree_biomass(table, rows, plots, default_wd, cf):
 
 
 def _soil_layers(table, rows):
-    layers, bad = [], []
+    """Soil layers, one 0-30 cm SOC measurement per plot and date (:func:`soc_0_30cm`), and
+    warnings for the profiles that cannot give one."""
+    layers, bad, warnings = [], [], []
     per_plot: dict[tuple[str, date], list] = defaultdict(list)
     for i, v in rows:
         if v["bottom_cm"] <= v["top_cm"]:
@@ -403,12 +473,15 @@ def _soil_layers(table, rows):
         per_plot[(rec["plot_id"], rec["date"])].append(rec)
     measurements = []
     for (pid, day), recs in per_plot.items():
-        total = sum(r["t_per_ha"] for r in recs)
-        depth = max(r["bottom"] for r in recs)
+        total, method = soc_0_30cm([(r["top"], r["bottom"], r["t_per_ha"]) for r in recs])
+        if total is None:
+            warnings.append(issue(table.path, f"plot {pid}, {day}", "soil.depth_0_30",
+                                  severity="warning", reason=method, depth=f"{SOC_DEPTH_CM:g}"))
+            continue
         measurements.append({"plot_id": pid, "date": day, "pool": "soc", "value": total,
                              "unit": "t C/ha", "cf": None, "carbon": total,
-                             "method": f"soil layers 0-{depth:g} cm"})
-    return layers, measurements, bad
+                             "method": method})
+    return layers, measurements, bad, warnings
 
 
 def _write_plots(conn, region_id: int, plots: dict[str, PlotRecord], source: str,

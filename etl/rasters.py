@@ -1,10 +1,13 @@
 """Loading rasters onto a region grid: validate, warp window by window, tile, COPY.
 
 Any GDAL-readable file in any CRS is warped (GDAL, through ``rasterio.warp.reproject``) onto
-the region grid, one strip of tiles at a time, so memory stays bounded whatever the file size. Each
-tile is checked (class codes in the legend, physical values in the layer's valid range), encoded
-as PostGIS raster WKB and streamed with COPY into the partition of its catalog entry. All-nodata
-tiles are skipped. A file is one load: one transaction for all its bands.
+the region grid, one block of tiles at a time, so memory stays bounded whatever the file size.
+Pixels whose centre lies outside the region boundary become nodata (the rule the zone rasters
+follow, ``raster.burn_tiles``), so every model, mart, report and export downstream counts the
+region's own pixels, not the grid's bounding box. Each tile is checked (class codes in the
+legend, physical values in the layer's valid range), encoded as PostGIS raster WKB and streamed
+with COPY into the partition of its catalog entry. All-nodata tiles are skipped. A file is one
+load: one transaction for all its bands.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import rasterio
+import shapely
 from rasterio._err import CPLE_BaseError
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError, RasterioIOError
+from rasterio.features import geometry_mask
 from rasterio.transform import Affine
 from rasterio.warp import reproject, transform_bounds
 
@@ -34,7 +39,7 @@ from ecorest.wkb import raster_wkb  # the tiles' encoder (also imported from her
 
 from .legends import ensure_legend
 from .loadlog import LoadContext, check_file, previous_load, recorded_load, sha256_file
-from .regions import Region, get_region, grid_crs
+from .regions import Region, boundary_on_grid, get_region, grid_crs
 from .validation import Issue, fail, issue
 from .vectors import require_earth_crs
 
@@ -53,6 +58,9 @@ MAX_BLOCK_TILES = 4
 GDAL_CACHE_MB = 256
 #: share of bad pixels above which a file is rejected as a whole (unit/scale mistakes)
 MAX_BAD_SHARE = 0.01
+#: how a load masks the grid to the region, recorded in etl.loads.options (key "mask"); loads
+#: recorded without it predate the masking and are loaded again
+BOUNDARY_MASK = "pixel centre inside the region boundary"
 
 
 @dataclass(frozen=True)
@@ -261,6 +269,35 @@ def known_code(values: np.ndarray, lut: np.ndarray) -> np.ndarray:
     return out
 
 
+class BoundaryMask:
+    """Which pixels of the region grid lie inside the region boundary: those whose centre is
+    inside the polygon (GDAL's rasterisation rule, the one ``raster.burn_tiles`` applies to
+    zones through ``st_asraster``). The boundary is transformed to the grid CRS once per load
+    (:func:`boundary_on_grid`) and rasterised block by block."""
+
+    def __init__(self, boundary, region: Region) -> None:
+        self.boundary = boundary
+        shapely.prepare(boundary)
+        self.region = region
+
+    def window(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray | bool:
+        """Rows r0..r1 and columns c0..c1 (end exclusive) of the grid: True where inside; a
+        plain True or False when the whole window is inside or outside."""
+        px, ox, oy = self.region.pixel_size_m, self.region.origin_x, self.region.origin_y
+        x0, x1, y0, y1 = ox + c0 * px, ox + c1 * px, oy - r1 * px, oy - r0 * px
+        centres = shapely.box(x0 + px / 2, y0 + px / 2, x1 - px / 2, y1 - px / 2)
+        if not self.boundary.intersects(centres):
+            return False
+        if self.boundary.contains_properly(centres):
+            return True
+        part = shapely.clip_by_rect(self.boundary, x0 - px, y0 - px, x1 + px, y1 + px)
+        if part.is_empty:
+            return False
+        return geometry_mask([part], out_shape=(r1 - r0, c1 - c0), all_touched=False,
+                             transform=self.region.transform @ Affine.translation(c0, r0),
+                             invert=True)
+
+
 def legend_codes(conn: psycopg.Connection, legend_id: int) -> np.ndarray:
     rows = conn.execute("select class_code from registry.legend_classes where legend_id = %s",
                         (legend_id,)).fetchall()
@@ -296,25 +333,38 @@ def load_raster(conn: psycopg.Connection, region_name: str, layer: str, path: st
         f"{src_info.bands[0].epoch_label}..{src_info.bands[-1].epoch_label}"
     done = previous_load(conn, "raster", sha, region_id=region.region_id, layer=layer,
                          epoch_label=epoch_span)
-    if done:
+    if done and _masked_load(conn, done):
         log.info("%s: already loaded as %s/%s (load %d): nothing to do", path, layer,
                  epoch_span, done)
         return []
+    if done:
+        log.info("%s: load %d of %s/%s predates masking to the region boundary: loading it "
+                 "again", path, done, layer, epoch_span)
     dst_crs = grid_crs(conn, region.srid)
+    inside = BoundaryMask(boundary_on_grid(conn, region), region)
     conn.rollback()
     options = {"epoch": epoch, "epoch_from": epoch_from, "band": band, "scenario": scenario,
                "scale": src_info.scale,
                "offset": src_info.offset, "nodata": src_info.nodata, "legend": legend,
-               "resampling": resampling, "strict": strict}
+               "resampling": resampling, "strict": strict, "mask": BOUNDARY_MASK}
     catalog_ids = []
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
         _load_bands(conn, path, sha, region, layer, spec, src_info, epoch_span, options,
-                    legend_id, codes, dst_crs, resampling, strict, show_progress, catalog_ids)
+                    legend_id, codes, dst_crs, inside, resampling, strict, show_progress,
+                    catalog_ids)
     return catalog_ids
 
 
+def _masked_load(conn: psycopg.Connection, load_id: int) -> bool:
+    """Whether a raster load was masked to the region boundary (loads before were not)."""
+    row = conn.execute("select options ->> 'mask' from etl.loads where load_id = %s",
+                       (load_id,)).fetchone()
+    conn.rollback()
+    return bool(row and row[0])
+
+
 def _load_bands(conn, path, sha, region, layer, spec, src_info, epoch_span, options, legend_id,
-                codes, dst_crs, resampling, strict, show_progress, catalog_ids) -> None:
+                codes, dst_crs, inside, resampling, strict, show_progress, catalog_ids) -> None:
     with recorded_load(conn, "raster", path, sha, region_id=region.region_id, layer=layer,
                        epoch_label=epoch_span, options=options, strict=strict) as ctx:
         with rasterio.open(path) as src:
@@ -326,8 +376,8 @@ def _load_bands(conn, path, sha, region, layer, spec, src_info, epoch_span, opti
             if legend_id is not None:
                 legend = conn.execute("select name from registry.legends where legend_id = %s",
                                       (legend_id,)).fetchone()[0]
-            job = _Job(conn, ctx, src, src_info, region, dst_crs, spec, layer, legend_id,
-                       None if codes is None else code_lut(codes), legend, rs, tiles)
+            job = _Job(conn, ctx, src, src_info, region, dst_crs, inside, spec, layer,
+                       legend_id, None if codes is None else code_lut(codes), legend, rs, tiles)
             per_group = max(1, BLOCK_PIXELS // region.tile_size_px ** 2)
             plans = src_info.bands
             for g in range(0, len(plans), per_group):
@@ -341,7 +391,8 @@ def _load_bands(conn, path, sha, region, layer, spec, src_info, epoch_span, opti
         if not catalog_ids:
             raise fail(path, "", "raster.all_nodata", region=region.name)
         ctx.message = (f"{layer} {epoch_span}: {len(catalog_ids)} band(s) onto region "
-                       f"{region.name} with {rs.name} resampling")
+                       f"{region.name} with {rs.name} resampling; kept the pixels with "
+                       "their centre inside the region boundary")
 
 
 def _legend_id(conn, legend: str | None, region: Region, path: Path) -> int:
@@ -391,15 +442,18 @@ def prefetch(items: Iterator, depth: int = 2) -> Iterator:
 
 
 def _blocks(src, bands: list[int], info: RasterSource, tiles, region: Region, dst_crs,
-            resampling: Resampling, continuous: bool,
-            ) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
-    """(first tile column, first tile row, values, valid mask) block by block.
+            inside: BoundaryMask, resampling: Resampling, continuous: bool,
+            ) -> Iterator[tuple[int, int, tuple[int, int], np.ndarray | None,
+                                np.ndarray | None]]:
+    """(first tile column, first tile row, (rows, columns), values, valid mask) block by block.
 
     Values and masks are (bands, rows, columns) for a square block of tiles holding at most
     BLOCK_PIXELS pixels over all bands. Square blocks keep the source window GDAL reads compact
     even when the grid is rotated against the source (full-width strips of a grid rotated by
     20° read four times the source rows they need), and memory is bounded whatever the file
-    size. The bands of a pixel-interleaved file are decoded once per block.
+    size. The bands of a pixel-interleaved file are decoded once per block. Pixels whose centre
+    lies outside the region boundary are not valid; a block wholly outside is not warped at all
+    (values and mask None).
     """
     tx0, tx1, ty0, ty1 = tiles
     t = region.tile_size_px
@@ -416,13 +470,19 @@ def _blocks(src, bands: list[int], info: RasterSource, tiles, region: Region, ds
             r0, c0 = by * t, bx * t
             r1 = min(region.height_px, (min(ty1, by + per_side - 1) + 1) * t)
             c1 = min(region.width_px, (min(tx1, bx + per_side - 1) + 1) * t)
+            mask = inside.window(r0, r1, c0, c1)
+            if mask is False:
+                yield bx, by, (r1 - r0, c1 - c0), None, None
+                continue
             values = np.full((len(bands), r1 - r0, c1 - c0), nodata, dtype=dtype)
             reproject(source, values, src_nodata=info.nodata,
                       dst_transform=region.transform @ Affine.translation(c0, r0),
                       dst_crs=dst_crs, dst_nodata=nodata, resampling=resampling,
                       init_dest_nodata=True)
             valid = np.isfinite(values) if continuous else values != nodata
-            yield bx, by, values, valid
+            if mask is not True:
+                valid &= mask
+            yield bx, by, (r1 - r0, c1 - c0), values, valid
 
 
 @dataclass
@@ -435,6 +495,7 @@ class _Job:
     info: RasterSource
     region: Region
     dst_crs: object
+    inside: BoundaryMask
     spec: LayerSpec
     layer: str
     legend_id: int | None
@@ -495,9 +556,9 @@ def _load_group(job: _Job, plans: list[BandPlan], show_progress: bool) -> list[i
                                 "from stdin") as copy, \
             progress_bar(f"{job.layer} {label}", npx, "px", show_progress) as bar:
         blocks = _blocks(job.src, [p.band for p in plans], job.info, job.tiles, region,
-                         job.dst_crs, job.resampling, continuous)
-        for bx, by, values, valid in prefetch(blocks):
-            for j, band in enumerate(bands):
+                         job.dst_crs, job.inside, job.resampling, continuous)
+        for bx, by, (h, w), values, valid in prefetch(blocks):
+            for j, band in enumerate(bands if values is not None else ()):
                 band.m += int(valid[j].sum())
                 for i in range(0, values.shape[1], t):
                     for k in range(0, values.shape[2], t):
@@ -505,7 +566,7 @@ def _load_group(job: _Job, plans: list[BandPlan], show_progress: bool) -> list[i
                                      values[j, i:i + t, k:k + t], valid[j, i:i + t, k:k + t].copy())
                         if line:
                             copy.write(line)
-            bar.advance(-(-values.shape[1] // t) * -(-values.shape[2] // t) * t * t * len(bands))
+            bar.advance(-(-h // t) * -(-w // t) * t * t * len(bands))
     return [b.catalog_id for b in bands if _finish_band(job, b)]
 
 

@@ -95,6 +95,20 @@ def grid_crs(conn: psycopg.Connection, srid: int) -> CRS:
     return CRS.from_wkt(row[0]) if row[0] else CRS.from_proj4(row[1])
 
 
+def boundary_on_grid(conn: psycopg.Connection, region: Region):
+    """The region's boundary (shapely) in its grid CRS.
+
+    Transformed by PostGIS with ``st_transform``, exactly as ``raster.zone_tiles`` transforms
+    zone polygons before burning them, so that a zone drawn with the region's own boundary
+    covers the same pixels as the region.
+    """
+    row = conn.execute("select st_asbinary(st_transform(boundary, srid)) from registry.regions "
+                       "where region_id = %s", (region.region_id,)).fetchone()
+    if row is None:
+        raise LoadError(issue("region", region.name, "region.exists", region=region.name))
+    return shapely.from_wkb(bytes(row[0]))
+
+
 EQUAL_AREA_METHODS = ("equal area", "mollweide", "sinusoidal", "eckert", "equal earth", "goode")
 
 

@@ -49,6 +49,9 @@ MESSAGES: dict[str, str] = {
     "value.unit": "{column}: unit {value!r} is not one of {allowed}",
     "value.date_future": "{column} = {value} lies in the future",
     "id.unique": "{column} {value!r} occurs {count} times in the file",
+    "soil.depth_0_30": ("soil profile: {reason}; IPCC SOC_REF stocks are for 0-{depth} cm, so "
+                        "the layers are kept but give no SOC stock (give layers covering "
+                        "0-{depth} cm without gaps or overlaps)"),
     "geometry.present": "has no geometry",
     "geometry.type": "geometry type {gtype} is not allowed here (expected {expected})",
     "geometry.valid": "geometry is invalid ({reason})",

@@ -261,3 +261,43 @@ begin
 end $$;
 comment on function raster.carbon_density_tiles(bigint, text, text) is
   'Per-pixel carbon density (t C/ha) of a pool at an epoch, as an assessment run used it';
+
+-- Pixel counts per (zone, class sequence over the epochs) of aligned tiles: the land-cover
+-- trajectories behind the carbon dynamics (a pixel's class at every epoch, so the epoch it
+-- entered its class is known across all epochs, not only consecutive pairs). tiles holds one
+-- tile per epoch in time order (raster::bytea; null where an epoch has no tile there); classes
+-- has one element per epoch, null where the pixel is invalid (nodata or no tile) at that
+-- epoch. Pixels invalid at every epoch are skipped. z (zone ids, 0 = none) may be null (zone 0).
+create or replace function raster.trajectories(z bytea, tiles bytea[])
+returns table (zone_id integer, classes integer[], pixels bigint)
+language plpython3u immutable as $$
+import numpy as np
+if 'ecorest_place' not in GD:
+    plpy.execute('select raster.np_kernels_loaded()')
+decode = GD['ecorest_decode']
+ref = next((t for t in (tiles or []) if t is not None), None)
+if ref is None:
+    return []
+v0, _, g0 = decode(ref, with_geo=True)
+shape = v0.shape
+cols = []
+seen = np.zeros(shape, bool)
+for t in tiles:
+    if t is None:
+        cols.append(np.full(shape, -1, np.int64))
+        continue
+    v, m = decode(t)
+    if v.shape != shape:
+        plpy.error('trajectory tiles differ in size: %s vs %s' % (v.shape, shape))
+    cols.append(np.where(m, v.astype(np.int64), -1))
+    seen |= m
+if not seen.any():
+    return []
+vz = GD['ecorest_place'](shape, g0, z) if z is not None else np.zeros(shape, np.int64)
+stack = np.stack([vz[seen]] + [c[seen] for c in cols], axis=1)
+rows, counts = np.unique(stack, axis=0, return_counts=True)
+return [(int(r[0]), [None if x < 0 else int(x) for x in r[1:]], int(n))
+        for r, n in zip(rows, counts)]
+$$;
+comment on function raster.trajectories(bytea, bytea[]) is
+  'Pixel counts per (zone, class at every epoch) of aligned tiles given as raster::bytea (WKB)';

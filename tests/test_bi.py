@@ -22,7 +22,7 @@ def one_run(db_url: str, tmp_path: Path):
     t2[:, 32:] = 2
     conn = psycopg.connect(db_url)
     tiny_region(conn, tmp_path, {"2000": np.full((64, 64), 1), "2010": t2},
-                "class_code,name_en\n1,forest\n2,grassland\n",
+                "class_code,name_en,ipcc_category\n1,forest,forest_land\n2,grassland,grassland\n",
                 "lucode,C_above,C_below,C_soil,C_dead\n1,100,0,50,0\n2,10,0,80,0\n")
     first = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt")
     yield conn, first, db_url, tmp_path

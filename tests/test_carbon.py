@@ -46,6 +46,14 @@ def willamette_run(db_url: str, tmp_path: Path):
                         scenario=True, legend="willamette", show_progress=False)
         load_params(conn, WILLAMETTE / "carbon_pools_willamette.csv", name="pools",
                     kind="carbon_pools", source_text="InVEST sample data")
+        # the scenario turns hybrid poplar (66, cropland) into conifer woodlot (95, forest
+        # land): entered forest needs a growth rate. A test rate fast enough to reach the
+        # class density (275 t C/ha above ground) within the 30 years, so that the stocks
+        # can be compared with InVEST's (which credits it at once)
+        rates = tmp_path / "growth.csv"
+        rates.write_text("parameter,class_code,pool,value,unit\n"
+                         "growth_rate,95,agb,10,t C/ha/yr\n")
+        load_params(conn, rates, name="growth", kind="growth_rates", source_text="test")
         load_zones_ws(conn)
         run_id = run_assessment(conn, db_url, "willamette", work_dir=tmp_path / "dbt")
         yield conn, run_id, db_url
@@ -113,7 +121,7 @@ def test_run_is_recorded_with_lineage(willamette_run) -> None:
     row = conn.execute("select status, ipcc_edition, cardinality(input_catalog_ids), "
                        "cardinality(parameter_set_ids), code_version from etl.assessment_runs "
                        "where run_id = %s", (run_id,)).fetchone()
-    assert row[:4] == ("succeeded", "2006", 2, 1)
+    assert row[:4] == ("succeeded", "2006", 2, 2)  # carbon pools and growth rates
     assert row[4] == version("ecorest")  # the package metadata, stamped at build time
 
 
@@ -142,7 +150,8 @@ def test_a_change_of_exactly_minus_one_is_kept(db_url: str, tmp_path: Path) -> N
     """InVEST once used -1 as nodata for change maps; here -1 t C/ha is just a number."""
     with psycopg.connect(db_url) as conn:
         tiny_region(conn, tmp_path, {"2000": np.full((64, 64), 1), "2010": np.full((64, 64), 2)},
-                    "class_code,name_en\n1,old forest\n2,young forest\n",
+                    "class_code,name_en,ipcc_category\n1,old forest,forest_land\n"
+                    "2,young forest,forest_land\n",
                     "lucode,C_above,C_below,C_soil,C_dead\n1,5,0,0,0\n2,4,0,0,0\n")
         run_id = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt")
         change = conn.execute("select change_t, area_ha from marts.carbon_stock_changes where "
@@ -184,7 +193,8 @@ def test_same_inputs_reuse_the_run_unless_forced(willamette_run, tmp_path) -> No
 
 def test_project_benefit_against_baseline_ring_by_hand(db_url: str, tmp_path: Path) -> None:
     """A 10 x 10 px project turns class 1 (5 t C/ha) into class 3 (8 t C/ha) while everything
-    around it degrades to class 2 (4 t C/ha), over 10 years, on 30 m pixels (0.09 ha).
+    around it degrades to class 2 (4 t C/ha), over 10 years, on 30 m pixels (0.09 ha). All
+    three are grassland strata: a change between them takes the new density at once.
     inside: 100 x 0.09 x (+3) = +27 t; baseline at the ring's rate (-1 t/ha): 100 x 0.09 x -1 =
     -9 t; benefit 36 t = 3.6 t C/yr = 13.2 t CO2e/yr."""
     from ecorest.etl.vector_loads import load_projects
@@ -194,7 +204,8 @@ def test_project_benefit_against_baseline_ring_by_hand(db_url: str, tmp_path: Pa
     projects = square_project(tmp_path, "2001-01-01")
     with psycopg.connect(db_url) as conn:
         tiny_region(conn, tmp_path, {"2000": np.full((64, 64), 1), "2010": t2},
-                    "class_code,name_en\n1,grass\n2,degraded\n3,plantation\n",
+                    "class_code,name_en,ipcc_category\n1,grass,grassland\n2,degraded,grassland\n"
+                    "3,plantation,grassland\n",
                     "lucode,C_above,C_below,C_soil,C_dead\n1,5,0,0,0\n2,4,0,0,0\n3,8,0,0,0\n")
         load_projects(conn, "tiny", projects)
         run_id = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt")
@@ -225,7 +236,8 @@ def test_monte_carlo_agrees_with_approach1(db_url: str, tmp_path: Path) -> None:
     t1[:, 32:] = 2
     with psycopg.connect(db_url) as conn:
         tiny_region(conn, tmp_path, {"2000": t1, "2020": np.full((64, 64), 2)},
-                    "class_code,name_en\n1,forest\n2,grassland\n",
+                    "class_code,name_en,ipcc_category\n1,forest,forest_land\n"
+                    "2,grassland,grassland\n",
                     "parameter,class_code,pool,value,unit,uncertainty_pct\n"
                     "carbon_density,1,agb,100,t C/ha,20\n"
                     "carbon_density,2,agb,10,t C/ha,30\n")
@@ -385,14 +397,16 @@ def test_ipcc_tier1_defaults_from_region_climate_and_soil(db_url: str, tmp_path:
 def test_soc_transition_and_gain_loss_by_hand(db_url: str, tmp_path: Path) -> None:
     """Half of a 64 x 64 px area (2 048 px x 0.09 ha = 184.32 ha) turns from class 1 into class 2
     over 10 years. SOC 50 -> 80 t C/ha: equilibrium change 184.32 x 30 = 5 529.6 t, of which
-    10/20 is realised in the period (2 764.8 t) and the rest committed. Gain-loss with 2 t C/ha/yr
-    growth of class 1 (agb 100 -> 10 t C/ha at conversion): gains 184.32 x 2 x 10 = 3 686.4 t,
-    conversion 184.32 x (10 - 100) = -16 588.8 t, change -12 902.4 t."""
+    10/20 is realised in the period (2 764.8 t) and the rest committed. Gain-loss (class 1 has a
+    growth rate of 2 t C/ha/yr but is at its class density: steady state, no gain): the
+    converted half loses its forest biomass at once, 184.32 x (0 - 100) = -18 432 t, and the
+    grassland reaches its 10 t C/ha within a year, gain 184.32 x 10 = 1 843.2 t; change
+    -16 588.8 t."""
     t2 = np.full((64, 64), 1)
     t2[:, 32:] = 2
     with psycopg.connect(db_url) as conn:
         tiny_region(conn, tmp_path, {"2000": np.full((64, 64), 1), "2010": t2},
-                    "class_code,name_en\n1,forest\n2,grassland\n",
+                    "class_code,name_en,ipcc_category\n1,forest,forest_land\n2,grassland,grassland\n",
                     "lucode,C_above,C_below,C_soil,C_dead\n1,100,0,50,0\n2,10,0,80,0\n")
         rates = tmp_path / "growth.csv"
         rates.write_text("parameter,class_code,pool,value,unit\ngrowth_rate,1,agb,2,t C/ha/yr\n")
@@ -408,8 +422,8 @@ def test_soc_transition_and_gain_loss_by_hand(db_url: str, tmp_path: Path) -> No
             "where run_id = %s and zone_set = 'region' and pool = 'agb'", (run_id,)).fetchone()
     assert soc == (pytest.approx(5529.6), pytest.approx(2764.8), pytest.approx(2764.8),
                    pytest.approx(276.48))
-    assert gl == (pytest.approx(3686.4), pytest.approx(-16588.8), pytest.approx(-12902.4),
-                  pytest.approx(-1290.24), pytest.approx(0))
+    assert gl == (pytest.approx(1843.2), pytest.approx(-18432.0), pytest.approx(-16588.8),
+                  pytest.approx(-1658.88), pytest.approx(0))
 
 
 def test_project_uncertainty_declared_baseline_and_sink_rates(db_url: str,
@@ -428,7 +442,8 @@ def test_project_uncertainty_declared_baseline_and_sink_rates(db_url: str,
     with psycopg.connect(db_url) as conn:
         tiny_region(conn, tmp_path, {"2000": np.full((64, 64), 1),
                                      "2010": np.full((64, 64), 1), "2020": t3},
-                    "class_code,name_en\n1,grass\n2,degraded\n3,plantation\n",
+                    "class_code,name_en,ipcc_category\n1,grass,grassland\n2,degraded,grassland\n"
+                    "3,plantation,grassland\n",
                     "parameter,class_code,pool,value,unit,uncertainty_pct\n"
                     "carbon_density,1,agb,5,t C/ha,10\ncarbon_density,2,agb,4,t C/ha,10\n"
                     "carbon_density,3,agb,8,t C/ha,10\n")
@@ -548,3 +563,118 @@ def test_bad_run_settings_are_refused_before_anything_runs(conn, settings, messa
     with pytest.raises(LoadError, match=message):
         run_assessment(conn, "postgresql://unused", "nowhere", work_dir=Path("/nonexistent"),
                        dbt_vars=settings)
+
+
+def _plots_csv(path: Path, rows: list[tuple[str, str, int, float]]) -> Path:
+    """A plot table (agb in t C/ha) on the tiny test grid: (plot, date, pixel column, value),
+    all on pixel row 10."""
+    from pyproj import Transformer
+
+    to_lonlat = Transformer.from_crs("EPSG:26910", "EPSG:4326", always_xy=True)
+    lines = ["plot_id,date,lon,lat,agb (t C/ha)"]
+    for plot, day, col, value in rows:
+        lon, lat = to_lonlat.transform(450_000 + col * 30 + 15, 4_950_000 - 10 * 30 - 15)
+        lines.append(f"{plot},{day},{lon},{lat},{value}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_t_quantile_against_the_published_table(conn: psycopg.Connection) -> None:
+    """Student t, two-sided 95 % (p = 0.975), from any printed t table; df 1 and 2 in closed
+    form: tan(0.475 pi) and sqrt(2 x 0.95^2 / (1 - 0.95^2))."""
+    q = {df: conn.execute("select ipcc.t_quantile(0.975, %s)", (df,)).fetchone()[0]
+         for df in (1, 2, 3, 4, 9, 10, 29, 120, 5000)}
+    assert q[1] == pytest.approx(np.tan(0.475 * np.pi), rel=1e-9)       # 12.706
+    assert q[2] == pytest.approx((2 * 0.9025 / 0.0975) ** 0.5, rel=1e-9)  # 4.303
+    table = {3: 3.182, 4: 2.776, 9: 2.262, 10: 2.228, 29: 2.045, 120: 1.980, 5000: 1.960}
+    for df, t in table.items():
+        assert q[df] == pytest.approx(t, abs=5e-4), df
+    assert conn.execute("select ipcc.t_quantile(0.95, 10), ipcc.t_quantile(0.025, 4), "
+                        "ipcc.t_quantile(0.975, 0)").fetchone() == \
+        (pytest.approx(1.812, abs=5e-4), pytest.approx(-2.776, abs=5e-4), None)
+
+
+def test_one_plot_measured_five_times_is_one_plot(db_url: str, tmp_path: Path) -> None:
+    """P1 measured in 2003..2007 (80, 90, 120, 95, 85 t C/ha) is one plot, not five: n = 1 <
+    min_plots, so class 1 keeps the parameter set (100 t C/ha), and the plot is validated with
+    its measurement nearest to the 2005 epoch (120): deviation (100 - 120) / 120 = -16.67 %."""
+    from ecorest.etl.plots import load_plots
+
+    plots = _plots_csv(tmp_path / "plots.csv", [
+        ("P1", f"{y}-07-01", 5, v) for y, v in zip(range(2003, 2008), (80, 90, 120, 95, 85),
+                                                   strict=True)])
+    with psycopg.connect(db_url) as conn:
+        tiny_region(conn, tmp_path, {"2005": np.full((64, 64), 1)},
+                    "class_code,name_en\n1,forest\n", "lucode,C_above,C_below,C_soil,C_dead\n"
+                    "1,100,0,0,0\n")
+        load_plots(conn, "tiny", plots)
+        run_id = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt")
+        stock = conn.execute("select carbon_t_per_ha, tier from marts.carbon_stocks where "
+                             "run_id = %s and zone_set = 'region' and pool = 'agb'",
+                             (run_id,)).fetchone()
+        val = conn.execute(
+            "select plot_id, measured_date::text, epoch_measurements, measured_t_per_ha, "
+            "modelled_t_per_ha, tier, deviation_pct from marts.plot_validation "
+            "where run_id = %s", (run_id,)).fetchall()
+        summary = conn.execute("select plots, comparisons from marts.plot_validation_summary "
+                               "where run_id = %s", (run_id,)).fetchone()
+    assert stock == (100.0, "parameter_set")
+    assert val == [("P1", "2005-07-01", 5, 120.0, 100.0, "parameter_set",
+                    pytest.approx(-100 * 20 / 120))]
+    assert summary == (1, 1)
+
+
+def test_tier2_mean_and_t_interval_of_five_distinct_plots(db_url: str, tmp_path: Path) -> None:
+    """Five plots of class 1 at 90, 95, 100, 105 and 110 t C/ha (P1 also re-measured in 2003 at
+    300, which the 2005 epoch does not use): n = 5, mean 100, s = sqrt(250 / 4) = 7.9057,
+    SE = s / sqrt(5) = 3.5355, 95 % CI half-width t(0.975, 4) x SE = 2.7764 x 3.5355 = 9.816
+    t C/ha = 9.816 % of the mean (1.96 would give 6.93 %)."""
+    from ecorest.etl.plots import load_plots
+
+    rows = [(f"P{i + 1}", "2005-07-01", 5 + 3 * i, v)
+            for i, v in enumerate((90.0, 95.0, 100.0, 105.0, 110.0))]
+    plots = _plots_csv(tmp_path / "plots.csv", [*rows, ("P1", "2003-07-01", 5, 300.0)])
+    with psycopg.connect(db_url) as conn:
+        tiny_region(conn, tmp_path, {"2005": np.full((64, 64), 1)},
+                    "class_code,name_en\n1,forest\n", "lucode,C_above,C_below,C_soil,C_dead\n"
+                    "1,50,0,0,0\n")
+        load_plots(conn, "tiny", plots)
+        run_id = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt")
+        stock = conn.execute("select carbon_t_per_ha, tier, uncertainty_pct from "
+                             "marts.carbon_stocks where run_id = %s and zone_set = 'region' "
+                             "and pool = 'agb'", (run_id,)).fetchone()
+        source = conn.execute("select source from intermediate.int_carbon_densities where "
+                              "class_code = 1 and pool = 'agb'").fetchone()[0]
+        val = conn.execute("select count(*), count(distinct plot_id), sum(epoch_measurements), "
+                           "bool_and(is_cross_validated) from marts.plot_validation "
+                           "where run_id = %s", (run_id,)).fetchone()
+    assert stock == (pytest.approx(100.0), "plots", pytest.approx(9.816, abs=1e-3))
+    assert "mean of 5 survey plots" in source and "2.776" in source
+    assert val == (5, 5, 6, True)
+
+
+def test_plots_take_the_nearest_observed_epoch_never_a_scenario(db_url: str,
+                                                                tmp_path: Path) -> None:
+    """Observed land cover 2020 (class 1) and scenario maps 2021 and 2040 (class 2): a plot
+    measured on 2021-06-01 is nearest to the 2021 scenario but takes the observed 2020 class."""
+    from ecorest.etl.plots import load_plots
+
+    plots = _plots_csv(tmp_path / "plots.csv", [("P1", "2021-06-01", 5, 52.0)])
+    with psycopg.connect(db_url) as conn:
+        tiny_region(conn, tmp_path, {"2020": np.full((64, 64), 1)},
+                    "class_code,name_en\n1,forest\n2,cropland\n",
+                    "lucode,C_above,C_below,C_soil,C_dead\n1,50,0,0,0\n2,5,0,0,0\n")
+        for epoch in ("2021", "2040"):
+            path = write_raster(tmp_path / f"scenario_{epoch}.tif",
+                                np.full((64, 64), 2, np.uint8), nodata=255)
+            load_raster(conn, "tiny", "landcover", path, epoch=epoch, scenario=True,
+                        legend="tiny", show_progress=False)
+        rates = tmp_path / "growth.csv"  # the scenarios change classes: growth rates needed
+        rates.write_text("parameter,class_code,pool,value,unit\n"
+                         "growth_rate,1,agb,1,t C/ha/yr\ngrowth_rate,2,agb,1,t C/ha/yr\n")
+        load_params(conn, rates, name="growth", kind="growth_rates", source_text="test")
+        load_plots(conn, "tiny", plots)
+        run_id = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt")
+        val = conn.execute("select epoch_label, class_code, modelled_t_per_ha from "
+                           "marts.plot_validation where run_id = %s", (run_id,)).fetchall()
+    assert val == [("2020", 1, 50.0)]

@@ -39,7 +39,7 @@ COMMANDS: dict[tuple[str, ...], list[str]] = {
     ("load", "samples"): ["r", TABLE],
     ("load", "projects"): ["r", BOUNDARY],
     ("load", "plots"): ["r", TABLE],
-    ("load", "params"): ["--name", "n", "--kind", "weights", "--source", "s", TABLE],
+    ("load", "params"): ["--global", "--name", "n", "--kind", "weights", "--source", "s", TABLE],
     ("run",): ["r"],
     ("report",): ["r"],
     ("export",): ["r"],

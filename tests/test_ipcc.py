@@ -1,6 +1,10 @@
-"""The IPCC equation functions reproduce the Guidelines' worked examples (METHODS §4.5)."""
+"""The IPCC equation functions reproduce the Guidelines' worked examples (METHODS §4.5); the
+Tier 1 reference tables are complete, sourced and carry their uncertainty (METHODS §4.4)."""
 
 from __future__ import annotations
+
+import csv
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -55,3 +59,108 @@ def test_approach1_uncertainty(conn: psycopg.Connection) -> None:
     # sum: x = 100 (±10 %) + 300 (±20 %): sqrt(10^2 + 60^2) / 400 = 15.2069 %
     assert one(conn, "select ipcc.u_sum(array[100, 300]::float8[], array[10, 20]::float8[])") \
         == pytest.approx(100 * (10 ** 2 + 60 ** 2) ** 0.5 / 400, rel=1e-12)
+
+
+# ---- Tier 1 reference tables (dbt_project/seeds): complete, sourced, with uncertainty --------
+
+SEEDS = Path(__file__).resolve().parent.parent / "dbt_project" / "seeds"
+
+
+def seed(name: str) -> list[dict[str, str]]:
+    with open(SEEDS / f"{name}.csv", encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_soc_reference_covers_every_stratum_with_uncertainty() -> None:
+    """IPCC Table 2.3, both editions: every climate zone x soil type has a row; a cell without a
+    value says so in its source (NA), every value has an uncertainty and where it comes from."""
+    from ecorest.vocab import IPCC_CLIMATE_ZONES, IPCC_SOIL_TYPES
+
+    rows = {(r["ipcc_edition"], r["climate_zone"], r["soil_type"]): r
+            for r in seed("ipcc_soc_reference")}
+    assert set(rows) == {(e, z, s) for e in ("2006", "2019") for z in IPCC_CLIMATE_ZONES
+                         for s in IPCC_SOIL_TYPES}
+    for r in rows.values():
+        if r["soc_ref_t_c_per_ha"]:
+            assert float(r["uncertainty_pct"]) > 0 and r["uncertainty_source"], r
+        else:
+            assert "no Tier 1 SOC" in r["source"], r
+    # the 2006 wetland-soil column (merged cells 146, 87, 88, 86), with its caveat
+    w06 = {z: rows[("2006", z, "wetland")] for z in IPCC_CLIMATE_ZONES}
+    assert {z: float(r["soc_ref_t_c_per_ha"]) for z, r in w06.items()} == {
+        "boreal": 146, "cold_temperate_dry": 87, "cold_temperate_moist": 87,
+        "warm_temperate_dry": 88, "warm_temperate_moist": 88, "tropical_dry": 86,
+        "tropical_moist": 86, "tropical_wet": 86, "tropical_montane": 86}
+    assert all("CAVEAT" in r["source"] for r in w06.values())
+    # NA cells of 2006: LAC in the boreal zone, spodic outside boreal / cold temperate moist
+    na = {(z, s) for (e, z, s), r in rows.items() if e == "2006" and not r["soc_ref_t_c_per_ha"]}
+    assert na == {("boreal", "LAC")} | {(z, "spodic") for z in IPCC_CLIMATE_ZONES
+                                        if z not in ("boreal", "cold_temperate_moist")}
+
+
+def test_cropland_factors_of_paddy_and_perennial_crops() -> None:
+    f = {(r["ipcc_edition"], r["level"], r["climate"]): float(r["value"])
+         for r in seed("ipcc_soc_change_factors") if r["factor"] == "F_LU"}
+    assert f[("2006", "paddy_rice", "all")] == 1.10 and f[("2019", "paddy_rice", "all")] == 1.35
+    assert f[("2006", "perennial_tree_crop", "all")] == 1.00
+    assert f[("2019", "perennial_tree_crop", "temperate_boreal")] == 0.72
+    assert f[("2019", "perennial_tree_crop", "tropical")] == 1.1
+    assert all(r["uncertainty_pct"] and r["uncertainty_source"]
+               for r in seed("ipcc_soc_change_factors"))
+
+
+def test_every_land_type_has_a_rule_for_every_pool() -> None:
+    """ipcc_tier1_rules: the five ecosystems of the standard (forest, grassland, wetland,
+    cropland with paddy and perennial crops, desert/shrubland) plus settlements, bare land,
+    water and ice, each pool with a method, a rule id and a source; fixed values carry their
+    uncertainty; only forest biomass has no Tier 1 value."""
+    rules = {(r["tier1_stratum"], r["pool"]): r for r in seed("ipcc_tier1_rules")}
+    strata = {s for s, _ in rules}
+    assert strata == {"forest", "shrubland", "grassland", "cropland_annual", "cropland_paddy",
+                      "cropland_perennial", "marsh", "water", "settlement", "desert_sparse",
+                      "desert_vegetated", "bare", "ice"}
+    assert set(rules) == {(s, p) for s in strata
+                          for p in ("agb", "bgb", "dead_wood", "litter", "soc")}
+    for r in rules.values():
+        assert r["rule"].startswith("T1-") and r["source"], r
+        if r["method"] == "fixed":
+            assert r["carbon_t_per_ha"] and r["uncertainty_pct"], r
+    assert {k for k, r in rules.items() if r["method"] == "none"} == {("forest", "agb"),
+                                                                       ("forest", "bgb")}
+    assert rules[("cropland_annual", "agb")]["carbon_t_per_ha"] == "5.0"  # Table 5.9
+    assert rules[("cropland_paddy", "soc")]["f_lu_level"] == "paddy_rice"
+    assert rules[("cropland_perennial", "soc")]["f_lu_level"] == "perennial_tree_crop"
+    assert rules[("cropland_perennial", "agb")]["method"] == "perennial_table"
+    assert rules[("shrubland", "agb")]["method"] == "grassland_table"
+    assert rules[("marsh", "soc")]["method"] == "soc_ref_wetland"
+
+
+def test_litter_rows_for_every_climate_and_forest_type() -> None:
+    """IPCC 2006 Table 2.2 (litter of mature forests), boreal to tropical, each forest type and
+    their mean for mixed or unknown forests; every zone of a region maps to a row."""
+    rows = {(r["climate"], r["forest_type"]): r for r in seed("ipcc_litter_stocks")}
+    climates = {c for c, _ in rows}
+    assert {(c, t) for c in climates for t in ("broadleaf_deciduous", "evergreen_needleleaf",
+                                               "mixed_or_unknown")} == set(rows)
+    v = {k: float(r["litter_t_c_per_ha"]) for k, r in rows.items()}
+    assert v[("warm_temperate_moist", "broadleaf_deciduous")] == 13
+    assert v[("warm_temperate_moist", "evergreen_needleleaf")] == 22
+    assert v[("warm_temperate_moist", "mixed_or_unknown")] == (13 + 22) / 2
+    assert v[("subtropical", "broadleaf_deciduous")] == 2.8
+    assert all(r["uncertainty_pct"] and r["uncertainty_source"] for r in rows.values())
+    zones = seed("ipcc_climate_zones")
+    assert {z["litter_climate"] for z in zones} <= climates
+
+
+def test_crosswalk_marks_cropland_kind_like_the_builtin_legends() -> None:
+    from ecorest.etl.legends import BUILTIN_DIR
+
+    walk = {(r["legend"], r["class_code"]): r for r in seed("landcover_ipcc_crosswalk")}
+    for legend in ("clcd", "hj1166_l2"):
+        with open(BUILTIN_DIR / f"{legend}.csv", encoding="utf-8", newline="") as fh:
+            for row in csv.DictReader(fh):
+                w = walk[(legend, row["class_code"])]
+                assert (w["ipcc_category"], w["cropland_kind"]) == \
+                    (row["ipcc_category"], row["cropland_kind"]), (legend, row)
+    assert walk[("hj1166_l2", "52")]["cropland_kind"] == "perennial"  # 园地
+    assert walk[("gbt21010_l1", "2")]["cropland_kind"] == "perennial"

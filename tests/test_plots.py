@@ -9,7 +9,14 @@ import pandas as pd
 import psycopg
 import pytest
 
-from ecorest.etl.plots import chave2005_moist, chave2014, load_plots, parse_unit, soc_layer_t_per_ha
+from ecorest.etl.plots import (
+    chave2005_moist,
+    chave2014,
+    load_plots,
+    parse_unit,
+    soc_0_30cm,
+    soc_layer_t_per_ha,
+)
 from ecorest.etl.regions import create_region
 from helpers import SAMPLE
 
@@ -147,3 +154,88 @@ def test_soil_layers(conn: psycopg.Connection, tmp_path) -> None:
     row = conn.execute("select pool, carbon_t_per_ha, method from registry.plot_measurements"
                        ).fetchone()
     assert row == ("soc", pytest.approx(39.92), "soil layers 0-30 cm")
+
+
+def _measurements(conn) -> dict:
+    return {(plot, pool): (v, unit, cf, c, method) for plot, pool, v, unit, cf, c, method in
+            conn.execute("select p.plot_id, m.pool, m.value_original, m.unit_original, "
+                         "m.carbon_fraction, m.carbon_t_per_ha, m.method from "
+                         "registry.plot_measurements m join registry.survey_plots p "
+                         "using (plot_uid)")}
+
+
+def test_carbon_fraction_per_pool(conn: psycopg.Connection, tmp_path) -> None:
+    """IPCC 2006 Vol. 4: biomass 0.47 (Table 4.3), dead wood 0.50 and litter 0.37 (Ch. 2
+    §2.3.2.2); SOC is carbon by definition and values in carbon units are taken as given."""
+    bbox_region(conn, tmp_path, "hubbard", -72.5, 43.5, -71.5, 44.5)
+    dm = tmp_path / "dry_matter.csv"
+    dm.write_text("plot_id,date,lon,lat,agb (t/ha),litter (t d.m./ha),dead_wood (t/ha),"
+                  "soc (t C/ha)\nA,2019-08-01,-72,44,100,10,8,60\n")
+    load_plots(conn, "hubbard", dm)
+    carbon = tmp_path / "carbon.csv"
+    carbon.write_text("plot_id,date,lon,lat,litter (t C/ha),soc (Mg/ha)\n"
+                      "B,2019-08-01,-72,44,3.5,55\n")
+    load_plots(conn, "hubbard", carbon)
+    got = _measurements(conn)
+    # by hand: 100 x 0.47 = 47; 10 x 0.37 = 3.7; 8 x 0.50 = 4.0; SOC 60 t C/ha stays 60
+    assert got[("A", "agb")][1:4] == ("t/ha", 0.47, pytest.approx(47.0))
+    assert got[("A", "litter")][1:4] == ("t d.m./ha", 0.37, pytest.approx(3.7))
+    assert got[("A", "dead_wood")][1:4] == ("t/ha", 0.5, pytest.approx(4.0))
+    assert got[("A", "soc")][1:4] == ("t C/ha", None, pytest.approx(60.0))
+    # litter given as carbon stays as given; SOC in a dry-matter-looking unit is still carbon
+    assert got[("B", "litter")][2:4] == (None, pytest.approx(3.5))
+    assert got[("B", "soc")][2:4] == (None, pytest.approx(55.0))
+    assert "SOC is carbon" in got[("B", "soc")][4]
+
+
+def test_repeated_measurements_are_one_plot(conn: psycopg.Connection, tmp_path) -> None:
+    bbox_region(conn, tmp_path, "hubbard", -72.5, 43.5, -71.5, 44.5)
+    f = tmp_path / "repeat.csv"
+    f.write_text("plot_id,date,lon,lat,agb (t C/ha)\n" + "".join(
+        f"R1,{y}-07-01,-72,44,{v}\n" for y, v in zip(range(2015, 2020), (80, 90, 120, 95, 85),
+                                                     strict=True)))
+    counts = load_plots(conn, "hubbard", f)
+    assert (counts["plots"], counts["measurements"]) == (1, 5)
+    assert conn.execute("select count(*) from registry.survey_plots").fetchone() == (1,)
+
+
+def test_soc_0_30cm_rule_by_hand() -> None:
+    # 0-10: 24.0, 10-20: 14.04, 20-40: 16.8 t C/ha of which 10/20 lies above 30 cm = 8.4
+    stock, method = soc_0_30cm([(20, 40, 16.8), (0, 10, 24.0), (10, 20, 14.04)])
+    assert stock == pytest.approx(46.44)
+    assert method == "soil layers 0-30 cm (layer 20-40 cm pro rata 10/20)"
+    assert soc_0_30cm([(0, 15, 10.0), (15, 30, 5.0), (30, 60, 7.0)]) == \
+        (pytest.approx(15.0), "soil layers 0-30 cm")
+    # not scaled to depths that were not sampled: shallow, gap, overlap, not from the surface
+    assert soc_0_30cm([(0, 10, 1.0), (10, 20, 1.0)]) == (None, "the profile reaches 20 cm only")
+    assert soc_0_30cm([(0, 10, 1.0), (20, 30, 1.0)])[0] is None
+    assert soc_0_30cm([(0, 20, 1.0), (10, 30, 1.0)])[0] is None
+    assert soc_0_30cm([(5, 30, 1.0)])[0] is None
+
+
+def test_soil_layers_harmonised_to_0_30_cm(conn: psycopg.Connection, tmp_path) -> None:
+    """S1: 0-10 cm 20 g/kg x 1.2 x 10 x 0.1 = 24.0; 10-20 cm 12 x 1.3 x 10 x (1 - 0.1) x 0.1
+    = 14.04; 20-40 cm 6 x 1.4 x 20 x 0.1 = 16.8, of which 10 of 20 cm lie in 0-30 cm: 8.4.
+    0-30 cm stock = 46.44 t C/ha. S2 reaches 20 cm only: layers kept, no stock, a warning."""
+    bbox_region(conn, tmp_path, "hubbard", -72.5, 43.5, -71.5, 44.5)
+    f = tmp_path / "soil.csv"
+    f.write_text("plot_id,date,lon,lat,top_cm,bottom_cm,soc_g_per_kg,bulk_density,gravel\n"
+                 "S1,2019-08-01,-72,44,0,10,20,1.2,0\n"
+                 "S1,2019-08-01,-72,44,10,20,12,1.3,0.1\n"
+                 "S1,2019-08-01,-72,44,20,40,6,1.4,0\n"
+                 "S2,2019-08-01,-72.1,44,0,10,20,1.2,0\n"
+                 "S2,2019-08-01,-72.1,44,10,20,12,1.3,0\n")
+    counts = load_plots(conn, "hubbard", f)
+    assert (counts["soil_layers"], counts["measurements"]) == (5, 1)
+    got = _measurements(conn)
+    assert got[("S1", "soc")][1:] == ("t C/ha", None, pytest.approx(46.44),
+                                      "soil layers 0-30 cm (layer 20-40 cm pro rata 10/20)")
+    assert ("S2", "soc") not in got
+    # the 20-40 cm layer is stored whole (16.8 t C/ha over its 20 cm)
+    assert conn.execute("select soc_t_per_ha from registry.plot_soil_layers where top_cm = 20"
+                        ).fetchone()[0] == pytest.approx(16.8)
+    warnings = conn.execute("select warnings from etl.loads where loader = 'plots'"
+                            ).fetchone()[0]
+    assert [(w["item"], w["rule"]) for w in warnings] == \
+        [("plot S2, 2019-08-01", "soil.depth_0_30")]
+    assert "reaches 20 cm only" in warnings[0]["message"]

@@ -302,3 +302,38 @@ def test_chinese_crs_sources(conn: psycopg.Connection, tmp_path: Path, crs, res)
         assert n == pytest.approx(100 * 100, rel=0.03)
     else:  # 0.0003 deg: 33.3 m north-south, 26.6 m east-west at 36.95 N -> ~0.98 of 30 m px
         assert n == pytest.approx(100 * 100 * 33.3 * 26.6 / 900, rel=0.05)
+
+
+def test_file_inside_the_grid_box_but_outside_the_boundary(conn: psycopg.Connection,
+                                                           tmp_path: Path) -> None:
+    """Only pixels whose centre lies inside the region boundary are loaded: a file in the
+    corner of a triangular region's grid box, outside the triangle, has no pixel in the region
+    and is rejected; the database is unchanged."""
+    import json
+
+    from ecorest.errors import LoadError
+
+    # right triangle (450 000, 4 947 000), (453 000, 4 947 000), (450 000, 4 950 000) in UTM 10N:
+    # its grid is the 3 km square, the north-east half of which lies outside it
+    tri = tmp_path / "tri.geojson"
+    tri.write_text(json.dumps({
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::26910"}},
+        "features": [{"type": "Feature", "properties": {}, "geometry": {
+            "type": "Polygon", "coordinates": [[[450_000, 4_947_000], [453_000, 4_947_000],
+                                                [450_000, 4_950_000], [450_000, 4_947_000]]]}}]}))
+    r = create_region(conn, "tri", tri, crs="EPSG:26910", allow_non_equal_area=True)
+    assert 100 <= min(r.width_px, r.height_px) <= max(r.width_px, r.height_px) <= 102
+    # 20 x 20 px from (452 400, 4 949 900): x + y - 4 947 000 >= 452 400 + 2 300 > 453 000
+    corner = write_raster(tmp_path / "corner.tif", np.full((20, 20), 0.5, np.float32),
+                          origin=(452_400.0, 4_949_900.0), nodata=-9999)
+    before = snapshot(conn)
+    with pytest.raises(LoadError, match="has no valid pixel inside region 'tri'"):
+        load_raster(conn, "tri", "ndvi", corner, epoch="2020", show_progress=False)
+    assert snapshot(conn) == before
+    # the same pixels moved across the hypotenuse are loaded, all of them
+    inner = write_raster(tmp_path / "inner.tif", np.full((20, 20), 0.5, np.float32),
+                         origin=(450_300.0, 4_947_900.0), nodata=-9999)
+    [cid] = load_raster(conn, "tri", "ndvi", inner, epoch="2020", show_progress=False)
+    assert conn.execute("select valid_count from raster.catalog where catalog_id = %s",
+                        (cid,)).fetchone() == (400,)

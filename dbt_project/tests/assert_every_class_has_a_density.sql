@@ -1,16 +1,7 @@
--- every land-cover class present in the region needs a carbon density for every pool that the
--- parameter set covers; otherwise its area would silently drop out of the stocks
-with present as (
-    select distinct class_code from {{ ref('int_landcover_counts') }}
-),
-
-pools as (
-    select distinct pool from {{ ref('int_carbon_densities') }}
-)
-
-select p.class_code, pl.pool
-from present as p
-cross join pools as pl
-left join {{ ref('int_carbon_densities') }} as d
-    on d.class_code = p.class_code and d.pool = pl.pool
-where d.class_code is null
+-- every land-cover class present in the rasters needs a carbon density for every pool the run
+-- reports; otherwise its area would silently drop out of that pool. Depends on staging, seeds
+-- and the densities only, so `ecorest run` checks it before the per-pixel models
+-- (ecorest/run.py, check_densities_first) and names class, pool and IPCC stratum of each row.
+select class_code, class_name, ipcc_category, tier1_stratum, pool, ipcc_climate_zone,
+       ipcc_soil_type, ipcc_edition, reason
+from {{ ref('int_density_gaps') }}

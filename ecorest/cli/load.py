@@ -190,7 +190,8 @@ def load_projects_cmd(settings: Settings, region_name: str, file: str, examples:
               help="Unit of a pool column without one in its header (t/ha, Mg C/ha, kg/m2, "
                    "g/m2 ...), e.g. --units agb=t/ha.")
 @click.option("--carbon-fraction", type=float, default=0.47, show_default=True,
-              help="Carbon fraction of dry matter (IPCC 2006 Table 4.3 default).")
+              help="Carbon fraction of biomass dry matter (IPCC 2006 Table 4.3 default); dead "
+                   "wood takes 0.50 and litter 0.37, soil carbon is carbon already.")
 @click.option("--wood-density", type=float, default=0.57, show_default=True,
               help="Wood density (g/cm³) for trees without one (tree lists).")
 @click.option("--plot-area-m2", type=float, default=None,
@@ -220,7 +221,11 @@ def load_plots_cmd(settings: Settings, region_name: str, file: str, units: tuple
 
 
 @command(load, "params")
-@click.argument("file", type=input_file())
+@click.argument("region_or_file", metavar="[REGION] FILE")
+@click.argument("file", required=False, metavar="")
+@click.option("--global", "is_global", is_flag=True,
+              help="Load a global set (every region without its own set of the kind uses it) "
+                   "instead of a set of REGION.")
 @click.option("--name", required=True, help="Parameter set name.")
 @click.option("--kind", required=True,
               type=click.Choice(PARAMETER_KINDS),
@@ -230,13 +235,38 @@ def load_plots_cmd(settings: Settings, region_name: str, file: str, units: tuple
 @click.option("--description", default=None, help="Free text.")
 @click.option("--ipcc-edition", type=click.Choice(IPCC_EDITIONS), default=None,
               help="IPCC guidance edition for IPCC default sets.")
-def load_params_cmd(settings: Settings, file: str, **options) -> None:
-    """Load a versioned parameter set from a CSV (long layout or an InVEST pool table).
+def load_params_cmd(settings: Settings, region_or_file: str, file: str | None, is_global: bool,
+                    **options) -> None:
+    """Load a versioned parameter set from a CSV (long layout or an InVEST pool table), owned
+    by REGION, or global with --global.
 
-    A changed file under the same name becomes the next version and the active one.
+    A run of a region uses, per kind, the region's active set, else an active global set (else
+    IPCC defaults where the kind has them); `ecorest run REGION --params NAME[@VERSION]` pins a
+    set. A changed file under the same name (for the same region, or globally) becomes the
+    next version and the active one.
+
+    \b
+    Examples:
+      ecorest load params yanan densities.csv --name yanan_pools --kind carbon_pools --source "…"
+      ecorest load params --global pools.csv --name china_pools --kind carbon_pools --source "…"
     """
     from ecorest.etl.params import load_params
 
+    ctx = click.get_current_context()
+    if is_global and file is not None:
+        raise click.UsageError(f"--global takes FILE only, not a REGION ({region_or_file!r})",
+                               ctx=ctx)
+    if not is_global and file is None:
+        raise click.UsageError("give REGION FILE (a set of that region) or --global FILE (a set "
+                               "every region may use)", ctx=ctx)
+    region, path = (None, region_or_file) if is_global else (region_or_file, file)
+    try:
+        input_file().convert(path, None, ctx)
+    except click.BadParameter as exc:
+        exc.param_hint = "'FILE'"
+        raise
     with dbmod.session(settings) as conn:
-        set_id, version = load_params(conn, file, **options)
-    out.print(f"{file}: parameter set {options['name']} version {version} (id {set_id})")
+        set_id, version = load_params(conn, path, region=region, **options)
+    owner = "global" if region is None else f"region {region}"
+    out.print(f"{path}: parameter set {options['name']} ({owner}) version {version} "
+              f"(id {set_id})")

@@ -24,8 +24,13 @@ from ._common import command, out
               help="Override a model setting of the dbt project for this run, e.g. "
                    "--set grading_method=quantile --set project_baseline=no_change "
                    "(repeatable; stored with the run).")
+@click.option("--params", "pins", multiple=True, metavar="NAME[@VERSION]",
+              callback=lambda _ctx, _param, value: check_pins(value),
+              help="Use this parameter set for this run, whatever is active: the region's own "
+                   "set of that name, else the global one; without @VERSION its newest version "
+                   "(repeatable, one set per kind; stored with the run).")
 def run_cmd(settings: Settings, region_name: str, ipcc_edition: str, force: bool,
-            overrides: tuple[str, ...]) -> None:
+            overrides: tuple[str, ...], pins: tuple[str, ...]) -> None:
     """Build the models for REGION (dbt build) as one recorded assessment run.
 
     Results go to the marts, keyed by the run id: carbon (carbon_stocks, carbon_stock_changes,
@@ -33,6 +38,10 @@ def run_cmd(settings: Settings, region_name: str, ipcc_edition: str, force: bool
     parameter_lineage) and identification (priority_tiles, zone_scores, restoration_patches,
     ndvi_trends, factor_summaries, identification_accuracy). A failed run is recorded as
     failed and leaves earlier results in place.
+
+    Parameter sets: per kind, the set pinned with --params, else the region's active set, else
+    an active global set, else IPCC defaults where the kind has them (marts.parameter_lineage
+    says which and why).
     """
     from ecorest.report import summary
     from ecorest.run import run_assessment
@@ -41,7 +50,7 @@ def run_cmd(settings: Settings, region_name: str, ipcc_edition: str, force: bool
     with dbmod.session(settings) as conn:
         run_id = run_assessment(conn, url, region_name, work_dir=settings.home / "dbt",
                                 ipcc_edition=ipcc_edition, force=force,
-                                dbt_vars=parse_overrides(overrides))
+                                dbt_vars=parse_overrides(overrides), params=list(pins))
         totals = summary.stock_totals(conn, run_id)
         grades = grade_table(conn, run_id, region_name)
     out.print(f"assessment run {run_id} of {region_name}: succeeded")
@@ -49,6 +58,20 @@ def run_cmd(settings: Settings, region_name: str, ipcc_edition: str, force: bool
         out.print(f"  carbon stock {row['epoch_label']}: {row['carbon_t']:,} t C")
     if grades is not None:
         out.print(grades)
+
+
+def check_pins(items: tuple[str, ...]) -> tuple[str, ...]:
+    """NAME[@VERSION] items of --params (whether the sets exist is checked by the run)."""
+    from ecorest.errors import LoadError
+    from ecorest.run import parse_pin
+
+    for item in items:
+        try:
+            parse_pin(item)
+        except LoadError as exc:
+            raise click.BadParameter(str(exc).removeprefix(f"--params {item!r}: "),
+                                     param_hint="--params") from exc
+    return items
 
 
 def parse_overrides(items: tuple[str, ...]) -> dict:

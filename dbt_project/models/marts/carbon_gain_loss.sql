@@ -1,45 +1,41 @@
 {{ config(pre_hook="{{ delete_this_run() }}") }}
--- biomass change per run, period, zone and pool by the IPCC gain-loss method where growth
--- rates are given (an active growth_rates parameter set): gains = area remaining in its class
--- x annual growth x years (Eq. 2.9); conversions change the stock at once from the density of
--- the class before to the class after (Tier 1, Eq. 2.15-2.16); change = gains + conversion
-with tr as (
-    select * from {{ ref('int_landcover_transitions') }}
+-- biomass change per run, period, zone and pool (agb, bgb) by the IPCC gain-loss method on the
+-- dynamic stocks of the land-cover trajectories (int_trajectory_changes): a class change in the
+-- period (dated at t1) loses the old biomass at once down to B_after (conversion, Eq. 2.15/
+-- 2.16), and the land grows from there at its class's growth rate, or reaches the class
+-- density within a year for grassland, annual cropland and non-woody land (gain, Eq. 2.9),
+-- never beyond the class density. Land at its class density is in steady state (gains =
+-- losses, nothing booked). change = gain + conversion = stock t2 - stock t1.
+with changes as (
+    select * from {{ ref('int_trajectory_changes') }} where pool in ('agb', 'bgb')
+),
+
+traj as (
+    select * from {{ ref('int_landcover_trajectories') }}
 ),
 
 growth as (
-    select * from {{ ref('stg_registry__growth_rates') }}
-),
-
-dens as (
-    select class_code, pool, carbon_t_per_ha from {{ ref('int_carbon_densities') }}
-    where pool in ('agb', 'bgb')
+    select class_code, pool from {{ ref('stg_registry__growth_rates') }}
 ),
 
 region as (
     select * from {{ ref('stg_registry__regions') }}
 ),
 
-pools as (
-    select distinct pool from growth
-),
-
 terms as (
-    select tr.epoch_t1, tr.epoch_t2, tr.years, tr.zone_set, tr.zone_id, p.pool,
-           case when tr.class_t1 = tr.class_t2
-                then tr.pixels * r.pixel_area_ha * coalesce(g.growth_t_per_ha_yr, 0) * tr.years
-                else 0 end as gain_t,
-           case when tr.class_t1 <> tr.class_t2
-                then tr.pixels * r.pixel_area_ha * (d2.carbon_t_per_ha - d1.carbon_t_per_ha)
+    select c.epoch_t1, c.epoch_t2, c.years, t.zone_set, t.zone_id, c.pool,
+           t.pixels * r.pixel_area_ha
+           * case when c.class_t1 = c.class_t2 then c.stock_t2_t_per_ha - c.stock_t1_t_per_ha
+                  else c.stock_t2_t_per_ha - c.b_after_t_per_ha end as gain_t,
+           case when c.class_t1 <> c.class_t2
+                then t.pixels * r.pixel_area_ha * (c.b_after_t_per_ha - c.stock_t1_t_per_ha)
                 else 0 end as conversion_t,
-           case when tr.class_t1 = tr.class_t2 and g.class_code is null
-                then tr.pixels * r.pixel_area_ha else 0 end as no_rate_ha
-    from tr
-    cross join pools as p
+           case when c.class_t1 = c.class_t2 and g.class_code is null
+                then t.pixels * r.pixel_area_ha else 0 end as no_rate_ha
+    from traj as t
+    join changes as c on c.classes = t.classes
     cross join region as r
-    left join growth as g on g.class_code = tr.class_t1 and g.pool = p.pool
-    left join dens as d1 on d1.class_code = tr.class_t1 and d1.pool = p.pool
-    left join dens as d2 on d2.class_code = tr.class_t2 and d2.pool = p.pool
+    left join growth as g on g.class_code = c.class_t1 and g.pool = c.pool
 )
 
 select

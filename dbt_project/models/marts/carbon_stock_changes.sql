@@ -1,7 +1,13 @@
 {{ config(pre_hook="{{ delete_this_run() }}") }}
--- stock-difference change per run, period, zone and pool over the pixels valid in both epochs
-with transitions as (
-    select * from {{ ref('int_landcover_transitions') }}
+-- stock-difference change per run, period, zone and pool over the pixels valid in both epochs,
+-- from the dynamic stocks of the land-cover trajectories (int_trajectory_changes: growth of
+-- converted land, linear SOC and dead-organic-matter transitions), so change = t2 - t1 stock
+with changes as (
+    select * from {{ ref('int_trajectory_changes') }}
+),
+
+traj as (
+    select * from {{ ref('int_landcover_trajectories') }}
 ),
 
 region as (
@@ -12,31 +18,21 @@ zones as (
     select zone_id, zone_set, zone_code, zone_name from {{ ref('stg_registry__zones') }}
 ),
 
-densities as (
-    select * from {{ ref('int_carbon_densities') }}
-),
-
-pools as (
-    select distinct pool from densities
-),
-
 stocks as (
     select
-        t.epoch_t1,
-        t.epoch_t2,
-        t.years,
+        c.epoch_t1,
+        c.epoch_t2,
+        c.years,
         t.zone_set,
         t.zone_id,
-        p.pool,
+        c.pool,
         sum(t.pixels) * max(r.pixel_area_ha) as area_ha,
-        sum(t.pixels * r.pixel_area_ha * d1.carbon_t_per_ha) as stock_t1_t,
-        sum(t.pixels * r.pixel_area_ha * d2.carbon_t_per_ha) as stock_t2_t
-    from transitions as t
+        sum(t.pixels * r.pixel_area_ha * c.stock_t1_t_per_ha) as stock_t1_t,
+        sum(t.pixels * r.pixel_area_ha * c.stock_t2_t_per_ha) as stock_t2_t
+    from traj as t
+    join changes as c on c.classes = t.classes
     cross join region as r
-    cross join pools as p
-    join densities as d1 on d1.class_code = t.class_t1 and d1.pool = p.pool
-    join densities as d2 on d2.class_code = t.class_t2 and d2.pool = p.pool
-    group by t.epoch_t1, t.epoch_t2, t.years, t.zone_set, t.zone_id, p.pool
+    group by c.epoch_t1, c.epoch_t2, c.years, t.zone_set, t.zone_id, c.pool
 )
 
 select

@@ -1,7 +1,12 @@
 {{ config(pre_hook="{{ delete_this_run() }}") }}
--- every parameter value a run used: class, pool, value, tier and where it came from
+-- every parameter value a run used: class, pool, value, tier, where it came from and why that
+-- source was selected (selected_because: plots, pinned, region, global or ipcc_default)
 with used as (
     select distinct class_code from {{ ref('int_landcover_counts') }}
+),
+
+run_set as (
+    {{ active_parameter_set('carbon_pools') }}
 )
 
 select
@@ -17,6 +22,9 @@ select
     d.parameter_set_name,
     d.parameter_set_version,
     d.source,
-    '{{ var("ipcc_edition") }}'::text as ipcc_edition
+    '{{ var("ipcc_edition") }}'::text as ipcc_edition,
+    case when d.tier = 'parameter_set' then s.selected_because
+         else d.tier end as selected_because
 from {{ ref('int_carbon_densities') }} as d
 join used as u on u.class_code = d.class_code
+left join run_set as s on s.parameter_set_id = d.parameter_set_id

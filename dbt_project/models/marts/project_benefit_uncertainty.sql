@@ -4,7 +4,11 @@
 -- became k - pixels that left k) inside the project minus the same implied by the baseline
 -- (ring: n_i x share of ring pixels going i -> k, less n_k; no_change: 0), x pixel area.
 -- IPCC Approach 1 on the terms and Approach 2: seeded Monte Carlo drawing each class density
--- once per iteration (so the same density inside and in the baseline stays correlated)
+-- once per iteration (so the same density inside and in the baseline stays correlated).
+-- project_benefits books the dynamic stocks (growth of converted land, linear SOC/DOM
+-- transitions): where they differ from the class-density benefit above, the difference is
+-- added to the benefit and its interval as a term without uncertainty of its own (the
+-- absolute half-width stays that of the density terms)
 with tr as (
     select * from {{ ref('int_project_transitions') }}
 ),
@@ -96,13 +100,16 @@ select
     g.epoch_t2,
     g.years,
     g.pool,
-    g.benefit_t,
-    ipcc.u_sum(g.contributions, g.u_pcts) as u_approach1_pct,
-    mc.mc_mean as mc_mean_t,
-    mc.p2_5 as mc_p2_5_t,
-    mc.p97_5 as mc_p97_5_t,
-    -ipcc.co2e(mc.p97_5 / nullif(g.years, 0)) as sink_enhancement_co2e_p2_5_t_per_yr,
-    -ipcc.co2e(mc.p2_5 / nullif(g.years, 0)) as sink_enhancement_co2e_p97_5_t_per_yr,
+    g.benefit_t + dyn.shift_t as benefit_t,
+    ipcc.u_sum(g.contributions, g.u_pcts) * abs(g.benefit_t)
+        / nullif(abs(g.benefit_t + dyn.shift_t), 0) as u_approach1_pct,
+    mc.mc_mean + dyn.shift_t as mc_mean_t,
+    mc.p2_5 + dyn.shift_t as mc_p2_5_t,
+    mc.p97_5 + dyn.shift_t as mc_p97_5_t,
+    -ipcc.co2e((mc.p97_5 + dyn.shift_t) / nullif(g.years, 0))
+        as sink_enhancement_co2e_p2_5_t_per_yr,
+    -ipcc.co2e((mc.p2_5 + dyn.shift_t) / nullif(g.years, 0))
+        as sink_enhancement_co2e_p97_5_t_per_yr,
     '{{ var("project_baseline") }}'::text as baseline_method,
     {{ var('mc_draws') }} as mc_draws,
     {{ var('mc_seed') }} as mc_seed
@@ -110,3 +117,9 @@ from grouped as g
 join {{ ref('stg_registry__projects') }} as p on p.project_version_id = g.project_version_id
 cross join lateral ipcc.monte_carlo_linear(g.coefs, g.densities, g.u_pcts,
                                            {{ var('mc_draws') }}, {{ var('mc_seed') }}) as mc
+cross join lateral (
+    select coalesce(max(b.benefit_t) - g.benefit_t, 0) as shift_t
+    from {{ ref('project_benefits') }} as b
+    where b.run_id = {{ var('run_id') }} and b.project_version_id = g.project_version_id
+      and b.epoch_t1 = g.epoch_t1 and b.pool = g.pool
+) as dyn

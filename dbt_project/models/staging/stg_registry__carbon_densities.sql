@@ -1,4 +1,6 @@
--- carbon density per class and pool from the active carbon_pools parameter set (t C/ha)
+-- carbon density per class and pool from the run's carbon_pools parameter set (t C/ha): the
+-- pinned one, else the region's active set, else an active global set
+-- (macro active_parameter_set)
 with active_set as (
     {{ active_parameter_set('carbon_pools') }}
 )

@@ -1,5 +1,6 @@
--- annual biomass growth per class and pool (t C/ha/yr) from the active growth_rates parameter
--- set (parameter growth_rate, pool agb or bgb; unit t C/ha/yr or Mg C/ha/yr)
+-- annual biomass growth per class and pool (t C/ha/yr) from the run's growth_rates parameter
+-- set (pinned, else the region's active set, else an active global set; parameter
+-- growth_rate, pool agb or bgb; unit t C/ha/yr or Mg C/ha/yr)
 with active_set as (
     {{ active_parameter_set('growth_rates') }}
 )

@@ -1,4 +1,6 @@
--- identification parameters from active parameter sets, replacing the built-in defaults:
+-- identification parameters from the run's weights and transition_severity parameter sets
+-- (each pinned, else the region's active set, else an active global set), replacing the
+-- built-in defaults:
 --   kind weights:              parameter degradation_weight / importance_weight, stratum =
 --                              factor (or a loaded layer's name), value = weight (a negative
 --                              weight declares that higher values are better);
@@ -15,9 +17,8 @@ select
     v.stratum,
     v.value,
     coalesce(v.source, ps.source_text) as source
-from {{ source('registry', 'parameter_sets') }} as ps
+from ({{ run_parameter_sets(['weights', 'transition_severity']) }}) as ps
 join {{ source('registry', 'parameter_values') }} as v using (parameter_set_id)
-where ps.is_active
-  and ((ps.kind = 'weights'
+where ((ps.kind = 'weights'
         and v.parameter in ('degradation_weight', 'importance_weight', 'ahp_pairwise'))
        or (ps.kind = 'transition_severity' and v.parameter = 'severity'))
