@@ -14,6 +14,8 @@ import hashlib
 import json
 import logging
 import os
+import signal
+import threading
 import time
 from contextlib import contextmanager
 from importlib.metadata import version
@@ -46,7 +48,9 @@ def dbt_environment(url: str):
               "ECOREST_DBT_PORT": str(p.get("port") or 5432),
               "ECOREST_DBT_USER": p.get("user") or os.environ.get("USER", ""),
               "ECOREST_DBT_PASSWORD": p.get("password") or os.environ.get("PGPASSWORD", ""),
-              "ECOREST_DBT_DBNAME": p.get("dbname") or ""}
+              "ECOREST_DBT_DBNAME": p.get("dbname") or "",
+              # this process's dbt sessions, so that Ctrl-C stops exactly them
+              "ECOREST_DBT_APPLICATION_NAME": dbt_application_name()}
     old = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:
@@ -59,17 +63,61 @@ def dbt_environment(url: str):
                 os.environ[k] = v
 
 
+def dbt_application_name() -> str:
+    return f"ecorest-dbt-{os.getpid()}"
+
+
+@contextmanager
+def stop_server_work_on_interrupt(url: str):
+    """While dbt runs, Ctrl-C ends this process's dbt sessions on the server (the same login
+    may end its own sessions) instead of letting dbt try to cancel them itself; once dbt has
+    returned, KeyboardInterrupt is raised so that the run is marked failed and the command
+    exits 130."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    state = {"interrupted": False, "done": threading.Event()}
+
+    def end_sessions() -> None:
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=10,
+                                 application_name="ecorest-interrupt") as conn:
+                while not state["done"].wait(0.3):
+                    conn.execute("select pg_terminate_backend(pid) from pg_stat_activity "
+                                 "where datname = current_database() and application_name = %s",
+                                 (dbt_application_name(),))
+        except psycopg.Error as exc:  # the server went away meanwhile: nothing left to stop
+            log.debug("stopping the dbt sessions: %s", exc)
+
+    def on_interrupt(signum, frame) -> None:  # noqa: ARG001 - signal handler signature
+        if not state["interrupted"]:
+            state["interrupted"] = True
+            log.warning("interrupted: stopping the run's work on the server")
+            threading.Thread(target=end_sessions, daemon=True).start()
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        state["done"].set()
+        signal.signal(signal.SIGINT, previous)
+    if state["interrupted"]:
+        raise KeyboardInterrupt
+
+
 def dbt(args: list[str], url: str, work_dir: Path) -> tuple[bool, str]:
-    """Invoke dbt in-process; returns (success, summary of failures)."""
+    """Invoke dbt in-process; returns (success, summary of failures). Ctrl-C stops the work on
+    the server and raises KeyboardInterrupt once dbt has returned."""
     from dbt.cli.main import dbtRunner
 
     work_dir.mkdir(parents=True, exist_ok=True)
     common = ["--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
               "--target-path", str(work_dir / "target")]
-    with dbt_environment(url):
+    with dbt_environment(url), stop_server_work_on_interrupt(url):
         os.environ["DBT_LOG_PATH"] = str(work_dir / "logs")
         os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"  # no network calls
-        res = dbtRunner().invoke([args[0], *common, "--quiet", *args[1:]])
+        # dbt prints nothing itself: its failures are collected below and reported once
+        res = dbtRunner().invoke([args[0], *common, "--log-level", "none", *args[1:]])
     failures = []
     if res.result is not None and hasattr(res.result, "results"):
         for r in res.result.results:
@@ -255,10 +303,15 @@ def run_assessment(conn: psycopg.Connection, url: str, region_name: str, *,
     t0 = time.monotonic()
     run_vars = {**dbt_vars, "run_id": run_id, "region_id": region.region_id,
                 "ipcc_edition": ipcc_edition}
-    failures = check_densities_first(conn, url, run_vars, work_dir)  # Tier 1 gaps, early
-    ok = failures is None
-    if ok:
-        ok, failures = dbt(["build", "--vars", json.dumps(run_vars)], url, work_dir)
+    try:
+        failures = check_densities_first(conn, url, run_vars, work_dir)  # Tier 1 gaps, early
+        ok = failures is None
+        if ok:
+            ok, failures = dbt(["build", "--vars", json.dumps(run_vars)], url, work_dir)
+    except KeyboardInterrupt:
+        _finish(conn, run_id, "failed", "interrupted by the user (Ctrl-C)",
+                {"dbt_build_s": round(time.monotonic() - t0, 2)})
+        raise
     timings = {"dbt_build_s": round(time.monotonic() - t0, 2)}
     if not ok:
         _finish(conn, run_id, "failed", failures or "dbt build failed", timings)

@@ -37,6 +37,10 @@ def _error(message: str) -> None:
         console.print(f"  {line}", highlight=False, soft_wrap=True)
 
 
+INTERRUPTED = ("interrupted: what was being written was rolled back, a run under way is marked "
+               "failed and its work on the server stopped")
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -59,11 +63,14 @@ class EcorestCommand(click.Group):
             where = exc.ctx.command_path if exc.ctx else "ecorest"
             _error(f"{where}: {exc.format_message()} (see `{where} --help`)")
             sys.exit(2)
-        except click.exceptions.Abort:
+        except click.exceptions.Abort as exc:
+            if isinstance(exc.__context__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+                _error(INTERRUPTED)
+                sys.exit(130)
             _error("aborted")
             sys.exit(1)
         except KeyboardInterrupt:
-            _error("interrupted; what was being written was rolled back")
+            _error(INTERRUPTED)
             sys.exit(130)
         except click.ClickException as exc:
             _error(exc.format_message())
