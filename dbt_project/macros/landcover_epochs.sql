@@ -20,3 +20,27 @@
         on t.catalog_id = e.catalog_id and t.tile_x = p.tile_x and t.tile_y = p.tile_y
     group by p.tile_x, p.tile_y
 {%- endmacro %}
+
+{# pixels per (period, keys..., class at t1, class at t2) summed over a trajectory model's
+   rows (its column classes: the class at every epoch); only pixels valid in both epochs #}
+{% macro transitions_from_trajectories(trajectories, keys) -%}
+with periods as (
+    {{ landcover_periods() }}
+)
+
+select
+    p.epoch_t1,
+    p.epoch_t2,
+    p.years,
+    {%- for key in keys %}
+    t.{{ key }},
+    {%- endfor %}
+    t.classes[p.no_t1] as class_t1,
+    t.classes[p.no_t2] as class_t2,
+    sum(t.pixels) as pixels
+from {{ trajectories }} as t
+cross join periods as p
+where t.classes[p.no_t1] is not null and t.classes[p.no_t2] is not null
+group by 1, 2, 3{% for key in keys %}, t.{{ key }}{% endfor %}, {{ 4 + keys | length }},
+         {{ 5 + keys | length }}
+{%- endmacro %}

@@ -1,19 +1,4 @@
 -- pixels per (period, project, inside/ring, class at t1, class at t2), summed over the
 -- project trajectories (int_project_trajectories); only pixels valid in both epochs
-with periods as (
-    {{ landcover_periods() }}
-)
-
-select
-    p.epoch_t1,
-    p.epoch_t2,
-    p.years,
-    t.project_version_id,
-    t.area_kind,
-    t.classes[p.no_t1] as class_t1,
-    t.classes[p.no_t2] as class_t2,
-    sum(t.pixels) as pixels
-from {{ ref('int_project_trajectories') }} as t
-cross join periods as p
-where t.classes[p.no_t1] is not null and t.classes[p.no_t2] is not null
-group by 1, 2, 3, 4, 5, 6, 7
+{{ transitions_from_trajectories(ref('int_project_trajectories'),
+                                 ['project_version_id', 'area_kind']) }}
