@@ -148,33 +148,8 @@ def models_sha256() -> str:
     return h.hexdigest()
 
 
-# settings with a fixed set of values (the others are numbers or lists)
-SETTING_CHOICES = {
-    "weight_method": ("explicit", "ahp", "entropy", "mixed"),
-    "grading_method": ("fixed", "quantile", "natural_breaks"),
-    "project_baseline": ("ring", "no_change"),
-    "ndvi_annual_reduce": ("max", "mean"),
-}
-
-
-def check_settings(values: dict) -> None:
-    """Refuse unknown model settings and values outside their choices, naming the setting."""
-    import yaml
-
-    known = yaml.safe_load((DBT_DIR / "dbt_project.yml").read_text())["vars"]
-    for key, value in values.items():
-        if key in ("run_id", "region_id", "ipcc_edition") or key not in known:
-            raise LoadError(f"cannot set {key!r}: not a model setting; the settings are "
-                            f"{', '.join(k for k in known if k not in ('run_id', 'region_id'))}"
-                            " (dbt_project/dbt_project.yml)")
-        choices = SETTING_CHOICES.get(key)
-        if choices and value not in choices:
-            raise LoadError(f"setting {key}={value!r} is not allowed: use one of "
-                            f"{', '.join(choices)}")
-        if choices is None and isinstance(known[key], (int, float)) and \
-                not isinstance(value, (int, float)):
-            raise LoadError(f"setting {key}={value!r} must be a number "
-                            f"(default {known[key]})")
+# the typed schema of the settings lives in ecorest/store/run_settings.py
+from ecorest.store.run_settings import SETTING_CHOICES, check_settings  # noqa: E402, F401
 
 
 def parse_pin(spec: str) -> tuple[str, int | None]:
