@@ -30,6 +30,7 @@ import csv
 import logging
 import math
 import re
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -44,7 +45,7 @@ from ecorest.errors import LoadError
 
 from .loadlog import check_file, previous_load, recorded_load, sha256_file
 from .regions import get_region
-from .specs import Field, resolve_columns, validate_rows
+from .specs import Field, norm_name, resolve_columns, validate_rows
 from .validation import Issue, fail, issue
 from .vectors import FeatureTable, read_features
 
@@ -61,13 +62,15 @@ CARBON_POOLS = ("soc",)
 SOC_DEPTH_CM = 30.0
 DEFAULT_WOOD_DENSITY = 0.57  # g/cm3, mean for tropical Asia (Reyes et al. 1992)
 
-#: pool -> column-name stems that mean it
+#: pool -> column-name stems that mean it (as reduced by norm_name; Chinese names included)
 POOL_NAMES = {
-    "agb": ("agb", "aboveground", "abovegroundbiomass", "agbiomass", "cabove", "agc"),
-    "bgb": ("bgb", "belowground", "belowgroundbiomass", "bgbiomass", "cbelow", "bgc"),
-    "dead_wood": ("deadwood", "cwd", "cdead", "deadwoodbiomass"),
-    "litter": ("litter", "litterbiomass"),
-    "soc": ("soc", "soilcarbon", "soilorganiccarbon", "csoil"),
+    "agb": ("agb", "aboveground", "abovegroundbiomass", "agbiomass", "cabove", "agc",
+            "地上生物量", "地上部分生物量", "地上碳密度"),
+    "bgb": ("bgb", "belowground", "belowgroundbiomass", "bgbiomass", "cbelow", "bgc",
+            "地下生物量", "根系生物量", "地下碳密度"),
+    "dead_wood": ("deadwood", "cwd", "cdead", "deadwoodbiomass", "枯死木", "枯死木生物量"),
+    "litter": ("litter", "litterbiomass", "枯落物", "凋落物", "枯落物生物量"),
+    "soc": ("soc", "soilcarbon", "soilorganiccarbon", "csoil", "土壤有机碳", "土壤碳密度"),
 }
 MASS_TO_T = {"t": 1.0, "ton": 1.0, "tons": 1.0, "tonne": 1.0, "mg": 1.0, "kg": 1e-3,
              "g": 1e-6}
@@ -88,12 +91,10 @@ def parse_unit(text: str | None) -> tuple[float, bool] | None:
     return MASS_TO_T[m[1]] / AREA_TO_HA[m[3]], bool(m[2])
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
 def header_unit(column: str) -> tuple[str, str | None]:
-    """'AGB (ton_ha)' -> ('AGB', 'ton_ha'); 'agb' -> ('agb', None)."""
+    """'AGB (ton_ha)' -> ('AGB', 'ton_ha'); '地上生物量（t/ha）' -> ('地上生物量', 't/ha');
+    'agb' -> ('agb', None)."""
+    column = unicodedata.normalize("NFKC", column)
     m = re.match(r"^\s*(.*?)\s*[\(\[]\s*(.+?)\s*[\)\]]\s*$", column)
     return (m[1], m[2]) if m else (column.strip(), None)
 
@@ -160,36 +161,51 @@ def soc_layer_t_per_ha(soc_g_per_kg: float, bulk_density: float, top_cm: float,
 
 
 # ------------------------------------------------------------------------------------------------
+# Chinese column names (docs/LOADING.md lists them) are aliases like the English ones; a
+# unit in brackets is part of the name here (面积(m2) → 面积m2), as in 'area_m2'.
 PLOT_FIELDS = [
     Field("plot_id", required=True, aliases=("id_parcela", "plotid", "plot", "plot_code",
-                                             "plot_no", "样地号")),
+                                             "plot_no", "样地号", "样地编号", "样地代码",
+                                             "样方号", "样方编号")),
     Field("measured_date", "date", required=True, not_future=True,
-          aliases=("date", "survey_date", "year", "avg_year", "measurement_year", "调查日期")),
-    Field("plot_area_m2", "float", range=(0.01, 1e7), aliases=("size_m2", "area_m2")),
-    Field("plot_area_ha", "float", range=(1e-6, 1e3), aliases=("size_ha", "plot_size_ha")),
-    Field("land_cover_code", "int", aliases=("class", "class_code", "lucode")),
-    Field("ecosystem_type", aliases=("ecosystem", "vegetation")),
-    Field("stratum", aliases=("estratoflorestal", "strata", "forest_type")),
+          aliases=("date", "survey_date", "year", "avg_year", "measurement_year", "调查日期",
+                   "调查时间", "测定日期", "调查年份", "年份")),
+    Field("plot_area_m2", "float", range=(0.01, 1e7),
+          aliases=("size_m2", "area_m2", "样地面积m2", "面积m2", "样地面积平方米",
+                   "面积平方米", "样地面积", "面积")),
+    Field("plot_area_ha", "float", range=(1e-6, 1e3),
+          aliases=("size_ha", "plot_size_ha", "样地面积ha", "面积ha", "样地面积公顷",
+                   "面积公顷")),
+    Field("land_cover_code", "int", aliases=("class", "class_code", "lucode", "地类代码",
+                                             "地类编码")),
+    Field("ecosystem_type", aliases=("ecosystem", "vegetation", "生态系统类型", "植被类型")),
+    Field("stratum", aliases=("estratoflorestal", "strata", "forest_type", "林分类型",
+                              "森林类型", "层")),
 ]
 TREE_FIELDS = [
-    Field("tree_no", required=True, aliases=("treeid", "tree_id", "tree", "stem_id")),
-    Field("dbh_cm", "float", required=True, range=(0.1, 500), aliases=("d_cm", "dbh", "d")),
-    Field("height_m", "float", range=(0.1, 130), aliases=("h", "height", "h_m", "h_t")),
-    Field("species", aliases=("species_name", "sp", "scientific_name")),
-    Field("genus"),
+    Field("tree_no", required=True, aliases=("treeid", "tree_id", "tree", "stem_id", "树号",
+                                             "林木编号", "立木号")),
+    Field("dbh_cm", "float", required=True, range=(0.1, 500),
+          aliases=("d_cm", "dbh", "d", "胸径cm", "胸径")),
+    Field("height_m", "float", range=(0.1, 130),
+          aliases=("h", "height", "h_m", "h_t", "树高m", "树高")),
+    Field("species", aliases=("species_name", "sp", "scientific_name", "树种", "树种名称")),
+    Field("genus", aliases=("属",)),
     Field("wood_density_g_per_cm3", "float", range=(0.05, 1.5),
-          aliases=("wood_density", "wsg", "wd", "rho")),
+          aliases=("wood_density", "wsg", "wd", "rho", "木材密度", "木材基本密度")),
     Field("agb_kg", "float", range=(0, 1e6), aliases=("m_so", "agb_kg_measured")),
 ]
 SOIL_FIELDS = [
-    Field("top_cm", "float", required=True, range=(0, 1000), aliases=("top", "depth_top")),
+    Field("top_cm", "float", required=True, range=(0, 1000),
+          aliases=("top", "depth_top", "上界cm", "上界", "起始深度cm", "起始深度")),
     Field("bottom_cm", "float", required=True, range=(0, 1000),
-          aliases=("bottom", "depth_bottom")),
+          aliases=("bottom", "depth_bottom", "下界cm", "下界", "终止深度cm", "终止深度")),
     Field("soc_g_per_kg", "float", required=True, range=(0, 600),
-          aliases=("soc_g_kg", "soc", "organic_carbon_g_kg")),
+          aliases=("soc_g_kg", "soc", "organic_carbon_g_kg", "有机碳gkg", "有机碳含量gkg",
+                   "有机碳", "有机碳含量")),
     Field("bulk_density_g_per_cm3", "float", required=True, range=(0.05, 2.7),
-          aliases=("bulk_density", "bd", "bd_g_cm3")),
-    Field("gravel_fraction", "float", range=(0, 0.99), aliases=("gravel",)),
+          aliases=("bulk_density", "bd", "bd_g_cm3", "容重gcm3", "容重")),
+    Field("gravel_fraction", "float", range=(0, 0.99), aliases=("gravel", "砾石含量")),
 ]
 
 
@@ -223,10 +239,11 @@ def load_plots(conn: psycopg.Connection, region_name: str, path: str | Path, *,
     table = _read_baad(p) if baad else read_features(p, crs=crs, x=x, y=y)
     if len(table) == 0:
         raise fail(p, "", "table.empty")
-    fields_by_norm = {_norm(c) for c in table.columns}
-    is_soil = {"topcm", "bottomcm"} <= fields_by_norm or {"top", "bottom"} <= fields_by_norm
-    is_tree = not is_soil and any(_norm(a) in fields_by_norm
-                                  for a in ("dbh_cm", "d_cm", "dbh", "d"))
+    fields_by_norm = {norm_name(c) for c in table.columns}
+    is_soil = any(norm_name(a) in fields_by_norm for a in SOIL_FIELDS[0].aliases + ("top_cm",)) \
+        and any(norm_name(a) in fields_by_norm for a in SOIL_FIELDS[1].aliases + ("bottom_cm",))
+    is_tree = not is_soil and any(norm_name(a) in fields_by_norm
+                                  for a in TREE_FIELDS[1].aliases)
     kind = "soil" if is_soil else "trees" if is_tree else "plots"
     sha = sha256_file(p)
     if previous_load(conn, "plots", sha, region_id=region.region_id, layer=kind):
@@ -362,7 +379,7 @@ def _pool_columns(table: FeatureTable, columns: dict, units: dict[str, str]) -> 
     out = {}
     for col in table.columns:
         base, unit = header_unit(col)
-        pool = next((pl for pl, names in POOL_NAMES.items() if _norm(base) in names), None)
+        pool = next((pl for pl, names in POOL_NAMES.items() if norm_name(base) in names), None)
         if pool is None or pool in out:
             continue
         unit = units.get(pool) or units.get(col) or unit

@@ -6,7 +6,9 @@ the rows it rejected; every issue names the file, the row/feature and the rule.
 
 from __future__ import annotations
 
+import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -25,18 +27,35 @@ class Field:
     range: tuple[float | None, float | None] | None = None
     allowed: tuple[str, ...] | None = None
     not_future: bool = False
+    #: other spellings of allowed values (e.g. Chinese names of a code) -> the code
+    value_aliases: tuple[tuple[str, str], ...] = ()
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
+def norm_name(name: str) -> str:
+    """A column name reduced for matching: Unicode NFKC (full-width forms become ASCII), case
+    folded, only letters and digits of any script kept — 'Plot ID' and 'plot_id' match, and
+    '样地号' stays '样地号' (it does not become empty)."""
+    text = unicodedata.normalize("NFKC", str(name)).casefold()
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+_norm = norm_name
 
 
 def resolve_columns(table: FeatureTable, fields: list[Field],
                     mapping: dict[str, str] | None = None) -> dict[str, str]:
-    """field name -> column name (explicit mapping first, then name and aliases)."""
+    """field name -> column name (explicit mapping first, then name and aliases).
+
+    Names match after :func:`norm_name`; a column whose name reduces to nothing (only
+    punctuation) never matches an alias, and a column is given to one field only."""
     mapping = dict(mapping or {})
-    by_norm = {_norm(c): c for c in table.columns}
+    by_norm: dict[str, str] = {}
+    for c in table.columns:
+        key = _norm(c)
+        if key and key not in by_norm:  # the first of two same-looking columns wins
+            by_norm[key] = c
     out = {}
+    taken = {mapping[f.name] for f in fields if f.name in mapping}
     for f in fields:
         if f.name in mapping:
             col = mapping[f.name]
@@ -46,8 +65,10 @@ def resolve_columns(table: FeatureTable, fields: list[Field],
             out[f.name] = col
             continue
         for cand in (f.name, *f.aliases):
-            if _norm(cand) in by_norm:
-                out[f.name] = by_norm[_norm(cand)]
+            col = by_norm.get(_norm(cand))
+            if col is not None and col not in taken:
+                out[f.name] = col
+                taken.add(col)
                 break
     missing = [f.name for f in fields if f.required and f.name not in out]
     if missing:
@@ -56,31 +77,48 @@ def resolve_columns(table: FeatureTable, fields: list[Field],
     return out
 
 
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d", "%d.%m.%Y", "%Y-%m-%dT%H:%M:%S",
+                "%Y-%m-%d %H:%M:%S", "%Y年%m月%d日")
+#: earliest year a date of an input may have (survey plots, projects, samples, epochs)
+MIN_YEAR = 1800
+
+
 def parse_date(value) -> date:
-    text = str(value).strip()
-    if re.fullmatch(r"\d{4}", text):
-        return date(int(text), 7, 1)
-    if re.fullmatch(r"\d{4}\.0", text):
-        return date(int(text[:4]), 7, 1)
-    for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%d.%m.%Y", "%Y-%m-%dT%H:%M:%S"):
+    """A date, strictly: 2016-02-30 is refused, not read as 2016. A bare year is 1 July."""
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    if re.fullmatch(r"\d{4}(\.0)?|\d{4}年", text):
+        year = int(text[:4])
+        if year < MIN_YEAR:
+            raise ValueError(text)
+        return date(year, 7, 1)
+    for fmt in DATE_FORMATS:
         try:
-            return datetime.strptime(text, fmt).date()
+            day = datetime.strptime(text, fmt).date()
         except ValueError:
             continue
+        if day.year < MIN_YEAR:
+            raise ValueError(text)
+        return day
     raise ValueError(text)
 
 
 def convert(value, f: Field):
     if f.type == "text":
-        return str(value)
+        text = str(value)
+        if f.value_aliases:
+            key = _norm(text)
+            for alias, code in f.value_aliases:
+                if _norm(alias) == key:
+                    return code
+        return text
     if f.type == "int":
         number = float(value)
-        if not number.is_integer():
+        if not math.isfinite(number) or not number.is_integer():
             raise ValueError(value)
         return int(number)
     if f.type == "float":
         number = float(value)
-        if number != number:  # NaN
+        if not math.isfinite(number):  # NaN, inf
             raise ValueError(value)
         return number
     if f.type == "date":

@@ -109,10 +109,16 @@ def _none_loaded(prepared: Prepared, strict: bool) -> None:
 ADMIN_LEVELS = ("province", "city", "county", "township")
 ZONE_FIELDS = [
     Field("zone_code", required=True, aliases=("code", "adcode", "gb2260", "gbcode", "id",
-                                               "ws_id", "subws_id", "zone_id")),
-    Field("name", aliases=("zone_name", "NAME", "title", "名称")),
-    Field("admin_level", allowed=ADMIN_LEVELS, aliases=("level",)),
-    Field("parent_code", aliases=("parent", "parent_adcode")),
+                                               "ws_id", "subws_id", "zone_id", "行政区划代码",
+                                               "区划代码", "分区代码", "代码", "编码", "编号")),
+    Field("name", aliases=("zone_name", "NAME", "title", "名称", "区划名称", "分区名称",
+                           "行政区名称")),
+    Field("admin_level", allowed=ADMIN_LEVELS, aliases=("level", "级别", "行政级别"),
+          value_aliases=(("省", "province"), ("省级", "province"), ("市", "city"),
+                         ("地级", "city"), ("市级", "city"), ("县", "county"),
+                         ("县级", "county"), ("区县", "county"), ("乡", "township"),
+                         ("乡镇", "township"), ("乡级", "township"))),
+    Field("parent_code", aliases=("parent", "parent_adcode", "上级代码", "上级区划代码")),
 ]
 
 
@@ -187,11 +193,14 @@ def load_zones(conn: psycopg.Connection, region_name: str, path: str | Path, *,
 # reference samples
 # ================================================================================================
 SAMPLE_FIELDS = [
-    Field("sample_id", required=True, aliases=("id", "point_id", "sample")),
-    Field("reference_class", "int", aliases=("class", "class_code", "ref_class", "landcover")),
-    Field("reference_grade", "int", range=(1, 9), aliases=("grade", "ref_grade")),
-    Field("sample_date", "date", not_future=True, aliases=("date", "year", "obs_date")),
-    Field("source", aliases=("method", "interpreter")),
+    Field("sample_id", required=True, aliases=("id", "point_id", "sample", "样点号", "样点编号",
+                                               "样本编号")),
+    Field("reference_class", "int", aliases=("class", "class_code", "ref_class", "landcover",
+                                             "参考类别", "地类代码")),
+    Field("reference_grade", "int", range=(1, 9), aliases=("grade", "ref_grade", "参考等级")),
+    Field("sample_date", "date", not_future=True, aliases=("date", "year", "obs_date",
+                                                           "调查日期", "日期")),
+    Field("source", aliases=("method", "interpreter", "来源")),
 ]
 
 
@@ -258,16 +267,36 @@ def _legend_codes(conn, region: Region, legend: str | None) -> set[int] | None:
 # ================================================================================================
 # restoration projects
 # ================================================================================================
+#: Chinese names of the project types (values of 项目类型/修复措施)
+PROJECT_TYPE_NAMES_ZH = (
+    ("造林", "afforestation"), ("人工造林", "afforestation"), ("植树造林", "afforestation"),
+    ("森林修复", "forest_restoration"), ("森林质量提升", "forest_restoration"),
+    ("封山育林", "forest_restoration"),
+    ("草原修复", "grassland_restoration"), ("草地修复", "grassland_restoration"),
+    ("退化草原修复", "grassland_restoration"), ("湿地修复", "wetland_restoration"),
+    ("湿地保护与修复", "wetland_restoration"), ("防沙治沙", "desertification_control"),
+    ("荒漠化防治", "desertification_control"), ("矿山修复", "mine_rehabilitation"),
+    ("矿山生态修复", "mine_rehabilitation"), ("水土保持", "soil_erosion_control"),
+    ("水土流失治理", "soil_erosion_control"), ("石漠化治理", "rocky_desertification_control"),
+    ("退耕还林", "cropland_to_forest"), ("退耕还林还草", "cropland_to_forest"),
+    ("河湖修复", "river_lake_restoration"), ("河湖生态修复", "river_lake_restoration"),
+    ("生物多样性保护", "biodiversity_conservation"), ("其他", "other"),
+)
 PROJECT_FIELDS = [
-    Field("project_id", required=True, aliases=("id", "code", "project_code", "项目编号")),
+    Field("project_id", required=True, aliases=("id", "code", "project_code", "项目编号",
+                                                "项目代码", "项目编码")),
     Field("name", required=True, aliases=("project_name", "title", "项目名称")),
-    Field("project_type", required=True, allowed=PROJECT_TYPES, aliases=("type", "项目类型")),
-    Field("start_date", "date", required=True, not_future=True, aliases=("start", "开始日期")),
-    Field("end_date", "date", aliases=("end", "结束日期")),
-    Field("investment_cny", "float", range=(0, None), aliases=("investment", "投资")),
-    Field("agency", aliases=("implementing_agency", "owner", "实施单位")),
-    Field("description", aliases=("notes", "说明")),
-    Field("measures", aliases=("measure", "措施")),
+    Field("project_type", required=True, allowed=PROJECT_TYPES,
+          aliases=("type", "项目类型", "修复类型", "修复措施"),
+          value_aliases=PROJECT_TYPE_NAMES_ZH),
+    Field("start_date", "date", required=True, not_future=True,
+          aliases=("start", "开始日期", "起始日期", "开工日期", "开始时间")),
+    Field("end_date", "date", aliases=("end", "结束日期", "完成日期", "竣工日期", "结束时间")),
+    Field("investment_cny", "float", range=(0, None),
+          aliases=("investment", "投资", "投资元", "总投资", "总投资元", "投资额")),
+    Field("agency", aliases=("implementing_agency", "owner", "实施单位", "建设单位")),
+    Field("description", aliases=("notes", "说明", "备注", "项目描述")),
+    Field("measures", aliases=("measure", "措施", "工程措施")),
     Field("is_example", "bool", aliases=("example",)),
 ]
 

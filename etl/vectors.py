@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,9 +26,14 @@ from .validation import Issue, fail, issue
 log = logging.getLogger(__name__)
 
 WGS84 = CRS.from_epsg(4326)
-LON_NAMES = ("lon", "long", "longitude", "x", "xcoordinate", "lng")
-LAT_NAMES = ("lat", "latitude", "y", "ycoordinate")
+LON_NAMES = ("lon", "long", "longitude", "x", "xcoordinate", "lng", "经度", "东经")
+LAT_NAMES = ("lat", "latitude", "y", "ycoordinate", "纬度", "北纬")
+#: coordinate column names that mean longitude/latitude (EPSG:4326) rather than projected x/y
+GEOGRAPHIC_NAMES = ("lon", "long", "longitude", "lng", "xcoordinate", "lat", "latitude",
+                    "ycoordinate", "经度", "东经", "纬度", "北纬")
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+#: largest CSV read into memory (a table is read whole; 2 GB would exhaust the memory)
+MAX_CSV_BYTES = 256 * 2**20
 
 
 @dataclass
@@ -109,19 +115,43 @@ def _read_ogr(p: Path, crs: str | None, layer: str | None) -> FeatureTable:
 def _find(columns: list[str], wanted: str | None, candidates: tuple[str, ...]) -> str | None:
     if wanted:
         return wanted
-    lowered = {c.strip().lower(): c for c in columns}
+    lowered = {unicodedata.normalize("NFKC", c).strip().casefold(): c for c in columns}
     for name in candidates:
         if name in lowered:
             return lowered[name]
     return None
 
 
+def _text_encoding(p: Path) -> str:
+    """UTF-8 (with or without a byte-order mark), else GB 18030 (a superset of GBK/GB 2312,
+    what Excel writes for Chinese CSV files on a Chinese Windows)."""
+    with open(p, "rb") as fh:
+        head = fh.read(1 << 20)
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not merely a character cut at the end of the block
+            try:
+                head.decode("gb18030")
+                return "gb18030"
+            except UnicodeDecodeError:
+                pass
+    return "utf-8-sig"
+
+
 def _read_csv(p: Path, crs: str | None, x: str | None, y: str | None,
               require_geometry: bool) -> FeatureTable:
+    size = p.stat().st_size
+    if size > MAX_CSV_BYTES:
+        raise fail(p, "", "file.size", size=f"{size / 2**20:,.0f} MB",
+                   limit=f"{MAX_CSV_BYTES / 2**20:,.0f} MB",
+                   advice="a table this large is not a plot, project, zone or parameter "
+                          "table; split it or load it as a raster")
+    encoding = _text_encoding(p)
     try:
         df = pd.read_csv(p, sep=None, engine="python", dtype=str, keep_default_na=False,
                          na_values=["", "NA", "NaN", "nan", "null", "NULL"],
-                         encoding_errors="replace")
+                         encoding=encoding, encoding_errors="replace")
     except pd.errors.EmptyDataError as exc:
         raise fail(p, "", "file.not_empty") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
@@ -139,8 +169,7 @@ def _read_csv(p: Path, crs: str | None, x: str | None, y: str | None,
         return FeatureTable(p, columns, [None] * len(df), items, None)
     if crs:
         src_crs = require_earth_crs(crs, p)
-    elif xcol.lower() in ("lon", "long", "longitude", "lng", "xcoordinate") or \
-            ycol.lower() in ("lat", "latitude", "ycoordinate"):
+    elif _geo_name(xcol) or _geo_name(ycol):
         src_crs = WGS84
         log.info("%s: coordinates %s/%s read as longitude/latitude (EPSG:4326); use --crs if "
                  "they are not", p.name, xcol, ycol)
@@ -168,6 +197,10 @@ def _read_csv(p: Path, crs: str | None, x: str | None, y: str | None,
                 geoms[i] = None
     table = FeatureTable(p, columns, _to_wgs84(geoms, src_crs), items, src_crs, issues)
     return table
+
+
+def _geo_name(column: str) -> bool:
+    return unicodedata.normalize("NFKC", column).strip().casefold() in GEOGRAPHIC_NAMES
 
 
 def _is_number(value) -> bool:
