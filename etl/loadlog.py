@@ -144,8 +144,15 @@ def recorded_load(conn: psycopg.Connection, loader: str, path: str | Path, sha25
                         for w in ctx.warnings]),
                  ctx.message, ctx.replaces_load_id, load_id))
     except Exception as exc:
+        if conn.broken or conn.closed:
+            # the server or the network went away: the server rolls the transaction back, and
+            # there is no connection left to record the failure on
+            raise LoadError(connection_lost_message(path, exc)) from exc
         if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-            conn.rollback()
+            try:
+                conn.rollback()
+            except psycopg.OperationalError as lost:
+                raise LoadError(connection_lost_message(path, lost)) from exc
         _record_failure(conn, loader, path, sha256, region_id, layer, epoch_label, opts, exc)
         if isinstance(exc, LoadError):
             raise
@@ -155,6 +162,14 @@ def recorded_load(conn: psycopg.Connection, loader: str, path: str | Path, sha25
     log.info("%s load %d of %s: %d read, %d loaded, %d quarantined, %d warning(s) in %.1f s",
              loader, load_id, path, ctx.rows_read, ctx.rows_loaded, ctx.quarantined,
              len(ctx.warnings), time.monotonic() - t0)
+
+
+def connection_lost_message(path: str, exc: BaseException) -> str:
+    """One line for a connection lost in the middle of a load."""
+    detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+    return (f"{path}: the connection to the database server was lost during the load "
+            f"({detail}); the server rolled the load back, nothing was stored — load the file "
+            "again when the server is reachable [rule db.connection]")
 
 
 def _json_safe(value):

@@ -120,26 +120,90 @@ _DATE_PATTERNS = (
 )
 
 
+class EpochError(ValueError):
+    """A text that holds a date which does not exist (2016-02-30, day 367)."""
+
+
 def parse_epoch(text: str) -> tuple[str, date] | None:
-    """(label, date) from '2016', '2016-07-01', 'X1982.01.01', 'MOD13A1_NDVI_2016_017' ..."""
+    """(label, date) from '2016', '2016-07-01', 'X1982.01.01', 'MOD13A1_NDVI_2016_017' ...
+
+    Strict: a date that does not exist ('2016-02-30', '2015_366') raises :class:`EpochError`
+    naming it, rather than falling back to the year."""
     for pattern, kind in _DATE_PATTERNS:
         m = pattern.search(text)
         if not m:
             continue
-        try:
-            if kind == "ymd":
+        if kind == "ymd":
+            try:
                 d = date(int(m[1]), int(m[2]), int(m[3]))
-                return d.isoformat(), d
-            if kind == "doy":
-                doy = int(m[2])
-                if not 1 <= doy <= 366:
-                    continue
-                d = date(int(m[1]), 1, 1) + timedelta(days=doy - 1)
-                return d.isoformat(), d
-            return m[1], date(int(m[1]), 7, 1)
-        except ValueError:
-            continue
+            except ValueError:
+                raise EpochError(f"{m[0]!r} is not a date (month {m[2]}, day {m[3]} of "
+                                 f"{m[1]} does not exist)") from None
+            return d.isoformat(), d
+        if kind == "doy":
+            doy, year = int(m[2]), int(m[1])
+            days = (date(year + 1, 1, 1) - date(year, 1, 1)).days
+            if not 1 <= doy <= days:
+                raise EpochError(f"{m[0]!r}: day {doy} of {year} does not exist (a year has "
+                                 f"{days} days)")
+            d = date(year, 1, 1) + timedelta(days=doy - 1)
+            return d.isoformat(), d
+        return m[1], date(int(m[1]), 7, 1)
     return None
+
+
+#: --epoch: a year or a calendar date, nothing else
+EPOCH_OPTION = re.compile(r"\d{4}|\d{4}-\d{2}-\d{2}")
+
+
+def parse_epoch_option(text: str) -> tuple[str, date]:
+    """--epoch YEAR|YYYY-MM-DD, strictly (raises :class:`EpochError` naming the value)."""
+    t = text.strip()
+    if not EPOCH_OPTION.fullmatch(t):
+        raise EpochError(f"--epoch {text!r} is not a year (2016) or a date (2016-07-15)")
+    parsed = parse_epoch(t)
+    if parsed is None or not 1800 <= parsed[1].year <= 2200:
+        raise EpochError(f"--epoch {text!r}: the year must lie between 1800 and 2200")
+    return parsed
+
+
+#: smallest |scale| accepted (a smaller factor is a typo: 1e-12 turns every value into 0)
+MIN_ABS_SCALE = 1e-9
+
+
+def check_options(path: Path, *, scale: float | None, offset: float | None,
+                  nodata: float | None, valid_min: float | None,
+                  valid_max: float | None) -> None:
+    """Numeric options: finite, scale not 0, the valid range not empty (rule option.value);
+    nodata is checked against the file's data type by :func:`inspect_source`."""
+    for name, value in (("--scale", scale), ("--offset", offset), ("--nodata", nodata),
+                        ("--valid-min", valid_min), ("--valid-max", valid_max)):
+        if value is not None and not np.isfinite(value):
+            raise fail(path, name, "option.value", option=name, value=value,
+                       reason="must be a finite number")
+    if scale is not None and abs(scale) < MIN_ABS_SCALE:
+        raise fail(path, "--scale", "option.value", option="--scale", value=scale,
+                   reason="would turn every stored value into 0 (physical = stored × scale "
+                          "+ offset); MODIS NDVI integers take --scale 0.0001")
+    if valid_min is not None and valid_max is not None and valid_min >= valid_max:
+        raise fail(path, "--valid-min", "option.value", option="--valid-min", value=valid_min,
+                   reason=f"must be below --valid-max {valid_max:g}")
+
+
+def check_nodata(path: Path, nodata: float, dtype: str) -> None:
+    """An explicit --nodata must be a value of the file's data type."""
+    dt = np.dtype(dtype)
+    if np.issubdtype(dt, np.integer):
+        info = np.iinfo(dt)
+        if not (info.min <= nodata <= info.max and float(nodata).is_integer()):
+            raise fail(path, "--nodata", "option.value", option="--nodata", value=nodata,
+                       reason=f"is not a value of the file's data type {dtype} "
+                              f"(whole numbers {info.min} … {info.max})")
+    elif np.issubdtype(dt, np.floating):
+        info = np.finfo(dt)
+        if not (-info.max <= nodata <= info.max):
+            raise fail(path, "--nodata", "option.value", option="--nodata", value=nodata,
+                       reason=f"is outside the range of the file's data type {dtype}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -187,18 +251,25 @@ def inspect_source(path: Path, layer: str, spec: LayerSpec, *, epoch: str | None
                 raise fail(path, "", "raster.band", count=src.count, band=b)
         if epoch_from not in (None, "band", "filename"):
             raise LoadError(f"--epoch-from must be 'band' or 'filename', not {epoch_from!r}")
+        if nodata is not None:
+            check_nodata(path, nodata, dtype)
         plans = []
         for b in bands:
-            if epoch:
-                parsed = parse_epoch(epoch)
-                source_text = f"--epoch {epoch}"
-            elif epoch_from == "band":
-                source_text = src.descriptions[b - 1] or ""
-                parsed = parse_epoch(source_text)
-            elif epoch_from == "filename":
-                source_text = path.name
-                parsed = parse_epoch(path.stem)
-            else:
+            try:
+                if epoch:
+                    parsed = parse_epoch_option(epoch)
+                    source_text = f"--epoch {epoch}"
+                elif epoch_from == "band":
+                    source_text = src.descriptions[b - 1] or ""
+                    parsed = parse_epoch(source_text)
+                elif epoch_from == "filename":
+                    source_text = path.name
+                    parsed = parse_epoch(path.stem)
+                else:
+                    parsed = source_text = None
+            except EpochError as exc:
+                raise fail(path, f"band {b}", "raster.epoch", detail=str(exc)) from None
+            if source_text is None:
                 raise fail(path, "", "raster.epoch",
                            detail="no epoch: give --epoch YEAR|DATE or --epoch-from band|filename")
             if parsed is None:
@@ -317,6 +388,8 @@ def load_raster(conn: psycopg.Connection, region_name: str, layer: str, path: st
     Returns the catalog ids written (empty when the same file was already loaded).
     """
     path = check_file(path, "raster")
+    check_options(path, scale=scale, offset=offset, nodata=nodata, valid_min=valid_min,
+                  valid_max=valid_max)
     spec = layer_spec(layer, valid_min, valid_max, units)
     region = get_region(conn, region_name)
     src_info = inspect_source(path, layer, spec, epoch=epoch, epoch_from=epoch_from, band=band,

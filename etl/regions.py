@@ -12,6 +12,7 @@ azimuthal equal-area projection centred on the region (registered under the ECOR
 from __future__ import annotations
 
 import logging
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ from .vectors import check_geometry, read_features, require_earth_crs
 log = logging.getLogger(__name__)
 
 CHINA_ALBERS_SRID = 990001
+#: smallest grid pixel (m): sub-decimetre pixels are unit mistakes (mm or degrees for metres)
+MIN_PIXEL_SIZE_M = 0.1
 DEFAULT_TILE_SIZE = 256  # measured: see bench/ and docs (256 px tiles balance TOAST and overhead)
 EQUAL_AREA_PROJ = ("aea", "laea", "cea", "eqearth", "moll", "sinu", "eck4", "eck6", "igh",
                    "hammer", "bonne", "tcea")
@@ -203,9 +206,12 @@ def create_region(conn: psycopg.Connection, name: str, boundary_path: str, *,
     boundary = shapely.force_2d(shapely.union_all(polys))
     if boundary.geom_type == "Polygon":
         boundary = shapely.MultiPolygon([boundary])
-    if pixel_size <= 0:
-        raise fail(path, "--pixel-size", "value.range", column="pixel size", value=pixel_size,
-                   range="> 0 m")
+    if not (math.isfinite(pixel_size) and pixel_size >= MIN_PIXEL_SIZE_M):
+        raise fail(path, "--pixel-size", "option.value", option="--pixel-size",
+                   value=pixel_size,
+                   reason=f"is not a sane grid pixel size: it must be at least "
+                          f"{MIN_PIXEL_SIZE_M:g} m (the grid is in metres of an equal-area "
+                          "projection; a 0.001 m pixel is a unit mistake)")
     sha = sha256_file(path)
     existing = conn.execute("select region_id from registry.regions where name = %s",
                             (name,)).fetchone()

@@ -20,6 +20,7 @@ MESSAGES: dict[str, str] = {
     "file.not_empty": "file is empty (0 bytes)",
     "file.readable": "not a readable {what} file ({detail})",
     "file.format": "{detail}",
+    "file.size": "is {size}, more than the {limit} a table may have ({advice})",
     # coordinate reference systems
     "crs.present": "has no coordinate reference system; give one with --crs or fix the file",
     "crs.known": "coordinate reference system {crs!r} is not known to PROJ ({detail})",
@@ -39,6 +40,7 @@ MESSAGES: dict[str, str] = {
                             "{legend!r}"),
     "raster.nodata": "{detail}",
     "raster.epoch": "{detail}",
+    "option.value": "{option} {value} {reason}",
     # vectors and tables
     "table.columns": "missing required column(s) {missing}; found {found}",
     "table.empty": "has no rows / features",
@@ -64,6 +66,14 @@ MESSAGES: dict[str, str] = {
                         "{given}; {advice}",
     "legend.exists": "legend {legend!r} is not registered; load it with `ecorest load legend`",
     "params.format": "{detail}",
+    "params.parameter": ("parameter {parameter!r} is not a parameter of kind {kind} (its "
+                         "parameters: {known}){hint}; the set would load but no model would "
+                         "read the value"),
+    "params.magnitude": "{detail}",
+    "params.weights": "{detail}",
+    "params.ahp": "{detail}",
+    "params.kind": ("parameter set {name!r} ({owner}) holds kind {stored}, not {given}; a name "
+                    "keeps its kind across versions: load the file under another --name"),
 }
 
 
