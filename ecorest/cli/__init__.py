@@ -16,6 +16,7 @@ import sys
 import click
 import psycopg
 import sqlalchemy.exc
+from rich.text import Text
 
 from ecorest.errors import EcorestError
 
@@ -23,6 +24,7 @@ from ._common import CONTEXT, connection_options, console
 from .db import db
 from .demo import demo
 from .load import load
+from .params import params
 from .region import region
 from .results import export, report
 from .run import run_cmd
@@ -31,10 +33,13 @@ log = logging.getLogger("ecorest")
 
 
 def _error(message: str) -> None:
+    """Print an error verbatim: the text is never read as rich markup, so the ``[rule …]``
+    tags of validation messages stay visible and a ``[/]`` in a file name is just text."""
     lines = message.strip().splitlines() or ["(no message)"]
-    console.print(f"[bold red]error:[/] {lines[0]}", highlight=False, soft_wrap=True)
+    console.print(Text.assemble(("error:", "bold red"), " ", lines[0]), highlight=False,
+                  soft_wrap=True)
     for line in lines[1:]:
-        console.print(f"  {line}", highlight=False, soft_wrap=True)
+        console.print(Text(f"  {line}"), highlight=False, soft_wrap=True)
 
 
 INTERRUPTED = ("interrupted: what was being written was rolled back, a run under way is marked "
@@ -119,7 +124,7 @@ def cli() -> None:
     """
 
 
-for sub in (db, region, load, run_cmd, report, export, demo):
+for sub in (db, region, load, params, run_cmd, report, export, demo):
     cli.add_command(sub)
 
 

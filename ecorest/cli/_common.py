@@ -20,6 +20,13 @@ log = logging.getLogger("ecorest")
 console = Console(stderr=True)
 out = Console()
 
+
+
+def say(text: str) -> None:
+    """Print a line to standard output verbatim (file and region names are never markup)."""
+    out.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 

@@ -8,7 +8,7 @@ from ecorest.settings import Settings
 from ecorest.store import db as dbmod
 from ecorest.vocab import IPCC_EDITIONS, PARAMETER_KINDS
 
-from ._common import CONTEXT, command, input_file, out, pairs
+from ._common import CONTEXT, command, input_file, pairs, say
 
 
 @click.group(context_settings=CONTEXT)
@@ -65,10 +65,10 @@ def load_raster_cmd(settings: Settings, region_name: str, files: tuple[str, ...]
         for f in files:
             ids = load_raster(conn, region_name, layer, f, **options)
             if ids:
-                out.print(f"{f}: {len(ids)} epoch(s) loaded as {layer} (catalog "
+                say(f"{f}: {len(ids)} epoch(s) loaded as {layer} (catalog "
                           f"{', '.join(map(str, ids))})")
             else:
-                out.print(f"{f}: already loaded, nothing changed")
+                say(f"{f}: already loaded, nothing changed")
 
 
 @command(load, "legend")
@@ -87,7 +87,7 @@ def load_legend_cmd(settings: Settings, name: str, file: str, title: str | None,
 
     with dbmod.session(settings) as conn:
         legend_id = load_legend(conn, name, file, title=title, source=source)
-    out.print(f"legend {name} (id {legend_id}) loaded")
+    say(f"legend {name} (id {legend_id}) loaded")
 
 
 MAP_OPTION = click.option("--map", "mapping", multiple=True, metavar="FIELD=COLUMN",
@@ -130,7 +130,7 @@ def load_zones_cmd(settings: Settings, region_name: str, file: str, zone_set: st
         n = load_zones(conn, region_name, file, zone_set=zone_set, code=code, name=name,
                        mapping=pairs(mapping, "--map"), crs=crs,
                        repair=invalid_geometry == "repair", strict=strict)
-    out.print(f"{file}: {n} zone(s) of set {zone_set!r} loaded" if n else
+    say(f"{file}: {n} zone(s) of set {zone_set!r} loaded" if n else
               f"{file}: already loaded, nothing changed")
 
 
@@ -155,7 +155,7 @@ def load_samples_cmd(settings: Settings, region_name: str, file: str, x: str | N
     with dbmod.session(settings) as conn:
         n = load_samples(conn, region_name, file, mapping=pairs(mapping, "--map"), crs=crs,
                          x=x, y=y, legend=legend, strict=strict)
-    out.print(f"{file}: {n} sample(s) loaded" if n else f"{file}: already loaded")
+    say(f"{file}: {n} sample(s) loaded" if n else f"{file}: already loaded")
 
 
 @command(load, "projects")
@@ -180,7 +180,7 @@ def load_projects_cmd(settings: Settings, region_name: str, file: str, examples:
     with dbmod.session(settings) as conn:
         c = load_projects(conn, region_name, file, mapping=pairs(mapping, "--map"), crs=crs,
                           repair=invalid_geometry == "repair", examples=examples, strict=strict)
-    out.print(f"{file}: {c['new']} new, {c['changed']} changed, {c['unchanged']} unchanged")
+    say(f"{file}: {c['new']} new, {c['changed']} changed, {c['unchanged']} unchanged")
 
 
 @command(load, "plots")
@@ -216,7 +216,7 @@ def load_plots_cmd(settings: Settings, region_name: str, file: str, units: tuple
     with dbmod.session(settings) as conn:
         c = load_plots(conn, region_name, file, mapping=pairs(mapping, "--map"),
                        units=pairs(units, "--units"), **options)
-    out.print(f"{file}: {c['plots']} plots, {c['measurements']} pool measurements, "
+    say(f"{file}: {c['plots']} plots, {c['measurements']} pool measurements, "
               f"{c['trees']} trees, {c['soil_layers']} soil layers")
 
 
@@ -268,5 +268,5 @@ def load_params_cmd(settings: Settings, region_or_file: str, file: str | None, i
     with dbmod.session(settings) as conn:
         set_id, version = load_params(conn, path, region=region, **options)
     owner = "global" if region is None else f"region {region}"
-    out.print(f"{path}: parameter set {options['name']} ({owner}) version {version} "
+    say(f"{path}: parameter set {options['name']} ({owner}) version {version} "
               f"(id {set_id})")
