@@ -42,25 +42,32 @@ def code_version() -> str:
 
 @contextmanager
 def dbt_environment(url: str):
-    """Expose the connection to dbt's profiles.yml through ECOREST_DBT_* variables."""
-    p = conninfo_to_dict(url)
-    values = {"ECOREST_DBT_HOST": p.get("host") or "localhost",
-              "ECOREST_DBT_PORT": str(p.get("port") or 5432),
-              "ECOREST_DBT_USER": p.get("user") or os.environ.get("USER", ""),
-              "ECOREST_DBT_PASSWORD": p.get("password") or os.environ.get("PGPASSWORD", ""),
-              "ECOREST_DBT_DBNAME": p.get("dbname") or "",
-              # this process's dbt sessions, so that Ctrl-C stops exactly them
-              "ECOREST_DBT_APPLICATION_NAME": dbt_application_name()}
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    """Expose the connection to dbt's profiles.yml through ECOREST_DBT_* variables.
+
+    dbt never gets a superuser session: for a superuser URL it connects as a temporary login
+    that is a member of ecorest_etl only (``ecorest.store.roles.least_privilege_url``); any
+    other login must be an ordinary member of ecorest_etl (e.g. ecorest_runner)."""
+    from ecorest.store.roles import least_privilege_url
+
+    with least_privilege_url(url) as login_url:
+        p = conninfo_to_dict(login_url)
+        values = {"ECOREST_DBT_HOST": p.get("host") or "localhost",
+                  "ECOREST_DBT_PORT": str(p.get("port") or 5432),
+                  "ECOREST_DBT_USER": p.get("user") or os.environ.get("USER", ""),
+                  "ECOREST_DBT_PASSWORD": p.get("password") or os.environ.get("PGPASSWORD", ""),
+                  "ECOREST_DBT_DBNAME": p.get("dbname") or "",
+                  # this process's dbt sessions, so that Ctrl-C stops exactly them
+                  "ECOREST_DBT_APPLICATION_NAME": dbt_application_name()}
+        old = {k: os.environ.get(k) for k in values}
+        os.environ.update(values)
+        try:
+            yield
+        finally:
+            for k, v in old.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
 
 
 def dbt_application_name() -> str:
