@@ -121,3 +121,89 @@ begin
 end $$;
 comment on function registry.register_crs(text, text) is
   'Register a CRS under the ECOREST authority (SRIDs 990100-998999) and return its SRID';
+
+-- etl.loads is the load log: a finished load's row is never rewritten. Its identity (file,
+-- SHA-256, loader, layer, epoch, start, user, options) is not writable by ecorest_etl at all
+-- (column privileges, sql/900_grants.sql); a running load may record how it ended, and a
+-- succeeded load may only become 'superseded' when a corrected file replaces it.
+-- Superusers (migrations, repairs by an administrator) are not held back.
+create or replace function etl.protect_load_log() returns trigger
+language plpgsql set search_path = pg_catalog as $$
+begin
+  if (select rolsuper from pg_roles where rolname = current_user) then
+    return new;
+  end if;
+  if old.status = 'running' or to_jsonb(new) = to_jsonb(old) then
+    return new;
+  end if;
+  if old.status = 'succeeded' and new.status = 'superseded'
+     and (to_jsonb(new) - 'status') = (to_jsonb(old) - 'status') then
+    return new;
+  end if;
+  raise exception 'etl.loads is the load log: load % (%) is finished and cannot be changed',
+    old.load_id, old.status
+    using errcode = 'insufficient_privilege',
+          hint = 'a new load of the file adds a row; only a superuser may repair the log';
+end $$;
+drop trigger if exists loads_keep_log on etl.loads;
+create trigger loads_keep_log
+  before update on etl.loads
+  for each row execute function etl.protect_load_log();
+
+-- Past parameter values are history: a parameter set, once loaded, keeps its values (a changed
+-- table is loaded as a new version). ecorest_etl may neither update nor delete them
+-- (sql/900_grants.sql); this trigger holds for every other non-superuser as well.
+create or replace function registry.protect_parameter_values() returns trigger
+language plpgsql set search_path = pg_catalog as $$
+begin
+  if (select rolsuper from pg_roles where rolname = current_user) then
+    return coalesce(new, old);
+  end if;
+  raise exception 'registry.parameter_values keeps history: the values of parameter set % '
+                  'cannot be changed or deleted', coalesce(old.parameter_set_id, 0)
+    using errcode = 'insufficient_privilege',
+          hint = 'load the corrected table as a new version (ecorest load params)';
+end $$;
+drop trigger if exists parameter_values_keep_history on registry.parameter_values;
+create trigger parameter_values_keep_history
+  before update or delete on registry.parameter_values
+  for each row execute function registry.protect_parameter_values();
+
+-- bi views are security barriers: a reader's own function in a WHERE clause (e.g. a temporary
+-- function of an ecorest_bi login) must only ever see the rows the view shows, not those the
+-- view's own filter (latest succeeded run per region) drops. dbt (re)creates the bi views on
+-- every run, so an event trigger marks each view created in schema bi right away; the view's
+-- owner (ecorest_etl) runs it. Creating event triggers needs a superuser: on a managed server
+-- without one, ask the administrator to run this file once (or the bi models set the option).
+create or replace function etl.bi_views_security_barrier() returns event_trigger
+language plpgsql set search_path = pg_catalog as $$
+declare
+  r record;
+begin
+  for r in select objid from pg_event_trigger_ddl_commands()
+           where object_type = 'view' and schema_name = 'bi'
+  loop
+    if not exists (select from pg_class where oid = r.objid
+                   and reloptions @> array['security_barrier=true']) then
+      execute format('alter view %s set (security_barrier = true)', r.objid::regclass);
+    end if;
+  end loop;
+end $$;
+comment on function etl.bi_views_security_barrier() is
+  'Event trigger: every view created in schema bi becomes a security barrier';
+do $$
+declare
+  v regclass;
+begin
+  drop event trigger if exists ecorest_bi_security_barrier;
+  create event trigger ecorest_bi_security_barrier on ddl_command_end
+    when tag in ('CREATE VIEW') execute function etl.bi_views_security_barrier();
+  for v in select c.oid::regclass from pg_class c
+           where c.relnamespace = 'bi'::regnamespace and c.relkind = 'v'
+             and not coalesce(c.reloptions @> array['security_barrier=true'], false)
+  loop
+    execute format('alter view %s set (security_barrier = true)', v);
+  end loop;
+exception when insufficient_privilege then
+  raise notice 'not a superuser: bi views are not marked security_barrier automatically';
+end $$;

@@ -2,6 +2,8 @@
 --   ecorest_etl      writes registry, raster, etl; builds the dbt schemas
 --   ecorest_analyst  reads every ecorest schema, writes nothing
 --   ecorest_bi       reads the bi schema only
+--   ecorest_runner   the login of everyday commands and dbt: ecorest_etl's privileges, no more
+--                    (created by revision 0005; no superuser session ever runs the models)
 
 revoke create on schema public from public;
 
@@ -9,8 +11,20 @@ revoke create on schema public from public;
 grant usage on schema registry, raster, etl to ecorest_etl;
 grant select, insert, update on all tables in schema registry, raster, etl to ecorest_etl;
 grant delete on registry.zones, registry.reference_samples, registry.legend_classes,
-                registry.parameter_values, raster.tiles, raster.catalog to ecorest_etl;
+                raster.tiles, raster.catalog to ecorest_etl;
 revoke delete, truncate on registry.projects, etl.loads, etl.quarantine from ecorest_etl;
+-- history: past parameter values are never changed (a corrected table is a new version); of a
+-- parameter set only whether it is active may change
+revoke update, delete, truncate on registry.parameter_values from ecorest_etl;
+revoke update on registry.parameter_sets from ecorest_etl;
+grant update (is_active) on registry.parameter_sets to ecorest_etl;
+-- the load log: a load records how it ended; its file, checksum, loader, layer, epoch, start,
+-- user and options are written once (trigger etl.protect_load_log keeps finished rows)
+revoke update on etl.loads from ecorest_etl;
+grant update (region_id, status, finished_at, rows_read, rows_loaded, rows_quarantined,
+              warnings, message, replaces_load_id) on etl.loads to ecorest_etl;
+-- the schema gate (ecorest.store.db.require_current) of the runner login and of analysts
+grant select on public.alembic_version to ecorest_etl, ecorest_analyst;
 grant usage on all sequences in schema registry, raster, etl to ecorest_etl;
 grant usage, create on schema staging, intermediate, marts, bi to ecorest_etl;
 revoke all on function registry.register_crs(text, text) from public;
@@ -22,25 +36,22 @@ grant execute on function raster.create_tile_partition(bigint, boolean),
                          raster.constrain_tile_partition(bigint),
                          raster.drop_tile_partition(bigint) to ecorest_etl;
 
--- kernels
-grant execute on function raster.crosstab(raster, raster, raster),
-  raster.crosstab(bytea, bytea, bytea), raster.np_kernels_loaded(),
-  raster.zone_tiles(bigint, text), raster.project_tiles(bigint, double precision),
-  raster.burn_tiles(bigint, integer[], geometry[]),
-  raster.np_lookup(bytea, integer[], double precision[], double precision),
-  raster.carbon_density_tiles(bigint, text, text),
-  raster.np_ndvi_trend(bytea[], integer[], double precision[], double precision[], text, integer,
-                       double precision, double precision, double precision),
-  raster.np_slope(bytea, bytea[], double precision),
-  raster.np_pair_lookup(bytea, bytea, integer[], integer[], double precision[]),
-  raster.np_physical(bytea, integer, double precision, double precision),
-  raster.np_steep_class(bytea, bytea, integer[], double precision),
-  raster.np_histogram(bytea, integer, double precision, double precision, integer),
-  raster.np_overlay(bytea[], double precision[], double precision[], integer[], integer[],
-                    double precision[], double precision, double precision[], double precision[],
-                    double precision[], integer[]),
-  raster.np_zonal(bytea, bytea)
-  to ecorest_etl, ecorest_analyst;
+-- kernels: every function of schema raster (PL/Python + numpy over whole tiles, tile
+-- partitions) is executable by ecorest_etl only: an analyst or BI login could otherwise run
+-- them on arbitrary bytea with unbounded memory and time. Functions get EXECUTE for PUBLIC when
+-- created, so this is applied to all of them on every migration, whatever their signature.
+do $$
+declare
+  f regprocedure;
+begin
+  for f in select p.oid::regprocedure from pg_proc p
+           where p.pronamespace = 'raster'::regnamespace
+  loop
+    execute format('revoke all on function %s from public, ecorest_analyst, ecorest_bi', f);
+    execute format('grant execute on function %s to ecorest_etl', f);
+  end loop;
+end $$;
+alter default privileges in schema raster revoke execute on functions from public;
 
 -- identification functions (AHP, class breaks, accuracy)
 grant usage on schema ident to ecorest_etl, ecorest_analyst;

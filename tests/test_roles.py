@@ -128,8 +128,20 @@ def test_project_history_is_immutable_even_for_owner(seeded: psycopg.Connection)
                    "update registry.projects set valid_to = now() where valid_to is null") == 1
 
 
-def test_roles_cannot_log_in(seeded: psycopg.Connection) -> None:
-    rows = seeded.execute("select rolname, rolcanlogin, rolsuper, rolcreaterole from pg_roles "
-                          "where rolname like 'ecorest\\_%' order by 1").fetchall()
-    assert rows == [("ecorest_analyst", False, False, False), ("ecorest_bi", False, False, False),
-                    ("ecorest_etl", False, False, False)]
+def test_roles_cannot_log_in_and_the_runner_is_an_ordinary_login(seeded: psycopg.Connection,
+                                                                   ) -> None:
+    rows = seeded.execute("select rolname, rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, "
+                          "rolinherit, rolbypassrls, rolreplication from pg_roles "
+                          "where rolname like 'ecorest\\_%' and rolname not like "
+                          "'ecorest\\_tmp\\_run\\_%' order by 1").fetchall()
+    no = (False, False, False)
+    assert rows == [("ecorest_analyst", False, *no, True, False, False),
+                    ("ecorest_bi", False, *no, True, False, False),
+                    ("ecorest_etl", False, *no, True, False, False),
+                    ("ecorest_runner", True, *no, True, False, False)]
+    # the runner is a member of ecorest_etl and of nothing else
+    member_of = seeded.execute(
+        "select array_agg(g.rolname::text order by g.rolname) from pg_auth_members m "
+        "join pg_roles g on g.oid = m.roleid join pg_roles u on u.oid = m.member "
+        "where u.rolname = 'ecorest_runner'").fetchone()[0]
+    assert member_of == ["ecorest_etl"]

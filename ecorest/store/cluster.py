@@ -68,6 +68,8 @@ class ClusterState:
     os_user: str | None
     superuser: str = SUPERUSER
     database: str = DATABASE
+    #: password of the ecorest_runner login (everyday commands and dbt connect as it)
+    runner_password: str | None = None
 
 
 def find_bin_dir() -> Path:
@@ -218,7 +220,8 @@ class EmbeddedCluster:
         with conf.open("a") as fh:
             fh.write(SERVER_CONF.format(port=port))
         state = ClusterState(pgdata=str(pgdata), port=port, password=password,
-                             bin_dir=str(bin_dir), os_user=os_user)
+                             bin_dir=str(bin_dir), os_user=os_user,
+                             runner_password=secrets.token_urlsafe(24))
         self._write_state(state)
         return state
 
@@ -251,6 +254,9 @@ class EmbeddedCluster:
             self._run([Path(st.bin_dir) / "pg_ctl", "start", "-D", st.pgdata, "-l", logfile,
                        "-w", "-t", "60"], st.os_user)
             log.info("PostgreSQL started in %.1f s", time.monotonic() - t0)
+        if not st.runner_password:  # a cluster created before the runner login existed
+            st = ClusterState(**{**asdict(st), "runner_password": secrets.token_urlsafe(24)})
+            self._write_state(st)
         self._ensure_database(st)
         return st
 
@@ -285,9 +291,25 @@ class EmbeddedCluster:
         return (f"postgresql://{quote(st.superuser)}:{quote(st.password)}@127.0.0.1:{st.port}/"
                 f"{quote(database or st.database)}")
 
+    def runner_url(self, database: str | None = None) -> str:
+        """URL of the ``ecorest_runner`` login (member of ecorest_etl, not a superuser): what
+        every command but db migrate/backup/restore/status connects with."""
+        from .roles import RUNNER
+
+        st = self.state()
+        if st is None:
+            raise ClusterError(f"no embedded cluster under {self.home}; run `ecorest db start`")
+        if not st.runner_password:
+            raise ClusterError(f"the embedded cluster under {self.home} has no runner login "
+                               "yet; run `ecorest db start`")
+        return (f"postgresql://{RUNNER}:{quote(st.runner_password)}@127.0.0.1:{st.port}/"
+                f"{quote(database or st.database)}")
+
     def _ensure_database(self, st: ClusterState) -> None:
         import psycopg
         from psycopg import sql
+
+        from .roles import ensure_runner
 
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
             exists = conn.execute("select 1 from pg_database where datname = %s",
@@ -295,3 +317,4 @@ class EmbeddedCluster:
             if not exists:
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(st.database)))
                 log.info("created database %s", st.database)
+            ensure_runner(conn, st.runner_password)

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 #: schemas created by the migrations (loaded data) and reserved for dbt (derived data)
 LOADED_SCHEMAS = ("registry", "raster", "etl")
 MODEL_SCHEMAS = ("staging", "intermediate", "marts", "bi")
-ROLES = ("ecorest_etl", "ecorest_analyst", "ecorest_bi")
+ROLES = ("ecorest_etl", "ecorest_analyst", "ecorest_bi", "ecorest_runner")
 
 
 def mask_url(url: str) -> str:
@@ -33,11 +33,17 @@ def mask_url(url: str) -> str:
     return re.sub(r"(password\s*=\s*)(\S+)", r"\1***", masked)
 
 
-def resolve_url(settings: Settings, start: bool = True, create: bool = False) -> str:
+def resolve_url(settings: Settings, start: bool = True, create: bool = False,
+                admin: bool | None = None) -> str:
     """The libpq URL of the database to use; starts the embedded cluster when needed.
 
     Only ``create=True`` (``ecorest db start``, ``db migrate``, ``demo``) may create a new
     embedded cluster: any other command refuses rather than work on a new, empty database.
+
+    On the embedded cluster the URL is that of the ``ecorest_runner`` login (a member of
+    ``ecorest_etl``, not a superuser), unless ``admin`` (default: ``create``) asks for the
+    cluster's superuser, which only migrations, backups, restores and the status need. A URL
+    given with --dsn / ECOREST_DATABASE_URL is used as it is.
     """
     if settings.database_url:
         return settings.database_url
@@ -51,7 +57,9 @@ def resolve_url(settings: Settings, start: bool = True, create: bool = False) ->
             "folder of an existing one with --home / ECOREST_HOME, or a server with --dsn")
     if start:
         cluster.start()
-    return cluster.url()
+    if create if admin is None else admin:
+        return cluster.url()
+    return cluster.runner_url()
 
 
 def sqlalchemy_url(url: str) -> str:
