@@ -6,6 +6,13 @@ raster catalog entries it reads; the parameter sets are chosen here, one per kin
 the run's record (macro ``active_parameter_set``). dbt then builds staging -> intermediate ->
 marts, the marts keeping every run's rows under its run id. A failed run is marked ``failed``
 with dbt's message and the previous runs' results stay as they were.
+
+One run at a time per database: a run holds the database's run slot (a session-level advisory
+lock, ``RUN_LOCK``) on a connection of its own for its whole life, and a second run waits for it,
+saying which run it waits for. The run's own lock (``RUN_LOCK``, run id), taken in the
+transaction that records the run, shows that its process is alive: a run recorded ``running``
+whose lock is free was killed, and the next run (or export) marks it failed and removes its
+partial mart rows (``mark_dead_runs``).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
@@ -33,6 +41,15 @@ from ecorest.etl.regions import get_region
 log = logging.getLogger(__name__)
 
 DBT_DIR = assets.path("dbt_project")
+
+#: first key of the run advisory locks (two int4 keys): (RUN_LOCK, 0) is the database's run slot,
+#: held by the process running a run; (RUN_LOCK, run id) by the process running that run
+RUN_LOCK = 0x65636F72  # "ecor"
+#: the message of a run found dead
+DEAD_RUN = ("the process running it ended without finishing (killed?); its partial results "
+            "were removed")
+#: dbt's sessions notice within this many ms that the client is gone and stop their work
+CLIENT_CHECK_MS = 2000
 
 
 def code_version() -> str:
@@ -120,7 +137,7 @@ def dbt(args: list[str], url: str, work_dir: Path) -> tuple[bool, str]:
     work_dir.mkdir(parents=True, exist_ok=True)
     common = ["--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
               "--target-path", str(work_dir / "target")]
-    with dbt_environment(url), stop_server_work_on_interrupt(url):
+    with dbt_environment(url), stop_server_work_on_interrupt(url), _client_check():
         os.environ["DBT_LOG_PATH"] = str(work_dir / "logs")
         os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"  # no network calls
         # dbt prints nothing itself: its failures are collected below and reported once
@@ -137,6 +154,23 @@ def dbt(args: list[str], url: str, work_dir: Path) -> tuple[bool, str]:
     if res.exception is not None:
         failures.append(str(res.exception))
     return res.success, "\n".join(failures)
+
+
+@contextmanager
+def _client_check():
+    """dbt's sessions check every CLIENT_CHECK_MS that this process is still there while a
+    query runs (``client_connection_check_interval``, through libpq's PGOPTIONS), so that the
+    server stops a killed run's work instead of computing on for minutes."""
+    old = os.environ.get("PGOPTIONS")
+    os.environ["PGOPTIONS"] = " ".join(
+        filter(None, [old, f"-c client_connection_check_interval={CLIENT_CHECK_MS}"]))
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("PGOPTIONS", None)
+        else:
+            os.environ["PGOPTIONS"] = old
 
 
 def models_sha256() -> str:
@@ -229,6 +263,119 @@ def select_parameter_sets(conn: psycopg.Connection, region_id: int,
     return [r[0] for r in rows]
 
 
+# ---- one run at a time per database; runs whose process died ---------------------------
+
+def live_run_ids(conn: psycopg.Connection) -> set[int]:
+    """The runs whose process is alive in this database: those whose own lock is held. Read
+    it after the rows of the runs it is compared with (a run's row becomes visible with its
+    lock already held)."""
+    return {r[0] for r in conn.execute(
+        "select objid::bigint from pg_locks where locktype = 'advisory' and granted "
+        "and objsubid = 2 and classid::bigint = %s and objid <> 0 "
+        "and database = (select oid from pg_database where datname = current_database())",
+        (RUN_LOCK,))}
+
+
+def slot_application_name() -> str:
+    return f"ecorest-run-{os.getpid()}"
+
+
+def runs_in_progress(conn: psycopg.Connection) -> list[tuple[int, str, object]]:
+    """Runs whose process is alive: (run id, region name, started at)."""
+    rows = conn.execute(
+        "select a.run_id, g.name, a.started_at from etl.assessment_runs as a "
+        "join registry.regions as g on g.region_id = a.region_id "
+        "where a.status = 'running' order by a.run_id").fetchall()
+    live = live_run_ids(conn)
+    return [r for r in rows if r[0] in live]
+
+
+@contextmanager
+def run_slot(url: str):
+    """The database's run slot, held until the block ends on a connection of its own (which
+    is yielded): one run at a time per database, since runs share dbt's staging and
+    intermediate relations. When another run holds it, this says which run it waits for and
+    waits (Ctrl-C stops waiting). The slot is freed when the process ends, however it ends."""
+    slot = psycopg.connect(url, autocommit=True, connect_timeout=10,
+                           application_name=slot_application_name())
+    try:
+        if not slot.execute("select pg_try_advisory_lock(%s, 0)", (RUN_LOCK,)).fetchone()[0]:
+            busy = runs_in_progress(slot)
+            holder = ", ".join(f"run {r} (region {g}, started {t:%Y-%m-%d %H:%M:%S %Z})"
+                               for r, g, t in busy) or "another ecorest run (starting)"
+            log.warning("waiting for %s to finish: one run at a time per database", holder)
+            slot.execute("select pg_advisory_lock(%s, 0)", (RUN_LOCK,))
+            log.info("the run before has finished: starting")
+        yield slot
+    finally:
+        slot.close()
+
+
+def mark_dead_runs(conn: psycopg.Connection) -> list[int]:
+    """Runs recorded ``running`` whose process has ended without finishing (killed, crashed,
+    its machine gone: the run's lock is free) are marked ``failed`` with DEAD_RUN, whatever
+    their dbt sessions still compute on the server is stopped, and their rows are deleted from
+    every mart. Returns their ids. Any command may call it: a live run is never touched.
+    ``conn`` must not be inside a transaction that should stay open."""
+    running = [r[0] for r in conn.execute(
+        "select run_id from etl.assessment_runs where status = 'running'")]
+    live = live_run_ids(conn)
+    dead = [r for r in running if r not in live]
+    if not conn.autocommit:
+        conn.commit()
+    if not dead:
+        return []
+    _stop_orphan_sessions(conn)
+    with conn.transaction():
+        use_loader_role(conn)
+        # a run that finished meanwhile is no longer running: the update skips it
+        marked = [r[0] for r in conn.execute(
+            "update etl.assessment_runs set status = 'failed', finished_at = now(), "
+            "message = %s where run_id = any(%s) and status = 'running' returning run_id",
+            (DEAD_RUN, dead))]
+        _delete_run_rows(conn, marked)
+    for run_id in marked:
+        log.warning("run %d had been left running: %s", run_id, DEAD_RUN)
+    return marked
+
+
+def _stop_orphan_sessions(conn: psycopg.Connection) -> None:
+    """End the dbt sessions of processes that have ended (a process's dbt sessions are named
+    after its pid, and its run slot connection too while it runs): the server would otherwise
+    go on computing, and writing, for the dead run. Waits until they are gone."""
+    orphans = conn.execute(
+        "select d.pid from pg_stat_activity as d "
+        "where d.datname = current_database() and d.application_name like 'ecorest-dbt-%' "
+        "and not exists (select 1 from pg_stat_activity as r where r.datname = d.datname "
+        "                and r.application_name = 'ecorest-run-' || substr(d.application_name,"
+        "                                                                   13))"
+    ).fetchall()
+    for (pid,) in orphans:
+        try:
+            with conn.transaction():
+                conn.execute("select pg_terminate_backend(%s, 30000)", (pid,))
+        except psycopg.Error as exc:  # another login's session: it stops on its own
+            log.warning("could not stop server session %d of a dead run: %s", pid,
+                        str(exc).strip())
+    if not conn.autocommit:
+        conn.commit()
+
+
+def _delete_run_rows(conn: psycopg.Connection, run_ids: list[int]) -> None:
+    """Delete the rows of these runs from every mart having a run_id column."""
+    if not run_ids:
+        return
+    marts = [r[0] for r in conn.execute(
+        "select c.relname from pg_class as c "
+        "join pg_namespace as n on n.oid = c.relnamespace "
+        "join pg_attribute as a on a.attrelid = c.oid and a.attname = 'run_id' "
+        "  and not a.attisdropped "
+        "where n.nspname = 'marts' and c.relkind in ('r', 'p') order by 1")]
+    for name in marts:
+        conn.execute(sql.SQL("delete from {} where run_id = any(%s)").format(
+            sql.Identifier("marts", name)), (run_ids,))
+
+
 def run_assessment(conn: psycopg.Connection, url: str, region_name: str, *,
                    work_dir: Path, ipcc_edition: str = "2006", force: bool = False,
                    dbt_vars: dict | None = None, params: list[str] | None = None) -> int:
@@ -253,37 +400,48 @@ def run_assessment(conn: psycopg.Connection, url: str, region_name: str, *,
         options["vars"] = dbt_vars
     if pinned:
         options["params"] = pinned
-    previous = conn.execute(
-        """select run_id from etl.assessment_runs
-           where region_id = %s and status = 'succeeded' and options = %s
-             and input_catalog_ids = array(select catalog_id from raster.catalog
-                                           where region_id = %s and is_current
-                                           order by catalog_id)
-             and parameter_set_ids = %s::int[]
-           order by run_id desc limit 1""",
-        (region.region_id, Jsonb(options), region.region_id, param_ids)).fetchone()
-    conn.rollback()
-    if previous and not force:
-        log.info("run %d of region %s already used these inputs, parameters and models: "
-                 "nothing to rebuild (use --force to rebuild)", previous[0], region_name)
-        return previous[0]
-    with conn.transaction():
-        use_loader_role(conn)
-        catalog_ids = [r[0] for r in conn.execute(
-            "select catalog_id from raster.catalog where region_id = %s and is_current "
-            "order by catalog_id", (region.region_id,))]
-        run_id = conn.execute(
-            "insert into etl.assessment_runs (region_id, status, code_version, ipcc_edition, "
-            "parameter_set_ids, input_catalog_ids, options) values (%s, 'running', %s, %s, "
-            "%s, %s, %s) returning run_id",
-            (region.region_id, code_version(), ipcc_edition, param_ids, catalog_ids,
-             Jsonb(options))).fetchone()[0]
+    with run_slot(url) as slot:
+        mark_dead_runs(slot)
+        previous = slot.execute(
+            """select run_id from etl.assessment_runs
+               where region_id = %s and status = 'succeeded' and options = %s
+                 and input_catalog_ids = array(select catalog_id from raster.catalog
+                                               where region_id = %s and is_current
+                                               order by catalog_id)
+                 and parameter_set_ids = %s::int[]
+               order by run_id desc limit 1""",
+            (region.region_id, Jsonb(options), region.region_id, param_ids)).fetchone()
+        if previous and not force:
+            log.info("run %d of region %s already used these inputs, parameters and models: "
+                     "nothing to rebuild (use --force to rebuild)", previous[0], region_name)
+            return previous[0]
+        # the run's record and its lock in one transaction: a run seen running has its lock
+        with slot.transaction():
+            use_loader_role(slot)
+            catalog_ids = [r[0] for r in slot.execute(
+                "select catalog_id from raster.catalog where region_id = %s and is_current "
+                "order by catalog_id", (region.region_id,))]
+            run_id = slot.execute(
+                "insert into etl.assessment_runs (region_id, status, code_version, "
+                "ipcc_edition, parameter_set_ids, input_catalog_ids, options) values (%s, "
+                "'running', %s, %s, %s, %s, %s) returning run_id",
+                (region.region_id, code_version(), ipcc_edition, param_ids, catalog_ids,
+                 Jsonb(options))).fetchone()[0]
+            slot.execute("select pg_advisory_lock(%s, %s::int)", (RUN_LOCK, run_id))
+        return _build(conn, url, run_id, region_name, region.region_id, catalog_ids,
+                      work_dir=work_dir, ipcc_edition=ipcc_edition, dbt_vars=dbt_vars)
+
+
+def _build(conn: psycopg.Connection, url: str, run_id: int, region_name: str, region_id: int,
+           catalog_ids: list[int], *, work_dir: Path, ipcc_edition: str,
+           dbt_vars: dict) -> int:
+    """dbt build of a recorded run, then its status; the caller holds the run slot."""
     if not catalog_ids:
         _finish(conn, run_id, "failed", "no raster layers loaded for this region", {})
         raise LoadError(f"region {region_name!r} has no land-cover layer: load one first")
     log.info("assessment run %d of region %s: dbt build", run_id, region_name)
     t0 = time.monotonic()
-    run_vars = {**dbt_vars, "run_id": run_id, "region_id": region.region_id,
+    run_vars = {**dbt_vars, "run_id": run_id, "region_id": region_id,
                 "ipcc_edition": ipcc_edition}
     try:
         failures = check_densities_first(conn, url, run_vars, work_dir)  # Tier 1 gaps, early
@@ -292,7 +450,7 @@ def run_assessment(conn: psycopg.Connection, url: str, region_name: str, *,
             ok, failures = dbt(["build", "--vars", json.dumps(run_vars)], url, work_dir)
     except KeyboardInterrupt:
         _finish(conn, run_id, "failed", "interrupted by the user (Ctrl-C)",
-                {"dbt_build_s": round(time.monotonic() - t0, 2)})
+                {"dbt_build_s": round(time.monotonic() - t0, 2)}, remove_rows=True)
         raise
     timings = {"dbt_build_s": round(time.monotonic() - t0, 2)}
     if not ok:
@@ -304,12 +462,17 @@ def run_assessment(conn: psycopg.Connection, url: str, region_name: str, *,
     return run_id
 
 
-def _finish(conn, run_id: int, status: str, message: str | None, timings: dict) -> None:
+def _finish(conn, run_id: int, status: str, message: str | None, timings: dict, *,
+            remove_rows: bool = False) -> None:
+    """The run's status, in one transaction (``remove_rows``: with its partial mart rows
+    deleted, for a run that was interrupted). A succeeded run becomes visible in bi here."""
     with conn.transaction():
         use_loader_role(conn)
         conn.execute("update etl.assessment_runs set status = %s, finished_at = now(), "
                      "message = %s, timings = %s where run_id = %s",
                      (status, message, Jsonb(timings), run_id))
+        if remove_rows:
+            _delete_run_rows(conn, [run_id])
 
 
 # ---- carbon densities checked before the per-pixel models ---------------------------------
