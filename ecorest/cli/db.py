@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 from rich.table import Table
@@ -65,10 +66,56 @@ def db_destroy(settings: Settings, yes: bool) -> None:
 
 @command(db, "url")
 @click.option("--show-password", is_flag=True, help="Print the password instead of ***.")
-def db_url(settings: Settings, show_password: bool) -> None:
-    """Print the connection URL (for psql, QGIS, BI tools or ECOREST_DATABASE_URL)."""
-    url = settings.database_url or _cluster(settings).url()
+@click.option("--admin", is_flag=True,
+              help="The cluster's superuser instead of the ecorest_runner login (for "
+                   "administration only: creating logins, pg_dump by hand).")
+def db_url(settings: Settings, show_password: bool, admin: bool) -> None:
+    """Print the connection URL (for psql, QGIS, BI tools or ECOREST_DATABASE_URL).
+
+    On the embedded cluster this is the ecorest_runner login: a member of ecorest_etl, not a
+    superuser. Give BI tools their own login in ecorest_bi (docs/OPERATIONS.md).
+    """
+    if settings.database_url:
+        url = settings.database_url
+    else:
+        cluster = _cluster(settings)
+        url = cluster.url() if admin else cluster.runner_url()
     out.print(url if show_password else dbmod.mask_url(url), soft_wrap=True, highlight=False)
+
+
+@command(db, "backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def db_backup(settings: Settings, file: Path) -> None:
+    """Write a backup of the whole database to FILE, restorable on any server.
+
+    One file: the database (pg_dump, custom format: extensions, the custom CRS, every schema
+    and its data), the roles it needs with their memberships, which objects each ecorest role
+    owns, and a manifest with the row count and checksum of every table. Restore it with
+    `ecorest db restore FILE`. With --dsn, give the database owner's or a superuser's URL.
+    """
+    from ecorest.store.backup import backup
+
+    url = dbmod.resolve_url(settings, admin=True)
+    backup(url, file)
+
+
+@command(db, "restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def db_restore(settings: Settings, file: Path) -> None:
+    """Restore a backup of `ecorest db backup` into an empty database.
+
+    Without --dsn into the embedded cluster of the data folder (--home), created when there is
+    none yet; with --dsn into that (empty) database, as a superuser. Creates the roles,
+    restores everything in one transaction, gives the ecorest roles their objects back, runs
+    `ecorest db migrate` and checks every table's rows against the backup's manifest.
+    """
+    from ecorest.store.backup import restore
+
+    url = dbmod.resolve_url(settings, create=True)
+    manifest = restore(url, file)
+    rows = sum(v[0] for v in manifest["tables"].values())
+    log.info("restored %d tables, %d rows, identical to the backup of %s", len(manifest["tables"]),
+             rows, manifest["created_at"])
 
 
 @command(db, "migrate")
