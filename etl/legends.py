@@ -10,6 +10,7 @@ legend under an existing name replaces its classes.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import psycopg
@@ -32,6 +33,9 @@ BUILTIN = {
                   "HJ 1166-2021 全国生态状况调查评估技术规范—生态系统遥感解译与野外核查, "
                   "Table A.1"),
 }
+#: largest class code: land cover is stored as 16BUI with 65535 as nodata
+MAX_CLASS_CODE = 65534
+HEX_COLOUR = re.compile(r"#[0-9A-Fa-f]{6}")
 ECOSYSTEM_TYPES = ("forest", "grassland", "wetland", "cropland", "desert", "settlement", "other")
 
 
@@ -62,6 +66,11 @@ def _validate(path: Path) -> tuple[list[tuple], list[Issue]]:
             problems.append(issue(path, item, "value.type", column="class_code",
                                   value=r["class_code"], type="integer"))
             continue
+        if not 0 <= code <= MAX_CLASS_CODE:
+            problems.append(issue(path, item, "value.range", column="class_code", value=code,
+                                  range=f"[0, {MAX_CLASS_CODE}] (the class codes a land-cover "
+                                        "tile can hold; 65535 is its nodata)"))
+            continue
         if code in seen:
             problems.append(issue(path, item, "id.unique", column="class_code", value=code,
                                   count=2))
@@ -84,7 +93,11 @@ def _validate(path: Path) -> tuple[list[tuple], list[Issue]]:
             problems.append(Issue(str(path), item, "value.code",
                                   f"cropland_kind = {kind!r} given for a {cat} class: only "
                                   "cropland classes have a cropland kind"))
-        rows.append((code, r["name_en"], r.get("name_zh"), cat, eco, r.get("color_hex"),
+        color = r.get("color_hex")
+        if color and not HEX_COLOUR.fullmatch(str(color)):
+            problems.append(issue(path, item, "value.type", column="color_hex", value=color,
+                                  type="colour #RRGGBB (e.g. #1b7837)"))
+        rows.append((code, r["name_en"], r.get("name_zh"), cat, eco, color,
                      kind or None))
     if not rows and not problems:
         problems.append(issue(path, "", "table.empty"))

@@ -230,6 +230,12 @@ def load_plots(conn: psycopg.Connection, region_name: str, path: str | Path, *,
     if not 0.3 <= carbon_fraction <= 0.6:
         raise fail(p, "--carbon-fraction", "value.range", column="carbon fraction",
                    value=carbon_fraction, range="[0.3, 0.6]")
+    if not 0.05 <= wood_density <= 1.5:
+        raise fail(p, "--wood-density", "value.range", column="wood density (g/cm³)",
+                   value=wood_density, range="[0.05, 1.5] — the wood of trees, balsa to ironwood")
+    if plot_area_m2 is not None and not 0.01 <= plot_area_m2 <= 1e7:
+        raise fail(p, "--plot-area-m2", "value.range", column="plot area (m²)",
+                   value=plot_area_m2, range="[0.01, 1e7] m²")
     region = get_region(conn, region_name)
     boundary = prep(shapely.from_wkb(conn.execute(
         "select st_asbinary(boundary) from registry.regions where region_id = %s",

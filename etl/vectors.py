@@ -95,10 +95,16 @@ def _read_ogr(p: Path, crs: str | None, layer: str | None) -> FeatureTable:
     import pyogrio
     from pyogrio.errors import DataLayerError, DataSourceError
 
+    # GeoJSON dates as the text in the file: they are parsed (strictly) with the other
+    # values, and an impossible date (2015-02-29) is a rejected feature, not a crash
+    options = {"DATE_AS_STRING": "YES"} if p.suffix.lower() in (".geojson", ".json") else {}
     try:
-        meta, _fids, geometry, field_data = pyogrio.raw.read(p, layer=layer)
+        meta, _fids, geometry, field_data = pyogrio.raw.read(p, layer=layer, **options)
     except (DataSourceError, DataLayerError, OSError) as exc:
         raise fail(p, "", "file.readable", what="vector", detail=str(exc).strip()) from exc
+    except ValueError as exc:  # e.g. a date field holding a date that does not exist
+        raise fail(p, "", "file.readable", what="vector",
+                   detail=f"a field value cannot be read: {exc}") from exc
     src_crs = require_earth_crs(crs, p) if crs else None
     if src_crs is None:
         if not meta.get("crs"):
