@@ -1,4 +1,4 @@
-{{ config(alias='runs') }}
+{{ config(materialized='stable_view', alias='runs') }}
 -- succeeded assessment runs with their lineage: inputs (layer, epoch, file, checksum),
 -- parameter sets, IPCC edition, settings and timings
 select

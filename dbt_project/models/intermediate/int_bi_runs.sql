@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}
+{{ config(materialized='stable_view') }}
 -- succeeded assessment runs with their region; is_latest marks each region's latest one
 select
     a.run_id,

@@ -1,0 +1,135 @@
+"""The BI layer never disappears: a reader polling bi as ecorest_bi during a run, a failed run
+and a killed run (tests/test_dead_runs.py) never gets an error and always sees one whole run
+per region, the previous or the new one; an ordinary run does no DDL on bi (no view is
+re-created); a failed run leaves bi exactly as it was."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+from psycopg import sql
+from test_run_isolation import forest_to_grass, small_region
+
+from ecorest.errors import RunError
+from ecorest.etl.rasters import load_raster
+from ecorest.run import run_assessment
+from helpers import write_raster
+
+
+class Reader(threading.Thread):
+    """Reads bi as ecorest_bi until stopped: every read, in one statement (one snapshot), the
+    number of bi views, the run ids shown by bi.carbon_stocks and bi.landcover_transitions and
+    the latest run of bi.runs for region alpha."""
+
+    def __init__(self, db_url: str) -> None:
+        super().__init__(daemon=True)
+        self.db_url = db_url
+        self.stop = threading.Event()
+        self.reads: list[tuple] = []
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        with psycopg.connect(self.db_url, autocommit=True) as conn:
+            conn.execute("set role ecorest_bi")
+            while not self.stop.is_set():
+                try:
+                    self.reads.append(conn.execute(
+                        "select (select count(*) from information_schema.views "
+                        "        where table_schema = 'bi'), "
+                        "(select array_agg(distinct run_id order by run_id) "
+                        " from bi.carbon_stocks where region_name = 'alpha'), "
+                        "(select array_agg(distinct run_id order by run_id) "
+                        " from bi.landcover_transitions where region_name = 'alpha'), "
+                        "(select array_agg(run_id) from bi.runs "
+                        " where is_latest and region_name = 'alpha')").fetchone())
+                except psycopg.Error as exc:
+                    self.errors.append(str(exc).strip())
+                self.stop.wait(0.02)
+
+    def __enter__(self) -> Reader:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.join(timeout=60)
+
+
+def check_reads(reader: Reader, views: int, allowed: set[int]) -> set[int]:
+    """No read failed, every read saw all ``views`` bi views and one whole run of alpha (the
+    same in every view), one of ``allowed``; returns the runs seen."""
+    assert reader.errors == []
+    assert len(reader.reads) >= 5
+    seen = set()
+    for n, stocks, transitions, latest in reader.reads:
+        assert n == views
+        assert stocks == transitions == latest and len(latest) == 1
+        seen.add(latest[0])
+    assert seen <= allowed
+    return seen
+
+
+def bi_state(conn: psycopg.Connection) -> dict[str, tuple]:
+    """Every bi view (and intermediate.int_bi_runs): its oid, definition and rows' digest."""
+    views = conn.execute(
+        "select n.nspname, c.relname, c.oid, pg_get_viewdef(c.oid) from pg_class c "
+        "join pg_namespace n on n.oid = c.relnamespace where c.relkind = 'v' "
+        "and (n.nspname = 'bi' or (n.nspname, c.relname) = ('intermediate', 'int_bi_runs')) "
+        "order by 1, 2").fetchall()
+    state = {}
+    for schema, name, oid, definition in views:
+        digest = conn.execute(sql.SQL(
+            "select count(*) || ':' || coalesce(md5(string_agg(md5(t::text), '' "
+            "order by md5(t::text))), '') from {} t").format(
+            sql.Identifier(schema, name))).fetchone()[0]
+        state[f"{schema}.{name}"] = (oid, definition, digest)
+    conn.rollback()
+    return state
+
+
+@pytest.fixture
+def alpha(db_url: str, tmp_path: Path):
+    """Region alpha (forest turning half to grassland) with one succeeded run."""
+    conn = psycopg.connect(db_url)
+    small_region(conn, tmp_path, "alpha", forest_to_grass(0.5))
+    first = run_assessment(conn, db_url, "alpha", work_dir=tmp_path / "dbt")
+    yield conn, first, db_url, tmp_path
+    conn.close()
+
+
+def test_readers_see_the_previous_run_then_the_new_one_never_an_error(alpha) -> None:
+    conn, first, db_url, tmp_path = alpha
+    before = bi_state(conn)
+    assert len(before) >= 25
+    with Reader(db_url) as reader:
+        second = run_assessment(conn, db_url, "alpha", work_dir=tmp_path / "dbt", force=True)
+        # the new run is published: wait until the reader has seen it
+        while not reader.reads or reader.reads[-1][3] != [second]:
+            assert reader.is_alive() and not reader.errors, reader.errors
+            time.sleep(0.02)
+    assert check_reads(reader, len(before) - 1, {first, second}) >= {second}
+    after = bi_state(conn)
+    # nothing was dropped or re-created: the same views (oids) with the same definitions
+    assert {k: v[:2] for k, v in after.items()} == {k: v[:2] for k, v in before.items()}
+
+
+def test_a_failed_run_leaves_bi_exactly_as_it_was(alpha) -> None:
+    """The run fails in its carbon dynamics (land entering forest without a growth rate),
+    after the earlier models were built."""
+    conn, first, db_url, tmp_path = alpha
+    t3 = np.full((64, 64), 1)  # the grassland half turns back to forest
+    load_raster(conn, "alpha", "landcover",
+                write_raster(tmp_path / "lc_2020.tif", t3.astype(np.uint8), nodata=255),
+                epoch="2020", legend="alpha", show_progress=False)
+    before = bi_state(conn)
+    with Reader(db_url) as reader, pytest.raises(RunError, match="growth rate"):
+        run_assessment(conn, db_url, "alpha", work_dir=tmp_path / "dbt")
+    assert check_reads(reader, len(before) - 1, {first}) == {first}
+    assert bi_state(conn) == before
+    assert conn.execute("select status from etl.assessment_runs order by run_id").fetchall() \
+        == [("succeeded",), ("failed",)]
