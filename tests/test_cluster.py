@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from pathlib import Path
 
 import psycopg
@@ -58,21 +59,102 @@ def test_lifecycle(cluster: EmbeddedCluster) -> None:
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
         psycopg.connect(bad)
 
+    # the runner login: its own generated password, no superuser
+    st = cluster.state()
+    assert st.runner_password and st.runner_password != st.password
+    with psycopg.connect(cluster.runner_url()) as conn:
+        assert conn.execute("select session_user::text, rolsuper, rolcreaterole from pg_roles "
+                            "where rolname = session_user").fetchone() == (
+            "ecorest_runner", False, False)
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(cluster.runner_url().replace(st.runner_password, "wrong"))
+
     cluster.destroy()
     assert not cluster.state_file.exists()
     assert not Path(state.pgdata).exists()
 
 
-def test_restart_moves_to_a_free_port_when_its_port_was_taken(cluster: EmbeddedCluster) -> None:
-    """Another program (e.g. a second checkout's cluster) took the port while it was stopped."""
+def _closing_on(port: int) -> int:
+    """Sockets in FIN_WAIT1/2 or TIME_WAIT whose local port is ``port`` (the server closed
+    them first); a bind without SO_REUSEADDR fails while they exist."""
+    n = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] in ("04", "05", "06") and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            n += 1
+    return n
+
+
+def _plain_bind_fails(port: int) -> bool:
+    """What the old check did (bind without SO_REUSEADDR): fails while closed sockets linger."""
     import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def test_restart_with_clients_connected_keeps_its_port(cluster: EmbeddedCluster) -> None:
+    """Stopping with clients connected (idle ones, and one waiting for a query) leaves the
+    server's side of their connections in FIN_WAIT2/TIME_WAIT on its port; the cluster must
+    still come back on the same port, every time (saved QGIS/BI connections)."""
+    import threading
+
+    state = cluster.start()
+    for attempt in range(3):
+        idle = [psycopg.connect(cluster.url(), autocommit=True) for _ in range(2)]
+        for c in idle:
+            c.execute("select 1")
+        busy = psycopg.connect(cluster.runner_url(), autocommit=True)
+        errors = []
+
+        def wait(conn=busy, errors=errors) -> None:
+            try:
+                conn.execute("select pg_sleep(60)")
+            except psycopg.Error as exc:
+                errors.append(exc)
+
+        waiting = threading.Thread(target=wait)
+        waiting.start()
+        time.sleep(0.3)
+        cluster.stop()
+        waiting.join(30)
+        assert errors, "the waiting client saw the shutdown"
+        assert _closing_on(state.port) > 0 and _plain_bind_fails(state.port), \
+            f"the scenario of the report did not happen (restart {attempt})"
+        again = cluster.start()
+        assert again.port == state.port == cluster.state().port, f"restart {attempt}"
+        with psycopg.connect(cluster.url()) as conn:
+            assert conn.execute("show port").fetchone() == (str(state.port),)
+        for c in [*idle, busy]:
+            c.close()
+
+
+def test_start_refuses_when_another_program_took_its_port(cluster: EmbeddedCluster) -> None:
+    """A program listening on the cluster's port: a clear error naming it; --port moves."""
+    import socket
+
+    from ecorest.errors import ClusterError
 
     state = cluster.start()
     cluster.stop()
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
         squatter.bind(("127.0.0.1", state.port))
         squatter.listen()
-        moved = cluster.start()
-        assert moved.port != state.port and cluster.state().port == moved.port
+        with pytest.raises(ClusterError, match=rf"port {state.port} .* is taken by pid "
+                                               rf"{os.getpid()} .*--port"):
+            cluster.start()
+        assert cluster.state().port == state.port and not cluster.is_running()
+        with pytest.raises(ClusterError, match="taken"):
+            cluster.start(port=state.port)
+        other = state.port + 7
+        moved = cluster.start(port=other)
+        assert moved.port == other == cluster.state().port
         with psycopg.connect(cluster.url()) as conn:
-            assert conn.execute("show port").fetchone() == (str(moved.port),)
+            assert conn.execute("show port").fetchone() == (str(other),)
+    # the new port is kept across restarts
+    cluster.stop()
+    assert cluster.start().port == other

@@ -34,14 +34,18 @@ def _cluster(settings: Settings) -> EmbeddedCluster:
 
 
 @command(db, "start")
-def db_start(settings: Settings) -> None:
+@click.option("--port", type=click.IntRange(1024, 65535), default=None,
+              help="Move the (stopped) cluster to this port; it keeps it from then on.")
+def db_start(settings: Settings, port: int | None) -> None:
     """Create (first time) and start the embedded PostGIS cluster.
 
-    The cluster listens on 127.0.0.1 only, on a free port chosen at creation, with a generated
-    password kept in <home>/cluster.json (mode 0600). Run as root, the server runs as the
-    'postgres' OS user. Starting a running cluster does nothing.
+    The cluster listens on 127.0.0.1 only, on a free port chosen at creation and kept across
+    restarts (saved QGIS/BI connections stay valid), with generated passwords kept in
+    <home>/cluster.json (mode 0600). If another program took the port meanwhile, starting fails
+    naming it; --port moves the cluster. Run as root, the server runs as the 'postgres' OS
+    user. Starting a running cluster does nothing.
     """
-    state = _cluster(settings).start()
+    state = _cluster(settings).start(port=port)
     log.info("embedded cluster running on 127.0.0.1:%d (data folder %s)", state.port,
              settings.home)
 

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 SUPERUSER = "ecorest"
 DATABASE = "ecorest"
 FIRST_PORT = 55432
+#: new clusters start looking for a free port at FIRST_PORT + (hash of the data folder % this)
+PORT_SPREAD = 1000
 FALLBACK_ROOT = Path("/var/lib/ecorest")
 
 SERVER_CONF = """
@@ -98,7 +100,13 @@ def find_bin_dir() -> Path:
 
 
 def _port_is_free(port: int) -> bool:
+    """Whether the server could listen on 127.0.0.1:``port`` now.
+
+    The probe sets SO_REUSEADDR as the server itself does: connections of an earlier run of the
+    server that are still in TIME_WAIT (after a restart with clients connected) do not make
+    its port look taken; only a program listening on it does."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -106,11 +114,46 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
+def _preferred_port(home: Path) -> int:
+    """A port derived from the data folder, so that clusters of different folders rarely pick
+    the same one (one of them stopped would otherwise lose its port to the other)."""
+    return FIRST_PORT + int(hashlib.sha1(str(home).encode()).hexdigest(), 16) % PORT_SPREAD
+
+
 def _free_port(start: int = FIRST_PORT) -> int:
     for port in range(start, start + 200):
         if _port_is_free(port):
             return port
     raise ClusterError(f"no free TCP port in {start}..{start + 199}")
+
+
+def _listener(port: int) -> str | None:
+    """Which program listens on ``port`` (``pid N (name)``), as far as /proc tells."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1],
+                                                              16) == port:
+                inodes.add(fields[9])
+    if not inodes:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:[") and target[8:-1] in inodes:
+                    name = (proc / "comm").read_text().strip()
+                    return f"pid {proc.name} ({name})"
+        except OSError:
+            continue
+    return None
 
 
 class EmbeddedCluster:
@@ -200,7 +243,7 @@ class EmbeddedCluster:
         self.home.mkdir(parents=True, exist_ok=True)
         pgdata = self._choose_pgdata(os_user)
         password = secrets.token_urlsafe(24)
-        port = _free_port()
+        port = _free_port(_preferred_port(self.home))
         log.info("initialising PostgreSQL cluster in %s (port %d)", pgdata, port)
         fd, pwfile = tempfile.mkstemp(prefix="ecorest-pw-")
         try:
@@ -233,21 +276,29 @@ class EmbeddedCluster:
                          check=False)
         return proc.returncode == 0
 
-    def start(self) -> ClusterState:
-        """Initialise if needed, start if stopped, make sure the database exists."""
+    def start(self, port: int | None = None) -> ClusterState:
+        """Initialise if needed, start if stopped, make sure the database exists.
+
+        The cluster keeps its port across restarts (``cluster.json`` and ``postgresql.conf`` in
+        its data folder), so that saved connections of QGIS or BI tools stay valid. When another
+        program listens on it, starting fails naming that program; ``port`` moves a stopped
+        cluster to another port deliberately."""
         st = self.init()
         if self.is_running():
             log.debug("cluster already running on port %d", st.port)
+            if port is not None and port != st.port:
+                raise ClusterError(f"the embedded cluster is running on port {st.port}: stop it "
+                                   f"(`ecorest db stop`) before moving it to port {port}")
         else:
+            if port is not None and port != st.port:
+                st = self._move(st, port)
             if not _port_is_free(st.port):
-                # another server (e.g. a second checkout's cluster) took the port meanwhile
-                port = _free_port()
-                log.warning("port %d is taken by another program: moving the cluster to %d",
-                            st.port, port)
-                with (Path(st.pgdata) / "postgresql.conf").open("a") as fh:
-                    fh.write(f"port = {port}  # moved by ecorest: {st.port} was taken\n")
-                st = ClusterState(**{**asdict(st), "port": port})
-                self._write_state(st)
+                who = _listener(st.port)
+                raise ClusterError(
+                    f"port {st.port} of the embedded cluster under {self.home} is taken by "
+                    f"{who or 'another program'}; stop that program, or move the cluster to "
+                    f"another port with `ecorest db start --port PORT` (saved QGIS/BI "
+                    "connections then need the new port)")
             logfile = Path(st.pgdata) / "server.log"
             log.info("starting PostgreSQL on 127.0.0.1:%d (log: %s)", st.port, logfile)
             t0 = time.monotonic()
@@ -258,6 +309,20 @@ class EmbeddedCluster:
             st = ClusterState(**{**asdict(st), "runner_password": secrets.token_urlsafe(24)})
             self._write_state(st)
         self._ensure_database(st)
+        return st
+
+    def _move(self, st: ClusterState, port: int) -> ClusterState:
+        if not 1024 <= port <= 65535:
+            raise ClusterError(f"port {port}: give a port between 1024 and 65535")
+        if not _port_is_free(port):
+            raise ClusterError(f"port {port} is taken by {_listener(port) or 'another program'}"
+                               "; choose another one")
+        with (Path(st.pgdata) / "postgresql.conf").open("a") as fh:
+            fh.write(f"port = {port}  # moved by ecorest db start --port (was {st.port})\n")
+        log.warning("embedded cluster moved from port %d to %d: saved connections need the new "
+                    "port", st.port, port)
+        st = ClusterState(**{**asdict(st), "port": port})
+        self._write_state(st)
         return st
 
     def stop(self) -> bool:
