@@ -26,6 +26,7 @@ import numpy as np
 import psycopg
 import rasterio
 import shapely
+from psycopg import sql
 from rasterio._err import CPLE_BaseError
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError, RasterioIOError
@@ -38,7 +39,14 @@ from ecorest.progress import progress_bar
 from ecorest.wkb import raster_wkb  # the tiles' encoder (also imported from here)
 
 from .legends import ensure_legend
-from .loadlog import LoadContext, check_file, previous_load, recorded_load, sha256_file
+from .loadlog import (
+    LoadContext,
+    check_file,
+    previous_load,
+    recorded_load,
+    sha256_file,
+    use_loader_role,
+)
 from .regions import Region, boundary_on_grid, get_region, grid_crs
 from .validation import Issue, fail, issue
 from .vectors import require_earth_crs
@@ -425,6 +433,7 @@ def load_raster(conn: psycopg.Connection, region_name: str, layer: str, path: st
         _load_bands(conn, path, sha, region, layer, spec, src_info, epoch_span, options,
                     legend_id, codes, dst_crs, inside, resampling, strict, show_progress,
                     catalog_ids)
+    drop_unused_tiles(conn, region.region_id)
     return catalog_ids
 
 
@@ -463,6 +472,11 @@ def _load_bands(conn, path, sha, region, layer, spec, src_info, epoch_span, opti
                                detail=f"read failed while warping: {cause}") from exc
         if not catalog_ids:
             raise fail(path, "", "raster.all_nodata", region=region.name)
+        # attach right before committing: SHARE UPDATE EXCLUSIVE on raster.tiles (readers and
+        # loads into other partitions go on) and, for the cloned foreign key, SHARE ROW
+        # EXCLUSIVE on raster.catalog, both held only from here to the commit
+        for cid in catalog_ids:
+            conn.execute("select raster.attach_tile_table(%s)", (cid,))
         ctx.message = (f"{layer} {epoch_span}: {len(catalog_ids)} band(s) onto region "
                        f"{region.name} with {rs.name} resampling; kept the pixels with "
                        "their centre inside the region boundary")
@@ -610,7 +624,9 @@ def _start_band(job: _Job, plan: BandPlan) -> _Band:
          job.legend_id, str(info.path), job.ctx.sha256, plan.band, info.crs, info.res[0],
          info.res[1], job.resampling.name, spec.pixel_type, spec.nodata, spec.store_scale, 0.0,
          spec.units, job.ctx.load_id)).fetchone()[0]
-    job.conn.execute("select raster.create_tile_partition(%s, %s)",
+    # a stand-alone table shaped like a partition, attached when the load ends: creating a
+    # partition would lock raster.tiles (every region's tiles) until the load commits
+    job.conn.execute("select raster.create_tile_table(%s, %s)",
                      (cid, spec.value_kind == "categorical"))
     return _Band(plan, cid)
 
@@ -625,19 +641,24 @@ def _load_group(job: _Job, plans: list[BandPlan], show_progress: bool) -> list[i
     continuous = spec.value_kind == "continuous"
     label = plans[0].epoch_label if len(plans) == 1 else \
         f"{plans[0].epoch_label}..{plans[-1].epoch_label}"
-    with job.conn.cursor().copy("copy raster.tiles (catalog_id, tile_x, tile_y, rast) "
-                                "from stdin") as copy, \
-            progress_bar(f"{job.layer} {label}", npx, "px", show_progress) as bar:
+    with progress_bar(f"{job.layer} {label}", npx, "px", show_progress) as bar:
         blocks = _blocks(job.src, [p.band for p in plans], job.info, job.tiles, region,
                          job.dst_crs, job.inside, job.resampling, continuous)
         for bx, by, (h, w), values, valid in prefetch(blocks):
             for j, band in enumerate(bands if values is not None else ()):
                 band.m += int(valid[j].sum())
+                lines = []
                 for i in range(0, values.shape[1], t):
                     for k in range(0, values.shape[2], t):
                         line = _tile(job, band, bx + k // t, by + i // t,
                                      values[j, i:i + t, k:k + t], valid[j, i:i + t, k:k + t].copy())
                         if line:
+                            lines.append(line)
+                if lines:  # into the band's own tile table (attached when the load ends)
+                    with job.conn.cursor().copy(sql.SQL(
+                            "copy raster.{} (catalog_id, tile_x, tile_y, rast) from stdin").format(
+                            sql.Identifier(f"tiles_{band.catalog_id}"))) as copy:
+                        for line in lines:
                             copy.write(line)
             bar.advance(-(-h // t) * -(-w // t) * t * t * len(bands))
     return [b.catalog_id for b in bands if _finish_band(job, b)]
@@ -739,7 +760,11 @@ def _bad_tile_issue(path, plan, tx, ty, spec, layer, phys, bad, nbad, legend) ->
 
 
 def _replace_current(conn, ctx: LoadContext, region: Region, layer: str, plan: BandPlan) -> None:
-    """A corrected file for the same layer/epoch replaces the current one (same transaction)."""
+    """A corrected file for the same layer/epoch replaces the current one (same transaction).
+
+    The replaced catalog entry stays, marked not current, and so do its tiles for now: tiles
+    are dropped only after the load committed, and only when no recorded assessment run read
+    them (:func:`drop_unused_tiles`), so a run keeps the inputs it recorded."""
     old = conn.execute(
         "select catalog_id, load_id from raster.catalog where region_id = %s and layer = %s "
         "and epoch_label = %s and is_current", (region.region_id, layer, plan.epoch_label),
@@ -747,9 +772,49 @@ def _replace_current(conn, ctx: LoadContext, region: Region, layer: str, plan: B
     for cid, load_id in old:
         conn.execute("update raster.catalog set is_current = false where catalog_id = %s",
                      (cid,))
-        conn.execute("select raster.drop_tile_partition(%s)", (cid,))
-        conn.execute("update etl.loads set status = 'superseded' where load_id = %s and not "
-                     "exists (select 1 from raster.catalog where load_id = %s and is_current)",
-                     (load_id, load_id))
+        conn.execute("update etl.loads set status = 'superseded' where load_id = %s and "
+                     "status = 'succeeded' and not exists (select 1 from raster.catalog where "
+                     "load_id = %s and is_current)", (load_id, load_id))
         ctx.replaces_load_id = load_id
         log.info("replacing %s %s (catalog %d, load %d)", layer, plan.epoch_label, cid, load_id)
+
+
+#: how long dropping replaced tiles may wait for raster.tiles (it is skipped, not waited for)
+DROP_LOCK_TIMEOUT = "200ms"
+
+
+def drop_unused_tiles(conn: psycopg.Connection, region_id: int) -> list[int]:
+    """Drop the tile partitions of replaced (not current) catalog entries of a region that no
+    assessment run read (``etl.assessment_runs.input_catalog_ids``); the catalog entries stay.
+
+    Runs after a load committed, one short transaction per partition: dropping a partition
+    locks raster.tiles, so it waits at most DROP_LOCK_TIMEOUT and otherwise leaves the tiles
+    for the next load to drop. Returns the catalog ids whose tiles were dropped."""
+    dropped: list[int] = []
+    candidates = [r[0] for r in conn.execute(
+        "select c.catalog_id from raster.catalog as c where c.region_id = %s and "
+        "not c.is_current and to_regclass(format('raster.tiles_%%s', c.catalog_id)) is not null "
+        "and not exists (select 1 from etl.assessment_runs as r "
+        "                where c.catalog_id = any(r.input_catalog_ids)) order by 1",
+        (region_id,))]
+    conn.rollback()
+    for cid in candidates:
+        try:
+            with conn.transaction():
+                use_loader_role(conn)
+                conn.execute(f"set local lock_timeout = '{DROP_LOCK_TIMEOUT}'")
+                # a run being recorded right now may be about to read these tiles: wait for
+                # the runs' inserts to commit, then look again
+                conn.execute("lock table etl.assessment_runs in share mode")
+                used = conn.execute("select exists (select 1 from etl.assessment_runs where "
+                                    "%s = any(input_catalog_ids))", (cid,)).fetchone()[0]
+                if not used:
+                    conn.execute("select raster.drop_tile_partition(%s)", (cid,))
+                    dropped.append(cid)
+        except psycopg.errors.LockNotAvailable:
+            log.info("replaced tiles of catalog %d kept for now: raster.tiles is busy", cid)
+            break
+        except psycopg.Error as exc:  # never fail a committed load over its clean-up
+            log.warning("replaced tiles of catalog %d kept: %s", cid, str(exc).strip())
+            break
+    return dropped

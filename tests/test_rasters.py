@@ -337,3 +337,96 @@ def test_file_inside_the_grid_box_but_outside_the_boundary(conn: psycopg.Connect
     [cid] = load_raster(conn, "tri", "ndvi", inner, epoch="2020", show_progress=False)
     assert conn.execute("select valid_count from raster.catalog where catalog_id = %s",
                         (cid,)).fetchone() == (400,)
+
+
+def _record_run(conn: psycopg.Connection, catalog_ids: list[int]) -> int:
+    """An assessment run that read these catalog entries (as `ecorest run` records it)."""
+    conn.rollback()  # its own committed transaction, not a savepoint of an open one
+    with conn.transaction():
+        run_id = conn.execute(
+            "insert into etl.assessment_runs (region_id, status, code_version, "
+            "input_catalog_ids) select region_id, 'succeeded', 'test', %s from "
+            "registry.regions where name = 'willamette' returning run_id",
+            (catalog_ids,)).fetchone()[0]
+    return run_id
+
+
+def test_replaced_tiles_that_a_run_read_stay(willamette, tmp_path) -> None:
+    """Replacing an epoch keeps the tiles a recorded run read (marked not current); tiles no
+    run read are dropped once the replacing load committed."""
+    first = write_raster(tmp_path / "a.tif", np.full((300, 300), 54, np.uint8), nodata=255)
+    second = write_raster(tmp_path / "b.tif", np.full((300, 300), 58, np.uint8), nodata=255)
+    third = write_raster(tmp_path / "c.tif", np.full((300, 300), 61, np.uint8), nodata=255)
+    load = lambda f: load_raster(willamette, "willamette", "landcover", f,  # noqa: E731
+                                 epoch="2000", legend="willamette", show_progress=False)
+    [c1] = load(first)
+    before = value_counts(willamette, c1)
+    _record_run(willamette, [c1])
+    [c2] = load(second)
+    [c3] = load(third)
+    rows = willamette.execute("select catalog_id, is_current from raster.catalog order by 1"
+                              ).fetchall()
+    assert rows == [(c1, False), (c2, False), (c3, True)]
+    # c1 was read by a run: its tiles stay, unchanged, still a partition of raster.tiles
+    assert value_counts(willamette, c1) == before and set(before) == {54}
+    assert willamette.execute("select count(*) from pg_inherits where inhrelid = "
+                              "to_regclass(%s)", (f"raster.tiles_{c1}",)).fetchone() == (1,)
+    # c2 was replaced before any run read it: its tiles are gone, its catalog entry stays
+    assert willamette.execute("select to_regclass(%s)", (f"raster.tiles_{c2}",)).fetchone() \
+        == (None,)
+    assert set(value_counts(willamette, c3)) == {61}
+    log = willamette.execute("select status from etl.loads where loader = 'raster' "
+                             "order by load_id").fetchall()
+    assert log == [("superseded",), ("superseded",), ("succeeded",)]
+
+
+def test_a_load_does_not_lock_other_regions_tiles(willamette, tmp_path, db_url,
+                                                  monkeypatch) -> None:
+    """While a raster load runs (before it commits), another session reads raster.tiles and
+    loads tiles of another region without waiting: the load holds no ACCESS EXCLUSIVE lock on
+    raster.tiles."""
+    import ecorest.etl.rasters as rasters
+
+    other = write_raster(tmp_path / "o.tif", np.full((64, 64), 54, np.uint8), nodata=255)
+    [cid] = load_raster(willamette, "willamette", "landcover", other, epoch="1990",
+                        legend="willamette", show_progress=False)
+    pid = willamette.info.backend_pid
+    seen = {}
+    real = rasters._finish_band
+
+    def finish_then_look(job, band):
+        ok = real(job, band)
+        with psycopg.connect(db_url, autocommit=True) as reader:
+            reader.execute("set lock_timeout = '2s'")
+            seen["modes"] = {r[0] for r in reader.execute(
+                "select mode from pg_locks where pid = %s and relation = "
+                "'raster.tiles'::regclass", (pid,))}
+            seen["tiles"] = reader.execute("select count(*) from raster.tiles where "
+                                           "catalog_id = %s", (cid,)).fetchone()[0]
+        return ok
+
+    monkeypatch.setattr(rasters, "_finish_band", finish_then_look)
+    path = write_raster(tmp_path / "n.tif", np.full((64, 64), 58, np.uint8), nodata=255)
+    [new] = load_raster(willamette, "willamette", "landcover", path, epoch="2000",
+                        legend="willamette", show_progress=False)
+    assert seen["tiles"] > 0  # read while the load was open, without waiting
+    assert "AccessExclusiveLock" not in seen["modes"], seen
+    assert set(value_counts(willamette, new)) == {58}
+    # the new tiles are a partition of raster.tiles with its raster constraints
+    assert willamette.execute("select count(*) from raster_columns where r_table_schema = "
+                              "'raster' and r_table_name = %s and srid > 0",
+                              (f"tiles_{new}",)).fetchone() == (1,)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("2016-02-30", "'2016-02-30' is not a date"),
+    ("MOD13A1_2015_366", "day 366 of 2015 does not exist"),
+    ("X1982.13.01", "'1982.13.01' is not a date"),
+])
+def test_impossible_epochs_are_refused_not_read_as_a_year(text: str, expected: str) -> None:
+    from ecorest.etl.rasters import EpochError
+
+    with pytest.raises(EpochError, match=expected):
+        parse_epoch(text)
+    assert parse_epoch("MOD13A1_2016_366") == ("2016-12-31", __import__("datetime").date(
+        2016, 12, 31))
