@@ -415,27 +415,40 @@ def run_assessment(conn: psycopg.Connection, url: str, region_name: str, *,
             log.info("run %d of region %s already used these inputs, parameters and models: "
                      "nothing to rebuild (use --force to rebuild)", previous[0], region_name)
             return previous[0]
-        # the run's record and its lock in one transaction: a run seen running has its lock
-        with slot.transaction():
-            use_loader_role(slot)
-            catalog_ids = [r[0] for r in slot.execute(
-                "select catalog_id from raster.catalog where region_id = %s and is_current "
-                "order by catalog_id", (region.region_id,))]
-            run_id = slot.execute(
-                "insert into etl.assessment_runs (region_id, status, code_version, "
-                "ipcc_edition, parameter_set_ids, input_catalog_ids, options) values (%s, "
-                "'running', %s, %s, %s, %s, %s) returning run_id",
-                (region.region_id, code_version(), ipcc_edition, param_ids, catalog_ids,
-                 Jsonb(options))).fetchone()[0]
-            slot.execute("select pg_advisory_lock(%s, %s::int)", (RUN_LOCK, run_id))
-        return _build(conn, url, run_id, region_name, region.region_id, catalog_ids,
-                      work_dir=work_dir, ipcc_edition=ipcc_edition, dbt_vars=dbt_vars)
+        run_id = record_run(slot, region.region_id, ipcc_edition, param_ids, options)
+        return build_run(conn, url, run_id, work_dir=work_dir)
 
 
-def _build(conn: psycopg.Connection, url: str, run_id: int, region_name: str, region_id: int,
-           catalog_ids: list[int], *, work_dir: Path, ipcc_edition: str,
-           dbt_vars: dict) -> int:
-    """dbt build of a recorded run, then its status; the caller holds the run slot."""
+def record_run(slot: psycopg.Connection, region_id: int, ipcc_edition: str,
+               param_ids: list[int], options: dict) -> int:
+    """Record a run (status ``running``) with the raster catalog entries it will read, the
+    region's current ones, pinned here: the models read these, whatever is loaded meanwhile.
+    The run's lock is taken in the same transaction, on ``slot`` (the run slot's connection,
+    which the run keeps until it ends), so that a run seen running always has its lock."""
+    with slot.transaction():
+        use_loader_role(slot)
+        catalog_ids = [r[0] for r in slot.execute(
+            "select catalog_id from raster.catalog where region_id = %s and is_current "
+            "order by catalog_id", (region_id,))]
+        run_id = slot.execute(
+            "insert into etl.assessment_runs (region_id, status, code_version, ipcc_edition, "
+            "parameter_set_ids, input_catalog_ids, options) values (%s, 'running', %s, %s, "
+            "%s, %s, %s) returning run_id",
+            (region_id, code_version(), ipcc_edition, param_ids, catalog_ids,
+             Jsonb(options))).fetchone()[0]
+        slot.execute("select pg_advisory_lock(%s, %s::int)", (RUN_LOCK, run_id))
+    return run_id
+
+
+def build_run(conn: psycopg.Connection, url: str, run_id: int, *, work_dir: Path) -> int:
+    """dbt build of a recorded run (its region, inputs, IPCC edition and settings as recorded),
+    then its status; the caller holds the run slot."""
+    region_id, region_name, ipcc_edition, catalog_ids, dbt_vars = conn.execute(
+        "select a.region_id, g.name, a.ipcc_edition, a.input_catalog_ids, "
+        "coalesce(a.options -> 'vars', '{}') from etl.assessment_runs as a "
+        "join registry.regions as g on g.region_id = a.region_id where a.run_id = %s",
+        (run_id,)).fetchone()
+    conn.rollback()
     if not catalog_ids:
         _finish(conn, run_id, "failed", "no raster layers loaded for this region", {})
         raise LoadError(f"region {region_name!r} has no land-cover layer: load one first")

@@ -118,6 +118,39 @@ def _geotiff(path: Path, grid: data.Grid, crs, dtype: str, nodata) -> None:
         dst.write(out, 1)
 
 
+def missing_inputs(conn, run_id: int) -> list[dict]:
+    """The raster inputs a run recorded (etl.assessment_runs.input_catalog_ids) whose tiles are
+    gone since (a later load replaced that layer and epoch): layer, epoch, file, and who
+    replaced it."""
+    return data.rows(conn, """
+        select u.catalog_id, c.layer, c.epoch_label, c.source_path,
+               (select n.source_path from raster.catalog n
+                where n.region_id = c.region_id and n.layer = c.layer
+                  and n.epoch_label = c.epoch_label and n.is_current) as replaced_by
+        from etl.assessment_runs a
+        cross join lateral unnest(a.input_catalog_ids) as u(catalog_id)
+        left join raster.catalog c on c.catalog_id = u.catalog_id
+        where a.run_id = %s
+          and (c.catalog_id is null
+               or (c.tile_count > 0 and not exists (select 1 from raster.tiles t
+                                                    where t.catalog_id = u.catalog_id)))
+        order by c.layer, c.epoch_label, u.catalog_id""", (run_id,))
+
+
+def missing_inputs_text(run_id: int, gone: list[dict]) -> str:
+    lines = [f"Run {run_id} read raster layers whose tiles have been replaced or removed since; "
+             "the GeoTIFF maps drawn from them (carbon density of those epochs and the change "
+             "map) are not written:"]
+    for g in gone:
+        if g["layer"] is None:
+            lines.append(f"  raster catalog entry {g['catalog_id']}: removed")
+            continue
+        by = f", replaced by {g['replaced_by']}" if g["replaced_by"] else ""
+        lines.append(f"  {g['layer']} {g['epoch_label']} (catalog entry {g['catalog_id']}, "
+                     f"file {g['source_path']}{by})")
+    return "\n".join(lines) + "\n"
+
+
 def export_run(conn: psycopg.Connection, region: str, out_dir: Path, *,
                run_id: int | None = None,
                formats: tuple[str, ...] = EXPORT_FORMATS) -> list[Path]:
@@ -140,6 +173,13 @@ def export_run(conn: psycopg.Connection, region: str, out_dir: Path, *,
         _gpkg(conn, path, run_id, region)
         written.append(path)
     if "tif" in formats:
+        gone = missing_inputs(conn, run_id)
+        if gone:  # the density maps are drawn from the run's land-cover tiles
+            note = out_dir / f"{stem}_MISSING_INPUTS.txt"
+            note.write_text(missing_inputs_text(run_id, gone), encoding="utf-8")
+            written.append(note)
+            for line in missing_inputs_text(run_id, gone).splitlines()[1:]:
+                log.warning("run %d: %s", run_id, line.strip())
         crs = grid_crs(conn, get_region(conn, region).srid)
         grade = data.mosaic(conn, "select rast from marts.priority_tiles where run_id = %s",
                             (run_id,), band=1)

@@ -5,12 +5,14 @@
 --   dem            the latest DEM
 --   layer          the latest epoch of any other layer (extra factors named by source_layer)
 -- Epochs dated after the run (scenarios such as the InVEST 2050 land cover) are not
--- observations and are left out.
+-- observations and are left out. Only the catalog entries the run pinned at its start
+-- (etl.assessment_runs.input_catalog_ids) are read: a layer replaced meanwhile is not.
 with cat as (
     select c.*, extract(year from c.epoch_date)::int as epoch_year
     from {{ source('raster', 'catalog') }} as c
+    join {{ source('etl', 'assessment_runs') }} as a
+        on a.run_id = {{ var('run_id') }} and c.catalog_id = any(a.input_catalog_ids)
     where c.region_id = {{ var('region_id') }}
-      and c.is_current
       and c.epoch_date <= current_date
 ),
 
