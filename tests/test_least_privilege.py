@@ -252,3 +252,32 @@ def test_bi_views_are_security_barriers(conn: psycopg.Connection) -> None:
                             ).fetchall()
     assert rows == [(8,)]
     assert seen == ["saw run 8"], seen
+
+
+def test_loads_and_a_run_as_the_runner_login(db_url: str, tmp_path: Path) -> None:
+    """The everyday path of the embedded cluster: loads and a run through ecorest_runner."""
+    if os.environ.get("ECOREST_TEST_DATABASE_URL"):
+        pytest.skip("the test server is not an embedded cluster")
+    import numpy as np
+    from test_carbon import tiny_region
+
+    from ecorest.run import run_assessment
+    from ecorest.store.cluster import EmbeddedCluster
+
+    home = Path(os.environ.get("ECOREST_TEST_HOME", ROOT / ".ecorest-test")).resolve()
+    dbname = psycopg.conninfo.conninfo_to_dict(db_url)["dbname"]
+    runner = EmbeddedCluster(home).runner_url(dbname)
+    t2 = np.full((32, 32), 1)
+    t2[:, 16:] = 2
+    with psycopg.connect(runner) as conn:
+        tiny_region(conn, tmp_path, {"2000": np.full((32, 32), 1), "2010": t2},
+                    "class_code,name_en,ipcc_category\n1,forest,forest_land\n"
+                    "2,grassland,grassland\n",
+                    "lucode,C_above,C_below,C_soil,C_dead\n1,100,0,50,0\n2,10,0,80,0\n")
+        run_id = run_assessment(conn, runner, "tiny", work_dir=tmp_path / "dbt")
+        assert conn.execute("select status, db_user from etl.assessment_runs where run_id = %s",
+                            (run_id,)).fetchone() == ("succeeded", "ecorest_etl")
+        users = conn.execute("select distinct db_user, status from etl.loads").fetchall()
+        assert users == [("ecorest_etl", "succeeded")], users
+        assert conn.execute("select count(*) from marts.carbon_stocks where run_id = %s",
+                            (run_id,)).fetchone()[0] > 0
