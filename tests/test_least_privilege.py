@@ -281,3 +281,44 @@ def test_loads_and_a_run_as_the_runner_login(db_url: str, tmp_path: Path) -> Non
         assert users == [("ecorest_etl", "succeeded")], users
         assert conn.execute("select count(*) from marts.carbon_stocks where run_id = %s",
                             (run_id,)).fetchone()[0] > 0
+
+
+def test_runner_sessions_stop_when_their_client_dies(db_url: str) -> None:
+    """A killed client's query does not run on for nobody (client_connection_check_interval
+    of the runner login)."""
+    if os.environ.get("ECOREST_TEST_DATABASE_URL"):
+        pytest.skip("the test server is not an embedded cluster")
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from ecorest.store.cluster import EmbeddedCluster
+
+    home = Path(os.environ.get("ECOREST_TEST_HOME", ROOT / ".ecorest-test")).resolve()
+    dbname = psycopg.conninfo.conninfo_to_dict(db_url)["dbname"]
+    runner = EmbeddedCluster(home).runner_url(dbname)
+    client = subprocess.Popen([sys.executable, "-c",
+                               "import psycopg, sys; psycopg.connect(sys.argv[1], "
+                               "application_name='lp-doomed').execute('select pg_sleep(120)')",
+                               runner])
+    try:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            def doomed() -> list:
+                return conn.execute("select pid, usename::text from pg_stat_activity where "
+                                    "application_name = 'lp-doomed' and state = 'active'"
+                                    ).fetchall()
+            for _ in range(100):
+                if doomed():
+                    break
+                time.sleep(0.1)
+            assert [u for _, u in doomed()] == [RUNNER]
+            client.send_signal(signal.SIGKILL)
+            client.wait()
+            t0 = time.monotonic()
+            while doomed() and time.monotonic() - t0 < 15:
+                time.sleep(0.2)
+            assert not doomed(), "the query of the dead client still runs"
+            assert time.monotonic() - t0 < 10
+    finally:
+        client.kill()

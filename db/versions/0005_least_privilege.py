@@ -36,6 +36,8 @@ def upgrade() -> None:
           if not pg_has_role('{RUNNER}', 'ecorest_etl', 'MEMBER') then
             grant ecorest_etl to {RUNNER};
           end if;
+          -- its sessions stop within 2 s when their client dies (killed, network gone)
+          alter role {RUNNER} set client_connection_check_interval = '2s';
           comment on role {RUNNER} is 'ecorest: login of everyday commands and dbt runs; '
             'member of ecorest_etl only, never a superuser';
         exception when insufficient_privilege then

@@ -38,6 +38,10 @@ TEMPORARY_PREFIX = "ecorest_tmp_run_"
 LOGIN_ATTRIBUTES = ("LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT NOREPLICATION "
                     "NOBYPASSRLS")
 
+#: the runner's sessions notice within this many ms that their client died (killed, network
+#: gone) and stop what they are doing instead of finishing a long query for nobody
+CLIENT_CHECK = "2s"
+
 #: what makes a login too powerful to run models: attributes and built-in roles
 PRIVILEGED = """
 select r.rolname, r.rolsuper, r.rolcreaterole or r.rolcreatedb or r.rolreplication
@@ -65,6 +69,8 @@ def ensure_runner(conn: psycopg.Connection, password: str | None) -> None:
     if password:
         stmt = sql.SQL("{} password {}").format(stmt, sql.Literal(password))
     conn.execute(stmt)
+    conn.execute(sql.SQL("alter role {} set client_connection_check_interval = {}").format(
+        sql.Identifier(RUNNER), sql.Literal(CLIENT_CHECK)))
     if conn.execute("select 1 from pg_roles where rolname = %s", (LOADER,)).fetchone():
         member = conn.execute("select pg_has_role(%s, %s, 'MEMBER')", (RUNNER, LOADER)).fetchone()
         if not member[0]:
