@@ -133,3 +133,34 @@ def test_a_failed_run_leaves_bi_exactly_as_it_was(alpha) -> None:
     assert bi_state(conn) == before
     assert conn.execute("select status from etl.assessment_runs order by run_id").fetchall() \
         == [("succeeded",), ("failed",)]
+
+
+def test_changed_view_definitions_are_replaced_in_place(alpha) -> None:
+    """A bi view whose definition differs from its model (older code) is replaced in place
+    (same oid, grants kept); one whose columns differ incompatibly is re-created in one
+    transaction; readers never err meanwhile."""
+    conn, first, db_url, tmp_path = alpha
+    before = bi_state(conn)
+    conn.execute("set role ecorest_etl")
+    conn.execute(sql.SQL("create or replace view bi.carbon_stocks_by_run as "
+                         "select * from ({}) as q where false").format(
+        sql.SQL(before["bi.carbon_stocks_by_run"][1].rstrip().rstrip(";"))))
+    conn.execute("drop view bi.zone_scores_by_run")
+    conn.execute("create view bi.zone_scores_by_run as select 1 as stale")
+    conn.execute("reset role")
+    conn.commit()
+    tampered = bi_state(conn)
+    assert tampered["bi.carbon_stocks_by_run"][1] != before["bi.carbon_stocks_by_run"][1]
+    with Reader(db_url) as reader:
+        second = run_assessment(conn, db_url, "alpha", work_dir=tmp_path / "dbt", force=True)
+    check_reads(reader, len(before) - 1, {first, second})
+    after = bi_state(conn)
+    assert after["bi.carbon_stocks_by_run"][:2] == before["bi.carbon_stocks_by_run"][:2]
+    assert after["bi.zone_scores_by_run"][1] == before["bi.zone_scores_by_run"][1]
+    assert {k: v[:2] for k, v in after.items() if k != "bi.zone_scores_by_run"} == \
+        {k: v[:2] for k, v in before.items() if k != "bi.zone_scores_by_run"}
+    for view in ("carbon_stocks_by_run", "zone_scores_by_run"):
+        assert conn.execute("select has_table_privilege('ecorest_bi', %s, 'select')",
+                            (f"bi.{view}",)).fetchone() == (True,)
+        assert conn.execute("select col_description(%s::regclass, 1)",
+                            (f"bi.{view}",)).fetchone()[0]
