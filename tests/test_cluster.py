@@ -142,6 +142,7 @@ def test_start_refuses_when_another_program_took_its_port(cluster: EmbeddedClust
     state = cluster.start()
     cluster.stop()
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past TIME_WAITs
         squatter.bind(("127.0.0.1", state.port))
         squatter.listen()
         with pytest.raises(ClusterError, match=rf"port {state.port} .* is taken by pid "

@@ -374,7 +374,7 @@ class EmbeddedCluster:
         import psycopg
         from psycopg import sql
 
-        from .roles import ensure_runner
+        from .roles import ensure_runner, runner_is_ready
 
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
             exists = conn.execute("select 1 from pg_database where datname = %s",
@@ -382,4 +382,10 @@ class EmbeddedCluster:
             if not exists:
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(st.database)))
                 log.info("created database %s", st.database)
-            ensure_runner(conn, st.runner_password)
+        if runner_is_ready(self.runner_url("postgres")):
+            return
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            try:
+                ensure_runner(conn, st.runner_password)
+            except psycopg.errors.InternalError_:  # another process updated it meanwhile
+                ensure_runner(conn, st.runner_password)

@@ -60,6 +60,30 @@ def login_privileges(conn: psycopg.Connection) -> tuple[str, bool, bool, bool]:
     return row[0], bool(row[1]), bool(row[2]), bool(row[3])
 
 
+RUNNER_NEEDS_FIXING = """
+select r.rolsuper or r.rolcreaterole or r.rolcreatedb or not r.rolinherit
+       or not exists (select from pg_db_role_setting s where s.setrole = r.oid
+                      and s.setdatabase = 0 and %s = any(s.setconfig))
+       or (exists (select from pg_roles g where g.rolname = %s)
+           and not exists (select from pg_auth_members m join pg_roles g on g.oid = m.roleid
+                           where g.rolname = %s and m.member = r.oid))
+from pg_roles r where r.rolname = session_user
+"""
+
+
+def runner_is_ready(url: str) -> bool:
+    """Whether the runner logs in with the password of ``url`` and is set up as it should be
+    (checked before changing anything: concurrent ALTER ROLEs of one role fail)."""
+    try:
+        with psycopg.connect(url, connect_timeout=10, application_name="ecorest-runner-check"
+                             ) as conn:
+            row = conn.execute(RUNNER_NEEDS_FIXING, (
+                f"client_connection_check_interval={CLIENT_CHECK}", LOADER, LOADER)).fetchone()
+            return row is not None and not row[0]
+    except psycopg.OperationalError:
+        return False
+
+
 def ensure_runner(conn: psycopg.Connection, password: str | None) -> None:
     """Create or update ``ecorest_runner`` (cluster-wide) on a superuser connection; make it a
     member of ``ecorest_etl`` when that role exists (revision 0001 creates it)."""
