@@ -249,7 +249,7 @@ def load_plots(conn: psycopg.Connection, region_name: str, path: str | Path, *,
     is_soil = any(norm_name(a) in fields_by_norm for a in SOIL_FIELDS[0].aliases + ("top_cm",)) \
         and any(norm_name(a) in fields_by_norm for a in SOIL_FIELDS[1].aliases + ("bottom_cm",))
     is_tree = not is_soil and any(norm_name(a) in fields_by_norm
-                                  for a in TREE_FIELDS[1].aliases)
+                                  for a in (TREE_FIELDS[1].name, *TREE_FIELDS[1].aliases))
     kind = "soil" if is_soil else "trees" if is_tree else "plots"
     sha = sha256_file(p)
     if previous_load(conn, "plots", sha, region_id=region.region_id, layer=kind):
