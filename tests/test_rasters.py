@@ -380,11 +380,11 @@ def test_replaced_tiles_that_a_run_read_stay(willamette, tmp_path) -> None:
     assert log == [("superseded",), ("superseded",), ("succeeded",)]
 
 
-def test_a_load_does_not_lock_other_regions_tiles(willamette, tmp_path, db_url,
-                                                  monkeypatch) -> None:
-    """While a raster load runs (before it commits), another session reads raster.tiles and
-    loads tiles of another region without waiting: the load holds no ACCESS EXCLUSIVE lock on
-    raster.tiles."""
+def test_a_load_does_not_lock_the_tiles_others_read(willamette, tmp_path, db_url,
+                                                    monkeypatch) -> None:
+    """While a raster load runs (before it commits), another session reads the tiles of
+    another catalog entry through raster.tiles without waiting (lock_timeout 2 s): the load
+    holds no ACCESS EXCLUSIVE lock on raster.tiles."""
     import ecorest.etl.rasters as rasters
 
     other = write_raster(tmp_path / "o.tif", np.full((64, 64), 54, np.uint8), nodata=255)
