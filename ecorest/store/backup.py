@@ -169,7 +169,8 @@ def backup(url: str, target: Path) -> dict:
     target = Path(target)
     if target.is_dir():
         raise BackupError(f"{target} is a folder: give the backup's file name")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.parent.is_dir():
+        raise BackupError(f"{target.parent}: no such folder for the backup")
     t0 = time.monotonic()
     with dbmod.connect(url) as conn:
         # one snapshot for the manifest and pg_dump: the checksums describe the dump exactly
@@ -235,9 +236,8 @@ def restore(url: str, source: Path) -> dict:
     source = Path(source)
     if not source.is_file():
         raise BackupError(f"{source}: no such backup file")
-    manifest = read_manifest(source)
     t0 = time.monotonic()
-    with dbmod.connect(url, autocommit=True) as conn:
+    with dbmod.connect(url, autocommit=True) as conn:  # the server first, then the file
         used = conn.execute(
             "select string_agg(nspname, ', ' order by nspname) from pg_namespace "
             "where nspname = any(%s) or nspname = 'public' and exists "
@@ -246,6 +246,7 @@ def restore(url: str, source: Path) -> dict:
         if used:
             raise BackupError(f"the target database is not empty (schemas {used}): restore "
                               "into a new cluster (--home) or an empty database (--dsn)")
+    manifest = read_manifest(source)
     with tempfile.TemporaryDirectory(prefix="ecorest-restore-") as tmp:
         with tarfile.open(source) as tar:
             tar.extractall(tmp, filter="data")
