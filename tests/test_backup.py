@@ -99,13 +99,17 @@ def test_backup_restores_into_a_new_cluster(source, new_cluster: EmbeddedCluster
         assert conn.execute(SUMS, (again,)).fetchone() == sums
 
 
-def test_restore_refuses_a_database_in_use(source, tmp_path: Path) -> None:
-    db_url, _ = source
+def test_restore_refuses_a_database_in_use_and_other_files(db_url: str, empty_db_url: str,
+                                                           tmp_path: Path) -> None:
     file = tmp_path / "b.backup"
     assert CliRunner().invoke(cli, ["--dsn", db_url, "db", "backup", str(file)]).exit_code == 0
+    with psycopg.connect(db_url) as conn:
+        before = table_checksums(conn)
     with pytest.raises(BackupError, match="not empty"):
         restore(db_url, file)
+    with psycopg.connect(db_url) as conn:
+        assert table_checksums(conn) == before
     not_a_backup = tmp_path / "x.backup"
     not_a_backup.write_text("hello")
     with pytest.raises(BackupError, match="not an ecorest backup"):
-        restore(db_url, not_a_backup)
+        restore(empty_db_url, not_a_backup)
