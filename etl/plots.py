@@ -257,8 +257,8 @@ def load_plots(conn: psycopg.Connection, region_name: str, path: str | Path, *,
         return {"plots": 0, "measurements": 0, "trees": 0, "soil_layers": 0}
     fields = PLOT_FIELDS + (TREE_FIELDS if kind == "trees" else SOIL_FIELDS if kind == "soil"
                             else [])
-    columns = resolve_columns(table, fields, mapping)
-    pools = {} if kind != "plots" else _pool_columns(table, columns, units or {})
+    columns = resolve_columns(table, fields, mapping, extra=tuple(POOL_NAMES))
+    pools = {} if kind != "plots" else _pool_columns(table, mapping or {}, units or {})
     if kind == "plots" and not pools:
         raise LoadError(f"{p}: no pool column found (agb, bgb, dead_wood, litter, soc); "
                         f"columns are {list(table.columns)} — use --map agb=COLUMN")
@@ -380,14 +380,20 @@ def _duplicates(table, good, kind, columns):
     return keep, problems
 
 
-def _pool_columns(table: FeatureTable, columns: dict, units: dict[str, str]) -> dict:
-    """pool -> (column, unit text, factor, is_carbon); units from headers or --units."""
-    out = {}
-    for col in table.columns:
+def _pool_columns(table: FeatureTable, mapping: dict[str, str],
+                  units: dict[str, str]) -> dict:
+    """pool -> (column, unit text, factor, is_carbon); pools from the column names or
+    ``--map POOL=COLUMN``, units from the headers or ``--units``."""
+    out: dict = {}
+    mapped = {col: pool for pool, col in mapping.items() if pool in POOL_NAMES}
+    used: set[str] = set()
+    for col in [*mapped, *table.columns]:
         base, unit = header_unit(col)
-        pool = next((pl for pl, names in POOL_NAMES.items() if norm_name(base) in names), None)
-        if pool is None or pool in out:
+        pool = mapped.get(col) or next(
+            (pl for pl, names in POOL_NAMES.items() if norm_name(base) in names), None)
+        if pool is None or pool in out or col in used:
             continue
+        used.add(col)
         unit = units.get(pool) or units.get(col) or unit
         if unit is None:
             raise fail(table.path, f"column {col!r}", "value.unit", column=col, value=None,

@@ -43,12 +43,23 @@ _norm = norm_name
 
 
 def resolve_columns(table: FeatureTable, fields: list[Field],
-                    mapping: dict[str, str] | None = None) -> dict[str, str]:
+                    mapping: dict[str, str] | None = None,
+                    extra: tuple[str, ...] = ()) -> dict[str, str]:
     """field name -> column name (explicit mapping first, then name and aliases).
 
     Names match after :func:`norm_name`; a column whose name reduces to nothing (only
     punctuation) never matches an alias, and a column is given to one field only."""
     mapping = dict(mapping or {})
+    known = [f.name for f in fields] + list(extra)
+    for key, col in mapping.items():  # --map FIELD=COLUMN: an unknown FIELD is a typo
+        if key not in known:
+            raise LoadError(issue(table.path, "--map", "option.value", option="--map",
+                                  value=f"{key}={col}",
+                                  reason=f"names no field of this input; its fields are "
+                                         f"{', '.join(known)}"))
+        if col not in table.columns:
+            raise LoadError(issue(table.path, "--map", "table.columns", missing=[col],
+                                  found=list(table.columns)))
     by_norm: dict[str, str] = {}
     for c in table.columns:
         key = _norm(c)
@@ -58,11 +69,7 @@ def resolve_columns(table: FeatureTable, fields: list[Field],
     taken = {mapping[f.name] for f in fields if f.name in mapping}
     for f in fields:
         if f.name in mapping:
-            col = mapping[f.name]
-            if col not in table.columns:
-                raise LoadError(issue(table.path, "", "table.columns", missing=[col],
-                                      found=list(table.columns)))
-            out[f.name] = col
+            out[f.name] = mapping[f.name]
             continue
         for cand in (f.name, *f.aliases):
             col = by_norm.get(_norm(cand))

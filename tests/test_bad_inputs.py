@@ -440,6 +440,18 @@ CASES_V2: list[tuple[str, Callable, str, str, str]] = [
                                                   "severity,41,grass,0.5,1\n",
                                                   "transition_severity"),
      "value.type", "stratum = 'grass' is not a valid class code", "row 2"),
+    # --map FIELD=COLUMN
+    ("plots-map-unknown-field", plots("plot_id,year,lon,lat,agb (t/ha)\n" + PLOT_ROW,
+                                      mapping={"plotid": "plot_id"}),
+     "option.value", "--map plotid=plot_id names no field of this input", "--map"),
+    ("zones-map-missing-column", lambda t: (lambda conn: load_zones(
+        conn, "willamette", _geojson(t, "z.geojson", [
+            {"type": "Feature", "properties": {"code": "A"}, "geometry": _square()}]),
+        zone_set="ws", mapping={"zone_code": "CODE"})),
+     "table.columns", "missing required column(s) ['CODE']", "--map"),
+    ("plots-mapped-pool-without-unit", plots(f"plot_id,year,lon,lat,biomass\nA,2015,{LON},"
+                                             f"{LAT},100\n", mapping={"agb": "biomass"}),
+     "value.unit", "give --units agb=t/ha", "column 'biomass'"),
     # legends
     ("legend-code-too-large", legend("class_code,name_en\n70000,Forest\n"),
      "value.range", "class_code = 70000 is outside the valid range [0, 65534]", "row 2"),

@@ -368,3 +368,19 @@ def test_parameter_units_are_stored_in_the_spelling_the_models_read(region_db, t
                               "order by 1, 2").fetchall()
     assert units == [("biomass_after_conversion", "agb", "t C/ha"),
                      ("growth_rate", "agb", "t C/ha/yr"), ("growth_rate", "bgb", "t C/ha/yr")]
+
+
+def test_a_pool_column_named_by_map(region_db, tmp_path) -> None:
+    """`--map agb=COLUMN --units agb=t/ha` (as the error for a missing pool column advises)."""
+    from ecorest.etl.plots import load_plots
+
+    path = tmp_path / "p.csv"
+    path.write_text(f"编号,年份,经度,纬度,生物量\nA1,2015,{LON},{LAT},80\n")
+    counts = load_plots(region_db, "willamette", path, mapping={"plot_id": "编号",
+                                                                 "agb": "生物量"},
+                        units={"agb": "t/ha"}, strict=True)
+    assert counts["plots"] == 1
+    row = region_db.execute("select s.plot_id, m.pool, m.value_original, m.unit_original, "
+                            "m.carbon_t_per_ha from registry.plot_measurements m join "
+                            "registry.survey_plots s using (plot_uid)").fetchone()
+    assert row == ("A1", "agb", 80.0, "t/ha", pytest.approx(80 * 0.47))
