@@ -51,7 +51,8 @@ u = np.array(upcts, dtype=float)
 c = np.array(coefs, dtype=float)
 prods = np.array([np.prod(v[m]) if m else 1.0 for m in members])
 tot = float(np.sum(c * prods))
-used = sorted({k for m, ci in zip(members, c) if ci != 0 for k in m})
+# a term that is 0 (a zero coefficient or a zero factor) needs no uncertainty
+used = sorted({k for m, ci, pr in zip(members, c, prods) if ci != 0 and pr != 0 for k in m})
 missing = sorted(k for k in index if index[k] in used and np.isnan(u[index[k]]))
 if missing or not items:
     return [(tot, None, None, None, None, missing)]
@@ -84,3 +85,25 @@ $$;
 comment on function ipcc.factor_uncertainty(jsonb, integer, integer) is
   'Approach 1 (first-order, shared factors) and seeded Monte Carlo (each factor drawn once per '
   'iteration; lognormal above 30 %) for a sum of products of factors';
+
+-- a linear form is a jsonb object {quantity key: coefficient}; lin_combine(a, wa, b, wb) is
+-- wa x a + wb x b (keys whose coefficient becomes 0 are left out)
+create or replace function ipcc.lin_combine(a jsonb, wa double precision, b jsonb,
+                                            wb double precision)
+returns jsonb
+language sql immutable parallel safe as $$
+  select coalesce(jsonb_object_agg(k, v), '{}'::jsonb)
+  from (
+    select k, sum(v) as v
+    from (
+      select key as k, value::text::float8 * wa as v from jsonb_each(coalesce(a, '{}'))
+      union all
+      select key, value::text::float8 * wb from jsonb_each(coalesce(b, '{}'))
+    ) as parts
+    group by k
+    having sum(v) <> 0
+  ) as summed
+$$;
+
+comment on function ipcc.lin_combine(jsonb, double precision, jsonb, double precision) is
+  'wa x a + wb x b for linear forms {quantity key: coefficient} (zero coefficients dropped)';

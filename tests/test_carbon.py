@@ -535,9 +535,9 @@ def test_land_cover_accuracy_and_area_uncertainty_of_stocks(db_url: str, tmp_pat
             "area_uncertainty_pct, overall_accuracy, kappa, passes_gate "
             "from marts.landcover_accuracy where run_id = %s", (run_id,))}
         unc = conn.execute(
-            "select total_t, u_approach1_pct, includes_area_uncertainty from "
-            "marts.carbon_uncertainty where run_id = %s and zone_set = 'region' and "
-            "quantity = 'stock'", (run_id,)).fetchone()
+            "select total_t, u_approach1_pct, includes_area_uncertainty, mapped_total_t, "
+            "area_basis from marts.carbon_uncertainty where run_id = %s and "
+            "zone_set = 'region' and quantity = 'stock'", (run_id,)).fetchone()
     total_ha = 4096 * 0.09
     ci = 1.96 * (0.25 * 0.8 * 0.2 / 9) ** 0.5 * total_ha
     approx = pytest.approx
@@ -547,10 +547,15 @@ def test_land_cover_accuracy_and_area_uncertainty_of_stocks(db_url: str, tmp_pat
     assert acc[1][3] == pytest.approx(ua1) and acc[2][3] == pytest.approx(ua2)
     # OA = 0.5 x 0.8 + 0.5 x 1.0; kappa on the counts: po 0.9, pe (10·8 + 10·12)/400 = 0.5
     assert acc[1][4:] == [pytest.approx(0.9), pytest.approx(0.8), True]
-    x1, x2 = 2048 * 0.09 * 100, 2048 * 0.09 * 10
+    # the estimate is on the adjusted areas (0.4 and 0.6 of the region, not the mapped halves);
+    # each class term is adjusted area x density, the two relative uncertainties combined by
+    # the product rule (Approach 1)
+    x1, x2 = 0.4 * total_ha * 100, 0.6 * total_ha * 10
     want = 100 * ((x1 * (0.2 ** 2 + (ua1 / 100) ** 2) ** 0.5) ** 2
                   + (x2 * (0.3 ** 2 + (ua2 / 100) ** 2) ** 0.5) ** 2) ** 0.5 / (x1 + x2)
-    assert unc == (pytest.approx(x1 + x2), pytest.approx(want), True)
+    mapped = 2048 * 0.09 * 100 + 2048 * 0.09 * 10
+    assert unc == (pytest.approx(x1 + x2), pytest.approx(want), True, pytest.approx(mapped),
+                   "olofsson_adjusted")
 
 
 @pytest.mark.parametrize("settings,message", [

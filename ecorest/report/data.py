@@ -194,8 +194,8 @@ def load(conn: psycopg.Connection, run: Row, with_maps: bool = True) -> ReportDa
         from marts.project_benefits where run_id = %s
         group by 1, 2, 3 order by 1""", p)
     d.uncertainty = rows(conn, """
-        select quantity, epoch_t1, epoch_t2, pool, total_t, u_approach1_pct, mc_p2_5_t,
-               mc_p97_5_t
+        select quantity, epoch_t1, epoch_t2, pool, total_t, mapped_total_t, area_basis,
+               u_approach1_pct, mc_p2_5_t, mc_p97_5_t, unquantified
         from marts.carbon_uncertainty where run_id = %s and zone_set = 'region'
         order by quantity desc, epoch_t1, pool""", p)
     d.validation = rows(conn, """

@@ -292,12 +292,27 @@ def build(d: ReportData, lang: str) -> list[Block]:
         b.append(Block("table", L("不确定性（IPCC 方法1 误差传递与蒙特卡洛 95% 区间）",
                                   "Uncertainty (IPCC Approach 1 and Monte Carlo 95 % range)"),
                        headers=[L("量", "quantity"), L("时期", "epoch"), L("碳库", "pool"),
-                                L("值（吨碳）", "t C"), L("方法1 ±%", "Approach 1 ±%"),
-                                "MC 2.5 %", "MC 97.5 %"],
+                                L("值（吨碳）", "t C"), L("面积", "areas"),
+                                L("方法1 ±%", "Approach 1 ±%"), "MC 2.5 %", "MC 97.5 %"],
                        rows=[[r["quantity"], r["epoch_t1"] if r["quantity"] == "stock"
                               else f"{r['epoch_t1']}–{r['epoch_t2']}", t("pool_" + r["pool"]),
-                              f0(r["total_t"]), f1(r["u_approach1_pct"]), f0(r["mc_p2_5_t"]),
+                              f0(r["total_t"]),
+                              L("校正", "adjusted") if r["area_basis"] == "olofsson_adjusted"
+                              else L("制图", "mapped"),
+                              f1(r["u_approach1_pct"]), f0(r["mc_p2_5_t"]),
                               f0(r["mc_p97_5_t"])] for r in d.uncertainty]))
+        missing = sorted({f for r in d.uncertainty for f in (r["unquantified"] or [])})
+        b.append(Block("p", L(
+            "不确定性按共享因子传递：同一因子（如各类共用的土壤参考碳储量 SOC_REF、前后两期共用的"
+            "密度）在每次抽样中只抽取一次。"
+            + ("以下因子缺少不确定性，相关行的区间留空（不按 0 计）：" + "；".join(missing)
+               + "。" if missing else ""),
+            "Uncertainty is propagated over shared factors: a factor used by several classes "
+            "or both epochs (SOC_REF behind every class's soil carbon, a density at t1 and t2) "
+            "is drawn once per iteration."
+            + (" These factors have no stated uncertainty, so the rows using them have no "
+               "interval (it is not counted as 0): " + "; ".join(missing) + "."
+               if missing else ""))))
     if d.landcover_accuracy:
         a0 = d.landcover_accuracy[0]
         oa, kappa = f3(a0["overall_accuracy"]), f3(a0["kappa"])
@@ -305,11 +320,13 @@ def build(d: ReportData, lang: str) -> list[Block]:
         b.append(Block("p", L(
             f"土地覆盖分类精度（{a0['epoch_label']} 年，参考样点）：总体精度 {oa}，"
             f"Kappa {kappa}，总体精度 ≥ 85%：{gate}。"
-            f"碳储量的不确定性已计入各类面积的不确定性。",
+            f"有参考样点的时期，碳储量按面积校正后的各类面积估计（Olofsson 2014），"
+            f"其不确定性计入校正面积的置信区间。",
             f"Land-cover accuracy ({a0['epoch_label']}, reference samples): overall accuracy "
             f"{oa}, kappa {kappa}, overall accuracy ≥ 85 %: "
-            f"{gate}. The stock uncertainty includes the class "
-            f"areas' uncertainty.")))
+            f"{gate}. Stock totals of epochs with reference samples are estimated on the "
+            f"area-adjusted class areas (Olofsson 2014), their uncertainty including the "
+            f"adjusted areas' confidence intervals.")))
         b.append(Block("table", L("土地覆盖分类精度与面积校正",
                                   "Land-cover accuracy and adjusted areas"),
                        headers=[L("时期", "epoch"), L("类别", "class"), L("样点", "samples"),

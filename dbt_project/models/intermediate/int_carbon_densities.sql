@@ -52,6 +52,16 @@ select
     case when pl.class_code is not null then 'plots'
          when pa.class_code is not null then pa.tier
          else df.tier end as tier,
+    -- the factors whose product is the density, [key, value, u_pct] (ipcc.factor_uncertainty)
+    case when pl.class_code is not null
+         then jsonb_build_array(jsonb_build_array(
+             'plots class ' || k.class_code || ' ' || k.pool, pl.mean_t_per_ha,
+             100.0 * pl.t_975 * pl.se_t_per_ha / nullif(pl.mean_t_per_ha, 0)))
+         when pa.class_code is not null
+         then jsonb_build_array(jsonb_build_array(
+             pa.parameter_set_name || ' v' || pa.parameter_set_version || ' class '
+             || k.class_code || ' ' || k.pool, pa.carbon_t_per_ha, pa.uncertainty_pct))
+         else df.factors end as factors,
     pl.n as plot_count,
     pa.parameter_set_id,
     pa.parameter_set_name,

@@ -17,7 +17,9 @@
 -- A row with carbon_t_per_ha null is a stratum without a value; missing_reason says why and
 -- int_density_gaps fails the run at its start unless plots or the parameter set fill it.
 -- Uncertainty: the tables' own where transcribed, else the seeds' stated rules; products
--- (SOC_REF x F_LU) combine by IPCC Approach 1 (square root of the sum of squares).
+-- (SOC_REF x F_LU) combine by IPCC Approach 1 (square root of the sum of squares). factors
+-- keeps the factors apart, so that a SOC_REF shared by several classes is one quantity in
+-- carbon_uncertainty and project_benefit_uncertainty.
 -- Pools: a pool whose every value here would be 0 by rule and that no plot or parameter set
 -- gives is left out (e.g. dead organic matter of a region without forest). Where the parameter
 -- set gives a class's dead_wood but not its litter, its dead_wood is taken as all dead organic
@@ -118,6 +120,34 @@ valued as (
             when 'perennial_table' then p.uncertainty_pct
             when 'litter_table' then l.uncertainty_pct
         end as uncertainty_pct,
+        -- the factors whose product is the number ([key, value, u_pct], ipcc.factor_uncertainty):
+        -- the same table value or SOC_REF is one factor wherever it is used
+        case r.method
+            when 'fixed' then jsonb_build_array(jsonb_build_array(
+                'Tier 1 ' || r.rule || ' ' || r.pool, r.fixed_t_per_ha, r.fixed_pct))
+            when 'soc_ref' then jsonb_build_array(jsonb_build_array(
+                    'SOC_REF ' || zone.ipcc_climate_zone || ' ' || zone.ipcc_soil_type,
+                    s.soc_ref_t_c_per_ha, s.uncertainty_pct))
+                || case when r.f_lu_level is null then '[]'::jsonb
+                        else jsonb_build_array(jsonb_build_array(
+                            'F_LU ' || r.f_lu_level, f.value, f.uncertainty_pct)) end
+            when 'soc_ref_wetland' then jsonb_build_array(jsonb_build_array(
+                'SOC_REF ' || zone.ipcc_climate_zone || ' wetland', sw.soc_ref_t_c_per_ha,
+                sw.uncertainty_pct))
+            when 'soc_ref_sandy' then jsonb_build_array(jsonb_build_array(
+                'SOC_REF ' || zone.ipcc_climate_zone || ' sandy', ss.soc_ref_t_c_per_ha,
+                ss.uncertainty_pct))
+            when 'grassland_table' then jsonb_build_array(jsonb_build_array(
+                'Table 6.4 ' || g.climate || ' ' || r.pool, 0.47 * case r.pool
+                    when 'agb' then g.above_ground_t_dm_per_ha
+                    when 'bgb' then g.total_t_dm_per_ha - g.above_ground_t_dm_per_ha end,
+                g.uncertainty_pct))
+            when 'perennial_table' then jsonb_build_array(jsonb_build_array(
+                'Table 5.1 ' || p.climate, p.biomass_at_harvest_t_c_per_ha / 2,
+                p.uncertainty_pct))
+            when 'litter_table' then jsonb_build_array(jsonb_build_array(
+                'Table 2.2 ' || l.climate_forest_type, l.litter_t_c_per_ha, l.uncertainty_pct))
+        end as factors,
         -- what the number is made of (null where there is no number)
         case r.method
             when 'fixed' then ''
@@ -182,13 +212,15 @@ param_dom as (
 ),
 
 adjusted as (
-    select v.class_code, v.pool, v.carbon_t_per_ha, v.uncertainty_pct, v.rule, v.rule_source,
-           v.detail, v.missing_reason, v.tier1_stratum, v.assumption,
+    select v.class_code, v.pool, v.carbon_t_per_ha, v.uncertainty_pct, v.factors, v.rule,
+           v.rule_source, v.detail, v.missing_reason, v.tier1_stratum, v.assumption,
            v.method = 'fixed' and v.carbon_t_per_ha = 0 as is_rule_zero
     from valued as v
     where not (v.pool = 'litter' and v.class_code in (select class_code from param_dom))
     union all
-    select v.class_code, v.pool, 0, 0, 'T1-DOM-INCLUDED',
+    select v.class_code, v.pool, 0, 0,
+           jsonb_build_array(jsonb_build_array('Tier 1 T1-DOM-INCLUDED litter', 0, 0)),
+           'T1-DOM-INCLUDED',
            'litter counted in the parameter set''s dead_wood of this class (dead organic '
            || 'matter, as the InVEST C_dead column): not added from Table 2.2',
            '', null, v.tier1_stratum, v.assumption, true
@@ -209,6 +241,7 @@ select
     a.pool,
     a.carbon_t_per_ha,
     a.uncertainty_pct,
+    a.factors,
     '[' || a.rule || '] ' || a.rule_source
         || case when coalesce(a.detail, '') = '' then '' else ' | ' || a.detail end
         || case when a.assumption is null then '' else ' | ' || a.assumption end

@@ -19,6 +19,10 @@
 --     soc_transition_years (D = 20, Eq. 2.25); a second change restarts from the SOC reached
 --   * dead_wood, litter: the same linear rule over dom_transition_years (T_on = 20) for gains,
 --     dom_loss_years (1) for losses (Eq. 2.23)
+-- terms: the same stock as a linear form {quantity: coefficient} of the class densities, B_after
+-- and growth rates ("density:<class>:<pool>", "b_after:...", "growth:..."), so that sums and
+-- differences of stocks keep which quantities they share (carbon_uncertainty,
+-- project_benefit_uncertainty; the branch of a capped growth is that of the estimate)
 with recursive epochs as (
     select epoch_no, epoch_label, epoch_year::float8 as epoch_year
     from {{ ref('stg_raster__landcover_epochs') }}
@@ -91,51 +95,9 @@ legend_classes as (
     order by lc.class_code, lc.legend_id
 ),
 
-growth_set as (
-    {{ active_parameter_set('growth_rates') }}
-),
-
-b_after as (
-    select v.class_code, v.pool, v.value as b_after_t_per_ha
-    from growth_set as s
-    join {{ source('registry', 'parameter_values') }} as v
-        on v.parameter_set_id = s.parameter_set_id
-    where v.parameter = 'biomass_after_conversion'
-      and v.unit in ('t C/ha', 'Mg C/ha')
-),
-
-growth as (
-    select class_code, pool, growth_t_per_ha_yr from {{ ref('stg_registry__growth_rates') }}
-),
-
-biomass_rules as (
-    select d.class_code, d.pool, d.carbon_t_per_ha,
-           coalesce(ba.b_after_t_per_ha, 0) as b_after_t_per_ha,
-           coalesce(g.growth_t_per_ha_yr,
-                    case when d.pool = 'bgb'
-                         then ga.growth_t_per_ha_yr * d.carbon_t_per_ha
-                              / nullif(da.carbon_t_per_ha, 0) end) as growth_t_per_ha_yr,
-           lc.ipcc_category
-    from densities as d
-    left join b_after as ba on ba.class_code = d.class_code and ba.pool = d.pool
-    left join growth as g on g.class_code = d.class_code and g.pool = d.pool
-    left join growth as ga on ga.class_code = d.class_code and ga.pool = 'agb'
-    left join densities as da on da.class_code = d.class_code and da.pool = 'agb'
-    left join legend_classes as lc on lc.class_code = d.class_code
-    where d.pool in ('agb', 'bgb')
-),
-
 rules as (
-    select b.*,
-           case when b.growth_t_per_ha_yr is not null then 'growth_rate'
-                when b.ipcc_category in ('grassland', 'settlements', 'wetlands', 'other_land')
-                  or (b.ipcc_category = 'cropland'
-                      and coalesce(lc.cropland_kind, 'annual') <> 'perennial')
-                    then 'one_year'
-                when b.carbon_t_per_ha <= b.b_after_t_per_ha then 'one_year'
-                else 'missing_growth_rate' end as rule
-    from biomass_rules as b
-    left join legend_classes as lc on lc.class_code = b.class_code
+    -- per class and biomass pool: density, B_after, growth rate and the rule that applies
+    select * from {{ ref('int_biomass_rules') }}
 ),
 
 biomass as (
@@ -157,7 +119,26 @@ biomass as (
                 else r.rule end as rule,
            -- biomass right after the change (same category: the new stratum's density)
            case when fc.ipcc_category = r.ipcc_category then r.carbon_t_per_ha
-                else r.b_after_t_per_ha end as b_after_t_per_ha
+                else r.b_after_t_per_ha end as b_after_t_per_ha,
+           -- the same stock as a linear form of the run's quantities (docs/CARBON.md):
+           -- {"density:<class>:<pool>" | "b_after:..." | "growth:...": coefficient}
+           case when u.start_year is null or fc.ipcc_category = r.ipcc_category
+                  or (r.rule = 'growth_rate'
+                      and r.b_after_t_per_ha + r.growth_t_per_ha_yr
+                          * (n.epoch_year - u.start_year) >= r.carbon_t_per_ha)
+                    then jsonb_build_object('density:' || r.class_code || ':' || r.pool, 1)
+                when r.rule = 'growth_rate'
+                    then ipcc.lin_combine(
+                        jsonb_build_object('b_after:' || r.class_code || ':' || r.pool, 1), 1,
+                        jsonb_build_object('growth:' || r.class_code || ':' || r.pool, 1),
+                        n.epoch_year - u.start_year)
+                when r.rule = 'one_year'
+                    then ipcc.lin_combine(
+                        jsonb_build_object('b_after:' || r.class_code || ':' || r.pool, 1),
+                        1 - least(n.epoch_year - u.start_year, 1),
+                        jsonb_build_object('density:' || r.class_code || ':' || r.pool, 1),
+                        least(n.epoch_year - u.start_year, 1))
+                end as terms
     from numbered as n
     join runs as u on u.classes = n.classes and u.run_no = n.run_no
     join rules as r on r.class_code = n.class_code
@@ -168,11 +149,12 @@ linear_pools as (
     select distinct pool from densities where pool in ('soc', 'dead_wood', 'litter')
 ),
 
-chain (classes, pool, run_no, start_year, s0, target, span) as (
+chain (classes, pool, run_no, start_year, s0, target, span, s0_terms, target_terms) as (
     -- per run: SOC (or DOM) at the change (s0), the new equilibrium (target), the years over
-    -- which it is reached (span); run 1 is at equilibrium
+    -- which it is reached (span), s0 and target as linear forms; run 1 is at equilibrium
     select u.classes, p.pool, u.run_no, u.start_year, d.carbon_t_per_ha, d.carbon_t_per_ha,
-           1.0::float8
+           1.0::float8, jsonb_build_object('density:' || u.class_code || ':' || p.pool, 1),
+           jsonb_build_object('density:' || u.class_code || ':' || p.pool, 1)
     from runs as u
     cross join linear_pools as p
     join densities as d on d.class_code = u.class_code and d.pool = p.pool
@@ -188,7 +170,13 @@ chain (classes, pool, run_no, start_year, s0, target, span) as (
                      else c.s0 + (c.target - c.s0)
                           * least((u.start_year - c.start_year) / c.span, 1) end)
                     then {{ var('dom_transition_years') }}::float8
-                else {{ var('dom_loss_years') }}::float8 end
+                else {{ var('dom_loss_years') }}::float8 end,
+           case when c.start_year is null then c.target_terms
+                else ipcc.lin_combine(c.s0_terms,
+                                      1 - least((u.start_year - c.start_year) / c.span, 1),
+                                      c.target_terms,
+                                      least((u.start_year - c.start_year) / c.span, 1)) end,
+           jsonb_build_object('density:' || u.class_code || ':' || c.pool, 1)
     from chain as c
     join runs as u on u.classes = c.classes and u.run_no = c.run_no + 1
     join densities as d on d.class_code = u.class_code and d.pool = c.pool
@@ -203,7 +191,13 @@ linear as (
            c.start_year as entered_year,
            case when c.start_year is null then 'steady_state'
                 else 'linear_' || c.span || '_years' end as rule,
-           null::float8 as b_after_t_per_ha
+           null::float8 as b_after_t_per_ha,
+           case when c.start_year is null then c.target_terms
+                else ipcc.lin_combine(c.s0_terms,
+                                      1 - least((n.epoch_year - c.start_year) / c.span, 1),
+                                      c.target_terms,
+                                      least((n.epoch_year - c.start_year) / c.span, 1)) end
+               as terms
     from numbered as n
     join chain as c on c.classes = n.classes and c.run_no = n.run_no
 )

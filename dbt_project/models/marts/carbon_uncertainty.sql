@@ -1,29 +1,19 @@
 {{ config(pre_hook="{{ delete_this_run() }}") }}
--- uncertainty of stock totals (per epoch) and of stock changes (per period), per zone and pool:
--- IPCC Approach 1 (error propagation over classes) and Approach 2 (seeded Monte Carlo, each
--- class density drawn once per iteration so t1 and t2 share it). Stock totals include the
--- uncertainty of the class areas where landcover_accuracy has it (reference samples with a
--- reference class); changes carry the density uncertainty only.
-with area_u as (
-    select epoch_label, class_code, area_uncertainty_pct
-    from {{ ref('landcover_accuracy') }}
-    where run_id = {{ var('run_id') }}
-),
-
-stock_terms as (
-    -- one term per class: area x density, whose uncertainty combines the density's and, where
-    -- reference samples give it, the class area's (Approach 1 product rule)
-    select c.zone_set, c.zone_code, 'stock' as quantity, c.epoch_label as epoch_t1,
-           c.epoch_label as epoch_t2, c.pool, c.class_code, 1.0::float8 as coef,
-           c.area_ha * c.carbon_t_per_ha as density,
-           sqrt(coalesce(c.uncertainty_pct, 0) ^ 2
-                + coalesce(a.area_uncertainty_pct, 0) ^ 2) as u_pct
-    from {{ ref('carbon_stocks') }} as c
-    left join area_u as a on a.epoch_label = c.epoch_label and a.class_code = c.class_code
-    where c.run_id = {{ var('run_id') }}
-),
-
-region as (
+-- uncertainty of stock totals (per epoch) and of stock changes (per period), per zone and pool,
+-- of the same dynamic stocks as carbon_stocks and carbon_stock_changes (int_trajectory_stocks).
+-- Each total is a sum of products of factors (ipcc.factor_uncertainty): every dynamic stock is
+-- a linear form of the class densities, B_after and growth rates (terms), and every density a
+-- product of its factors (a plot mean, a parameter value, or Tier 1 SOC_REF x F_LU ...). A
+-- factor used by several classes, both epochs, or SOC_REF behind every class's SOC is one
+-- quantity: Approach 1 differentiates the total with respect to each factor, the Monte Carlo
+-- draws it once per iteration (lognormal where U > 30 %).
+-- Stock totals of an epoch with land-cover reference samples (landcover_accuracy) take the
+-- area-adjusted class areas as the estimate (Olofsson et al. 2014: each class's mapped stock x
+-- adjusted area / mapped area, the same ratio in every zone) with the adjusted area's CI as a
+-- factor; mapped_total_t keeps the mapped figure. Changes use the mapped transitions (adjusting
+-- change areas needs a sample of the change map). A factor without a quantified uncertainty
+-- leaves the row's uncertainty null and is named in unquantified (never counted as 0).
+with region as (
     select * from {{ ref('stg_registry__regions') }}
 ),
 
@@ -31,61 +21,98 @@ zones as (
     select zone_id, zone_set, zone_code from {{ ref('stg_registry__zones') }}
 ),
 
-net_area as (
-    -- area gained (t2) minus area lost (t1) per class, over pixels valid in both epochs
-    select t.epoch_t1, t.epoch_t2, t.zone_set, t.zone_id, c.class_code,
-           sum(case when t.class_t2 = c.class_code then t.pixels else 0 end
-               - case when t.class_t1 = c.class_code then t.pixels else 0 end)
-               * max(r.pixel_area_ha) as coef
-    from {{ ref('int_landcover_transitions') }} as t
+traj as (
+    select * from {{ ref('int_landcover_trajectories') }}
+),
+
+quantity_values as (
+    select quantity, value, factors from {{ ref('int_quantity_factors') }}
+),
+
+adjusted_area as (
+    -- per epoch with reference samples and class: adjusted / mapped area, and its uncertainty
+    select epoch_label, class_code,
+           estimated_area_ha / nullif(mapped_area_ha, 0) as ratio,
+           area_uncertainty_pct
+    from {{ ref('landcover_accuracy') }}
+    where run_id = {{ var('run_id') }}
+),
+
+stock_parts as (
+    -- t C per (zone, epoch, pool, class at the epoch, quantity): pixels x pixel area x the
+    -- quantity's coefficient in the dynamic stock
+    select t.zone_set, t.zone_id, s.epoch_label, s.pool, s.class_code, q.key as quantity,
+           sum(t.pixels * r.pixel_area_ha * q.value::text::float8) as coef
+    from traj as t
+    join {{ ref('int_trajectory_stocks') }} as s on s.classes = t.classes
     cross join region as r
-    cross join lateral (select t.class_t1 as class_code union select t.class_t2) as c
-    group by 1, 2, 3, 4, 5
+    cross join lateral jsonb_each(s.terms) as q
+    group by 1, 2, 3, 4, 5, 6
+),
+
+stock_terms as (
+    select p.zone_set, p.zone_id, 'stock' as quantity, p.epoch_label as epoch_t1,
+           p.epoch_label as epoch_t2, p.pool, p.coef, p.coef * f.value as mapped_t,
+           case when a.ratio is null then f.factors
+                else jsonb_build_array(jsonb_build_array(
+                         'adjusted area ' || p.epoch_label || ' class ' || p.class_code,
+                         a.ratio, a.area_uncertainty_pct)) || f.factors end as factors,
+           a.ratio is not null as adjusted
+    from stock_parts as p
+    join quantity_values as f on f.quantity = p.quantity
+    left join adjusted_area as a on a.epoch_label = p.epoch_label and a.class_code = p.class_code
+),
+
+change_parts as (
+    -- t C per (zone, period, pool, quantity) of t2 - t1 over pixels valid in both epochs
+    select t.zone_set, t.zone_id, c.epoch_t1, c.epoch_t2, c.pool, q.key as quantity,
+           sum(t.pixels * r.pixel_area_ha * q.value::text::float8) as coef
+    from traj as t
+    join {{ ref('int_trajectory_changes') }} as c on c.classes = t.classes
+    cross join region as r
+    -- (a zone without any change keeps a row: one term 0)
+    left join lateral jsonb_each(ipcc.lin_combine(c.terms_t2, 1, c.terms_t1, -1)) as q on true
+    group by 1, 2, 3, 4, 5, 6
 ),
 
 change_terms as (
-    select n.zone_set, coalesce(z.zone_code, r.region_name) as zone_code,
-           'change' as quantity, n.epoch_t1, n.epoch_t2, d.pool, n.class_code, n.coef,
-           d.carbon_t_per_ha as density, coalesce(d.uncertainty_pct, 0) as u_pct
-    from net_area as n
-    cross join region as r
-    left join zones as z on z.zone_id = n.zone_id and z.zone_set = n.zone_set
-    join {{ ref('int_carbon_densities') }} as d on d.class_code = n.class_code
-),
-
-terms as (
-    select * from stock_terms
-    union all
-    select * from change_terms
+    select p.zone_set, p.zone_id, 'change' as quantity, p.epoch_t1, p.epoch_t2, p.pool,
+           coalesce(p.coef, 0) as coef, coalesce(p.coef * f.value, 0) as mapped_t,
+           coalesce(f.factors, '[]'::jsonb) as factors, false as adjusted
+    from change_parts as p
+    left join quantity_values as f on f.quantity = p.quantity
 ),
 
 grouped as (
-    select zone_set, zone_code, quantity, epoch_t1, epoch_t2, pool,
-           sum(coef * density) as total_t,
-           array_agg(coef order by class_code) as coefs,
-           array_agg(density order by class_code) as densities,
-           array_agg(u_pct order by class_code) as u_pcts,
-           array_agg(coef * density order by class_code) as contributions
-    from terms
+    select zone_set, zone_id, quantity, epoch_t1, epoch_t2, pool,
+           sum(mapped_t) as mapped_total_t,
+           jsonb_agg(jsonb_build_object('c', coef, 'f', factors)) as terms,
+           bool_or(adjusted) as adjusted
+    from (select * from stock_terms union all select * from change_terms) as t
     group by 1, 2, 3, 4, 5, 6
 )
 
 select
     {{ var('run_id') }}::bigint as run_id,
     g.zone_set,
-    g.zone_code,
+    coalesce(z.zone_code, r.region_name) as zone_code,
     g.quantity,
     g.epoch_t1,
     g.epoch_t2,
     g.pool,
-    g.total_t,
-    ipcc.u_sum(g.contributions, g.u_pcts) as u_approach1_pct,
-    mc.mc_mean as mc_mean_t,
-    mc.p2_5 as mc_p2_5_t,
-    mc.p97_5 as mc_p97_5_t,
+    u.total as total_t,
+    g.mapped_total_t,
+    case when g.adjusted then 'olofsson_adjusted' else 'mapped' end as area_basis,
+    u.u_approach1_pct,
+    u.mc_mean as mc_mean_t,
+    u.p2_5 as mc_p2_5_t,
+    u.p97_5 as mc_p97_5_t,
     {{ var('mc_draws') }} as mc_draws,
     {{ var('mc_seed') }} as mc_seed,
-    g.quantity = 'stock' and exists (select 1 from area_u) as includes_area_uncertainty
+    g.adjusted as includes_area_uncertainty,
+    u.unquantified
 from grouped as g
-cross join lateral ipcc.monte_carlo_linear(g.coefs, g.densities, g.u_pcts,
-                                           {{ var('mc_draws') }}, {{ var('mc_seed') }}) as mc
+cross join region as r
+left join zones as z on z.zone_id = g.zone_id and z.zone_set = g.zone_set
+cross join lateral ipcc.factor_uncertainty(g.terms, {{ var('mc_draws') }},
+                                           {{ var('mc_seed') }}) as u
