@@ -103,7 +103,8 @@ comment on function raster.np_ndvi_trend(bytea[], integer[], double precision[],
 
 -- Slope (degrees, Horn 1981) and the HJ 1167/1168 slope class (1: 0-5, 2: 5-15, 3: 15-25,
 -- 4: 25-35, 5: 35-45, 6: >= 45 degrees) of a DEM tile; neighbours (any tiles of the same grid)
--- supply the one-pixel border; at the edge of the data the border repeats the edge pixels.
+-- supply the one-pixel border; where there is no data (outside the boundary, nodata, the grid's
+-- edge) the border is extrapolated on a plane (below), so a plane has its slope everywhere.
 -- Bands (32BF): 1 slope_deg, 2 slope_class.
 create or replace function raster.np_slope(center bytea, neighbours bytea[],
                                            z_factor double precision default 1)
@@ -121,12 +122,26 @@ for nb in neighbours or []:
     if nb is not None:
         part = place(big, pgeo, nb, fill=np.nan)
         canvas = np.where(np.isnan(canvas), part, canvas)
-core = np.where(m, v.astype(np.float64), np.nan)
-edge = np.pad(core, 1, mode='edge')
-canvas = np.where(np.isnan(canvas), edge, canvas) * z_factor
-a, b, c = canvas[:-2, :-2], canvas[:-2, 1:-1], canvas[:-2, 2:]
-d, f = canvas[1:-1, :-2], canvas[1:-1, 2:]
-gg, hh, ii = canvas[2:, :-2], canvas[2:, 1:-1], canvas[2:, 2:]
+canvas = canvas * z_factor
+# A neighbour without data (nodata, outside the region boundary, a missing tile, the edge of
+# the grid) is extrapolated, exactly on a plane: from the centre and the opposite neighbour
+# (2 e - opposite); a corner whose opposite is missing too from the plane through the centre
+# and its two filled side neighbours; a side whose opposite is missing too (a strip one pixel
+# wide) takes the centre's value.
+e = canvas[1:-1, 1:-1]
+win = {(dr, dc): canvas[1 + dr:1 + dr + h, 1 + dc:1 + dc + w]
+       for dr in (-1, 0, 1) for dc in (-1, 0, 1) if (dr, dc) != (0, 0)}
+z = {}
+for k in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+    x, opp = win[k], win[(-k[0], -k[1])]
+    z[k] = np.where(np.isnan(x), np.where(np.isnan(opp), e, 2 * e - opp), x)
+for k in ((-1, -1), (-1, 1), (1, -1), (1, 1)):
+    x, opp = win[k], win[(-k[0], -k[1])]
+    z[k] = np.where(np.isnan(x), np.where(np.isnan(opp), z[(k[0], 0)] + z[(0, k[1])] - e,
+                                          2 * e - opp), x)
+a, b, c = z[(-1, -1)], z[(-1, 0)], z[(-1, 1)]
+d, f = z[(0, -1)], z[(0, 1)]
+gg, hh, ii = z[(1, -1)], z[(1, 0)], z[(1, 1)]
 dx, dy = abs(g[0]), abs(g[1])
 dzdx = ((c + 2 * f + ii) - (a + 2 * d + gg)) / (8 * dx)
 dzdy = ((gg + 2 * hh + ii) - (a + 2 * b + c)) / (8 * dy)
@@ -137,7 +152,8 @@ cls[np.isnan(slope)] = np.nan
 return encode(center, [slope, cls])
 $$;
 comment on function raster.np_slope(bytea, bytea[], double precision) is
-  'Slope in degrees (Horn) and HJ slope class of a DEM tile, borders from neighbouring tiles';
+  'Slope in degrees (Horn) and HJ slope class of a DEM tile, borders from neighbouring tiles; '
+  'neighbours without data (outside the boundary, nodata, the grid edge) extrapolated on a plane';
 
 -- Values of class pairs (a at t1, b at t2) on aligned tiles, e.g. the severity of a land-cover
 -- transition: 32BF, 0 for pairs not listed, nodata where a or b has no data.

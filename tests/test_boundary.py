@@ -206,8 +206,9 @@ def _exported(tif: Path) -> np.ndarray:
 
 def test_slope_stays_inside_the_boundary(db_url: str, tmp_path: Path) -> None:
     """A plane z = 0.1 x - 0.05 y (slope atan(0.1118) = 6.379 deg) as the DEM of the L-shaped
-    region, 16-px tiles: slope exists only inside the L (its DEM is masked at load) and, once
-    the kernel fills neighbours outside the boundary, is the plane's on every pixel inside."""
+    region, 16-px tiles: slope exists only inside the L (its DEM is masked at load) and is the
+    plane's on every pixel inside, those beside the boundary included (neighbours outside it
+    are extrapolated on a plane, not repeated or left out)."""
     i, j = np.mgrid[:ROWS, :COLS]
     plane = (0.1 * j * PX - 0.05 * i * PX + 100).astype(np.float32)
     dem = write_raster(tmp_path / "dem.tif", plane, crs=CRS, origin=(X0, Y0), nodata=-9999)
@@ -226,12 +227,10 @@ def test_slope_stays_inside_the_boundary(db_url: str, tmp_path: Path) -> None:
     slope = np.full((ROWS, COLS), np.nan)
     slope[r0:r0 + a.shape[0], c0:c0 + a.shape[1]] = a
     assert not (np.isfinite(slope) & ~inside).any()
-    # raster.np_slope (sql/040_identification.sql) leaves pixels next to nodata neighbours
-    # without slope where the neighbour lies in a loaded tile, and repeats the tile's edge
-    # pixels where the neighbour tile holds nothing (a biased slope)
-    if not np.allclose(slope[inside], math.degrees(math.atan(math.hypot(0.1, 0.05))),
-                       atol=1e-4):
-        pytest.xfail("raster.np_slope does not yet fill neighbours outside the boundary")
+    # neighbours outside the boundary are extrapolated on the plane: every inside pixel,
+    # boundary pixels included, has the plane's slope
+    assert np.allclose(slope[inside], math.degrees(math.atan(math.hypot(0.1, 0.05))),
+                       atol=1e-4)
     assert assessed == pytest.approx(inside.sum() * 0.09)
 
 
