@@ -250,6 +250,7 @@ def _check_weights(path: Path, rows) -> list[Issue]:
                                          f"{group} group would score nothing and no area "
                                          "would be graded a priority; give at least one "
                                          "factor a positive weight (0 leaves a factor out)"))
+    judged: dict[tuple[str, str], tuple[str, float]] = {}
     for item, r in rows:
         if r[0] != "ahp_pairwise":
             continue
@@ -277,6 +278,14 @@ def _check_weights(path: Path, rows) -> list[Issue]:
                                          f"{groups[b]} factor; AHP judgements compare the "
                                          "factors of one group only (degradation with "
                                          "degradation, importance with importance)"))
+        elif (b, a) in judged and abs(judged[(b, a)][1] * r[4] - 1) > 1e-6:
+            other_item, other = judged[(b, a)]
+            problems.append(issue(path, item, "params.ahp",
+                                  detail=f"{pair} = {r[4]:g} contradicts {b}>{a} = {other:g} "
+                                         f"({other_item}): the two must be reciprocal "
+                                         f"({1 / other:.4g}); give one of them"))
+        else:
+            judged[(a, b)] = (item, r[4])
     return problems
 
 

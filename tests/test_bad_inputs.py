@@ -425,6 +425,10 @@ CASES_V2: list[tuple[str, Callable, str, str, str]] = [
     ("params-ahp-unknown-factor", params(WEIGHTS + "ahp_pairwise,ndvi_trend>erosion,3,1\n",
                                          "weights"),
      "params.ahp", "'erosion' are neither built-in factors", "row 2"),
+    ("params-ahp-not-reciprocal", params(WEIGHTS + "ahp_pairwise,ndvi_trend>slope,3,1\n"
+                                                   "ahp_pairwise,slope>ndvi_trend,3,1\n",
+                                         "weights"),
+     "params.ahp", "slope>ndvi_trend = 3 contradicts ndvi_trend>slope = 3 (row 2)", "row 3"),
     ("params-ahp-self", params(WEIGHTS + "ahp_pairwise,slope>slope,3,1\n", "weights"),
      "params.ahp", "not judged against itself", "row 2"),
     ("params-growth-negative", params(POOLS + "growth_rate,2,agb,-2,t C/ha/yr\n",

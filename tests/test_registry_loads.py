@@ -384,3 +384,17 @@ def test_a_pool_column_named_by_map(region_db, tmp_path) -> None:
                             "m.carbon_t_per_ha from registry.plot_measurements m join "
                             "registry.survey_plots s using (plot_uid)").fetchone()
     assert row == ("A1", "agb", 80.0, "t/ha", pytest.approx(80 * 0.47))
+
+
+def test_a_valid_weights_set_loads(region_db, tmp_path) -> None:
+    """Weights of built-in and loaded-layer factors, a zero weight beside a positive one, and
+    AHP judgements within a group (a reciprocal pair given twice is consistent)."""
+    p = tmp_path / "w.csv"
+    p.write_text("parameter,stratum,value,unit\n"
+                 "degradation_weight,ndvi_trend,0.5,1\ndegradation_weight,slope,0,1\n"
+                 "degradation_weight,factor_erosion,-0.3,1\n"
+                 "ahp_pairwise,ndvi_trend>factor_erosion,3,1\n"
+                 "ahp_pairwise,factor_erosion>ndvi_trend,0.333333333,1\n"
+                 "ahp_pairwise,carbon_density>fvc,2,1\n")
+    load_params(region_db, p, name="w", kind="weights", source_text="s")
+    assert region_db.execute("select count(*) from registry.parameter_values").fetchone() == (6,)
