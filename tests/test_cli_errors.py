@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import click
 import pytest
@@ -19,6 +21,8 @@ MISSING = "/nonexistent/ecorest/input.file"
 BOUNDARY = str(DERIVED / "willamette_region.geojson")
 RASTER = str(WILLAMETTE / "lulc_samp_cur.tif")
 TABLE = str(WILLAMETTE / "carbon_pools_willamette.csv")
+#: where `db backup` would write (never reached: every use here fails before writing)
+BACKUP = str(Path(tempfile.gettempdir()) / "ecorest-test-cli-errors.backup")
 
 #: every command with arguments that pass the command line's own checks; the input file
 #: comes last so that a missing-file variant can replace it
@@ -29,6 +33,8 @@ COMMANDS: dict[tuple[str, ...], list[str]] = {
     ("db", "url"): [],
     ("db", "migrate"): [],
     ("db", "status"): [],
+    ("db", "backup"): [BACKUP],
+    ("db", "restore"): [TABLE],
     ("region", "create"): ["r", "--boundary", BOUNDARY],
     ("region", "set-ipcc"): ["r", "--climate", "boreal"],
     ("region", "set-legend"): ["r", "clcd"],
@@ -40,6 +46,7 @@ COMMANDS: dict[tuple[str, ...], list[str]] = {
     ("load", "projects"): ["r", BOUNDARY],
     ("load", "plots"): ["r", TABLE],
     ("load", "params"): ["--global", "--name", "n", "--kind", "weights", "--source", "s", TABLE],
+    ("params", "activate"): ["r", "n@1"],
     ("run",): ["r"],
     ("report",): ["r"],
     ("export",): ["r"],
