@@ -559,10 +559,14 @@ def test_land_cover_accuracy_and_area_uncertainty_of_stocks(db_url: str, tmp_pat
 
 
 @pytest.mark.parametrize("settings,message", [
-    ({"grading_methd": "fixed"}, "not a model setting"),
-    ({"grading_method": "jenks"}, "use one of fixed, quantile, natural_breaks"),
-    ({"min_plots": "five"}, "must be a number"),
-    ({"run_id": 7}, "not a model setting"),
+    ({"grading_methd": "fixed"}, r"^cannot set 'grading_methd': not a model setting; the "
+                                 r"settings are .*grading_method"),
+    ({"grading_method": "jenks"}, r"^setting grading_method='jenks' is not allowed: "
+                                  r"grading_method must be one of fixed, quantile, "
+                                  r"natural_breaks \(default fixed\)$"),
+    ({"min_plots": "five"}, r"^setting min_plots='five' is not allowed: min_plots must be a "
+                            r"whole number in \[1, 100,000\] \(default 5\)$"),
+    ({"run_id": 7}, r"^cannot set 'run_id': not a model setting"),
 ])
 def test_bad_run_settings_are_refused_before_anything_runs(conn, settings, message) -> None:
     with pytest.raises(LoadError, match=message):
