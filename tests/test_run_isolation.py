@@ -135,3 +135,23 @@ def test_two_regions_at_once_are_serialised_and_both_right(db_url: str, tmp_path
             ("beta", runs["beta"], round(HA * 90, 3))]
         assert conn.execute("select count(*) from etl.assessment_runs "
                             "where status <> 'succeeded'").fetchone() == (0,)
+
+
+def test_a_second_run_of_the_same_region_waits_then_reuses_the_first(
+        db_url: str, tmp_path: Path, caplog) -> None:
+    """Started while the first run computes, a run of the same region with the same inputs
+    waits for it, saying so, and then finds nothing new to compute."""
+    with psycopg.connect(db_url) as conn, psycopg.connect(db_url, autocommit=True) as watch:
+        small_region(conn, tmp_path, "alpha", forest_to_grass(0.5))
+        first = start_run(db_url, tmp_path, "alpha")
+        run_a = wait_for(watch, "select run_id from etl.assessment_runs "
+                         "where status = 'running'", (), first, "the first run was recorded")[0]
+        with caplog.at_level("INFO", logger="ecorest.run"):
+            second = run_assessment(conn, db_url, "alpha", work_dir=tmp_path / "dbt")
+        out, err = first.communicate(timeout=600)
+        assert first.returncode == 0, err
+        assert second == run_a
+        assert any(r.getMessage().startswith(f"waiting for run {run_a} (region alpha, started")
+                   for r in caplog.records), caplog.text
+        assert conn.execute("select run_id, status from etl.assessment_runs").fetchall() == [
+            (run_a, "succeeded")]
