@@ -43,9 +43,12 @@ def demo(settings: Settings, out_dir: str) -> None:
     log.info("sample data: %s (derived files in %s)", sample, derived)
     if settings.uses_embedded_cluster:
         EmbeddedCluster(settings.home).start()
-    url = dbmod.resolve_url(settings, create=True)
-    dbmod.migrate(url)
+    # the cluster's superuser migrates; loads and runs (dbt) go through the ecorest_runner
+    # login like every other command (with --dsn: that URL, which `run` never lets dbt use
+    # as a superuser)
+    dbmod.migrate(dbmod.resolve_url(settings, create=True))
     log.info("schema at revision %s", dbmod.head_revision())
+    url = dbmod.resolve_url(settings)
     with dbmod.session(settings) as conn:
         demo_mod.run(conn, sample, derived)
         run_id = run_assessment(conn, url, "willamette", work_dir=settings.home / "dbt")
