@@ -24,7 +24,7 @@ from psycopg.types.json import Jsonb
 
 from ecorest.errors import LoadError
 
-from .validation import Issue, fail
+from .validation import Issue, fail, issue
 
 log = logging.getLogger(__name__)
 
@@ -164,12 +164,10 @@ def recorded_load(conn: psycopg.Connection, loader: str, path: str | Path, sha25
              len(ctx.warnings), time.monotonic() - t0)
 
 
-def connection_lost_message(path: str, exc: BaseException) -> str:
-    """One line for a connection lost in the middle of a load."""
+def connection_lost_message(path: str, exc: BaseException) -> Issue:
+    """One line for a connection lost in the middle of a load (rule db.connection)."""
     detail = " ".join(str(exc).split())[:200] or type(exc).__name__
-    return (f"{path}: the connection to the database server was lost during the load "
-            f"({detail}); the server rolled the load back, nothing was stored — load the file "
-            "again when the server is reachable [rule db.connection]")
+    return issue(path, "", "db.connection", detail=detail)
 
 
 def _json_safe(value):

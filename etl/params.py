@@ -130,8 +130,6 @@ def _canonical_unit(unit: str, allowed: tuple[str, ...]) -> str | None:
     for a in allowed:
         if key == _unit_key(a).replace("mgc", "tc"):
             return allowed[0] if a in DENSITY_UNITS + GROWTH_UNITS else a
-    if allowed is UNITLESS and key in ("", "%/100"):
-        return "1"
     return None
 
 

@@ -65,6 +65,9 @@ MESSAGES: dict[str, str] = {
     "region.immutable": "region {region!r} already exists with {setting} {stored}, not "
                         "{given}; {advice}",
     "legend.exists": "legend {legend!r} is not registered; load it with `ecorest load legend`",
+    "db.connection": ("the connection to the database server was lost during the load "
+                      "({detail}); the server rolled the load back, nothing was stored — load "
+                      "the file again when the server is reachable"),
     "params.format": "{detail}",
     "params.parameter": ("parameter {parameter!r} is not a parameter of kind {kind} (its "
                          "parameters: {known}){hint}; the set would load but no model would "
