@@ -466,6 +466,12 @@ def build_run(conn: psycopg.Connection, url: str, run_id: int, *, work_dir: Path
                 {"dbt_build_s": round(time.monotonic() - t0, 2)}, remove_rows=True)
         raise
     timings = {"dbt_build_s": round(time.monotonic() - t0, 2)}
+    gone = inputs_gone(conn, run_id) if ok else []
+    if gone:
+        message = ("inputs of the run were replaced or removed while it computed, so its "
+                   "results may not be theirs: " + "; ".join(gone) + "; run it again")
+        _finish(conn, run_id, "failed", message, timings, remove_rows=True)
+        raise RunError(f"assessment run {run_id} failed: {message}")
     if not ok:
         _finish(conn, run_id, "failed", failures or "dbt build failed", timings)
         raise RunError(f"assessment run {run_id} failed (previous results are untouched):\n"
@@ -473,6 +479,24 @@ def build_run(conn: psycopg.Connection, url: str, run_id: int, *, work_dir: Path
     _finish(conn, run_id, "succeeded", None, timings)
     log.info("assessment run %d succeeded in %.1f s", run_id, timings["dbt_build_s"])
     return run_id
+
+
+def inputs_gone(conn: psycopg.Connection, run_id: int) -> list[str]:
+    """The raster inputs the run pinned whose tiles are gone (a load replaced that layer and
+    epoch and dropped them), as "layer epoch (file)"."""
+    rows = conn.execute(
+        """select coalesce(c.layer || ' ' || c.epoch_label || ' (' || c.source_path || ')',
+                           'raster catalog entry ' || u.catalog_id)
+           from etl.assessment_runs as a
+           cross join lateral unnest(a.input_catalog_ids) as u(catalog_id)
+           left join raster.catalog as c on c.catalog_id = u.catalog_id
+           where a.run_id = %s
+             and (c.catalog_id is null
+                  or (c.tile_count > 0 and not exists (select 1 from raster.tiles as t
+                                                       where t.catalog_id = u.catalog_id)))
+           order by 1""", (run_id,)).fetchall()
+    conn.rollback()
+    return [r[0] for r in rows]
 
 
 def _finish(conn, run_id: int, status: str, message: str | None, timings: dict, *,

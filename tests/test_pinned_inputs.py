@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import psycopg
-from test_run_isolation import forest_to_grass, small_region
+from test_run_isolation import forest_to_grass, small_region, stocks
 
 from ecorest.etl.rasters import load_raster
 from ecorest.report.export import export_run
-from ecorest.run import build_run, record_run, run_assessment, run_slot
+from ecorest.run import build_run, inputs_gone, record_run, run_assessment, run_slot
 from helpers import write_raster
 
 
@@ -59,6 +59,32 @@ def test_a_dem_loaded_after_the_run_started_is_not_read(db_url: str, tmp_path: P
         assert float(steep[0][3]) > 30
 
 
+def test_a_layer_replaced_while_the_run_computes_never_changes_its_numbers(
+        db_url: str, tmp_path: Path) -> None:
+    """A corrected 2010 land cover replaces the one the run recorded, after the run started:
+    the run computes with the recorded layer (the loader keeps the tiles a recorded run uses;
+    were they gone, the run would fail naming them: see inputs_gone below)."""
+    with psycopg.connect(db_url) as conn:
+        small_region(conn, tmp_path, "alpha", forest_to_grass(0.5))
+        reference = run_assessment(conn, db_url, "alpha", work_dir=tmp_path / "dbt")
+        expected = stocks(conn, reference)
+        region_id, edition, param_ids, options = conn.execute(
+            "select region_id, ipcc_edition, parameter_set_ids, options "
+            "from etl.assessment_runs where run_id = %s", (reference,)).fetchone()
+        conn.rollback()
+        with run_slot(db_url) as slot:
+            run_id = record_run(slot, region_id, edition, param_ids, options)
+            corrected = forest_to_grass(0.25)["2010"].astype(np.uint8)
+            load_raster(conn, "alpha", "landcover",
+                        write_raster(tmp_path / "lc_2010_fixed.tif", corrected, nodata=255),
+                        epoch="2010", legend="alpha", show_progress=False)
+            assert build_run(conn, db_url, run_id, work_dir=tmp_path / "dbt") == run_id
+        assert stocks(conn, run_id) == expected
+        # the next run reads the corrected layer: its numbers differ
+        later = run_assessment(conn, db_url, "alpha", work_dir=tmp_path / "dbt")
+        assert later > run_id and stocks(conn, later) != expected
+
+
 def test_export_of_a_run_whose_layer_was_replaced_names_what_is_gone(db_url: str,
                                                                      tmp_path: Path) -> None:
     with psycopg.connect(db_url) as conn:
@@ -75,18 +101,23 @@ def test_export_of_a_run_whose_layer_was_replaced_names_what_is_gone(db_url: str
                     write_raster(tmp_path / "lc_2010_fixed.tif", corrected, nodata=255),
                     epoch="2010", legend="alpha", show_progress=False)
         after = export_run(conn, "alpha", tmp_path / "after", run_id=run_id, formats=("tif",))
-        kept = conn.execute(
-            "select count(*) from raster.tiles t join raster.catalog c using (catalog_id) "
-            "where c.region_id = (select region_id from registry.regions where name = 'alpha') "
-            "and c.layer = 'landcover' and c.epoch_label = '2010' and not c.is_current"
-        ).fetchone()[0]
-    names = sorted(p.name for p in after)
-    if kept:  # the loader kept the tiles a recorded run uses: the export is complete
-        assert names == sorted(p.name for p in complete)
-        return
-    note = tmp_path / "after" / f"alpha_run{run_id}_MISSING_INPUTS.txt"
-    assert note in after
+        assert sorted(p.name for p in after) == sorted(p.name for p in complete)
+        # tiles of replaced layers were dropped by earlier versions of the loader
+        old_id = conn.execute(
+            "select catalog_id from raster.catalog where layer = 'landcover' "
+            "and epoch_label = '2010' and not is_current").fetchone()[0]
+        conn.execute("select raster.drop_tile_partition(%s)", (old_id,))
+        conn.commit()
+        gone = export_run(conn, "alpha", tmp_path / "gone", run_id=run_id, formats=("tif",))
+        # a run whose inputs vanish while it computes fails naming them
+        missing = inputs_gone(conn, run_id)
+        assert len(missing) == 1 and missing[0].startswith("landcover 2010 (")
+        assert missing[0].endswith("lc_2010.tif)")
+    names = sorted(p.name for p in gone)
+    note = tmp_path / "gone" / f"alpha_run{run_id}_MISSING_INPUTS.txt"
+    assert note in gone
     text = note.read_text()
     assert "landcover 2010" in text and "lc_2010.tif" in text and "lc_2010_fixed.tif" in text
     assert "landcover 2000" not in text
     assert f"alpha_run{run_id}_carbon_density_2010.tif" not in names
+    assert f"alpha_run{run_id}_carbon_density_2000.tif" in names
