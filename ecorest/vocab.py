@@ -29,7 +29,7 @@ CROPLAND_KINDS = ("annual", "paddy", "perennial")
 CARBON_POOLS = ("agb", "bgb", "dead_wood", "litter", "soc", "total")
 
 #: raster layer kinds with a fixed meaning; ``factor_<name>`` layers come besides them
-LAYER_KINDS = ("landcover", "ndvi", "evi", "fvc", "dem")
+LAYER_KINDS = ("landcover", "ndvi", "evi", "fvc", "gpp", "npp", "dem")
 
 #: what a parameter set holds
 PARAMETER_KINDS = ("carbon_pools", "ipcc_defaults", "growth_rates", "weights",

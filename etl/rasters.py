@@ -95,6 +95,13 @@ LAYERS: dict[str, LayerSpec] = {
                      "; FVC is a fraction in [0, 1]: percentages need --scale 0.01"),
     "dem": LayerSpec("continuous", "32BF", (-500.0, 9000.0), units="m",
                      hint="; elevations must be metres (feet need --scale 0.3048)"),
+    # yearly productivity, a vegetation signal that is a carbon flux (MODIS MOD17A3)
+    "gpp": LayerSpec("continuous", "32BF", (0.0, 6.0), units="kg C/m2/yr",
+                     hint="; annual GPP in kg C m-2 yr-1: MODIS MOD17A3 integers need --scale "
+                          "0.0001 (and their fill codes 65529-65535 as nodata)"),
+    "npp": LayerSpec("continuous", "32BF", (-1.0, 4.0), units="kg C/m2/yr",
+                     hint="; annual NPP in kg C m-2 yr-1: MODIS MOD17A3 integers need --scale "
+                          "0.0001 (and their fill codes 65529-65535 as nodata)"),
 }
 FACTOR = re.compile(r"^factor_[a-z][a-z0-9_]{0,40}$")
 

@@ -36,7 +36,7 @@ grant execute on function raster.create_tile_partition(bigint, boolean),
                          raster.constrain_tile_partition(bigint),
                          raster.drop_tile_partition(bigint) to ecorest_etl;
 
--- kernels: every function of schema raster (PL/Python + numpy over whole tiles, tile
+-- kernels: every function of schemas raster and benefit (PL/Python + numpy over whole tiles, tile
 -- partitions) is executable by ecorest_etl only: an analyst or BI login could otherwise run
 -- them on arbitrary bytea with unbounded memory and time. Functions get EXECUTE for PUBLIC when
 -- created, so this is applied to all of them on every migration, whatever their signature.
@@ -45,13 +45,16 @@ declare
   f regprocedure;
 begin
   for f in select p.oid::regprocedure from pg_proc p
-           where p.pronamespace = 'raster'::regnamespace
+           where p.pronamespace in ('raster'::regnamespace, 'benefit'::regnamespace)
   loop
     execute format('revoke all on function %s from public, ecorest_analyst, ecorest_bi', f);
     execute format('grant execute on function %s to ecorest_etl', f);
   end loop;
 end $$;
 alter default privileges in schema raster revoke execute on functions from public;
+-- the matched-benefit kernel (sql/050_benefit.sql), the same rule
+grant usage on schema benefit to ecorest_etl;
+alter default privileges in schema benefit revoke execute on functions from public;
 
 -- identification functions (AHP, class breaks, accuracy)
 grant usage on schema ident to ecorest_etl, ecorest_analyst;

@@ -115,6 +115,18 @@ SCHEMA: dict[str, Spec] = {
     # refuses the same range)
     "mc_draws": Number(100, 1_000_000, integer=True),
     "mc_seed": Number(0, 2**31 - 1, integer=True),
+    # benefit against matched controls (sql/050_benefit.sql refuses draws outside the range)
+    "vegetation_signal": Choice(("auto", "ndvi", "evi", "fvc", "gpp", "npp", "none")),
+    "density_method": Choice(("signal", "class")),
+    "leakage_belt_m": Number(0, 100_000, open_low=True),
+    "control_sample_pixels": Number(100, 1_000_000, integer=True),
+    "match_k": Number(1, 50, integer=True),
+    "match_caliper_sd": Number(0, 10, open_low=True),
+    "match_pre_years": Number(1, 50, integer=True),
+    "sink_baseline_years": Number(1, 50, integer=True),
+    "sink_post_years": Number(1, 50, integer=True),
+    "sink_rate_threshold_pct": Number(-100, 10_000),
+    "bootstrap_draws": Number(100, 100_000, integer=True),
     "ndvi_annual_reduce": Choice(("max", "mean")),
     "trend_min_years": Number(3, 1000, integer=True),
     "trend_stable_slope": Number(0, 1),

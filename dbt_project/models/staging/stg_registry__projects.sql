@@ -8,7 +8,8 @@ select
     p.start_date,
     p.end_date,
     p.is_example,
-    p.area_ha as polygon_area_ha
+    p.area_ha as polygon_area_ha,
+    p.investment_cny
 from {{ source('registry', 'projects') }} as p
 where p.region_id = {{ var('region_id') }}
   and p.valid_to is null

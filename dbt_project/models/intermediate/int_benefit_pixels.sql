@@ -1,0 +1,73 @@
+-- the pixels the benefit against matched controls reads (raster.np_benefit_pixels): every pixel
+-- of a project (zone_id 2 x project_version_id) or of its leakage belt (2 x id + 1: within
+-- leakage_belt_m of the project, outside every project), and a fixed systematic sample of the
+-- region (in_sample; about control_sample_pixels pixels, the same in every run), with the
+-- class at every observed land-cover epoch, the yearly signal (int_signal_epochs), elevation
+-- and slope. Sampled pixels outside every project and belt are the control pool.
+with epochs as (
+    select catalog_id, epoch_no, epoch_label from {{ ref('stg_raster__landcover_epochs') }}
+    where epoch_date <= current_date
+),
+
+project_count as (
+    select count(*) as n from {{ ref('stg_registry__projects') }}
+),
+
+stacks as (
+    select p.tile_x, p.tile_y, array_agg(t.rast::bytea order by e.epoch_no) as tiles
+    from (
+        select distinct t.tile_x, t.tile_y
+        from {{ source('raster', 'tiles') }} as t
+        join epochs as e on e.catalog_id = t.catalog_id
+    ) as p
+    cross join epochs as e
+    left join {{ source('raster', 'tiles') }} as t
+        on t.catalog_id = e.catalog_id and t.tile_x = p.tile_x and t.tile_y = p.tile_y
+    group by p.tile_x, p.tile_y
+),
+
+signal as (
+    select t.tile_x, t.tile_y,
+           array_agg(t.rast::bytea order by s.epoch_date) as tiles,
+           array_agg(s.epoch_year order by s.epoch_date) as years,
+           array_agg(s.scale_factor order by s.epoch_date) as scales,
+           array_agg(s.add_offset order by s.epoch_date) as offsets
+    from {{ ref('int_signal_epochs') }} as s
+    join {{ source('raster', 'tiles') }} as t on t.catalog_id = s.catalog_id
+    group by t.tile_x, t.tile_y
+),
+
+zones as (
+    select zt.tile_x, zt.tile_y, zt.rast
+    from (select catalog_id from epochs order by epoch_no limit 1) as first_epoch
+    cross join lateral raster.project_tiles(first_epoch.catalog_id,
+                                            {{ var('leakage_belt_m') }}) as zt
+),
+
+dem as (
+    select t.tile_x, t.tile_y, t.rast
+    from {{ ref('stg_raster__ident_layers') }} as d
+    join {{ source('raster', 'tiles') }} as t on t.catalog_id = d.catalog_id
+    where d.role = 'dem'
+),
+
+step as (
+    select greatest(1, ceil(sum(c.pixels)::float8
+                            / {{ var('control_sample_pixels') }}))::int as step
+    from {{ ref('int_landcover_counts') }} as c
+    where c.zone_set = 'region'
+      and c.epoch_label = (select epoch_label from epochs order by epoch_no limit 1)
+)
+
+select x.*
+from stacks as s
+cross join project_count as pc
+cross join step
+left join zones as z on z.tile_x = s.tile_x and z.tile_y = s.tile_y
+left join signal as g on g.tile_x = s.tile_x and g.tile_y = s.tile_y
+left join dem as d on d.tile_x = s.tile_x and d.tile_y = s.tile_y
+left join {{ ref('int_slope_tiles') }} as sl on sl.tile_x = s.tile_x and sl.tile_y = s.tile_y
+cross join lateral raster.np_benefit_pixels(z.rast::bytea, s.tiles, g.tiles, g.years, g.scales,
+                                            g.offsets, d.rast::bytea, sl.rast::bytea,
+                                            step.step, '{{ var("ndvi_annual_reduce") }}') as x
+where pc.n > 0

@@ -1,0 +1,69 @@
+-- matching, benefits, balance, leakage and sink-rate figures of every current project
+-- (benefit.np_matched_benefits over int_benefit_pixels; one row per project and section:
+-- match, balance, period, sink). The marts project_matched_benefits, project_match_balance,
+-- project_sink_rate_change and project_cost_effectiveness read them.
+with px as (
+    select * from {{ ref('int_benefit_pixels') }}
+),
+
+lc as (
+    select array_agg(epoch_year order by epoch_no) as years
+    from {{ ref('stg_raster__landcover_epochs') }}
+    where epoch_date <= current_date
+),
+
+sig as (
+    select array_agg(distinct epoch_year order by epoch_year) as years,
+           bool_or(is_flux) as is_flux
+    from {{ ref('int_signal_epochs') }}
+),
+
+dens as (
+    -- biomass density (agb + bgb, t C/ha) of every class
+    select array_agg(class_code order by class_code) as codes,
+           array_agg(d order by class_code) as densities
+    from (
+        select class_code, sum(carbon_t_per_ha) as d
+        from {{ ref('int_carbon_densities') }}
+        where pool in ('agb', 'bgb')
+        group by class_code
+    ) as b
+),
+
+proj as (
+    select array_agg(project_version_id order by project_version_id) as ids,
+           array_agg(extract(year from start_date)::int order by project_version_id) as starts
+    from {{ ref('stg_registry__projects') }}
+),
+
+arrays as (
+    select array_agg(zone_id) as zones, array_agg(in_sample) as in_sample,
+           array_agg(classes) as classes,
+           array_agg(signal) filter (where cardinality(signal) > 0) as signal,
+           array_agg(elevation) as elevation, array_agg(slope_deg) as slope
+    from px
+)
+
+select r.project_version_id, r.section, r.data
+from arrays as a
+cross join lc
+cross join sig
+cross join dens
+cross join proj
+cross join {{ ref('stg_registry__regions') }} as reg
+cross join lateral benefit.np_matched_benefits(
+    a.zones, a.in_sample, a.classes, a.signal, a.elevation, a.slope, lc.years, sig.years,
+    dens.codes, dens.densities, proj.ids, proj.starts, reg.pixel_area_ha,
+    jsonb_build_object(
+        'k', {{ var('match_k') }},
+        'caliper_sd', {{ var('match_caliper_sd') }},
+        'match_pre_years', {{ var('match_pre_years') }},
+        'sink_baseline_years', {{ var('sink_baseline_years') }},
+        'sink_post_years', {{ var('sink_post_years') }},
+        'threshold_pct', {{ var('sink_rate_threshold_pct') }},
+        'bootstrap_draws', {{ var('bootstrap_draws') }},
+        'seed', {{ var('mc_seed') }},
+        'density_method', '{{ var("density_method") }}',
+        -- kg C/m2/yr -> t C/ha/yr for flux signals (gpp, npp)
+        'flux_to_t_per_ha', case when sig.is_flux then 10 end)) as r
+where a.zones is not null

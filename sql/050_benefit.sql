@@ -1,0 +1,422 @@
+-- Restoration benefit against a matched dynamic baseline (docs/CARBON.md, "Benefit against
+-- matched controls"): the pixels of projects, of their leakage belts and a sample of control
+-- pixels with their land-cover classes, yearly vegetation signal, elevation and slope
+-- (raster.np_benefit_pixels), and the matching, benefits, balance, leakage and sink-rate
+-- figures computed from them (benefit.np_matched_benefits, PL/Python + numpy).
+create schema if not exists benefit;
+comment on schema benefit is
+  'Restoration benefit against matched controls (ecorest): matching, bootstrap, sink rates';
+
+-- One row per pixel of a tile position that lies in a project or a leakage belt (z: 2 x
+-- project_version_id inside, 2 x id + 1 in the belt, 0 elsewhere), and per pixel of the
+-- systematic sample (in_sample: a fixed hash of the pixel's grid position modulo `step` is 0,
+-- the same pixels in every run): classes at every land-cover epoch (null: no data), the yearly
+-- signal (sig: the signal tiles in time order with their years, scale and offset; several
+-- epochs of one year are reduced with `reduce`, mean or max), elevation and slope (null where
+-- the tile or pixel has none).
+create or replace function raster.np_benefit_pixels(z bytea, lc bytea[], sig bytea[],
+                                                    sig_years integer[],
+                                                    sig_scales double precision[],
+                                                    sig_offsets double precision[],
+                                                    dem bytea, slope bytea, step integer,
+                                                    reduce text default 'mean')
+returns table (zone_id integer, in_sample boolean, classes integer[],
+               signal double precision[], elevation double precision,
+               slope_deg double precision)
+language plpython3u immutable as $$
+import numpy as np
+if 'ecorest_place' not in GD:
+    plpy.execute('select raster.np_kernels_loaded()')
+decode, place = GD['ecorest_decode'], GD['ecorest_place']
+ref = next((t for t in (lc or []) if t is not None), None)
+if ref is None:
+    return []
+v0, _, g = decode(ref, with_geo=True)
+shape = v0.shape
+cls = []
+for t in lc:
+    if t is None:
+        cls.append(np.full(shape, -1, np.int64))
+    else:
+        v, m = decode(t)
+        cls.append(np.where(m, v.astype(np.int64), -1))
+cls = np.stack(cls, axis=-1)
+valid = (cls >= 0).any(axis=-1)
+zone = place(shape, g, z) if z is not None else np.zeros(shape, np.int64)
+# a fixed pseudo-random sample of the grid: hash of the pixel's global row and column
+rows = np.round(g[3] / g[1]).astype(np.int64) + np.arange(shape[0], dtype=np.int64)
+cols = np.round(g[2] / g[0]).astype(np.int64) + np.arange(shape[1], dtype=np.int64)
+h = (rows[:, None] * 73856093) ^ (cols[None, :] * 19349663)
+sample = (np.abs(h) % max(int(step or 1), 1)) == 0
+keep = valid & ((zone != 0) | sample)
+if not keep.any():
+    return []
+years = sorted(set(sig_years or []))
+sig_out = np.full(shape + (len(years),), np.nan)
+for j, y in enumerate(years):
+    layers = []
+    for t, ty, sc, of in zip(sig or [], sig_years or [], sig_scales or [], sig_offsets or []):
+        if ty != y or t is None:
+            continue
+        layers.append(place(shape, g, t, fill=np.nan) * (1.0 if sc is None else sc)
+                      + (0.0 if of is None else of))
+    if layers:
+        stack = np.stack(layers)
+        with np.errstate(all='ignore'):
+            if np.isnan(stack).all(axis=0).all():
+                continue
+            red = np.nanmax(stack, axis=0) if reduce == 'max' else np.nanmean(stack, axis=0)
+        sig_out[..., j] = red
+elev = place(shape, g, dem, fill=np.nan) if dem is not None else np.full(shape, np.nan)
+slp = place(shape, g, slope, fill=np.nan) if slope is not None else np.full(shape, np.nan)
+out = []
+for r, c in zip(*np.nonzero(keep)):
+    out.append((int(zone[r, c]), bool(sample[r, c]),
+                [None if x < 0 else int(x) for x in cls[r, c]],
+                [None if np.isnan(x) else float(x) for x in sig_out[r, c]],
+                None if np.isnan(elev[r, c]) else float(elev[r, c]),
+                None if np.isnan(slp[r, c]) else float(slp[r, c])))
+return out
+$$;
+comment on function raster.np_benefit_pixels(bytea, bytea[], bytea[], integer[],
+  double precision[], double precision[], bytea, bytea, integer, text) is
+  'Pixels of projects, leakage belts and a fixed control sample with classes, yearly signal, '
+  'elevation and slope (for benefit.np_matched_benefits)';
+
+-- Matching, benefits, balance, leakage and sink-rate figures of every project from the pixels of
+-- raster.np_benefit_pixels (parallel arrays, one element per pixel; classes and signal as 2-D
+-- arrays, one column per land-cover epoch / signal year). Returns (project, section, jsonb):
+--   'match'    counts, covariates used, start classes without controls, the note to show
+--   'balance'  per covariate: means and standardised mean differences before / after matching
+--   'period'   per monitoring period: project change, matched-control change, benefit and its
+--              bootstrap 95 % interval, the leakage belt's change and its excess over controls
+--   'sink'     annual sink rates before / after the start, relative changes against the
+--              pre-project period and against the matched controls, bootstrap intervals,
+--              pass / fail against the threshold
+-- Rules (all stated in docs/CARBON.md):
+--   stock of a pixel in year y (t C/ha, biomass): D(class_y) x S_y / S_ref(class_y), where
+--     class_y is the class of the latest land-cover epoch <= y (the first epoch before it),
+--     D the class's agb + bgb density, S_ref the mean signal of the class over the sampled
+--     pixels and all years; no signal that year (or density_method 'class'): D(class_y)
+--   matching per project on the pre-project covariates: exact on the start class (class in the
+--     year before the start), nearest `k` controls (with replacement) on the standardised
+--     pre-project signal level and trend (up to match_pre_years years), elevation and slope,
+--     each within `caliper` standard deviations; controls lie outside every project and belt
+--   benefit of a period = sum over matched project pixels of (own change - mean change of its
+--     controls) x pixel area; unmatched pixels are not credited (coverage says how many)
+--   uncertainty: bootstrap over matched project pixels (each with its controls), seeded
+--   sink rate of year y: index signals: the stock change from y - 1 to y; flux signals (gpp,
+--     npp): the flux itself (x flux_to_t_per_ha, t C/ha/yr); pre-project = the
+--     sink_baseline_years years before the start year, post = the sink_post_years years after
+--     it; the start year itself straddles the start and is reported apart
+create or replace function benefit.np_matched_benefits(
+    zone integer[], in_sample boolean[], classes integer[], signal double precision[],
+    elevation double precision[], slope double precision[], lc_years integer[],
+    sig_years integer[], codes integer[], densities double precision[],
+    projects bigint[], starts integer[], pixel_ha double precision, settings jsonb)
+returns table (project_version_id integer, section text, data jsonb)
+language plpython3u immutable as $$
+import json
+import numpy as np
+
+cfg = json.loads(settings) if settings else {}
+K = int(cfg.get('k', 3))
+CALIPER = float(cfg.get('caliper_sd', 0.5))
+PRE_MATCH = int(cfg.get('match_pre_years', 5))
+PRE_SINK = int(cfg.get('sink_baseline_years', 3))
+POST_SINK = int(cfg.get('sink_post_years', 3))
+THRESHOLD = float(cfg.get('threshold_pct', 25.0)) / 100.0
+DRAWS = int(cfg.get('bootstrap_draws', 1000))
+SEED = int(cfg.get('seed', 42))
+METHOD = cfg.get('density_method', 'signal')
+FLUX = float(cfg['flux_to_t_per_ha']) if cfg.get('flux_to_t_per_ha') else None
+def dumps(obj):
+    # JSON of a row; NaN and infinities (not JSON) become null
+    def clean(x):
+        if isinstance(x, dict):
+            return {str(k): clean(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [clean(v) for v in x]
+        if isinstance(x, (float, np.floating)):
+            return float(x) if np.isfinite(x) else None
+        if isinstance(x, np.integer):
+            return int(x)
+        if isinstance(x, np.bool_):
+            return bool(x)
+        return x
+    return json.dumps(clean(obj))
+
+if DRAWS < 100 or DRAWS > 100000:
+    plpy.error(f'bootstrap_draws must be between 100 and 100000, got {DRAWS}')
+if not zone or not projects:
+    return []
+Z = np.asarray(zone, np.int64)
+n = Z.size
+samp = np.asarray(in_sample, bool)
+lc_y = np.asarray(lc_years, np.int64)
+sg_y = np.asarray(sig_years or [], np.int64)
+C = np.array([[-1 if x is None else x for x in row] for row in classes], np.int64).reshape(n, -1)
+if sg_y.size:
+    S = np.array([[np.nan if x is None else x for x in row] for row in signal],
+                 float).reshape(n, -1)
+else:
+    S = np.full((n, 0), np.nan)
+E = np.array([np.nan if x is None else x for x in (elevation or [None] * n)], float)
+SL = np.array([np.nan if x is None else x for x in (slope or [None] * n)], float)
+dens = {int(c): float(d) for c, d in zip(codes or [], densities or []) if d is not None}
+
+# the years the stocks are evaluated at: the signal years, else the land-cover epochs
+years = sg_y if sg_y.size else lc_y
+Y = years.size
+
+def class_at(y):
+    i = int(np.searchsorted(lc_y, y, side='right')) - 1
+    return C[:, max(i, 0)]
+
+CY = np.stack([class_at(y) for y in years], axis=1)              # n x Y
+D = np.vectorize(lambda c: dens.get(int(c), np.nan))(CY) if CY.size else np.zeros((n, 0))
+ratio = np.ones((n, Y))
+sref = {}
+if METHOD == 'signal' and sg_y.size:
+    for c in np.unique(CY[CY >= 0]):
+        vals = S[samp][CY[samp] == c]
+        vals = vals[np.isfinite(vals)]
+        if vals.size and vals.mean() > 0:
+            sref[int(c)] = float(vals.mean())
+    ref = np.vectorize(lambda c: sref.get(int(c), np.nan))(CY)
+    with np.errstate(all='ignore'):
+        ratio = np.where(np.isfinite(S) & np.isfinite(ref), S / ref, 1.0)
+stock = np.where(CY >= 0, D * ratio, np.nan)                      # t C/ha
+col = {int(y): j for j, y in enumerate(years)}
+periods = [(int(a), int(b)) for a, b in zip(lc_y[:-1], lc_y[1:]) if int(a) in col and int(b) in col]
+flux = FLUX is not None and sg_y.size > 0
+
+def yearly_rate(rows):
+    # per pixel (rows) and year: the sink rate (t C/ha/yr), nan where it is not known
+    r = np.full((len(rows), Y), np.nan)
+    if flux:
+        r = np.where(np.isfinite(S[rows]), S[rows] * FLUX, np.nan)
+    else:
+        for j in range(1, Y):
+            if years[j] - years[j - 1] == 1:
+                r[:, j] = stock[rows, j] - stock[rows, j - 1]
+    return r
+
+control_rows = np.nonzero((Z == 0) & samp)[0]
+rng = np.random.default_rng(SEED)
+out = []
+for pv, s in zip(projects, starts):
+    pv, s = int(pv), int(s)
+    T = np.nonzero(Z == 2 * pv)[0]
+    B = np.nonzero(Z == 2 * pv + 1)[0]
+    if T.size == 0:
+        out.append((pv, 'match', dumps({'project_pixels': 0, 'matched_pixels': 0,
+                    'note': 'no pixel of the project lies on the land-cover grid'})))
+        continue
+    start_cls = class_at(s - 1)
+    pre = [y for y in sg_y.tolist() if s - PRE_MATCH <= y < s]
+    cov_names, cov = [], []
+    if pre:
+        idx = [col[y] for y in pre]
+        with np.errstate(all='ignore'):
+            cov_names.append('signal_level')
+            cov.append(np.nanmean(S[:, idx], axis=1))
+        if len(pre) >= 3:
+            x = np.asarray(pre, float) - np.mean(pre)
+            yv = S[:, idx]
+            ok = np.isfinite(yv)
+            with np.errstate(all='ignore'):
+                xm = np.where(ok, x, np.nan)
+                xc = xm - np.nanmean(xm, axis=1, keepdims=True)
+                yc = yv - np.nanmean(yv, axis=1, keepdims=True)
+                slope_ = np.nansum(xc * yc, axis=1) / np.nansum(xc * xc, axis=1)
+            slope_[ok.sum(axis=1) < 3] = np.nan
+            cov_names.append('signal_trend')
+            cov.append(slope_)
+    cov_names += ['elevation_m', 'slope_deg']
+    cov += [E, SL]
+    # a covariate is used when every project pixel has it and some controls do
+    used = [i for i, v in enumerate(cov)
+            if np.isfinite(v[T]).all() and np.isfinite(v[control_rows]).any()]
+    names = [cov_names[i] for i in used]
+    X = np.stack([cov[i] for i in used], axis=1) if used else np.zeros((n, 0))
+    pool = control_rows[np.isfinite(X[control_rows]).all(axis=1)] if used else control_rows
+    sd = np.array([np.nanstd(np.concatenate([X[T, j], X[pool, j]])) for j in range(X.shape[1])])
+    sd = np.where(sd > 0, sd, np.inf)          # a constant covariate cannot separate pixels
+    matches = {}                                # project pixel -> its controls
+    missing_classes = {}
+    for c in np.unique(start_cls[T]):
+        tc = T[start_cls[T] == c]
+        cc = pool[start_cls[pool] == c]
+        if c < 0:
+            continue
+        if cc.size == 0:
+            missing_classes[int(c)] = int(tc.size)
+            continue
+        for lo in range(0, tc.size, 512):
+            chunk = tc[lo:lo + 512]
+            diff = (X[chunk][:, None, :] - X[cc][None, :, :]) / sd
+            inside = (np.abs(diff) <= CALIPER).all(axis=2) if X.shape[1] else \
+                np.ones((chunk.size, cc.size), bool)
+            dist = np.where(inside, (diff ** 2).sum(axis=2), np.inf)
+            kk = min(K, cc.size)
+            near = np.argpartition(dist, kk - 1, axis=1)[:, :kk]
+            for i, p in enumerate(chunk):
+                sel = near[i][np.isfinite(dist[i, near[i]])]
+                if sel.size:
+                    matches[int(p)] = cc[sel]
+    M = np.array(sorted(matches), np.int64)
+    used_controls = np.unique(np.concatenate([matches[p] for p in M])) if M.size else M
+    note = []
+    if missing_classes:
+        note.append('start class(es) without any control pixel outside projects and belts: '
+                    + ', '.join(f'{c} ({m} px)' for c, m in sorted(missing_classes.items()))
+                    + ' - their pixels get no benefit')
+    if M.size < T.size - sum(missing_classes.values()):
+        note.append(f'{T.size - M.size - sum(missing_classes.values())} project pixel(s) '
+                    f'without a control within {CALIPER} SD')
+    out.append((pv, 'match', dumps({
+        'project_pixels': int(T.size), 'matched_pixels': int(M.size),
+        'coverage': float(M.size / T.size), 'controls_used': int(used_controls.size),
+        'control_pool': int(pool.size), 'belt_pixels': int(B.size), 'k': K,
+        'caliper_sd': CALIPER, 'covariates': names, 'pre_years': pre,
+        'unmatched_classes': sorted(missing_classes), 'signal_reference': sref,
+        'note': '; '.join(note) or None})))
+    # balance: standardised mean differences before (all candidate controls of the project's
+    # start classes) and after matching (each project pixel's controls weighted 1/k)
+    cand = pool[np.isin(start_cls[pool], np.unique(start_cls[T]))]
+    for j, name in enumerate(names):
+        xt = X[T, j]
+        xc = X[cand, j]
+        pooled = np.sqrt((np.var(xt) + (np.var(xc) if xc.size else 0.0)) / 2.0)
+        row = {'covariate': name, 'mean_project': float(xt.mean()),
+               'mean_controls_before': float(xc.mean()) if xc.size else None,
+               'smd_before': float((xt.mean() - xc.mean()) / pooled)
+               if xc.size and pooled > 0 else (0.0 if xc.size else None)}
+        if M.size:
+            xm = X[M, j]
+            xa = np.array([X[matches[p], j].mean() for p in M])
+            row['mean_controls_after'] = float(xa.mean())
+            row['smd_after'] = float((xm.mean() - xa.mean()) / pooled) if pooled > 0 else 0.0
+        else:
+            row['mean_controls_after'] = row['smd_after'] = None
+        out.append((pv, 'balance', dumps(row)))
+    boot = rng.integers(0, M.size, (DRAWS, M.size)) if M.size else None
+    # mean change of the control pool per class at t1 (the belt's expected change)
+    for y1, y2 in periods:
+        j1, j2 = col[y1], col[y2]
+        d_all = stock[:, j2] - stock[:, j1]
+        dt = d_all[T]
+        fin = np.isfinite(dt)
+        rec = {'year_t1': y1, 'year_t2': y2,
+               'timing': 'after_start' if y1 >= s else ('before_start' if y2 <= s
+                                                        else 'straddles_start'),
+               'project_pixels': int(T.size),
+               'project_change_t': float(np.nansum(dt) * pixel_ha)}
+        if M.size:
+            own = d_all[M]
+            ctrl = np.array([np.nanmean(d_all[matches[p]]) if np.isfinite(d_all[matches[p]]).any()
+                             else np.nan for p in M])
+            dd = own - ctrl
+            ok = np.isfinite(dd)
+            ddz = np.where(ok, dd, 0.0)
+            rec.update({'matched_pixels': int(ok.sum()),
+                        'matched_change_t': float(np.nansum(np.where(ok, own, 0)) * pixel_ha),
+                        'baseline_change_t': float(np.nansum(np.where(ok, ctrl, 0)) * pixel_ha),
+                        'benefit_t': float(ddz.sum() * pixel_ha)})
+            sums = ddz[boot].sum(axis=1) * pixel_ha
+            lo_, hi_ = np.percentile(sums, [2.5, 97.5])
+            rec.update({'benefit_p2_5_t': float(min(lo_, rec['benefit_t'])),
+                        'benefit_p97_5_t': float(max(hi_, rec['benefit_t']))})
+        else:
+            rec.update({'matched_pixels': 0, 'matched_change_t': None,
+                        'baseline_change_t': None, 'benefit_t': None,
+                        'benefit_p2_5_t': None, 'benefit_p97_5_t': None})
+        if B.size:
+            db = d_all[B]
+            c1 = CY[:, j1]
+            expected = np.full(B.size, np.nan)
+            for c in np.unique(c1[B]):
+                pc = d_all[control_rows][c1[control_rows] == c]
+                pc = pc[np.isfinite(pc)]
+                if pc.size:
+                    expected[c1[B] == c] = pc.mean()
+            okb = np.isfinite(db) & np.isfinite(expected)
+            rec.update({'belt_pixels': int(B.size),
+                        'belt_change_t': float(np.nansum(db) * pixel_ha),
+                        'belt_excess_change_t': float((db[okb] - expected[okb]).sum() * pixel_ha),
+                        'belt_class_changed_ha': float((CY[B, j1] != CY[B, j2]).sum() * pixel_ha)})
+        else:
+            rec.update({'belt_pixels': 0, 'belt_change_t': None, 'belt_excess_change_t': None,
+                        'belt_class_changed_ha': None})
+        out.append((pv, 'period', dumps(rec)))
+    # sink rates (t C/yr over the project's pixels), by year
+    pre_y = [y for y in range(s - PRE_SINK, s) if y in col]
+    post_y = [y for y in range(s + 1, s + 1 + POST_SINK) if y in col]
+    rates_t = yearly_rate(T)
+    rec = {'start_year': s, 'pre_years': pre_y, 'post_years': post_y,
+           'kind': 'flux' if flux else 'stock_change', 'threshold_pct': THRESHOLD * 100}
+
+    def window(r, ys):
+        # mean over the window's years of the summed rate (t C/yr); nan if a year is unknown
+        if not ys:
+            return np.nan
+        vals = [np.nansum(r[:, col[y]]) * pixel_ha if np.isfinite(r[:, col[y]]).any()
+                else np.nan for y in ys]
+        return float(np.mean(vals))
+
+    rec['rate_pre_t_per_yr'] = window(rates_t, pre_y)
+    rec['rate_post_t_per_yr'] = window(rates_t, post_y)
+    rec['rate_start_year_t_per_yr'] = window(rates_t, [s]) if s in col else None
+    reasons = []
+
+    def rel(a, b):
+        return a / b - 1.0 if np.isfinite(a) and np.isfinite(b) and b > 0 else None
+
+    if not pre_y or not post_y:
+        reasons.append(f'the signal has no year before ({s - PRE_SINK}..{s - 1}) or after '
+                       f'({s + 1}..{s + POST_SINK}) the start' if sg_y.size
+                       else 'no yearly vegetation signal: sink rates need one')
+    rec['change_vs_pre_pct'] = None if rel(rec['rate_post_t_per_yr'], rec['rate_pre_t_per_yr']) \
+        is None else 100 * rel(rec['rate_post_t_per_yr'], rec['rate_pre_t_per_yr'])
+    if pre_y and post_y and rec['change_vs_pre_pct'] is None:
+        reasons.append('the pre-project sink rate is not positive: a relative change is not '
+                       'defined')
+    # against the matched controls: the same years, over matched pixels
+    rec['rate_post_matched_t_per_yr'] = rec['rate_post_controls_t_per_yr'] = None
+    rec['change_vs_controls_pct'] = None
+    if M.size and post_y:
+        rm = yearly_rate(M)
+        rc = np.stack([np.nanmean(yearly_rate(matches[p]), axis=0) for p in M])
+        a, b = window(rm, post_y), window(rc, post_y)
+        rec['rate_post_matched_t_per_yr'], rec['rate_post_controls_t_per_yr'] = a, b
+        v = rel(a, b)
+        rec['change_vs_controls_pct'] = None if v is None else 100 * v
+        lo = []
+        for draw in boot:
+            v = rel(window(rm[draw], post_y), window(rc[draw], post_y))
+            lo.append(np.nan if v is None else v)
+        lo = np.asarray(lo)
+        if np.isfinite(lo).any():
+            p = np.nanpercentile(lo, [2.5, 97.5]) * 100
+            rec['change_vs_controls_p2_5_pct'], rec['change_vs_controls_p97_5_pct'] = \
+                float(p[0]), float(p[1])
+    if rec['change_vs_pre_pct'] is not None:
+        draws = rng.integers(0, T.size, (DRAWS, T.size))
+        vals = []
+        for draw in draws:
+            v = rel(window(rates_t[draw], post_y), window(rates_t[draw], pre_y))
+            vals.append(np.nan if v is None else v)
+        p = np.nanpercentile(np.asarray(vals), [2.5, 97.5]) * 100
+        rec['change_vs_pre_p2_5_pct'], rec['change_vs_pre_p97_5_pct'] = float(p[0]), float(p[1])
+    for key in ('vs_pre', 'vs_controls'):
+        v = rec.get(f'change_{key}_pct')
+        rec[f'passes_{key}'] = None if v is None else bool(v >= THRESHOLD * 100)
+    rec['note'] = '; '.join(reasons) or None
+    out.append((pv, 'sink', dumps(rec)))
+return out
+$$;
+comment on function benefit.np_matched_benefits(integer[], boolean[], integer[],
+  double precision[], double precision[], double precision[], integer[], integer[], integer[],
+  double precision[], bigint[], integer[], double precision, jsonb) is
+  'Matched-control benefit, balance, leakage belt and sink-rate figures of every project';

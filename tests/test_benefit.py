@@ -1,0 +1,208 @@
+"""Restoration benefit against matched controls, by synthetic cases with a known answer.
+
+Every expected number is worked out here from the generated rasters by the rules stated in
+docs/CARBON.md ("Benefit against matched controls"), with numpy, never read back from the code:
+biomass of a pixel in year y = D(class) x S_y / S_ref(class), S_ref = the class's mean signal
+over the sampled pixels and years (every pixel here: the grids are far smaller than
+control_sample_pixels). Pixels are 30 m (0.09 ha), grids 64 x 64, NDVI stored to 1e-4.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+
+from ecorest.etl.legends import load_legend
+from ecorest.etl.params import load_params
+from ecorest.etl.rasters import load_raster
+from ecorest.etl.regions import create_region
+from ecorest.etl.vector_loads import load_projects
+from ecorest.run import run_assessment
+from helpers import footprint, write_raster
+
+PX_HA = 0.09
+N = 64
+LEGEND = ("class_code,name_en,ipcc_category\n1,grass,grassland\n2,field,cropland\n"
+          "3,shrub,grassland\n")
+# biomass (agb + bgb): grass 8 + 12 = 20, field 5 + 0 = 5, shrub 10 + 10 = 20 t C/ha
+PARAMS = ("parameter,class_code,pool,value,unit,uncertainty_pct\n"
+          "carbon_density,1,agb,8,t C/ha,10\ncarbon_density,1,bgb,12,t C/ha,10\n"
+          "carbon_density,2,agb,5,t C/ha,10\ncarbon_density,2,bgb,0,t C/ha,10\n"
+          "carbon_density,3,agb,10,t C/ha,10\ncarbon_density,3,bgb,10,t C/ha,10\n")
+DENSITY = {1: 20.0, 2: 5.0, 3: 20.0}
+
+
+def squares(tmp: Path, items: list[tuple[str, int, int, int, str, float | None]]) -> Path:
+    """Projects (id, col, row, size_px, start_date, investment_cny) as a GeoJSON on the grid."""
+    features = []
+    for pid, col, row, size, start, cny in items:
+        x0, y0, d = 450_000 + col * 30, 4_950_000 - row * 30, size * 30
+        props = {"project_id": pid, "name": f"Test {pid}", "project_type":
+                 "grassland_restoration", "start_date": start}
+        if cny is not None:
+            props["investment_cny"] = cny
+        features.append({"type": "Feature", "properties": props, "geometry": {
+            "type": "Polygon", "coordinates": [[[x0, y0], [x0 + d, y0], [x0 + d, y0 - d],
+                                                [x0, y0 - d], [x0, y0]]]}})
+    path = tmp / "projects.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "crs": {"type": "name", "properties":
+                                {"name": "urn:ogc:def:crs:EPSG::26910"}}, "features": features}))
+    return path
+
+
+def region(conn: psycopg.Connection, tmp: Path, landcover: dict[int, np.ndarray],
+           ndvi: dict[int, np.ndarray], projects: Path) -> None:
+    first = None
+    for year, lc in landcover.items():
+        path = write_raster(tmp / f"lc_{year}.tif", lc.astype(np.uint8), nodata=255)
+        if first is None:
+            first = path
+            create_region(conn, "b", footprint(tmp, path), align_to=str(path),
+                          allow_non_equal_area=True)
+            (tmp / "legend.csv").write_text(LEGEND)
+            load_legend(conn, "b", tmp / "legend.csv")
+        load_raster(conn, "b", "landcover", path, epoch=str(year), legend="b",
+                    show_progress=False)
+    for year, s in ndvi.items():
+        path = write_raster(tmp / f"ndvi_{year}.tif", s.astype(np.float32), nodata=-9999)
+        load_raster(conn, "b", "ndvi", path, epoch=str(year), show_progress=False)
+    (tmp / "params.csv").write_text(PARAMS)
+    load_params(conn, tmp / "params.csv", name="b", kind="carbon_pools", source_text="test")
+    load_projects(conn, "b", projects)
+
+
+def stored(a: np.ndarray) -> np.ndarray:
+    """NDVI as the loader stores it (16-bit integers x 1e-4)."""
+    return np.round(a.astype(np.float32).astype(np.float64) * 1e4) / 1e4
+
+
+def test_matched_benefit_recovers_x_minus_y_and_leaves_the_belt_out(db_url: str,
+                                                                    tmp_path: Path) -> None:
+    """Grass everywhere, NDVI 0.5 + noise (sd 0.02, seeded) in 2007-2016. A 10 x 10 px
+    project (start 2012) rises by X = +0.20 from 2014 on; every other pixel drifts by Y = +0.05
+    from 2014 on; the 5-px leakage belt around the project (150 m) becomes cropland in the 2013
+    land-cover epoch. Land cover 2010, 2013, 2016: periods 2010-2013 and 2013-2016.
+    Without noise the 2013-2016 benefit is 100 px x 0.09 ha x 20 x (0.20 - 0.05) / S_ref:
+    it must lie in the bootstrap 95 % interval; 2010-2013 (no change but the belt's) must have
+    0 in its interval while the belt loses carbon, which is reported apart."""
+    rng = np.random.default_rng(7)
+    years = list(range(2007, 2017))
+    inside = np.zeros((N, N), bool)
+    inside[20:30, 20:30] = True
+    # the belt: pixel centres within 150 m of the square, outside it (rounded corners)
+    r, c = np.mgrid[:N, :N] + 0.5
+    dx = np.maximum.reduce([20 - c, np.zeros_like(c), c - 30])
+    dy = np.maximum.reduce([20 - r, np.zeros_like(r), r - 30])
+    belt = (np.hypot(dx, dy) * 30 <= 150) & ~inside
+    ndvi = {}
+    for y in years:
+        s = 0.5 + rng.normal(0, 0.02, (N, N))
+        if y >= 2014:
+            s = s + np.where(inside, 0.20, 0.05)
+        ndvi[y] = s
+    lc_first = np.full((N, N), 1)
+    lc_later = np.where(belt, 2, 1)
+    landcover = {2010: lc_first, 2013: lc_later, 2016: lc_later}
+    with psycopg.connect(db_url) as conn:
+        region(conn, tmp_path, landcover, ndvi,
+               squares(tmp_path, [("P1", 20, 20, 10, "2012-03-01", 500_000.0)]))
+        run_id = run_assessment(conn, db_url, "b", work_dir=tmp_path / "dbt",
+                                dbt_vars={"leakage_belt_m": 150, "bootstrap_draws": 2000})
+        rows = {r[0]: r[1:] for r in conn.execute(
+            "select year_t1, timing, project_pixels, matched_pixels, benefit_t, benefit_p2_5_t,"
+            " benefit_p97_5_t, belt_pixels, belt_change_t, belt_class_changed_ha, signal_layer"
+            " from marts.project_matched_benefits where run_id = %s", (run_id,))}
+        balance = {r[0]: r[1:] for r in conn.execute(
+            "select covariate, smd_before, smd_after from marts.project_match_balance "
+            "where run_id = %s", (run_id,))}
+        cost = conn.execute("select benefit_co2e_t, co2e_t_per_10k_cny, cny_per_co2e_t "
+                            "from marts.project_cost_effectiveness where run_id = %s",
+                            (run_id,)).fetchone()
+    # S_ref by the stated rule, on the stored values: class 1 and class 2 means over all
+    # pixels and years (class of year y = latest land-cover epoch <= y, else the first)
+    cls_of = {y: (lc_first if y < 2013 else lc_later) for y in years}
+    st = {y: stored(ndvi[y]) for y in years}
+    s_ref = {c: np.mean(np.concatenate([st[y][cls_of[y] == c] for y in years
+                                        if (cls_of[y] == c).any()])) for c in (1, 2)}
+    truth = 100 * PX_HA * 20 * (0.20 - 0.05) / s_ref[1]
+    timing, px, matched, benefit, lo, hi, belt_px, *_rest, layer = rows[2013]
+    assert (timing, px, matched, layer) == ("after_start", 100, 100, "ndvi")
+    assert lo < truth < hi
+    assert benefit == pytest.approx(truth, rel=0.10)
+    assert hi - lo < 0.3 * truth          # the interval is informative
+    # 2010-2013 straddles the 2012 start; nothing changed inside or in the controls
+    timing, _px, _m, benefit, lo, hi, belt_px, belt_change, belt_ha, _layer = rows[2010]
+    assert timing == "straddles_start" and lo < 0 < hi
+    # the belt: grass (20 x S/S_ref1) became field (5 x S/S_ref2) - by hand over its pixels
+    want = sum(5 * st[2013][b] / s_ref[2] - 20 * st[2010][b] / s_ref[1]
+               for b in zip(*np.nonzero(belt), strict=True)) * PX_HA
+    assert belt_px == belt.sum() == 280   # 5 px wide, corners rounded
+    assert belt_change == pytest.approx(want, rel=1e-3) and belt_change < -100
+    assert belt_ha == pytest.approx(280 * PX_HA)
+    # matching on the pre-project signal level and trend improves (or keeps) the balance
+    assert set(balance) == {"signal_level", "signal_trend"}
+    for smd_before, smd_after in balance.values():
+        assert abs(smd_after) <= abs(smd_before) + 0.05
+    # cost-effectiveness of the after-start period: benefit x 44/12 per 50 x 10,000 CNY
+    co2e = rows[2013][3] * 44 / 12
+    assert cost == (pytest.approx(co2e), pytest.approx(co2e / 50),
+                    pytest.approx(500_000 / co2e))
+
+
+def test_sink_rate_change_passes_at_40_and_fails_at_10_percent(db_url: str,
+                                                              tmp_path: Path) -> None:
+    """Three projects (start 2012) in grass with NDVI 0.5 elsewhere, constant. P40's NDVI grows
+    by 0.010 a year up to 2012 and by 0.014 a year after: its stock (20 x S / S_ref) grows 40 %
+    faster, so the mean annual sink rate of 2013-2015 is +40 % on 2009-2011: passes the 25 %
+    test. P10 grows 0.010 then 0.011 (+10 %): fails. P3 is shrub (class 3) that exists nowhere
+    outside it: no control, so it gets no benefit and says so."""
+    years = list(range(2005, 2017))
+    p40 = np.zeros((N, N), bool)
+    p40[5:15, 5:15] = True
+    p10 = np.zeros((N, N), bool)
+    p10[5:15, 45:55] = True
+    p3 = np.zeros((N, N), bool)
+    p3[45:55, 20:30] = True
+    ndvi = {}
+    for y in years:
+        s = np.full((N, N), 0.5)
+        for mask, after in ((p40, 0.014), (p10, 0.011)):
+            value = 0.3 + 0.010 * (min(y, 2012) - 2005) + after * max(y - 2012, 0)
+            s[mask] = value
+        ndvi[y] = s
+    lc = np.where(p3, 3, 1)
+    landcover = {2005: lc, 2010: lc, 2016: lc}
+    with psycopg.connect(db_url) as conn:
+        region(conn, tmp_path, landcover, ndvi, squares(tmp_path, [
+            ("P40", 5, 5, 10, "2012-06-01", None), ("P10", 45, 5, 10, "2012-06-01", None),
+            ("P3", 20, 45, 10, "2012-06-01", None)]))
+        run_id = run_assessment(conn, db_url, "b", work_dir=tmp_path / "dbt",
+                                dbt_vars={"leakage_belt_m": 60})
+        sink = {r[0]: r[1:] for r in conn.execute(
+            "select project_id, pre_years, post_years, change_vs_pre_pct, passes_vs_pre, "
+            "rate_pre_t_per_yr, rate_post_t_per_yr from marts.project_sink_rate_change "
+            "where run_id = %s", (run_id,))}
+        p3_rows = conn.execute(
+            "select matched_pixels, benefit_t, note from marts.project_matched_benefits "
+            "where run_id = %s and project_id = 'P3'", (run_id,)).fetchall()
+    st = {y: stored(ndvi[y]) for y in years}
+    grass = lc == 1
+    s_ref = np.mean([st[y][grass].mean() for y in years])   # equal counts every year
+    for pid, mask, after in (("P40", p40, 0.014), ("P10", p10, 0.011)):
+        pre_years, post_years, change, passes, rate_pre, rate_post = sink[pid]
+        assert (pre_years, post_years) == ([2009, 2010, 2011], [2013, 2014, 2015])
+        # 100 px x 0.09 ha x 20 t C/ha x (yearly NDVI step on the stored values) / S_ref
+        step = {y: (st[y][mask] - st[y - 1][mask]).mean() for y in years[1:]}
+        want_pre = 100 * PX_HA * 20 * np.mean([step[y] for y in pre_years]) / s_ref
+        want_post = 100 * PX_HA * 20 * np.mean([step[y] for y in post_years]) / s_ref
+        assert rate_pre == pytest.approx(want_pre, rel=1e-6)
+        assert rate_post == pytest.approx(want_post, rel=1e-6)
+        assert change == pytest.approx(100 * (want_post / want_pre - 1), rel=1e-6)
+        assert change == pytest.approx(after / 0.010 * 100 - 100, abs=0.5)
+        assert passes is (pid == "P40")
+    assert p3_rows and all(m == 0 and b is None for m, b, _ in p3_rows)
+    assert "start class(es) without any control" in p3_rows[0][2] and "3 (100 px)" in p3_rows[0][2]
