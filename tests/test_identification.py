@@ -468,9 +468,16 @@ def test_inconsistent_ahp_judgements_are_refused(db_url: str, tmp_path: Path) ->
 
 def test_unusable_identification_parameters_fail_the_run_naming_the_rule(db_url: str,
                                                                         tmp_path: Path) -> None:
-    """A pairwise judgement written 'a-b' (not 'a>b') would otherwise be ignored silently."""
+    """A pairwise judgement written 'a-b' (not 'a>b') would otherwise be ignored silently. The
+    loader refuses it ([rule params.ahp]); a set that got one by other means (SQL, an older
+    version of ecorest) is still refused when the run starts."""
     with psycopg.connect(db_url) as conn:
-        quadrant_region(conn, tmp_path, WEIGHTS + "ahp_pairwise,factor_erosion-factor_slide,3,1\n")
+        quadrant_region(conn, tmp_path, WEIGHTS)
+        conn.execute("insert into registry.parameter_values (parameter_set_id, parameter, "
+                     "stratum, value, unit) select parameter_set_id, 'ahp_pairwise', "
+                     "'factor_erosion-factor_slide', 3, '1' from registry.parameter_sets "
+                     "where name = 'quad weights'")
+        conn.commit()
         with pytest.raises(RunError, match="assert_identification_parameters_are_valid"):
             run_assessment(conn, db_url, "quad", work_dir=tmp_path / "dbt")
         status, message = conn.execute("select status, message "
