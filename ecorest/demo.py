@@ -6,6 +6,9 @@
   example restoration projects, and the BAAD harvested trees measured inside the region.
 * ``ansai`` (安塞区, Yan'an, Shaanxi; CGCS2000 / Albers, 1 km): the district boundary as a GB/T
   2260 admin unit and 42 years (1982-2023) of NOAA VHP annual NDVI.
+* ``assaba`` (Mauritania; MODIS sinusoidal, 463 m): 14 years (2010-2023) of MODIS land cover and
+  annual GPP on the same pixels, and three clearly labelled example grassland projects (the
+  benefit against matched controls and the sink-rate figure on a yearly signal).
 
 Every step is an ordinary load, so running the demo again changes nothing.
 """
@@ -26,6 +29,7 @@ from ecorest.etl.rasters import load_raster
 from ecorest.etl.regions import create_region, set_ipcc_strata
 from ecorest.etl.vector_loads import load_projects, load_zones
 from ecorest.progress import progress_bar
+from ecorest.samples import ASSABA, ASSABA_YEARS
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +98,34 @@ def steps(sample: Path, derived: Path) -> list[tuple[str, Callable[[psycopg.Conn
     ]
     out += [(f"NDVI {p.stem[-4:]}", raster("ansai", "ndvi", p, epoch_from="filename"))
             for p in vhp]
+    out += assaba_steps(sample, derived, raster)
+    return out
+
+
+def assaba_steps(sample: Path, derived: Path, raster) -> list:
+    """Assaba (Mauritania, MODIS sinusoidal 463 m): 14 years of MODIS land cover (IGBP) and
+    annual GPP over the same pixels, and three example grassland projects: the benefit against
+    matched controls, its leakage belt and the sink-rate figure on a yearly signal."""
+    a = sample / ASSABA
+    if not a.is_dir():
+        return []
+    first = a / "landcover" / "2010LCT.tif"
+    out = [
+        ("region assaba", lambda c: create_region(
+            c, "assaba", derived / "assaba_region.gpkg", align_to=str(first),
+            legend="modis_igbp", title="Assaba, Mauritania (MODIS MCD12Q1 / MOD17A3HGF)")),
+        # Assaba, Sahel: ~29 °C, 250-400 mm/yr (IPCC tropical dry); arenosols (sandy soils)
+        ("IPCC strata assaba", lambda c: set_ipcc_strata(c, "assaba", "tropical_dry", "sandy")),
+    ]
+    out += [(f"MODIS land cover {y}", raster("assaba", "landcover",
+                                             a / "landcover" / f"{y}LCT.tif", epoch=str(y),
+                                             legend="modis_igbp"))
+            for y in ASSABA_YEARS]
+    out += [(f"MODIS GPP {y}", raster("assaba", "gpp", derived / f"assaba_gpp_{y}.tif",
+                                      epoch=str(y), scale=1e-4))
+            for y in ASSABA_YEARS]
+    out.append(("example projects assaba", lambda c: load_projects(
+        c, "assaba", derived / "assaba_example_projects.geojson", examples=True)))
     return out
 
 
@@ -146,7 +178,7 @@ def outputs(conn: psycopg.Connection, out_dir, show_progress: bool = True) -> li
     from ecorest.report.export import export_run
 
     written = []
-    regions = ("willamette", "ansai")
+    regions = ("willamette", "ansai", "assaba")
     with progress_bar("reports and exports", 2 * len(regions), "steps", show_progress) as bar:
         for region in regions:
             log.info("demo: report of %s", region)

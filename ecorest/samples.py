@@ -13,7 +13,13 @@ The files the demo needs but the data sets do not hold are derived here at run t
 - ``willamette_region.geojson``: the footprint of lulc_samp_cur.tif (EPSG:26910), the demo
   region's boundary;
 - ``willamette_example_projects.geojson``: three clearly labelled *example* restoration projects,
-  placed where the InVEST 2050 scenario restores vegetation.
+  placed where the InVEST 2050 scenario restores vegetation;
+- ``assaba_region.gpkg``: the outline of the Assaba mask of the MODIS land-cover rasters, in
+  their MODIS sinusoidal CRS;
+- ``assaba_gpp_YYYY.tif``: the MODIS annual GPP rasters with the MOD17 fill codes (65529-65535,
+  e.g. 65533 on barren land) set to the nodata value 65535, nothing else changed;
+- ``assaba_example_projects.geojson``: three clearly labelled *example* grassland restoration
+  projects, 8 x 8 MODIS pixels each, placed by a stated rule on the GPP series.
 """
 
 from __future__ import annotations
@@ -58,6 +64,10 @@ def derive(sample: Path, out: Path) -> Path:
     legend(sample, out)
     region(sample, out)
     example_projects(sample, out)
+    if (sample / ASSABA).is_dir():
+        assaba_region(sample, out)
+        assaba_gpp(sample, out)
+        assaba_projects(sample, out)
     return out
 
 
@@ -152,3 +162,127 @@ def example_projects(sample: Path, out: Path) -> Path:
            "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::26910"}},
            "features": features}
     return _write(out / "willamette_example_projects.geojson", json.dumps(doc, indent=1))
+
+
+# ---- Assaba (Mauritania): MODIS land cover and annual GPP, 2010-2023 -------------------------
+ASSABA = Path("modis_lc_gpp_assaba_2010_2023")
+ASSABA_YEARS = range(2010, 2024)
+#: MOD17A3HGF fill codes (65529 .. 65535): not a productivity
+GPP_FILL = 65529
+
+
+def assaba_region(sample: Path, out: Path) -> Path:
+    """The outline of the pixels with a land-cover class in 2010 (the Assaba mask), as one
+    (multi)polygon in the rasters' own MODIS sinusoidal CRS (written once)."""
+    path = out / "assaba_region.gpkg"
+    if path.is_file():
+        return path
+    import numpy as np
+    import pyogrio.raw
+    import shapely
+    from rasterio.features import shapes
+
+    with rasterio.open(sample / ASSABA / "landcover" / "2010LCT.tif") as src:
+        valid = src.read_masks(1) > 0
+        transform, wkt = src.transform, src.crs.to_wkt()
+    parts = [shapely.geometry.shape(g) for g, v in
+             shapes(valid.astype(np.uint8), mask=valid, transform=transform) if v == 1]
+    outline = shapely.union_all(parts)
+    pyogrio.raw.write(str(path), np.array([shapely.to_wkb(outline)], dtype=object),
+                      field_data=[np.array(["Assaba (mask of the MODIS rasters)"], dtype=object)],
+                      fields=["name"], crs=wkt, driver="GPKG", geometry_type="MultiPolygon"
+                      if outline.geom_type == "MultiPolygon" else "Polygon")
+    return path
+
+
+def assaba_gpp(sample: Path, out: Path) -> list[Path]:
+    """Each year's GPP raster with the fill codes set to nodata (written once per year)."""
+    written = []
+    for year in ASSABA_YEARS:
+        path = out / f"assaba_gpp_{year}.tif"
+        written.append(path)
+        if path.is_file():
+            continue
+        with rasterio.open(sample / ASSABA / "gpp" / f"{year}_GP.tif") as src:
+            data, profile = src.read(1), src.profile
+        data[data >= GPP_FILL] = 65535
+        profile.update(nodata=65535, compress="deflate")
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(data, 1)
+    return written
+
+
+def assaba_projects(sample: Path, out: Path) -> Path:
+    """Three illustrative grassland projects (EXAMPLES), 8 x 8 px squares of grassland (IGBP
+    10) in every year 2010-2014 with GPP in every year, not touching each other. The rule:
+    EX-A (start 2015) and EX-B (start 2016) are the squares whose mean GPP of the three years
+    after the start rose most against the three years before it; EX-C (start 2016) the square
+    whose GPP changed least - a project without visible effect, for contrast."""
+    import numpy as np
+
+    lc = []
+    for year in range(2010, 2015):
+        with rasterio.open(sample / ASSABA / "landcover" / f"{year}LCT.tif") as src:
+            lc.append(src.read(1).astype(np.int64))
+            transform = src.transform
+    gpp = {}
+    for year in ASSABA_YEARS:
+        with rasterio.open(sample / ASSABA / "gpp" / f"{year}_GP.tif") as src:
+            a = src.read(1).astype(float)
+        a[a >= GPP_FILL] = np.nan
+        gpp[year] = a * 1e-4
+    size = 8
+    grass = np.all([c == 10 for c in lc], axis=0) & np.all(
+        [np.isfinite(g) for g in gpp.values()], axis=0)
+    rows, cols = grass.shape[0] // size, grass.shape[1] // size
+
+    def block(a, i, j):
+        return a[i * size:(i + 1) * size, j * size:(j + 1) * size]
+
+    def change(i, j, start):
+        before = np.mean([block(gpp[y], i, j).mean() for y in range(start - 3, start)])
+        after = np.mean([block(gpp[y], i, j).mean() for y in range(start + 1, start + 4)])
+        return after / before - 1
+
+    full = [(i, j) for i in range(rows) for j in range(cols) if block(grass, i, j).all()]
+    taken: list[tuple[int, int]] = []
+
+    def pick(start, key):
+        free = [b for b in full if all(max(abs(b[0] - t[0]), abs(b[1] - t[1])) > 2
+                                       for t in taken)]
+        best = min(free, key=lambda b: key(change(*b, start)))
+        taken.append(best)
+        return best
+
+    targets = [
+        ("EX-A", "Example: grazing exclusion and reseeding of degraded grassland", 2015,
+         lambda c: -c, 3.2e6),
+        ("EX-B", "Example: enclosure of grassland (封育)", 2016, lambda c: -c, 1.5e6),
+        ("EX-C", "Example: enclosure of grassland without visible effect", 2016, abs, 1.5e6),
+    ]
+    features = []
+    for pid, name, start, key, invest in targets:
+        i, j = pick(start, key)
+        x0, y0 = transform * (j * size, i * size)
+        x1, y1 = transform * ((j + 1) * size, (i + 1) * size)
+        features.append({"type": "Feature", "properties": {
+            "project_id": pid, "name": name, "project_type": "grassland_restoration",
+            "start_date": f"{start}-01-01", "investment_cny": invest,
+            "agency": "Example agency (illustrative, not real)", "is_example": True,
+            "description": "Illustrative example placed on the MODIS GPP series by a stated "
+                           "rule (ecorest.samples.assaba_projects); not a real project."},
+            "geometry": {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1],
+                                                             [x0, y1], [x0, y0]]]}})
+    # GeoJSON coordinates in the rasters' sinusoidal CRS have no EPSG code: give them in
+    # EPSG:4326 (corners transformed; the squares stay within a few metres of the pixel edges)
+    from rasterio.warp import transform as warp
+
+    with rasterio.open(sample / ASSABA / "landcover" / "2011LCT.tif") as src:
+        crs = src.crs
+    for f in features:
+        ring = f["geometry"]["coordinates"][0]
+        xs, ys = warp(crs, "EPSG:4326", [p[0] for p in ring], [p[1] for p in ring])
+        f["geometry"]["coordinates"] = [[[round(x, 7), round(y, 7)]
+                                         for x, y in zip(xs, ys, strict=True)]]
+    doc = {"type": "FeatureCollection", "features": features}
+    return _write(out / "assaba_example_projects.geojson", json.dumps(doc, indent=1))

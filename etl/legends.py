@@ -32,6 +32,9 @@ BUILTIN = {
     "hj1166_l2": ("HJ 1166-2021 ecosystem classification, level II (24 classes)",
                   "HJ 1166-2021 全国生态状况调查评估技术规范—生态系统遥感解译与野外核查, "
                   "Table A.1"),
+    "modis_igbp": ("MODIS MCD12Q1 land cover type 1 (IGBP), 17 classes",
+                   "Friedl & Sulla-Menashe, MCD12Q1 user guide (NASA LP DAAC); IPCC "
+                   "categories assigned by ecorest"),
 }
 #: largest class code: land cover is stored as 16BUI with 65535 as nodata
 MAX_CLASS_CODE = 65534

@@ -316,7 +316,7 @@ def test_ipcc_seed_tables(willamette_run) -> None:
     # the crosswalk agrees with the built-in legends' IPCC categories
     walk = {(lg, c): cat for lg, c, cat in conn.execute(
         "select legend, class_code, ipcc_category from intermediate.landcover_ipcc_crosswalk")}
-    for legend in ("clcd", "hj1166_l2"):
+    for legend in ("clcd", "hj1166_l2", "modis_igbp"):
         for row in csv.DictReader(open(BUILTIN_DIR / f"{legend}.csv", encoding="utf-8")):
             assert walk[(legend, int(row["class_code"]))] == row["ipcc_category"]
     # litter (Table 2.2), perennial woody cropland (Table 5.1), drained organic soils (5.6)

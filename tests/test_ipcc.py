@@ -156,7 +156,7 @@ def test_crosswalk_marks_cropland_kind_like_the_builtin_legends() -> None:
     from ecorest.etl.legends import BUILTIN_DIR
 
     walk = {(r["legend"], r["class_code"]): r for r in seed("landcover_ipcc_crosswalk")}
-    for legend in ("clcd", "hj1166_l2"):
+    for legend in ("clcd", "hj1166_l2", "modis_igbp"):
         with open(BUILTIN_DIR / f"{legend}.csv", encoding="utf-8", newline="") as fh:
             for row in csv.DictReader(fh):
                 w = walk[(legend, row["class_code"])]

@@ -10,7 +10,7 @@ import psycopg
 from ecorest.errors import ResultError
 from ecorest.vocab import REPORT_FORMATS, REPORT_LANGS
 
-from . import data, document, render
+from . import benefit, data, document, render
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +33,24 @@ def make_report(conn: psycopg.Connection, region: str, out_dir: Path, *,
     formats = _choices(formats, REPORT_FORMATS, "format")
     langs = _choices(langs, REPORT_LANGS, "language")
     d = data.load(conn, data.read_run(conn, region, run_id))
+    matched = benefit.load(conn, d.run["run_id"])
     log.info("report of %s, run %d: data read", region, d.run["run_id"])
     written = []
     for lang in langs:
-        blocks = document.build(d, lang)
+        blocks = with_matched_benefit(document.build(d, lang), matched, lang)
         stem = f"report_{region}_run{d.run['run_id']}_{lang}"
         written += render.write(blocks, Path(out_dir), stem, lang, list(formats))
         log.info("report %s written (%s)", stem, ", ".join(formats))
     return written
+
+
+def with_matched_benefit(blocks: list[document.Block], matched: dict,
+                         lang: str) -> list[document.Block]:
+    """The report with the section on the benefit against matched controls at the end of the
+    carbon section (before the uncertainty section's heading)."""
+    zh = lang == "zh"
+    extra = benefit.blocks(matched, lambda cn, en: cn if zh else en, zh)
+    heading = document.tr(lang)("s_unc")
+    at = next((i for i, b in enumerate(blocks) if b.kind == "h2" and b.text == heading),
+              len(blocks))
+    return blocks[:at] + extra + blocks[at:]

@@ -147,3 +147,19 @@ def bar_chart(labels: list[str], values: list[float], title: str, ylabel: str,
     ax.set_title(title, fontsize=11)
     plt.setp(ax.get_xticklabels(), rotation=20, ha="right", fontsize=8)
     return _png(fig)
+
+
+def cumulative_chart(series: dict[str, list[tuple[int, float]]], ylabel: str,
+                     title: str) -> bytes:
+    """One line per key: the running sum of its (year, value) pairs."""
+    _use_font()
+    fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    for name, points in sorted(series.items()):
+        points = sorted(points)
+        ax.plot([p[0] for p in points], np.cumsum([p[1] for p in points]), marker="o",
+                markersize=3, label=name)
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=11)
+    ax.legend(fontsize=8)
+    return _png(fig)
