@@ -97,7 +97,9 @@ comment on function raster.np_benefit_pixels(bytea, bytea[], bytea[], integer[],
 --   stock of a pixel in year y (t C/ha, biomass): D(class_y) x S_y / S_ref(class_y), where
 --     class_y is the class of the latest land-cover epoch <= y (the first epoch before it),
 --     D the class's agb + bgb density, S_ref the mean signal of the class over the sampled
---     pixels and all years; no signal that year (or density_method 'class'): D(class_y)
+--     pixels and all years; where survey plots calibrate the class's ecosystem type
+--     (int_signal_calibration): max(0, intercept + slope x S_y) x (1 + bgb/agb of the class);
+--     no signal that year (or density_method 'class'): D(class_y)
 --   matching per project on the pre-project covariates: exact on the start class (class in the
 --     year before the start), nearest `k` controls (with replacement) on the standardised
 --     pre-project signal level and trend (up to match_pre_years years), elevation and slope,
@@ -109,10 +111,15 @@ comment on function raster.np_benefit_pixels(bytea, bytea[], bytea[], integer[],
 --     npp): the flux itself (x flux_to_t_per_ha, t C/ha/yr); pre-project = the
 --     sink_baseline_years years before the start year, post = the sink_post_years years after
 --     it; the start year itself straddles the start and is reported apart
+-- (an earlier signature without the plot calibration)
+drop function if exists benefit.np_matched_benefits(integer[], boolean[], integer[],
+  double precision[], double precision[], double precision[], integer[], integer[], integer[],
+  double precision[], bigint[], integer[], double precision, jsonb);
 create or replace function benefit.np_matched_benefits(
     zone integer[], in_sample boolean[], classes integer[], signal double precision[],
     elevation double precision[], slope double precision[], lc_years integer[],
-    sig_years integer[], codes integer[], densities double precision[],
+    sig_years integer[], codes integer[], agb double precision[], bgb double precision[],
+    cal_intercept double precision[], cal_slope double precision[],
     projects bigint[], starts integer[], pixel_ha double precision, settings jsonb)
 returns table (project_version_id integer, section text, data jsonb)
 language plpython3u immutable as $$
@@ -163,7 +170,13 @@ else:
     S = np.full((n, 0), np.nan)
 E = np.array([np.nan if x is None else x for x in (elevation or [None] * n)], float)
 SL = np.array([np.nan if x is None else x for x in (slope or [None] * n)], float)
-dens = {int(c): float(d) for c, d in zip(codes or [], densities or []) if d is not None}
+dens, cal = {}, {}
+for c, a, b, ia, sl in zip(codes or [], agb or [], bgb or [], cal_intercept or [],
+                           cal_slope or []):
+    dens[int(c)] = float(a or 0) + float(b or 0)
+    if ia is not None and sl is not None and a:
+        # plots calibrate agb on the signal; bgb follows at the class's bgb/agb ratio
+        cal[int(c)] = (float(ia), float(sl), 1.0 + float(b or 0) / float(a))
 
 # the years the stocks are evaluated at: the signal years, else the land-cover epochs
 years = sg_y if sg_y.size else lc_y
@@ -187,6 +200,10 @@ if METHOD == 'signal' and sg_y.size:
     with np.errstate(all='ignore'):
         ratio = np.where(np.isfinite(S) & np.isfinite(ref), S / ref, 1.0)
 stock = np.where(CY >= 0, D * ratio, np.nan)                      # t C/ha
+if METHOD == 'signal' and sg_y.size:
+    for c, (ia, sl, f) in cal.items():
+        on = (CY == c) & np.isfinite(S)
+        stock[on] = np.maximum(ia + sl * S[on], 0.0) * f
 col = {int(y): j for j, y in enumerate(years)}
 periods = [(int(a), int(b)) for a, b in zip(lc_y[:-1], lc_y[1:]) if int(a) in col and int(b) in col]
 flux = FLUX is not None and sg_y.size > 0
@@ -281,6 +298,7 @@ for pv, s in zip(projects, starts):
         'control_pool': int(pool.size), 'belt_pixels': int(B.size), 'k': K,
         'caliper_sd': CALIPER, 'covariates': names, 'pre_years': pre,
         'unmatched_classes': sorted(missing_classes), 'signal_reference': sref,
+        'calibrated_classes': sorted(cal) if METHOD == 'signal' and sg_y.size else [],
         'note': '; '.join(note) or None})))
     # balance: standardised mean differences before (all candidate controls of the project's
     # start classes) and after matching (each project pixel's controls weighted 1/k)
@@ -418,5 +436,6 @@ return out
 $$;
 comment on function benefit.np_matched_benefits(integer[], boolean[], integer[],
   double precision[], double precision[], double precision[], integer[], integer[], integer[],
-  double precision[], bigint[], integer[], double precision, jsonb) is
+  double precision[], double precision[], double precision[], double precision[], bigint[],
+  integer[], double precision, jsonb) is
   'Matched-control benefit, balance, leakage belt and sink-rate figures of every project';

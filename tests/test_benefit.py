@@ -206,3 +206,59 @@ def test_sink_rate_change_passes_at_40_and_fails_at_10_percent(db_url: str,
         assert passes is (pid == "P40")
     assert p3_rows and all(m == 0 and b is None for m, b, _ in p3_rows)
     assert "start class(es) without any control" in p3_rows[0][2] and "3 (100 px)" in p3_rows[0][2]
+
+
+def test_plot_calibration_replaces_the_anchored_rule(db_url: str, tmp_path: Path) -> None:
+    """NDVI rises from 0.3 in the west to 0.7 in the east, the same every year, except that a
+    10 x 10 px project (start 2012) gains +0.20 and every other pixel +0.05 from 2014 on.
+    Eight grassland plots measured in 2010 carry agb = 2 + 40 x NDVI exactly: the calibration
+    is intercept 2, slope 40, r2 1, every cross-validated prediction within 10 %. Biomass then
+    follows (2 + 40 S) x (1 + bgb/agb), bgb 12 t C/ha over the Tier 2 agb (the plots' mean),
+    and the 2013-2016 benefit is 100 px x 0.09 ha x 40 x (0.20 - 0.05) x (1 + bgb/agb)."""
+    from pyproj import Transformer
+
+    from ecorest.etl.plots import load_plots
+
+    cols = np.arange(N)[None, :].repeat(N, axis=0)
+    base = 0.3 + 0.4 * cols / (N - 1)
+    inside = np.zeros((N, N), bool)
+    inside[20:30, 20:30] = True
+    ndvi = {y: base + (np.where(inside, 0.20, 0.05) if y >= 2014 else 0.0)
+            for y in range(2007, 2017)}
+    lc = np.full((N, N), 1)
+    to_ll = Transformer.from_crs("EPSG:26910", "EPSG:4326", always_xy=True)
+    lines = ["plot_id,date,lon,lat,agb (t C/ha)"]
+    values = []
+    for i, col in enumerate(range(4, 64, 8)):
+        s = stored(ndvi[2010])[55, col]
+        values.append(2 + 40 * s)
+        lon, lat = to_ll.transform(450_000 + col * 30 + 15, 4_950_000 - 55 * 30 - 15)
+        lines.append(f"G{i},2010-07-01,{lon},{lat},{2 + 40 * s}")
+    (tmp_path / "plots.csv").write_text("\n".join(lines) + "\n")
+    with psycopg.connect(db_url) as conn:
+        region(conn, tmp_path, {2010: lc, 2013: lc, 2016: lc}, ndvi,
+               squares(tmp_path, [("P1", 20, 20, 10, "2012-03-01", None)]))
+        conn.execute("update registry.legend_classes set ecosystem_type = 'grassland' "
+                     "where class_code = 1")
+        conn.commit()
+        load_plots(conn, "b", tmp_path / "plots.csv")
+        run_id = run_assessment(conn, db_url, "b", work_dir=tmp_path / "dbt",
+                                dbt_vars={"leakage_belt_m": 150})
+        cal = conn.execute(
+            "select ecosystem_type, plots, intercept_t_per_ha, slope_t_per_ha_per_unit, r2, "
+            "cv_within_10pct_share_pct from marts.signal_calibration where run_id = %s",
+            (run_id,)).fetchall()
+        benefit, calibrated = conn.execute(
+            "select benefit_t, calibrated_classes from marts.project_matched_benefits "
+            "where run_id = %s and year_t1 = 2013", (run_id,)).fetchone()
+    assert len(cal) == 1
+    eco, plots, intercept, slope, r2, within = cal[0]
+    assert (eco, plots, within) == ("grassland", 8, 100.0)
+    assert intercept == pytest.approx(2.0, abs=1e-6) and slope == pytest.approx(40.0)
+    assert r2 == pytest.approx(1.0)
+    ratio = 12 / np.mean(values)               # bgb / Tier 2 agb of class 1
+    st16, st13 = stored(ndvi[2016]), stored(ndvi[2013])
+    own = (st16 - st13)[inside].mean()
+    drift = (st16 - st13)[~inside].mean()
+    assert calibrated == [1]
+    assert benefit == pytest.approx(100 * PX_HA * 40 * (own - drift) * (1 + ratio), rel=1e-3)

@@ -19,15 +19,23 @@ sig as (
 ),
 
 dens as (
-    -- biomass density (agb + bgb, t C/ha) of every class
-    select array_agg(class_code order by class_code) as codes,
-           array_agg(d order by class_code) as densities
+    -- per class: agb and bgb densities (t C/ha) and, where plots calibrate its ecosystem type
+    -- (int_signal_calibration), agb = intercept + slope x signal
+    select array_agg(b.class_code order by b.class_code) as codes,
+           array_agg(b.agb order by b.class_code) as agb,
+           array_agg(b.bgb order by b.class_code) as bgb,
+           array_agg(k.intercept order by b.class_code) as cal_intercept,
+           array_agg(k.slope order by b.class_code) as cal_slope
     from (
-        select class_code, sum(carbon_t_per_ha) as d
+        select class_code,
+               coalesce(sum(carbon_t_per_ha) filter (where pool = 'agb'), 0) as agb,
+               coalesce(sum(carbon_t_per_ha) filter (where pool = 'bgb'), 0) as bgb
         from {{ ref('int_carbon_densities') }}
         where pool in ('agb', 'bgb')
         group by class_code
     ) as b
+    left join {{ ref('int_landcover_classes') }} as c on c.class_code = b.class_code
+    left join {{ ref('int_signal_calibration') }} as k on k.ecosystem_type = c.ecosystem_type
 ),
 
 proj as (
@@ -53,7 +61,8 @@ cross join proj
 cross join {{ ref('stg_registry__regions') }} as reg
 cross join lateral benefit.np_matched_benefits(
     a.zones, a.in_sample, a.classes, a.signal, a.elevation, a.slope, lc.years, sig.years,
-    dens.codes, dens.densities, proj.ids, proj.starts, reg.pixel_area_ha,
+    dens.codes, dens.agb, dens.bgb, dens.cal_intercept, dens.cal_slope, proj.ids, proj.starts,
+    reg.pixel_area_ha,
     jsonb_build_object(
         'k', {{ var('match_k') }},
         'caliper_sd', {{ var('match_caliper_sd') }},

@@ -43,6 +43,8 @@ select
     coalesce(sig.layer, 'none') as signal_layer,
     sig.units as signal_units,
     '{{ var("density_method") }}'::text as density_method,
+    array(select jsonb_array_elements_text(m.data -> 'calibrated_classes')::int)
+        as calibrated_classes,
     {{ var('leakage_belt_m') }}::float8 as leakage_belt_m,
     m.data ->> 'note' as note
 from r
