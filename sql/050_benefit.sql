@@ -90,6 +90,7 @@ comment on function raster.np_benefit_pixels(bytea, bytea[], bytea[], integer[],
 --   'balance'  per covariate: means and standardised mean differences before / after matching
 --   'period'   per monitoring period: project change, matched-control change, benefit and its
 --              bootstrap 95 % interval, the leakage belt's change and its excess over controls
+--   'total'    the benefit summed over the periods after the start, with its bootstrap interval
 --   'sink'     annual sink rates before / after the start, relative changes against the
 --              pre-project period and against the matched controls, bootstrap intervals,
 --              pass / fail against the threshold
@@ -320,6 +321,9 @@ for pv, s in zip(projects, starts):
             row['mean_controls_after'] = row['smd_after'] = None
         out.append((pv, 'balance', dumps(row)))
     boot = rng.integers(0, M.size, (DRAWS, M.size)) if M.size else None
+    # the benefit summed over the periods after the start, per bootstrap draw (the same draws
+    # in every period, so the interval of the sum is a percentile of sums)
+    total = {'benefit_t': 0.0, 'draws': np.zeros(DRAWS), 'periods': 0}
     # mean change of the control pool per class at t1 (the belt's expected change)
     for y1, y2 in periods:
         j1, j2 = col[y1], col[y2]
@@ -343,6 +347,10 @@ for pv, s in zip(projects, starts):
                         'baseline_change_t': float(np.nansum(np.where(ok, ctrl, 0)) * pixel_ha),
                         'benefit_t': float(ddz.sum() * pixel_ha)})
             sums = ddz[boot].sum(axis=1) * pixel_ha
+            if rec['timing'] == 'after_start':
+                total['benefit_t'] += rec['benefit_t']
+                total['draws'] += sums
+                total['periods'] += 1
             lo_, hi_ = np.percentile(sums, [2.5, 97.5])
             rec.update({'benefit_p2_5_t': float(min(lo_, rec['benefit_t'])),
                         'benefit_p97_5_t': float(max(hi_, rec['benefit_t']))})
@@ -368,6 +376,12 @@ for pv, s in zip(projects, starts):
             rec.update({'belt_pixels': 0, 'belt_change_t': None, 'belt_excess_change_t': None,
                         'belt_class_changed_ha': None})
         out.append((pv, 'period', dumps(rec)))
+    if total['periods']:
+        lo_, hi_ = np.percentile(total['draws'], [2.5, 97.5])
+        out.append((pv, 'total', dumps({
+            'periods': total['periods'], 'benefit_t': total['benefit_t'],
+            'benefit_p2_5_t': min(lo_, total['benefit_t']),
+            'benefit_p97_5_t': max(hi_, total['benefit_t'])})))
     # sink rates (t C/yr over the project's pixels), by year
     pre_y = [y for y in range(s - PRE_SINK, s) if y in col]
     post_y = [y for y in range(s + 1, s + 1 + POST_SINK) if y in col]

@@ -122,6 +122,9 @@ def test_matched_benefit_recovers_x_minus_y_and_leaves_the_belt_out(db_url: str,
         cost = conn.execute("select benefit_co2e_t, co2e_t_per_10k_cny, cny_per_co2e_t "
                             "from marts.project_cost_effectiveness where run_id = %s",
                             (run_id,)).fetchone()
+        total = conn.execute("select periods, benefit_t, benefit_p2_5_t, benefit_p97_5_t "
+                             "from marts.project_cost_effectiveness where run_id = %s",
+                             (run_id,)).fetchone()
     # S_ref by the stated rule, on the stored values: class 1 and class 2 means over all
     # pixels and years (class of year y = latest land-cover epoch <= y, else the first)
     cls_of = {y: (lc_first if y < 2013 else lc_later) for y in years}
@@ -147,6 +150,9 @@ def test_matched_benefit_recovers_x_minus_y_and_leaves_the_belt_out(db_url: str,
     assert set(balance) == {"signal_level", "signal_trend"}
     for smd_before, smd_after in balance.values():
         assert abs(smd_after) <= abs(smd_before) + 0.05
+    # the one period after the start is the total: the same bootstrap draws, the same interval
+    assert total == (1, pytest.approx(rows[2013][3]), pytest.approx(rows[2013][4]),
+                     pytest.approx(rows[2013][5]))
     # cost-effectiveness of the after-start period: benefit x 44/12 per 50 x 10,000 CNY
     co2e = rows[2013][3] * 44 / 12
     assert cost == (pytest.approx(co2e), pytest.approx(co2e / 50),

@@ -52,3 +52,17 @@ def project_benefits(conn: psycopg.Connection, run_id: int) -> list[dict]:
                        "round(sum(sink_enhancement_co2e_t_per_yr)::numeric, 1) "
                        "as sink_enhancement_co2e_t_per_yr from marts.project_benefits "
                        "where run_id = %s group by 1, 2 order by 1", (run_id,))
+
+
+def matched_benefits(conn: psycopg.Connection, run_id: int) -> list[dict]:
+    """Each project's benefit against matched controls over the periods after its start, with
+    the bootstrap interval of that sum, and its sink-rate figure."""
+    return _rows(conn, """
+        select c.project_id, c.benefit_t, c.benefit_p2_5_t, c.benefit_p97_5_t,
+               s.change_vs_pre_pct, s.passes_vs_pre, s.change_vs_controls_pct,
+               s.passes_vs_controls
+        from marts.project_cost_effectiveness as c
+        left join marts.project_sink_rate_change as s
+            on s.run_id = c.run_id and s.project_version_id = c.project_version_id
+        where c.run_id = %s and c.benefit_t is not null
+        order by 1""", (run_id,))

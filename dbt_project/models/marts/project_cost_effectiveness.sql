@@ -1,7 +1,7 @@
 {{ config(pre_hook="{{ delete_this_run() }}") }}
 -- cost-effectiveness per run and project: the benefit against matched controls summed over the
 -- monitoring periods that start at or after the project's start (periods straddling the start
--- are counted apart, not credited), as t CO2e removed, per 10,000 CNY of investment_cny and as
+-- are counted apart, not credited) with the bootstrap interval of that sum, as t CO2e removed, per 10,000 CNY of investment_cny and as
 -- CNY per t CO2e (null where the investment is unknown or the benefit is not positive)
 with b as (
     select project_version_id,
@@ -25,6 +25,8 @@ select
     b.from_year,
     b.to_year,
     b.benefit_t,
+    (t.data ->> 'benefit_p2_5_t')::float8 as benefit_p2_5_t,
+    (t.data ->> 'benefit_p97_5_t')::float8 as benefit_p97_5_t,
     -ipcc.co2e(b.benefit_t) as benefit_co2e_t,
     b.straddling_benefit_t,
     p.investment_cny::float8 as investment_cny,
@@ -35,3 +37,5 @@ select
          then p.investment_cny::float8 / -ipcc.co2e(b.benefit_t) end as cny_per_co2e_t
 from b
 join {{ ref('stg_registry__projects') }} as p on p.project_version_id = b.project_version_id
+left join {{ ref('int_matched_results') }} as t
+    on t.project_version_id = b.project_version_id and t.section = 'total'
