@@ -40,8 +40,10 @@ def report(settings: Settings, region_name: str, run_id: int | None, langs: tupl
     validation (the ±10 % criterion); conclusions computed from the numbers.
     """
     from ecorest.report import make_report
+    from ecorest.run import mark_dead_runs
 
     with dbmod.session(settings) as conn:
+        mark_dead_runs(conn)   # a run killed meanwhile is reported as failed, not as running
         files = make_report(conn, region_name, Path(out_dir), run_id=run_id, langs=langs,
                             formats=formats)
     for f in files:
@@ -60,8 +62,10 @@ def export(settings: Settings, region_name: str, run_id: int | None, formats: tu
            out_dir: str) -> None:
     """Export the results of REGION's run to GeoPackage, GeoTIFF, CSV and Excel."""
     from ecorest.report.export import export_run
+    from ecorest.run import mark_dead_runs
 
     with dbmod.session(settings) as conn:
+        mark_dead_runs(conn)
         files = export_run(conn, region_name, Path(out_dir), run_id=run_id, formats=formats)
     for f in files:
         out.print(f"  {f}")
