@@ -26,14 +26,28 @@ returns table (total double precision, u_approach1_pct double precision,
                unquantified text[])
 language plpython3u immutable as $$
 import json
+import time
 import numpy as np
+
+# a cancellation point (as raster.np_kernels_loaded's check(), sql/030_kernels.sql): Python
+# notices a statement_timeout or a cancel only when it calls into the server, so the loops
+# below call check() about every million numbers they handle, and check() runs a prepared
+# `select 1` at most every 0.5 s (small calls never reach it)
+plan = SD.get('check') or SD.setdefault('check', plpy.prepare('select 1'))
+due = [time.monotonic() + 0.5]
+def check():
+    if time.monotonic() >= due[0]:
+        plpy.execute(plan)
+        due[0] = time.monotonic() + 0.5
 
 if draws is None or draws < 100 or draws > 1000000:
     plpy.error(f'mc_draws must be between 100 and 1000000, got {draws}')
 items = json.loads(terms) if terms else []
 index, values, upcts, missing = {}, [], [], []
 coefs, members = [], []
-for term in items:
+for i, term in enumerate(items):
+    if not i & 1023:
+        check()
     idx = []
     for key, value, u in term['f']:
         key = str(key)
@@ -57,9 +71,15 @@ missing = sorted(k for k in index if index[k] in used and np.isnan(u[index[k]]))
 if missing or not items:
     return [(tot, None, None, None, None, missing)]
 sd = v * u / 196.0
+# a factor only in terms that are 0 is held at its value (its uncertainty, known or not,
+# changes nothing)
+sd[[k for k in range(v.size) if k not in set(used)]] = 0.0
+u = np.where(np.isnan(u), 0.0, u)
 # Approach 1: gradient of the total with respect to each factor
 grad = np.zeros(v.size)
-for m, ci in zip(members, c):
+for i, (m, ci) in enumerate(zip(members, c)):
+    if not i & 1023:
+        check()
     for pos, k in enumerate(m):
         others = [j for q, j in enumerate(m) if q != pos]
         grad[k] += ci * (np.prod(v[others]) if others else 1.0)
@@ -67,7 +87,10 @@ u1 = float(196.0 * np.sqrt(np.sum((grad * sd) ** 2)) / abs(tot)) if tot != 0 els
 # Approach 2
 rng = np.random.default_rng(seed)
 x = np.empty((draws, v.size))
+every = max(1, 1000000 // draws)                # loop steps between check() calls
 for k in range(v.size):
+    if not k % every:
+        check()
     if sd[k] == 0 or v[k] == 0:
         x[:, k] = v[k]
     elif u[k] > 30.0 and v[k] > 0:
@@ -76,9 +99,13 @@ for k in range(v.size):
     else:
         x[:, k] = np.clip(rng.normal(v[k], abs(sd[k]), draws), 0.0, None)
 sims = np.zeros(draws)
-for m, ci in zip(members, c):
+for i, (m, ci) in enumerate(zip(members, c)):
+    if not i % every:
+        check()
     sims += ci * (np.prod(x[:, m], axis=1) if m else 1.0)
 lo, hi = np.percentile(sims, [2.5, 97.5])
+if not np.isfinite([lo, hi]).all():
+    plpy.error('the Monte Carlo of a total gave a non-finite percentile')
 return [(tot, u1, float(sims.mean()), float(lo), float(hi), [])]
 $$;
 

@@ -10,11 +10,19 @@
 -- all-nodata flag), little-endian and in-database bands only. Change both together;
 -- tests/test_wkb.py checks each against PostGIS (ST_DumpValues) and against each other (through
 -- raster.crosstab and raster.np_lookup).
+--
+-- check() is the kernels' cancellation point. Python code notices a statement_timeout, a cancel
+-- (pg_cancel_backend), an ended session (pg_terminate_backend: Ctrl-C of `ecorest run`) or a
+-- vanished client (client_connection_check_interval) only when it calls into the server, so
+-- every loop whose length grows with the data calls check(): at most every 0.5 s it runs a
+-- prepared `select 1`, whose executor checks for interrupts and raises the pending error
+-- (tests/test_kernel_timeout.py; the checks cost under 2 % of a call).
 create or replace function raster.np_kernels_loaded() returns boolean
 language plpython3u as $$
-if 'ecorest_decode' in GD and 'ecorest_encode' in GD:
+if 'ecorest_decode' in GD and 'ecorest_encode' in GD and 'ecorest_check' in GD:
     return True
 import struct
+import time
 import numpy as np
 
 TYPES = {0: ('u1', 1), 1: ('u1', 1), 2: ('u1', 1), 3: ('i1', 1), 4: ('u1', 1), 5: ('<i2', 2),
@@ -81,9 +89,23 @@ def place(shape, geo, wkb, fill=0, band=1):
         out[rd0:rd0 + nh, cd0:cd0 + nw] = np.where(m[rs0:rs0 + nh, cs0:cs0 + nw], part, fill)
     return out
 
+_due = [0.0]
+_plan = []
+
+def check(every=0.5):
+    # a cancellation point: one server call (SPI) at most every `every` seconds
+    now = time.monotonic()
+    if now < _due[0]:
+        return
+    if not _plan:
+        _plan.append(plpy.prepare('select 1'))
+    plpy.execute(_plan[0])
+    _due[0] = time.monotonic() + every
+
 GD['ecorest_decode'] = decode
 GD['ecorest_encode'] = encode
 GD['ecorest_place'] = place
+GD['ecorest_check'] = check
 return True
 $$;
 
@@ -272,9 +294,9 @@ create or replace function raster.trajectories(z bytea, tiles bytea[])
 returns table (zone_id integer, classes integer[], pixels bigint)
 language plpython3u immutable as $$
 import numpy as np
-if 'ecorest_place' not in GD:
+if 'ecorest_check' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
-decode = GD['ecorest_decode']
+decode, check = GD['ecorest_decode'], GD['ecorest_check']
 ref = next((t for t in (tiles or []) if t is not None), None)
 if ref is None:
     return []
@@ -283,6 +305,7 @@ shape = v0.shape
 cols = []
 seen = np.zeros(shape, bool)
 for t in tiles:
+    check()
     if t is None:
         cols.append(np.full(shape, -1, np.int64))
         continue

@@ -20,9 +20,9 @@ returns bytea language plpython3u immutable as $$
 import math
 import warnings
 import numpy as np
-if 'ecorest_encode' not in GD:
+if 'ecorest_check' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
-decode, encode = GD['ecorest_decode'], GD['ecorest_encode']
+decode, encode, check = GD['ecorest_decode'], GD['ecorest_encode'], GD['ecorest_check']
 if reduce not in ('max', 'mean'):
     plpy.error('annual reduction must be max or mean, not %r' % reduce)
 template = next((t for t in tiles if t is not None), None)
@@ -32,6 +32,7 @@ shape = decode(template)[0].shape
 uyears = sorted(set(years))
 acc = {y: [] for y in uyears}
 for t, y, sc, of in zip(tiles, years, scales, offsets):
+    check()                                     # a cancellation point (sql/030_kernels.sql)
     if t is None:
         continue
     v, m = decode(t)
@@ -52,6 +53,7 @@ P = x.shape[1]
 slope = np.full(P, np.nan)
 s = np.zeros(P)
 for c0 in range(0, P, 4096):                    # pairwise work in chunks of pixels
+    check()
     xs = x[:, c0:c0 + 4096]
     diff = xs[j_idx] - xs[i_idx]                # (pairs, chunk), NaN where a value is missing
     with warnings.catch_warnings():
@@ -63,6 +65,7 @@ srt = np.sort(x, axis=0)                         # NaN sort last
 ties = np.zeros(P)
 run = np.ones(P)
 for k in range(1, T):
+    check()
     same = (srt[k] == srt[k - 1])               # False where either is NaN
     ended = ~same & (run > 1)
     ties += np.where(ended, run * (run - 1) * (2 * run + 5), 0)
@@ -71,12 +74,17 @@ ties += np.where(run > 1, run * (run - 1) * (2 * run + 5), 0)
 var = (n * (n - 1) * (2 * n + 5) - ties) / 18.0
 with np.errstate(divide='ignore', invalid='ignore'):
     z = np.where(s > 0, (s - 1) / np.sqrt(var), np.where(s < 0, (s + 1) / np.sqrt(var), 0.0))
-p = np.array([math.erfc(abs(v) / math.sqrt(2)) if np.isfinite(v) else np.nan for v in z])
+p = np.empty(P)
+for c0 in range(0, P, 65536):                   # per pixel in Python: in chunks, checked
+    check()
+    p[c0:c0 + 65536] = [math.erfc(abs(v) / math.sqrt(2)) if np.isfinite(v) else np.nan
+                        for v in z[c0:c0 + 65536]]
 with warnings.catch_warnings():
     warnings.simplefilter('ignore', RuntimeWarning)
     mean = np.nanmean(x, axis=0)
 last = np.full(P, np.nan)
 for k in range(T):
+    check()
     last = np.where(valid[k], x[k], last)
 cls = np.full(P, 3.0)
 sig = p < alpha
@@ -253,9 +261,9 @@ create or replace function raster.np_overlay(
     matrix integer[])
 returns bytea language plpython3u immutable as $$
 import numpy as np
-if 'ecorest_encode' not in GD:
+if 'ecorest_check' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
-decode, encode = GD['ecorest_decode'], GD['ecorest_encode']
+decode, encode, check = GD['ecorest_decode'], GD['ecorest_encode'], GD['ecorest_check']
 template = next((f for f in factors if f is not None), None)
 if template is None:
     return None
@@ -264,6 +272,7 @@ num = {1: np.zeros(shape), 2: np.zeros(shape)}
 den = {1: np.zeros(shape), 2: np.zeros(shape)}
 contrib = []
 for f, l, h, d, gr, w in zip(factors, lo, hi, direction, grp, weight):
+    check()                                     # a cancellation point (sql/030_kernels.sql)
     if f is None:
         contrib.append(np.full(shape, np.nan))
         continue
@@ -310,9 +319,9 @@ returns table (zone_id integer, band integer, pixels bigint, total double precis
 language plpython3u immutable as $$
 import struct
 import numpy as np
-if 'ecorest_place' not in GD:
+if 'ecorest_check' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
-decode = GD['ecorest_decode']
+decode, check = GD['ecorest_decode'], GD['ecorest_check']
 if a is None:
     return []
 v1, _, geo = decode(a, with_geo=True)
@@ -325,6 +334,7 @@ else:                                   # no zone raster: the whole tile is zone
 nb, = struct.unpack_from('<H', a, 3)
 out = []
 for b in range(1, nb + 1):
+    check()                                     # a cancellation point (sql/030_kernels.sql)
     v, m = decode(a, b)
     ok = m & inz & np.isfinite(v)
     if not ok.any():
@@ -374,7 +384,16 @@ comment on function ident.ahp(double precision[], integer) is
 create or replace function ident.histogram_breaks(counts bigint[], lo double precision,
                                                   hi double precision, k integer, method text)
 returns double precision[] language plpython3u immutable as $$
+import time
 import numpy as np
+# a cancellation point like raster.np_kernels_loaded's check() (sql/030_kernels.sql): a prepared
+# `select 1` at most every 0.5 s lets a statement_timeout or a cancel stop the loop below
+plan = SD.get('check') or SD.setdefault('check', plpy.prepare('select 1'))
+due = [time.monotonic() + 0.5]
+def check():
+    if time.monotonic() >= due[0]:
+        plpy.execute(plan)
+        due[0] = time.monotonic() + 0.5
 c = np.asarray(counts, dtype=np.float64)
 nb = c.size
 width = (hi - lo) / nb
@@ -397,6 +416,8 @@ back = np.zeros((k + 1, m + 1), dtype=np.int64)
 cost[0, 0] = 0
 for cl in range(1, k + 1):
     for j in range(cl, m + 1):
+        if not j & 63:
+            check()
         i = np.arange(cl - 1, j)                 # the last class holds items i..j-1
         w_ = cw[j] - cw[i]
         s_ = cx[j] - cx[i]
