@@ -98,3 +98,15 @@ def test_bounds_and_consistency(conn: psycopg.Connection) -> None:
     conn.rollback()
     with pytest.raises(psycopg.Error, match="two values"):
         run(conn, [{"c": 1.0, "f": [["x", 1.0, 1.0]]}, {"c": 1.0, "f": [["x", 2.0, 1.0]]}])
+
+
+def test_a_factor_only_in_zero_terms_needs_no_uncertainty(conn: psycopg.Connection) -> None:
+    """A factor without an uncertainty that only appears in terms equal to 0 (a coefficient of
+    0, or a zero density beside it) changes nothing: it is neither reported as unquantified nor
+    allowed to turn the Monte Carlo into NaN (0 x NaN)."""
+    total, u1, mean, lo, hi, missing = run(conn, [{"c": 0.0, "f": [["a", 1.0, None]]},
+                                                  {"c": 1.0, "f": [["b", 0.0, 10.0]]},
+                                                  {"c": 2.0, "f": [["d", 5.0, 10.0]]}])
+    assert missing == [] and total == pytest.approx(10.0)
+    assert all(math.isfinite(x) for x in (u1, mean, lo, hi))
+    assert lo <= total <= hi and u1 == pytest.approx(10.0)
