@@ -7,6 +7,75 @@ create schema if not exists benefit;
 comment on schema benefit is
   'Restoration benefit against matched controls (ecorest): matching, bootstrap, sink rates';
 
+-- Helpers shared by the kernels below (kept in GD, like raster.np_kernels_loaded):
+--   signal_stack   the yearly signal of a tile: the signal tiles placed on it, scale and offset
+--                  applied, several epochs of one year reduced (mean or max) -> h x w x Y
+--   class_stack    the land-cover tiles of every epoch -> h x w x L (-1 where no data)
+--   classes_at     the class of every pixel in each year: the latest epoch <= the year, else
+--                  the first epoch
+--   biomass        t C/ha of each pixel and year (the rule of docs/CARBON.md): anchored
+--                  D(class) x S / S_ref(class), or max(0, a + b S) x (1 + bgb/agb) where plots
+--                  calibrate the class; D where there is no signal or no reference
+create or replace function benefit.np_signal_loaded() returns boolean
+language plpython3u as $$
+if 'ecorest_biomass' in GD:
+    return True
+import numpy as np
+if 'ecorest_place' not in GD:
+    plpy.execute('select raster.np_kernels_loaded()')
+decode, place = GD['ecorest_decode'], GD['ecorest_place']
+
+def signal_stack(shape, g, sig, sig_years, scales, offsets, reduce):
+    years = sorted(set(sig_years or []))
+    out = np.full(tuple(shape) + (len(years),), np.nan)
+    for j, y in enumerate(years):
+        layers = [place(shape, g, t, fill=np.nan) * (1.0 if sc is None else sc)
+                  + (0.0 if of is None else of)
+                  for t, ty, sc, of in zip(sig or [], sig_years or [], scales or [],
+                                           offsets or [])
+                  if ty == y and t is not None]
+        if layers:
+            stack = np.stack(layers)
+            if not np.isnan(stack).all():
+                with np.errstate(all='ignore'):
+                    out[..., j] = (np.nanmax(stack, axis=0) if reduce == 'max'
+                                   else np.nanmean(stack, axis=0))
+    return years, out
+
+def class_stack(shape, lc):
+    cls = []
+    for t in lc:
+        if t is None:
+            cls.append(np.full(shape, -1, np.int64))
+        else:
+            v, m = decode(t)
+            cls.append(np.where(m, v.astype(np.int64), -1))
+    return np.stack(cls, axis=-1)
+
+def classes_at(cls, lc_years, years):
+    lc_years = np.asarray(lc_years, np.int64)
+    idx = [max(int(np.searchsorted(lc_years, y, side='right')) - 1, 0) for y in years]
+    return cls[..., idx] if idx else cls[..., :0]
+
+def biomass(cy, s, dens, sref, cal):
+    # cy, s: arrays of the same shape (class, signal); dens/sref/cal: dicts by class
+    lut = lambda d: np.vectorize(lambda c: d.get(int(c), np.nan), otypes=[float])(cy) \
+        if cy.size else np.zeros(cy.shape)
+    d, ref = lut(dens), lut(sref)
+    with np.errstate(all='ignore'):
+        out = np.where(np.isfinite(s) & np.isfinite(ref) & (ref > 0), d * s / ref, d)
+    for c, (a, b, f) in cal.items():
+        on = (cy == c) & np.isfinite(s)
+        out[on] = np.maximum(a + b * s[on], 0.0) * f
+    return np.where(cy >= 0, out, np.nan)
+
+GD['ecorest_signal_stack'] = signal_stack
+GD['ecorest_class_stack'] = class_stack
+GD['ecorest_classes_at'] = classes_at
+GD['ecorest_biomass'] = biomass
+return True
+$$;
+
 -- One row per pixel of a tile position that lies in a project or a leakage belt (z: 2 x
 -- project_version_id inside, 2 x id + 1 in the belt, 0 elsewhere), and per pixel of the
 -- systematic sample (in_sample: a fixed hash of the pixel's grid position modulo `step` is 0,
@@ -25,22 +94,15 @@ returns table (zone_id integer, in_sample boolean, classes integer[],
                slope_deg double precision)
 language plpython3u immutable as $$
 import numpy as np
-if 'ecorest_place' not in GD:
-    plpy.execute('select raster.np_kernels_loaded()')
+if 'ecorest_biomass' not in GD:
+    plpy.execute('select benefit.np_signal_loaded()')
 decode, place = GD['ecorest_decode'], GD['ecorest_place']
 ref = next((t for t in (lc or []) if t is not None), None)
 if ref is None:
     return []
 v0, _, g = decode(ref, with_geo=True)
 shape = v0.shape
-cls = []
-for t in lc:
-    if t is None:
-        cls.append(np.full(shape, -1, np.int64))
-    else:
-        v, m = decode(t)
-        cls.append(np.where(m, v.astype(np.int64), -1))
-cls = np.stack(cls, axis=-1)
+cls = GD['ecorest_class_stack'](shape, lc)
 valid = (cls >= 0).any(axis=-1)
 zone = place(shape, g, z) if z is not None else np.zeros(shape, np.int64)
 # a fixed pseudo-random sample of the grid: hash of the pixel's global row and column
@@ -51,22 +113,8 @@ sample = (np.abs(h) % max(int(step or 1), 1)) == 0
 keep = valid & ((zone != 0) | sample)
 if not keep.any():
     return []
-years = sorted(set(sig_years or []))
-sig_out = np.full(shape + (len(years),), np.nan)
-for j, y in enumerate(years):
-    layers = []
-    for t, ty, sc, of in zip(sig or [], sig_years or [], sig_scales or [], sig_offsets or []):
-        if ty != y or t is None:
-            continue
-        layers.append(place(shape, g, t, fill=np.nan) * (1.0 if sc is None else sc)
-                      + (0.0 if of is None else of))
-    if layers:
-        stack = np.stack(layers)
-        with np.errstate(all='ignore'):
-            if np.isnan(stack).all(axis=0).all():
-                continue
-            red = np.nanmax(stack, axis=0) if reduce == 'max' else np.nanmean(stack, axis=0)
-        sig_out[..., j] = red
+_years, sig_out = GD['ecorest_signal_stack'](shape, g, sig, sig_years, sig_scales, sig_offsets,
+                                             reduce)
 elev = place(shape, g, dem, fill=np.nan) if dem is not None else np.full(shape, np.nan)
 slp = place(shape, g, slope, fill=np.nan) if slope is not None else np.full(shape, np.nan)
 out = []
@@ -97,8 +145,9 @@ comment on function raster.np_benefit_pixels(bytea, bytea[], bytea[], integer[],
 -- Rules (all stated in docs/CARBON.md):
 --   stock of a pixel in year y (t C/ha, biomass): D(class_y) x S_y / S_ref(class_y), where
 --     class_y is the class of the latest land-cover epoch <= y (the first epoch before it),
---     D the class's agb + bgb density, S_ref the mean signal of the class over the sampled
---     pixels and all years; where survey plots calibrate the class's ecosystem type
+--     D the class's agb + bgb density, S_ref the mean signal of the class over all pixels of
+--     the region and all years (int_signal_reference); where survey plots calibrate the
+--     class's ecosystem type
 --     (int_signal_calibration): max(0, intercept + slope x S_y) x (1 + bgb/agb of the class);
 --     no signal that year (or density_method 'class'): D(class_y)
 --   matching per project on the pre-project covariates: exact on the start class (class in the
@@ -112,15 +161,20 @@ comment on function raster.np_benefit_pixels(bytea, bytea[], bytea[], integer[],
 --     npp): the flux itself (x flux_to_t_per_ha, t C/ha/yr); pre-project = the
 --     sink_baseline_years years before the start year, post = the sink_post_years years after
 --     it; the start year itself straddles the start and is reported apart
--- (an earlier signature without the plot calibration)
+-- (earlier signatures: without the plot calibration, without the signal reference)
 drop function if exists benefit.np_matched_benefits(integer[], boolean[], integer[],
   double precision[], double precision[], double precision[], integer[], integer[], integer[],
   double precision[], bigint[], integer[], double precision, jsonb);
+drop function if exists benefit.np_matched_benefits(integer[], boolean[], integer[],
+  double precision[], double precision[], double precision[], integer[], integer[], integer[],
+  double precision[], double precision[], double precision[], double precision[], bigint[],
+  integer[], double precision, jsonb);
 create or replace function benefit.np_matched_benefits(
     zone integer[], in_sample boolean[], classes integer[], signal double precision[],
     elevation double precision[], slope double precision[], lc_years integer[],
     sig_years integer[], codes integer[], agb double precision[], bgb double precision[],
     cal_intercept double precision[], cal_slope double precision[],
+    signal_reference double precision[],
     projects bigint[], starts integer[], pixel_ha double precision, settings jsonb)
 returns table (project_version_id integer, section text, data jsonb)
 language plpython3u immutable as $$
@@ -171,13 +225,19 @@ else:
     S = np.full((n, 0), np.nan)
 E = np.array([np.nan if x is None else x for x in (elevation or [None] * n)], float)
 SL = np.array([np.nan if x is None else x for x in (slope or [None] * n)], float)
-dens, cal = {}, {}
-for c, a, b, ia, sl in zip(codes or [], agb or [], bgb or [], cal_intercept or [],
-                           cal_slope or []):
+if 'ecorest_biomass' not in GD:
+    plpy.execute('select benefit.np_signal_loaded()')
+dens, cal, sref = {}, {}, {}
+for c, a, b, ia, sl, r in zip(codes or [], agb or [], bgb or [], cal_intercept or [],
+                              cal_slope or [], signal_reference or []):
     dens[int(c)] = float(a or 0) + float(b or 0)
+    if r is not None:
+        sref[int(c)] = float(r)
     if ia is not None and sl is not None and a:
         # plots calibrate agb on the signal; bgb follows at the class's bgb/agb ratio
         cal[int(c)] = (float(ia), float(sl), 1.0 + float(b or 0) / float(a))
+if METHOD != 'signal' or not sg_y.size:
+    sref, cal = {}, {}
 
 # the years the stocks are evaluated at: the signal years, else the land-cover epochs
 years = sg_y if sg_y.size else lc_y
@@ -188,23 +248,8 @@ def class_at(y):
     return C[:, max(i, 0)]
 
 CY = np.stack([class_at(y) for y in years], axis=1)              # n x Y
-D = np.vectorize(lambda c: dens.get(int(c), np.nan))(CY) if CY.size else np.zeros((n, 0))
-ratio = np.ones((n, Y))
-sref = {}
-if METHOD == 'signal' and sg_y.size:
-    for c in np.unique(CY[CY >= 0]):
-        vals = S[samp][CY[samp] == c]
-        vals = vals[np.isfinite(vals)]
-        if vals.size and vals.mean() > 0:
-            sref[int(c)] = float(vals.mean())
-    ref = np.vectorize(lambda c: sref.get(int(c), np.nan))(CY)
-    with np.errstate(all='ignore'):
-        ratio = np.where(np.isfinite(S) & np.isfinite(ref), S / ref, 1.0)
-stock = np.where(CY >= 0, D * ratio, np.nan)                      # t C/ha
-if METHOD == 'signal' and sg_y.size:
-    for c, (ia, sl, f) in cal.items():
-        on = (CY == c) & np.isfinite(S)
-        stock[on] = np.maximum(ia + sl * S[on], 0.0) * f
+stock = GD['ecorest_biomass'](CY, S if S.shape == CY.shape else np.full(CY.shape, np.nan),
+                              dens, sref, cal)                  # t C/ha
 col = {int(y): j for j, y in enumerate(years)}
 periods = [(int(a), int(b)) for a, b in zip(lc_y[:-1], lc_y[1:]) if int(a) in col and int(b) in col]
 flux = FLUX is not None and sg_y.size > 0
@@ -299,7 +344,7 @@ for pv, s in zip(projects, starts):
         'control_pool': int(pool.size), 'belt_pixels': int(B.size), 'k': K,
         'caliper_sd': CALIPER, 'covariates': names, 'pre_years': pre,
         'unmatched_classes': sorted(missing_classes), 'signal_reference': sref,
-        'calibrated_classes': sorted(cal) if METHOD == 'signal' and sg_y.size else [],
+        'calibrated_classes': sorted(cal),
         'note': '; '.join(note) or None})))
     # balance: standardised mean differences before (all candidate controls of the project's
     # start classes) and after matching (each project pixel's controls weighted 1/k)
@@ -450,6 +495,79 @@ return out
 $$;
 comment on function benefit.np_matched_benefits(integer[], boolean[], integer[],
   double precision[], double precision[], double precision[], integer[], integer[], integer[],
-  double precision[], double precision[], double precision[], double precision[], bigint[],
-  integer[], double precision, jsonb) is
+  double precision[], double precision[], double precision[], double precision[],
+  double precision[], bigint[], integer[], double precision, jsonb) is
   'Matched-control benefit, balance, leakage belt and sink-rate figures of every project';
+
+
+-- Per zone (z: zone ids, null = 0 everywhere), signal year and class of that year: pixels,
+-- pixels with a signal, the sum of the signal and - given the classes' densities (codes, agb,
+-- bgb), the reference signal and the plot calibration - the sum of the biomass (t C/ha) by the
+-- rule of benefit.np_signal_loaded and of the class-constant biomass. Without codes only the
+-- counts and signal sums (the first pass, for the reference signal).
+create or replace function raster.np_signal_stocks(z bytea, lc bytea[], lc_years integer[],
+                                                   sig bytea[], sig_years integer[],
+                                                   sig_scales double precision[],
+                                                   sig_offsets double precision[], reduce text,
+                                                   codes integer[], agb double precision[],
+                                                   bgb double precision[],
+                                                   signal_reference double precision[],
+                                                   cal_intercept double precision[],
+                                                   cal_slope double precision[])
+returns table (zone_id integer, year integer, class_code integer, pixels bigint,
+               signal_pixels bigint, signal_sum double precision,
+               biomass_sum double precision, class_biomass_sum double precision)
+language plpython3u immutable as $$
+import numpy as np
+if 'ecorest_biomass' not in GD:
+    plpy.execute('select benefit.np_signal_loaded()')
+decode, place = GD['ecorest_decode'], GD['ecorest_place']
+ref = next((t for t in (lc or []) if t is not None), None)
+if ref is None or not sig_years:
+    return []
+v0, _, g = decode(ref, with_geo=True)
+shape = v0.shape
+years, S = GD['ecorest_signal_stack'](shape, g, sig, sig_years, sig_scales, sig_offsets, reduce)
+CY = GD['ecorest_classes_at'](GD['ecorest_class_stack'](shape, lc), lc_years, years)
+zone = place(shape, g, z) if z is not None else np.zeros(shape, np.int64)
+dens, cal, sref = {}, {}, {}
+for c, a, b, r, ia, sl in zip(codes or [], agb or [], bgb or [], signal_reference or [],
+                              cal_intercept or [], cal_slope or []):
+    dens[int(c)] = float(a or 0) + float(b or 0)
+    if r is not None:
+        sref[int(c)] = float(r)
+    if ia is not None and sl is not None and a:
+        cal[int(c)] = (float(ia), float(sl), 1.0 + float(b or 0) / float(a))
+with_biomass = bool(codes)
+if with_biomass:
+    B = GD['ecorest_biomass'](CY, S, dens, sref, cal)
+    Bc = GD['ecorest_biomass'](CY, np.full(S.shape, np.nan), dens, {}, {})
+out = []
+for j, y in enumerate(years):
+    cy = CY[..., j]
+    ok = cy >= 0
+    if not ok.any():
+        continue
+    pairs = np.stack([zone[ok], cy[ok]], axis=1)
+    uniq, inv = np.unique(pairs, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    s = S[..., j][ok]
+    fin = np.isfinite(s)
+    n = np.bincount(inv)
+    sp = np.bincount(inv, weights=fin.astype(float))
+    ss = np.bincount(inv, weights=np.where(fin, s, 0.0))
+    if with_biomass:
+        b = B[..., j][ok]
+        bc = Bc[..., j][ok]
+        bs = np.bincount(inv, weights=np.where(np.isfinite(b), b, 0.0))
+        bcs = np.bincount(inv, weights=np.where(np.isfinite(bc), bc, 0.0))
+    for k, (zid, c) in enumerate(uniq):
+        out.append((int(zid), int(y), int(c), int(n[k]), int(sp[k]), float(ss[k]),
+                    float(bs[k]) if with_biomass else None,
+                    float(bcs[k]) if with_biomass else None))
+return out
+$$;
+comment on function raster.np_signal_stocks(bytea, bytea[], integer[], bytea[], integer[],
+  double precision[], double precision[], text, integer[], double precision[],
+  double precision[], double precision[], double precision[], double precision[]) is
+  'Per zone, signal year and class: pixels, signal sums and the biomass following the signal';

@@ -125,6 +125,14 @@ def test_matched_benefit_recovers_x_minus_y_and_leaves_the_belt_out(db_url: str,
         total = conn.execute("select periods, benefit_t, benefit_p2_5_t, benefit_p97_5_t "
                              "from marts.project_cost_effectiveness where run_id = %s",
                              (run_id,)).fetchone()
+        stocks = {(y, c): (b, cc) for y, c, b, cc in conn.execute(
+            "select year, class_code, biomass_t, class_constant_biomass_t "
+            "from marts.signal_carbon_stocks where run_id = %s and zone_set = 'region'",
+            (run_id,))}
+        change = conn.execute(
+            "select change_t, class_constant_change_t, within_class_change_t "
+            "from marts.signal_carbon_changes where run_id = %s and zone_set = 'region' "
+            "and year_t1 = 2013", (run_id,)).fetchone()
     # S_ref by the stated rule, on the stored values: class 1 and class 2 means over all
     # pixels and years (class of year y = latest land-cover epoch <= y, else the first)
     cls_of = {y: (lc_first if y < 2013 else lc_later) for y in years}
@@ -150,6 +158,19 @@ def test_matched_benefit_recovers_x_minus_y_and_leaves_the_belt_out(db_url: str,
     assert set(balance) == {"signal_level", "signal_trend"}
     for smd_before, smd_after in balance.values():
         assert abs(smd_after) <= abs(smd_before) + 0.05
+    # the region's biomass following the signal, by hand: grass 20 x S / S_ref1 on class-1
+    # pixels, field 5 x S / S_ref2 on the belt from 2013; class-constant 20 and 5 t C/ha
+    for y, c, d in ((2016, 1, 20), (2016, 2, 5), (2010, 1, 20)):
+        mask = cls_of[y] == c
+        want = d * st[y][mask].sum() / s_ref[c] * PX_HA
+        assert stocks[(y, c)] == (pytest.approx(want, rel=1e-6),
+                                  pytest.approx(d * mask.sum() * PX_HA))
+    assert (2010, 2) not in stocks
+    # 2013 -> 2014: no land-cover change, so the whole change is within classes
+    want = sum((d * st[2014][cls_of[2014] == c].sum() - d * st[2013][cls_of[2013] == c].sum())
+               / s_ref[c] for c, d in ((1, 20), (2, 5))) * PX_HA
+    assert change == (pytest.approx(want, rel=1e-6), pytest.approx(0, abs=1e-6),
+                      pytest.approx(want, rel=1e-6))
     # the one period after the start is the total: the same bootstrap draws, the same interval
     assert total == (1, pytest.approx(rows[2013][3]), pytest.approx(rows[2013][4]),
                      pytest.approx(rows[2013][5]))

@@ -39,6 +39,8 @@ TABLES = {
     "project_sink_rate_change": "project_id",
     "project_cost_effectiveness": "project_id",
     "signal_calibration": "ecosystem_type",
+    "signal_carbon_stocks": "zone_set, zone_code, year, class_code",
+    "signal_carbon_changes": "zone_set, zone_code, year_t1",
     "plot_validation": "plot_id, pool",
     "plot_validation_summary": "ecosystem_type, pool",
     "parameter_lineage": "class_code, pool",

@@ -5,8 +5,7 @@
 -- class at every observed land-cover epoch, the yearly signal (int_signal_epochs), elevation
 -- and slope. Sampled pixels outside every project and belt are the control pool.
 with epochs as (
-    select catalog_id, epoch_no, epoch_label from {{ ref('stg_raster__landcover_epochs') }}
-    where epoch_date <= current_date
+    {{ observed_landcover_epochs() }}
 ),
 
 project_count as (
@@ -14,27 +13,11 @@ project_count as (
 ),
 
 stacks as (
-    select p.tile_x, p.tile_y, array_agg(t.rast::bytea order by e.epoch_no) as tiles
-    from (
-        select distinct t.tile_x, t.tile_y
-        from {{ source('raster', 'tiles') }} as t
-        join epochs as e on e.catalog_id = t.catalog_id
-    ) as p
-    cross join epochs as e
-    left join {{ source('raster', 'tiles') }} as t
-        on t.catalog_id = e.catalog_id and t.tile_x = p.tile_x and t.tile_y = p.tile_y
-    group by p.tile_x, p.tile_y
+    {{ observed_landcover_stacks() }}
 ),
 
 signal as (
-    select t.tile_x, t.tile_y,
-           array_agg(t.rast::bytea order by s.epoch_date) as tiles,
-           array_agg(s.epoch_year order by s.epoch_date) as years,
-           array_agg(s.scale_factor order by s.epoch_date) as scales,
-           array_agg(s.add_offset order by s.epoch_date) as offsets
-    from {{ ref('int_signal_epochs') }} as s
-    join {{ source('raster', 'tiles') }} as t on t.catalog_id = s.catalog_id
-    group by t.tile_x, t.tile_y
+    {{ signal_tile_stacks() }}
 ),
 
 zones as (

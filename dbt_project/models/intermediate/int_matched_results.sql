@@ -8,8 +8,7 @@ with px as (
 
 lc as (
     select array_agg(epoch_year order by epoch_no) as years
-    from {{ ref('stg_raster__landcover_epochs') }}
-    where epoch_date <= current_date
+    from ({{ observed_landcover_epochs() }}) as e
 ),
 
 sig as (
@@ -19,23 +18,7 @@ sig as (
 ),
 
 dens as (
-    -- per class: agb and bgb densities (t C/ha) and, where plots calibrate its ecosystem type
-    -- (int_signal_calibration), agb = intercept + slope x signal
-    select array_agg(b.class_code order by b.class_code) as codes,
-           array_agg(b.agb order by b.class_code) as agb,
-           array_agg(b.bgb order by b.class_code) as bgb,
-           array_agg(k.intercept order by b.class_code) as cal_intercept,
-           array_agg(k.slope order by b.class_code) as cal_slope
-    from (
-        select class_code,
-               coalesce(sum(carbon_t_per_ha) filter (where pool = 'agb'), 0) as agb,
-               coalesce(sum(carbon_t_per_ha) filter (where pool = 'bgb'), 0) as bgb
-        from {{ ref('int_carbon_densities') }}
-        where pool in ('agb', 'bgb')
-        group by class_code
-    ) as b
-    left join {{ ref('int_landcover_classes') }} as c on c.class_code = b.class_code
-    left join {{ ref('int_signal_calibration') }} as k on k.ecosystem_type = c.ecosystem_type
+    select * from {{ ref('int_class_biomass') }}
 ),
 
 proj as (
@@ -61,8 +44,8 @@ cross join proj
 cross join {{ ref('stg_registry__regions') }} as reg
 cross join lateral benefit.np_matched_benefits(
     a.zones, a.in_sample, a.classes, a.signal, a.elevation, a.slope, lc.years, sig.years,
-    dens.codes, dens.agb, dens.bgb, dens.cal_intercept, dens.cal_slope, proj.ids, proj.starts,
-    reg.pixel_area_ha,
+    dens.codes, dens.agb, dens.bgb, dens.cal_intercept, dens.cal_slope, dens.reference_signal,
+    proj.ids, proj.starts, reg.pixel_area_ha,
     jsonb_build_object(
         'k', {{ var('match_k') }},
         'caliper_sd', {{ var('match_caliper_sd') }},
