@@ -37,7 +37,8 @@ def make_report(conn: psycopg.Connection, region: str, out_dir: Path, *,
     log.info("report of %s, run %d: data read", region, d.run["run_id"])
     written = []
     for lang in langs:
-        blocks = with_matched_benefit(document.build(d, lang), matched, lang)
+        blocks = document.finalise(
+            with_matched_benefit(document.build(d, lang), matched, lang), lang)
         stem = f"report_{region}_run{d.run['run_id']}_{lang}"
         written += render.write(blocks, Path(out_dir), stem, lang, list(formats))
         log.info("report %s written (%s)", stem, ", ".join(formats))

@@ -10,7 +10,7 @@ import psycopg
 
 from . import figures
 from .data import rows
-from .document import Block, f0, f1
+from .document import Block, code, f0, f1
 
 
 def load(conn: psycopg.Connection, run_id: int) -> dict:
@@ -35,6 +35,12 @@ def load(conn: psycopg.Connection, run_id: int) -> dict:
                    change_vs_controls_p2_5_pct, change_vs_controls_p97_5_pct, threshold_pct,
                    passes_vs_pre, passes_vs_controls, note
             from marts.project_sink_rate_change where run_id = %s order by project_id""", p),
+        "signal": rows(conn, """
+            select year, signal_layer, sum(biomass_t) as biomass_t,
+                   sum(class_constant_biomass_t) as class_constant_biomass_t,
+                   sum(within_class_t) as within_class_t
+            from marts.signal_carbon_stocks where run_id = %s and zone_set = 'region'
+            group by year, signal_layer order by year""", p),
         "cost": rows(conn, """
             select project_id, periods, from_year, to_year, benefit_t, benefit_co2e_t,
                    investment_cny, co2e_t_per_10k_cny, cny_per_co2e_t
@@ -50,16 +56,32 @@ def _pct(v, lo=None, hi=None) -> str:
     return text + (f" ({lo:+.1f} … {hi:+.1f})" if lo is not None and hi is not None else "")
 
 
-def blocks(m: dict, L, zh: bool) -> list[Block]:  # noqa: N803 - the report's chooser
-    """The section's blocks (empty when the run has no project with pixels)."""
-    if not m["periods"]:
+def signal_blocks(m: dict, L) -> list[Block]:  # noqa: N803 - the report's chooser
+    """The region's biomass following the vegetation signal, year by year."""
+    if not m["signal"]:
         return []
+    return [Block("table", L(
+        f"随植被信号（{m['signal'][0]['signal_layer']}）变化的生物量碳（全区，吨碳）",
+        f"Biomass carbon following the vegetation signal ({m['signal'][0]['signal_layer']}), "
+        "whole region (t C)"),
+        headers=[L("年份", "year"), L("生物量碳", "biomass"), L("按地类常数", "class constant"),
+                 L("类内部分", "within classes")],
+        rows=[[str(r["year"]), f0(r["biomass_t"]), f0(r["class_constant_biomass_t"]),
+               f0(r["within_class_t"])] for r in m["signal"]])]
+
+
+def blocks(m: dict, L, zh: bool) -> list[Block]:  # noqa: N803 - the report's chooser
+    """The section's blocks (only the region's signal table when the run has no project with
+    pixels)."""
+    if not m["periods"]:
+        return signal_blocks(m, L)
     first = m["periods"][0]
     yes, no = L("通过", "pass"), L("未通过", "fail")
     out = [Block("p", L(
                "对照匹配的增汇效益（动态基线）。"
-               f"生物量碳（地上与地下）随植被信号 {first['signal_layer']}"
-               f"（{first['signal_units'] or '—'}）在类内变化（{first['density_method']}）。"
+               f"生物量碳（地上与地下）随植被信号{code(first['signal_layer'], True)}"
+               f"（{code(first['signal_units'], True) or '—'}）在类内变化"
+               f"（{code(first['density_method'], True)}）。"
                "每个项目像元按起始地类精确匹配，并按项目前信号水平、趋势（及高程、坡度，如有）"
                "在卡尺内选取最近的对照像元；对照位于所有项目及其泄漏带"
                f"（{first['leakage_belt_m']:g} 米）之外。"
@@ -68,10 +90,12 @@ def blocks(m: dict, L, zh: bool) -> list[Block]:  # noqa: N803 - the report's ch
                "示例项目仅为演示。",
                "Benefit against matched controls (dynamic baseline). "
                f"Biomass carbon (above and below ground) follows the vegetation signal "
-               f"{first['signal_layer']} ({first['signal_units'] or '—'}) within classes "
-               f"({first['density_method']}). Each project pixel is matched exactly on its "
-               "starting class and to its nearest controls within calipers on the pre-project "
-               "signal level and trend (and elevation and slope where loaded); controls lie "
+               f"{code(first['signal_layer'], False)} "
+               f"({code(first['signal_units'], False) or '—'}) within classes "
+               f"({code(first['density_method'], False)}). Each project pixel is matched "
+               "exactly on its starting class and to its nearest controls within calipers "
+               "on the pre-project signal level and trend (and elevation and slope where "
+               "loaded); controls lie "
                f"outside every project and its leakage belt ({first['leakage_belt_m']:g} m). "
                "Benefit = change of the matched project pixels − the mean change of their "
                "controls; intervals are a 95 % bootstrap over pixels (spatial autocorrelation "
@@ -86,10 +110,11 @@ def blocks(m: dict, L, zh: bool) -> list[Block]:  # noqa: N803 - the report's ch
     out.append(Block("table", L("匹配对照的增汇效益（开始后各时段合计）",
                                 "Benefit against matched controls (periods after the start)"),
                      headers=[L("项目", "project"), L("像元（匹配）", "pixels (matched)"),
-                              L("增汇量 吨碳", "benefit t C"), L("吨CO2e", "t CO2e"),
-                              L("泄漏带变化 吨碳", "belt change t C"),
+                              L("增汇量（吨碳）", "benefit t C"),
+                              L("增汇量（吨 CO₂ 当量）", "t CO2e"),
+                              L("泄漏带变化（吨碳）", "belt change t C"),
                               L("匹配前/后 最大|SMD|", "max |SMD| before/after"),
-                              L("万元 吨CO2e", "t CO2e per 10k CNY")],
+                              L("吨 CO₂ 当量/万元", "t CO2e per 10k CNY")],
                      rows=[[pid + (L("（示例）", " (example)") if rs[0]["is_example"] else ""),
                             f"{rs[0]['project_pixels']} ({rs[0]['matched_pixels']})",
                             f0(sum(r["benefit_t"] for r in rs)),
@@ -134,4 +159,4 @@ def blocks(m: dict, L, zh: bool) -> list[Block]:  # noqa: N803 - the report's ch
                              series, L("累计增汇量（吨碳）", "cumulative benefit (t C)"),
                              L("匹配对照增汇量逐年累计", "Cumulative benefit against matched "
                                                        "controls"))))
-    return out
+    return out + signal_blocks(m, L)

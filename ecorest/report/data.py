@@ -56,6 +56,9 @@ class ReportData:
     uncertainty: list[Row] = field(default_factory=list)
     validation: list[Row] = field(default_factory=list)
     landcover_accuracy: list[Row] = field(default_factory=list)
+    class_areas: list[Row] = field(default_factory=list)   # epoch_label, class, area_ha
+    densities: list[Row] = field(default_factory=list)     # marts.parameter_lineage rows
+    settings: dict[str, Any] = field(default_factory=dict)  # the run's model settings
     grade_grid: Grid | None = None
     change_grid: Grid | None = None
     outlines: list[Row] = field(default_factory=list)  # zone_set, zone_code, wkb (on the grid)
@@ -207,6 +210,35 @@ def load(conn: psycopg.Connection, run: Row, with_maps: bool = True) -> ReportDa
                mapped_area_ha, estimated_area_ha, estimated_area_ci_ha, overall_accuracy,
                kappa, passes_gate
         from marts.landcover_accuracy where run_id = %s order by epoch_label, class_code""", p)
+    d.class_areas = rows(conn, """
+        select s.epoch_label, s.class_code,
+               coalesce(lc.name_en, s.class_code::text) as name_en,
+               coalesce(lc.name_zh, lc.name_en, s.class_code::text) as name_zh,
+               max(s.area_ha) as area_ha
+        from marts.carbon_stocks s
+        cross join (select coalesce(
+            (select c.legend_id from raster.catalog c where c.catalog_id = any(%s)
+             and c.layer = 'landcover' and c.legend_id is not null limit 1),
+            (select legend_id from registry.regions where name = %s)) as legend_id) lg
+        left join registry.legend_classes lc on lc.legend_id = lg.legend_id
+             and lc.class_code = s.class_code
+        where s.run_id = %s and s.zone_set = 'region'
+        group by 1, 2, 3, 4 order by 2, 1""", (run["input_catalog_ids"], region, run_id))
+    d.densities = rows(conn, """
+        select l.class_code, coalesce(lc.name_en, l.class_code::text) as name_en,
+               coalesce(lc.name_zh, lc.name_en, l.class_code::text) as name_zh, l.pool,
+               l.value, l.unit, l.tier, l.source, l.uncertainty_pct, l.parameter_set_name,
+               l.parameter_set_version, l.selected_because
+        from marts.parameter_lineage l
+        cross join (select coalesce(
+            (select c.legend_id from raster.catalog c where c.catalog_id = any(%s)
+             and c.layer = 'landcover' and c.legend_id is not null limit 1),
+            (select legend_id from registry.regions where name = %s)) as legend_id) lg
+        left join registry.legend_classes lc on lc.legend_id = lg.legend_id
+             and lc.class_code = l.class_code
+        where l.run_id = %s and l.parameter = 'carbon_density'
+        order by l.class_code, l.pool""", (run["input_catalog_ids"], region, run_id))
+    d.settings = settings(run)
     if with_maps:
         d.grade_grid = mosaic(conn, "select rast from marts.priority_tiles where run_id = %s",
                               (run_id,), band=1)
@@ -216,6 +248,22 @@ def load(conn: psycopg.Connection, run: Row, with_maps: bool = True) -> ReportDa
             from marts.zone_scores where run_id = %s and zone_set in ('region', 'admin')""",
                           (d.region["srid"], run_id))
     return d
+
+
+def settings(run: Row) -> dict[str, Any]:
+    """The model settings of a run: the defaults of dbt_project.yml, overridden by the run's
+    own (``options.vars``)."""
+    import yaml
+
+    from ecorest import assets
+
+    try:
+        found = yaml.safe_load((assets.path("dbt_project") / "dbt_project.yml").read_text())
+        values = dict(found.get("vars") or {})
+    except (OSError, yaml.YAMLError, AttributeError):
+        values = {}
+    values.update((run.get("options") or {}).get("vars") or {})
+    return values
 
 
 def mosaic(conn, query: str, params: tuple, band: int = 1) -> Grid | None:

@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from ecorest.errors import LoadError  # noqa: E402
 
@@ -58,7 +59,7 @@ def _decorate_map(ax, grid, outlines, t) -> None:
         for poly in getattr(geom, "geoms", [geom]):
             x, y = poly.exterior.xy
             ax.plot(x, y, color="black" if region else "#555555", lw=1.0 if region else 0.6)
-    left, right, bottom, top = grid.extent
+    left, right, bottom, top = data_extent(grid, outlines)
     width = right - left
     nice = [1, 2, 5]
     target = width / 4
@@ -77,6 +78,31 @@ def _decorate_map(ax, grid, outlines, t) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_aspect("equal")
+
+
+def data_extent(grid, outlines) -> tuple[float, float, float, float]:
+    """The extent of the grid's cells with data and of the region outline, with a 3 % margin
+    (the mosaic of whole tiles can be much larger than the region)."""
+    import shapely
+
+    left, right, bottom, top = grid.extent
+    ok = np.isfinite(grid.values)
+    boxes = []
+    if ok.any():
+        rows, cols = np.where(ok.any(axis=1))[0], np.where(ok.any(axis=0))[0]
+        px = grid.pixel_m
+        boxes.append((grid.left + cols[0] * px, grid.left + (cols[-1] + 1) * px,
+                      grid.top - (rows[-1] + 1) * px, grid.top - rows[0] * px))
+    for o in outlines:
+        if o["zone_set"] == "region":
+            x0, y0, x1, y1 = shapely.from_wkb(bytes(o["wkb"])).bounds
+            boxes.append((x0, x1, y0, y1))
+    if not boxes:
+        return left, right, bottom, top
+    l0, r0 = min(b[0] for b in boxes), max(b[1] for b in boxes)
+    b0, t0 = min(b[2] for b in boxes), max(b[3] for b in boxes)
+    m = 0.03 * max(r0 - l0, t0 - b0)
+    return l0 - m, r0 + m, b0 - m, t0 + m
 
 
 def _thin(grid):
@@ -127,11 +153,17 @@ def stock_chart(stocks: list[dict], t) -> bytes:
         h = np.array([val.get((e, pool), 0.0) / 1e6 for e in epochs])
         ax.bar(epochs, h, bottom=bottom, label=t("pool_" + pool))
         bottom += h
+    many = len(epochs) > 6
     for x, total in enumerate(bottom):
-        ax.text(x, total, f"{total:,.2f}", ha="center", va="bottom", fontsize=8)
+        ax.text(x, total, f"{total:,.2f}", ha="center", va="bottom", fontsize=6 if many else 8,
+                rotation=90 if many else 0)
+    ax.set_ylim(0, bottom.max() * (1.18 if many else 1.08) if len(bottom) else 1)
     ax.set_ylabel(t("mt_c"))
     ax.set_title(t("chart_stocks"), fontsize=11)
-    ax.legend(fontsize=8)
+    if many:
+        plt.setp(ax.get_xticklabels(), rotation=45, ha="right", fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16 if many else -0.08),
+              ncol=len(pools), frameon=False)
     return _png(fig)
 
 
@@ -145,6 +177,7 @@ def bar_chart(labels: list[str], values: list[float], title: str, ylabel: str,
                 fontsize=8)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=11)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     plt.setp(ax.get_xticklabels(), rotation=20, ha="right", fontsize=8)
     return _png(fig)
 

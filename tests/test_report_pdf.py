@@ -1,0 +1,135 @@
+"""The report as a document: CJK line breaking, page numbers, cover, contents, PDF title, no
+untranslated codes in the Chinese report, and the whole-span rate of the conclusions."""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from test_report import reported  # noqa: F401 - the fixture
+
+from ecorest.report.data import ReportData
+from ecorest.report.document import code, finalise, span_rate
+from ecorest.report.render import CLOSING, NO_BREAK_AFTER, wrap
+
+#: codes of the marts that must never reach the Chinese report as they are
+UNTRANSLATED = ("warm_temperate_moist", "warm_temperate_dry", "cold_temperate_dry",
+                "cold_temperate_moist", "bilinear", "nearest", "parameter_set", "ipcc_default",
+                "degradation", "importance", "landcover_degradation", "carbon_density",
+                "ndvi_trend", "olofsson_adjusted", "stock", "change", "ring", "watershed",
+                "subwatershed", "admin", "landcover", "factor_erosion", "ahp", "entropy",
+                "explicit", "UTC", "t C/ha", "t CO2e", "registered projects", "登记项目")
+
+
+def width_of(s: str) -> float:
+    """A stand-in for the PDF's string width: CJK 2 units, anything else 1."""
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in s)
+
+
+def test_cjk_lines_break_between_characters_never_before_closing_punctuation() -> None:
+    text = ("识别出需修复（优先修复、修复、提升）区域 6,102 公顷，占评估面积的 2.7%，其中优先修复区"
+            " 1,224 公顷。碳储量由 2010 年的 123,069,545 吨碳变为 2023 年的 122,788,938 吨碳"
+            "（-280,607 吨碳）；按全时段计，年均碳排放 79,146 吨 CO₂ 当量。")
+    rng = random.Random(1)
+    for width in [rng.randint(8, 60) for _ in range(200)]:
+        lines = wrap(text, width, width_of)
+        assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+        for i, line in enumerate(lines):
+            assert line and line[0] not in CLOSING, (width, line)
+            assert line[-1] not in NO_BREAK_AFTER, (width, line)
+            if i + 1 < len(lines):  # a line is cut early only where the next piece won't fit
+                assert width_of(line) <= width
+        # a number stays with its unit when a line is wide enough for both
+        if width >= 12:
+            assert all(not re.search(r"\d$", ln) or i + 1 == len(lines)
+                       or not lines[i + 1].startswith("公顷") for i, ln in enumerate(lines))
+    # English still breaks at spaces only
+    assert wrap("the carbon stock went from", 12, width_of) == ["the carbon", "stock went",
+                                                                "from"]
+
+
+def test_whole_span_rate_is_total_change_over_total_years() -> None:
+    """Three periods of 1, 2 and 7 years: the whole-span sink is the sum of the changes over
+    10 years, not the sum of the three annual rates."""
+    changes = [{"epoch_t1": a, "epoch_t2": b, "years": y, "pool": "agb", "change_t": ch,
+                "sink_co2e_t_per_yr": ch / y * 44 / 12}
+               for a, b, y, ch in [("2000", "2001", 1, -100.0), ("2001", "2003", 2, 40.0),
+                                   ("2003", "2010", 7, -70.0)]]
+    d = ReportData(region={}, run={}, changes=changes)
+    span = span_rate(d)
+    assert (span["first"], span["last"], span["years"]) == ("2000", "2010", 10)
+    assert span["sink_co2e_t_per_yr"] == pytest.approx(-130 / 10 * 44 / 12)
+    assert span["sink_co2e_t_per_yr"] != pytest.approx(sum(c["sink_co2e_t_per_yr"]
+                                                           for c in changes))
+
+
+def test_codes_are_translated_and_long_tables_go_to_the_appendix() -> None:
+    from ecorest.report.document import Block
+
+    assert code("warm_temperate_moist", True) == "暖温带湿润区"
+    assert code("bilinear", True) == "双线性插值"
+    assert code("carbon_density, landcover_degradation", True) == "碳密度、土地覆盖退化"
+    assert code("factor_erosion", True) == "因子图层 erosion"
+    blocks = [Block("h2", "1 x"), Block("table", "短表", headers=["a"], rows=[["1"]] * 3),
+              Block("table", "长表", headers=["a"], rows=[["1"]] * 40),
+              Block("img", "图", png=b"", name="m")]
+    out = finalise(blocks, "zh")
+    assert [b.kind for b in out] == ["h2", "table", "note", "img", "h2", "table"]
+    assert out[1].text == "表 1  短表" and out[3].text == "图 1  图"
+    assert out[-1].text == "表 A.1  长表" and "附录表 A.1" in out[2].text
+
+
+def test_pdf_is_a_document_with_numbered_pages_and_no_raw_codes(reported) -> None:  # noqa: F811
+    conn, run_id, files, _ = reported
+    for lang in ("zh", "en"):
+        pdf = next(f for f in files if f.name == f"report_tiny_run{run_id}_{lang}.pdf")
+        reader = PdfReader(pdf)
+        n = len(reader.pages)
+        title = ("生态修复区域识别与固碳增汇效益评估报告" if lang == "zh"
+                 else "Ecological restoration areas and carbon sink enhancement")
+        assert reader.metadata.title.startswith(title)
+        pages = [p.extract_text() for p in reader.pages]
+        for i, text in enumerate(pages, 1):  # every page has its number and the page count
+            wanted = (rf"第\s*{i}\s*页\s*/\s*共\s*{n}\s*页" if lang == "zh"
+                      else rf"Page\s+{i}\s+of\s+{n}")
+            assert re.search(wanted, text), (lang, i, text[-80:])
+        # cover: title, the standard by name, the preparing unit and the date
+        assert title in pages[0].replace("\n", "") if lang == "zh" else True
+        assert "生态修复区域识别与固碳增汇效益评估一体化技术指南" in pages[0].replace("\n", "")
+        assert ("编制单位" if lang == "zh" else "Prepared by") in pages[0]
+        # contents on page 2, with every section and its page
+        contents = pages[1]
+        assert ("目" if lang == "zh" else "Contents") in contents
+        for section in (("1 概述", "7 结论", "8 建议") if lang == "zh"
+                        else ("1 Overview", "7 Conclusions", "8 Recommendations")):
+            assert section in contents
+        if lang == "zh":
+            for page in pages:
+                for line in page.splitlines():
+                    assert not line.strip() or line.strip()[0] not in CLOSING, line
+            text = "\n".join(pages)
+            html = pdf.with_suffix(".html").read_text()
+            md = pdf.with_suffix(".md").read_text()
+            body = re.sub(r"<[^>]+>", " ", html)
+            body = re.sub(r'src="data:[^"]+"', "", body)
+            for doc in (text, body, md):
+                for raw in UNTRANSLATED:
+                    pattern = (re.escape(raw) if not re.match(r"^\w+$", raw)
+                               else rf"(?<![\w.]){re.escape(raw)}(?![\w.])")
+                    assert not re.search(pattern, doc), (raw, re.search(
+                        rf".{{0,40}}{pattern}.{{0,40}}", doc).group(0))
+            assert "建议" in text and "规则" in text
+            assert "年均碳排放" in text
+
+
+def test_md_and_html_carry_the_cover_and_contents(reported) -> None:  # noqa: F811
+    _, run_id, files, _ = reported
+    md = next(f for f in files if f.name == f"report_tiny_run{run_id}_zh.md").read_text()
+    assert md.startswith("# 生态修复区域识别与固碳增汇效益评估报告")
+    assert "目  录" in md and "- 8 建议" in md
+    assert "数据来源" in md  # every figure states its source
+    html = Path(str(next(f for f in files if f.name.endswith("_zh.html")))).read_text()
+    assert '<nav>' in html and 'class="cover"' in html
