@@ -145,9 +145,12 @@ def blocks(m: dict, L, zh: bool) -> list[Block]:  # noqa: N803 - the report's ch
         kinds = {r["rate_kind"] for r in m["sink"]}
         if "flux" in kinds:
             out.append(Block("p", L(
-                "信号为碳通量（GPP/NPP）时，年固碳速率以该通量表示（假定净固碳与通量之比不变）。",
+                "信号为碳通量（GPP/NPP）时，年固碳速率以该通量表示（假定净固碳与通量之比不变）。"
+                "通量随当年降水波动，按其推算的生物量逐年起伏主要反映天气，宜看多年均值与对照比较。",
                 "Where the signal is a carbon flux (GPP/NPP) the annual sink rate is that flux "
-                "(the ratio of the net sink to it assumed constant).")))
+                "(the ratio of the net sink to it assumed constant). A flux follows the year's "
+                "rainfall: year-to-year swings of the biomass derived from it are mostly weather; "
+                "read multi-year means and the comparison with the controls.")))
     # cumulative from the start: 0 at the start of the first period after it
     series = {pid: [(rs[0]["year_t1"], 0.0)] + [(r["year_t2"], r["benefit_t"]) for r in rs]
               for pid, rs in after.items()}

@@ -43,8 +43,9 @@ select
     coalesce(sig.layer, 'none') as signal_layer,
     sig.units as signal_units,
     '{{ var("density_method") }}'::text as density_method,
-    array(select jsonb_array_elements_text(m.data -> 'calibrated_classes')::int)
-        as calibrated_classes,
+    -- text, not an array: dbt cannot add an array column to an existing mart
+    (select string_agg(c, ', ' order by c::int)
+     from jsonb_array_elements_text(m.data -> 'calibrated_classes') as c) as calibrated_classes,
     {{ var('leakage_belt_m') }}::float8 as leakage_belt_m,
     m.data ->> 'note' as note
 from r
