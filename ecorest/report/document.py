@@ -223,7 +223,17 @@ def unquantified_summary(names: list[str], zh: bool) -> str:
     other = []
     for n in names:
         m = re.match(r"^(.*) class (\S+) (\w+)$", n)
-        if m:
+        ratio = re.match(r"^bgb/agb ratio class (\S+)$", n)
+        growth = re.match(r"^growth rate class (\S+) (\w+) \((.*)\)$", n)
+        if ratio:
+            other.append(f"地类 {ratio.group(1)} 的地下/地上生物量比" if zh
+                         else f"below/above-ground biomass ratio of class {ratio.group(1)}")
+        elif growth:
+            pool = pool_name(tr("zh" if zh else "en"), growth.group(2))
+            other.append(f"{growth.group(3)} 中地类 {growth.group(1)} 的{pool}生长速率" if zh
+                         else f"{growth.group(3)}: {pool} growth rate of class "
+                              f"{growth.group(1)}")
+        elif m:
             groups.setdefault((m.group(1), m.group(3)), set()).add(m.group(2))
         else:
             other.append(n)
@@ -777,7 +787,7 @@ def conclusions(d: ReportData, zh: bool) -> list[str]:
         out.append(
             (f"识别出需修复（优先修复、修复、提升）区域 {f0(need)} 公顷，占评估面积的 "
              f"{share}%，其中优先修复区 {priority} 公顷。"
-             + (f"优先修复与修复面积最大的分区为{code(top['zone_set'], True)}"
+             + (f"优先修复与修复面积最大的分区为{code(top['zone_set'], True)} "
                 f"{top['zone_name']}（{f0(urgent(top))} 公顷）。" if top else ""))
             if zh else
             (f"{f0(need)} ha ({share} % of the assessed area) need restoration "
@@ -846,20 +856,31 @@ def recommendations(d: ReportData, zh: bool) -> list[str]:
                 "< 10 %.)")
     span = span_rate(d)
     if span and span["sink_co2e_t_per_yr"] is not None:
-        top = d.transitions[0] if d.transitions else None
+        # the transition (of the largest ones) that lost the most carbon: area × (density at
+        # t1 − density at t2), the densities summed over pools (marts.parameter_lineage)
+        dens: dict = {}
+        for r in d.densities:
+            dens[r["class_code"]] = dens.get(r["class_code"], 0.0) + float(r["value"] or 0)
+        losses = [(float(r["area_ha"]) * (dens[r["class_t1"]] - dens[r["class_t2"]]), r)
+                  for r in d.transitions if r["class_t1"] in dens and r["class_t2"] in dens]
+        losses = [x for x in losses if x[0] > 0]
+        top = max(losses, key=lambda x: x[0])[1] if losses else None
         if span["sink_co2e_t_per_yr"] < 0:
             add("评估期内碳储量净减少（年均净排放 "
                 f"{f0(-span['sink_co2e_t_per_yr'])} 吨 CO₂ 当量），建议查明并控制导致碳损失的"
                 "地类转换"
-                + (f"（面积最大的转移：{top['name_zh_t1']}→{top['name_zh_t2']}，"
+                + (f"（碳损失最大的转移：{top['name_zh_t1']}→{top['name_zh_t2']}，"
                    f"{top['epoch_t1']}–{top['epoch_t2']}，{f0(top['area_ha'])} 公顷）"
-                   if top else "") + "。（规则：全时段年均碳汇 < 0。）",
+                   if top else "") + "。（规则：全时段年均碳汇 < 0；所列转移为面积最大的转移中"
+                "面积 × 碳密度下降最大者。）",
                 "The stock fell over the span (a net emission of "
                 f"{f0(-span['sink_co2e_t_per_yr'])} t CO₂e per year): find and control the "
                 "conversions behind the loss"
-                + (f" (largest: {top['name_en_t1']} → {top['name_en_t2']}, "
+                + (f" (the largest loss: {top['name_en_t1']} → {top['name_en_t2']}, "
                    f"{top['epoch_t1']}–{top['epoch_t2']}, {f0(top['area_ha'])} ha)"
-                   if top else "") + ". (Rule: whole-span annual sink < 0.)")
+                   if top else "") + ". (Rule: whole-span annual sink < 0; the transition "
+                "named is, of the largest transitions, the one with the largest area × density "
+                "loss.)")
         else:
             add(f"评估期内为净碳汇（年均 {f0(span['sink_co2e_t_per_yr'])} 吨 CO₂ 当量），建议"
                 "保护现有高碳密度地类，巩固碳汇。（规则：全时段年均碳汇 ≥ 0。）",

@@ -301,9 +301,11 @@ class ReportPDF:
             longest_word = max((pdf.get_string_width(w) for v in (h, *col)
                                 for w in re.split(r"[ ,，、/]", str(v)) if not any(
                                     is_cjk(ch) for ch in w)), default=0) + pad
-            if numeric:
-                want.append(max(natural, min(head, 18)))
-                minimal.append(max(natural, min(head, 12)))
+            if numeric:  # numbers never wrap; a header wraps between words only
+                word = min(max((pdf.get_string_width(w) for w in re.split(r"[ /]", str(h))
+                                if not any(is_cjk(ch) for ch in w)), default=0) + pad, 24)
+                want.append(max(natural, min(head, 18), word))
+                minimal.append(max(natural, min(head, 12), word))
             else:
                 want.append(max(natural, min(head, 30)))
                 minimal.append(min(max(12, min(longest_word, 30)), want[-1]))
@@ -457,6 +459,7 @@ class ReportPDF:
                           new_x="LMARGIN", new_y="NEXT")
 
         pdf.add_page()
+        # reserves this page for the contents (and more when needed) and starts a new one
         pdf.insert_toc_placeholder(render, pages=1, allow_extra_pages=True)
 
     # -- blocks ----------------------------------------------------------------------------
@@ -503,8 +506,6 @@ def to_pdf(blocks: list[Block], path: Path, lang: str = "zh") -> None:
             doc.text(b.text, 16, 8, bold=True)
             pdf.ln(3)
         elif b.kind in ("h2", "h3"):
-            if b.kind == "h2" and i > 0 and blocks[i - 1].kind == "toc":
-                pdf.add_page()
             doc.heading(b, 0 if b.kind == "h2" else 1, following)
         elif b.kind == "p":
             doc.text(b.text, 10, 5.6, indent=0)
