@@ -54,4 +54,11 @@ def with_matched_benefit(blocks: list[document.Block], matched: dict,
     heading = document.tr(lang)("s_unc")
     at = next((i for i, b in enumerate(blocks) if b.kind == "h2" and b.text == heading),
               len(blocks))
+    if extra:  # a numbered subsection of the carbon section
+        start = max((i for i, b in enumerate(blocks[:at]) if b.kind == "h2"), default=0)
+        number = blocks[start].text.split(" ")[0] if blocks[start:at] else ""
+        k = sum(1 for b in blocks[start:at] if b.kind == "h3") + 1
+        extra = [document.Block("h3", f"{number}.{k} " + ("对照匹配的增汇效益" if zh else
+                                                        "Benefit against matched controls")),
+                 *extra]
     return blocks[:at] + extra + blocks[at:]

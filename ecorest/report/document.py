@@ -193,6 +193,13 @@ class Block:
     note: str = ""       # source, resolution and caveats under a table or figure
 
 
+def no_zh_names(names) -> str:
+    """A sentence for the Chinese report when the legend gives some classes no Chinese name
+    (they are shown with the legend's own name)."""
+    missing = any(n and not any("\u4e00" <= ch <= "\u9fff" for ch in str(n)) for n in names)
+    return "本区域图例未提供部分地类的中文名称，表中保留图例原名。" if missing else ""
+
+
 def _date(ts, zh: bool) -> str:
     if ts is None:
         return ""
@@ -273,8 +280,18 @@ def build(d: ReportData, lang: str) -> list[Block]:
         (L("编制日期：", "Date: "), _date(datetime.date.today(), zh)),
     ]), Block("toc", t("toc"))]
 
+    sec = [0, 0]
+
+    def h2(key: str) -> None:
+        sec[0], sec[1] = sec[0] + 1, 0
+        b.append(Block("h2", t(key)))
+
+    def h3(cn: str, en: str) -> None:
+        sec[1] += 1
+        b.append(Block("h3", f"{sec[0]}.{sec[1]} " + L(cn, en)))
+
     # 1 overview ---------------------------------------------------------------------------
-    b.append(Block("h2", t("s_overview")))
+    h2("s_overview")
     b.append(Block("p", L(
         f"本报告依据{STANDARD_ZH}，对{reg['title']}开展生态修复区域识别与固碳增汇效益评估。"
         f"评估区域边界面积 {f0(reg['boundary_area_ha'])} 公顷；计算网格为 {reg['crs_name']} "
@@ -296,7 +313,7 @@ def build(d: ReportData, lang: str) -> list[Block]:
             f"{c(reg['ipcc_soil_type'])}. They select the IPCC Tier 1 default densities.")))
 
     # 2 data -------------------------------------------------------------------------------
-    b.append(Block("h2", t("s_data")))
+    h2("s_data")
     layers: dict[str, list] = {}
     for r in d.inputs:
         layers.setdefault(r["layer"], []).append(r)
@@ -326,7 +343,7 @@ def build(d: ReportData, lang: str) -> list[Block]:
                               f0(r["rows_loaded"])] for r in d.loads]))
 
     # 3 methods: only what ran -------------------------------------------------------------
-    b.append(Block("h2", t("s_methods")))
+    h2("s_methods")
     factor_names = [r["factor"] for r in d.factors]
     if d.stocks:
         b.append(Block("p", L(
@@ -413,18 +430,20 @@ def build(d: ReportData, lang: str) -> list[Block]:
                                 *(pool_name(t, p) for p in pools), L("层级", "tier"),
                                 L("来源", "source")], rows=rows,
                        note=L("来源为参数集名称与版本，或 IPCC 缺省值的条目编号（完整出处见结果表 "
-                              "marts.parameter_lineage）。",
+                              "marts.parameter_lineage）。" + no_zh_names(
+                                  r["name_zh"] for r in d.densities),
                               "Source: the parameter set and version, or the entry of the IPCC "
                               "defaults (full citation in marts.parameter_lineage).")))
 
     # 4 identification ---------------------------------------------------------------------
-    b.append(Block("h2", t("s_ident")))
+    h2("s_ident")
     names = {1: L("优先修复区", "priority restoration"), 2: L("修复区", "restoration"),
              3: L("提升区", "improvement"), 4: L("保护区", "protection"),
              5: L("一般区", "general")}
     layers_used = sorted({c(r["source_layer"]) for r in d.factors})
     caveat = (L("本区域未载入参考样点，分级精度未经检验。", "No reference samples are loaded, so "
                 "the grading's accuracy is not assessed.") if not d.accuracy else "")
+    h3("优先等级分布", "Priority grades")
     if d.grade_grid is not None:
         b.append(Block("img", t("map_grades"), name="grade_map",
                        png=figures.grade_map(d.grade_grid, d.outlines, t, names),
@@ -456,6 +475,7 @@ def build(d: ReportData, lang: str) -> list[Block]:
                           "Need % = area of grades 1–3 (priority restoration, restoration, "
                           "improvement) / assessed area.")))
     if d.patch_totals:
+        h3("修复图斑", "Restoration patches")
         min_ha = d.settings.get("min_patch_ha", "—")
         graded = sum(float(region_row[col]) for col in GRADE_AREAS[:3]) if region_row else None
         in_patches = sum(float(r["area_ha"]) for r in d.patch_totals)
@@ -480,6 +500,7 @@ def build(d: ReportData, lang: str) -> list[Block]:
                               f3(r["mean_composite"]), c(r["dominant_factors"] or ""),
                               r["admin_codes"] or "—"] for r in d.patches]))
     if d.ndvi:
+        h3("NDVI 变化趋势", "NDVI trend")
         b.append(Block("table", L("NDVI 变化趋势（全区）", "NDVI trend classes (whole region)"),
                        headers=[L("类别", "class"), L("名称", "name"), L("面积（公顷）", "ha"),
                                 L("比例 %", "share %")],
@@ -490,6 +511,7 @@ def build(d: ReportData, lang: str) -> list[Block]:
                               "数据概况”。",
                               "Per-pixel Theil–Sen slope and Mann–Kendall test; the epochs are "
                               "listed in the table of raster inputs.")))
+    h3("精度评价", "Accuracy")
     if d.accuracy:
         a0 = d.accuracy[0]
         gate = t("pass") if a0["passes_gate"] else t("fail")
@@ -518,12 +540,13 @@ def build(d: ReportData, lang: str) -> list[Block]:
             "checked).")))
 
     # 5 carbon -----------------------------------------------------------------------------
-    b.append(Block("h2", t("s_carbon")))
+    h2("s_carbon")
     if not d.stocks:
         b.append(Block("p", L("本区域未载入土地覆盖数据，未计算碳储量及其变化。",
                               "No land-cover layer is loaded for this region, so no carbon "
                               "stocks or changes were computed.")))
     if d.stocks:
+        h3("碳储量与地类面积", "Stocks and class areas")
         epochs = sorted({s["epoch_label"] for s in d.stocks})
         pools = sorted({s["pool"] for s in d.stocks})
         val = {(s["epoch_label"], s["pool"]): s["carbon_t"] for s in d.stocks}
@@ -560,6 +583,7 @@ def build(d: ReportData, lang: str) -> list[Block]:
                                  for e in epochs]))
     span = span_rate(d)
     if d.changes:
+        h3("碳储量变化", "Stock change")
         per: dict = {}
         for r in d.changes:
             k = (r["epoch_t1"], r["epoch_t2"])
@@ -610,6 +634,7 @@ def build(d: ReportData, lang: str) -> list[Block]:
     if d.transitions:
         b.append(Block("table", L("面积最大的土地覆盖转移（公顷）",
                                   "Largest land-cover transitions (ha)"),
+                       note=L(no_zh_names(r["name_zh_t1"] for r in d.transitions), ""),
                        headers=[L("时段", "period"), L("由", "from"), L("至", "to"),
                                 L("面积", "ha")],
                        rows=[[f"{r['epoch_t1']}–{r['epoch_t2']}",
@@ -617,6 +642,7 @@ def build(d: ReportData, lang: str) -> list[Block]:
                               r["name_zh_t2"] if zh else r["name_en_t2"], f0(r["area_ha"])]
                              for r in d.transitions]))
     if d.projects:
+        h3("修复项目增汇效益", "Project benefits")
         b.append(Block("table", L("修复项目固碳增汇效益（全部碳库，相对周边对照基线）",
                                   "Restoration projects: sink enhancement (all pools)"),
                        headers=[L("项目", "project"), L("名称", "name"), L("面积（公顷）", "ha"),
@@ -636,7 +662,7 @@ def build(d: ReportData, lang: str) -> list[Block]:
                               if any(r["is_example"] for r in d.projects) else "")))
 
     # 6 uncertainty and validation ---------------------------------------------------------
-    b.append(Block("h2", t("s_unc")))
+    h2("s_unc")
     if d.uncertainty:
         has = [r for r in d.uncertainty if r["u_approach1_pct"] is not None
                and r["mc_p2_5_t"] is not None
@@ -735,10 +761,10 @@ def build(d: ReportData, lang: str) -> list[Block]:
                               "validation in this region.")))
 
     # 7 conclusions, 8 recommendations -----------------------------------------------------
-    b.append(Block("h2", t("s_concl")))
+    h2("s_concl")
     for line in conclusions(d, zh):
         b.append(Block("p", line))
-    b.append(Block("h2", t("s_recom")))
+    h2("s_recom")
     for line in recommendations(d, zh):
         b.append(Block("p", line))
     return b

@@ -430,8 +430,16 @@ class ReportPDF:
         pdf.ln(6)
         self.text(self.region, 16, 8, align="C")
         pdf.ln(30)
-        for label, value in block.rows:
-            self.text(f"{label}{value}", 11.5, 7.5, indent=22)
+        indent = 22
+        for label, value in block.rows:  # the value's lines hang after the label
+            pdf.set_font("cjk", size=11.5)
+            lw = pdf.get_string_width(label) + 1
+            pdf.set_x(pdf.l_margin + indent)
+            pdf.cell(lw, 7.5, label)
+            for line in self.lines(value, 11.5, self.width - 2 * indent - lw):
+                pdf.set_x(pdf.l_margin + indent + lw)
+                pdf.cell(self.width - 2 * indent - lw, 7.5, line, new_x="LMARGIN",
+                         new_y="NEXT")
             pdf.ln(1.5)
 
     def toc(self, heading: str) -> None:
