@@ -46,6 +46,9 @@ def test_cjk_lines_break_between_characters_never_before_closing_punctuation() -
         if width >= 12:
             assert all(not re.search(r"\d$", ln) or i + 1 == len(lines)
                        or not lines[i + 1].startswith("公顷") for i, ln in enumerate(lines))
+    # an indented first line is narrower
+    lines = wrap(text, 30, width_of, first=26)
+    assert width_of(lines[0]) <= 26 and all(width_of(ln) <= 30 for ln in lines[1:])
     # English still breaks at spaces only
     assert wrap("the carbon stock went from", 12, width_of) == ["the carbon", "stock went",
                                                                 "from"]
@@ -106,6 +109,12 @@ def test_pdf_is_a_document_with_numbered_pages_and_no_raw_codes(reported) -> Non
         for section in (("1 概述", "7 结论", "8 建议") if lang == "zh"
                         else ("1 Overview", "7 Conclusions", "8 Recommendations")):
             assert section in contents
+        # no heading is left alone at the bottom of a page
+        md = pdf.with_suffix(".md").read_text()
+        headings = {ln.lstrip("#").strip() for ln in md.splitlines() if ln.startswith("##")}
+        for i, text in enumerate(pages[2:], 3):
+            body = [ln.strip() for ln in text.splitlines() if ln.strip()][:-1]  # less footer
+            assert not body or body[-1] not in headings, (lang, i, body[-1])
         if lang == "zh":
             for page in pages:
                 for line in page.splitlines():

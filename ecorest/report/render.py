@@ -161,11 +161,17 @@ def break_allowed(text: str, i: int) -> bool:
     return is_cjk(a) and not is_cjk(b)
 
 
-def wrap(text: str, width: float, measure) -> list[str]:
+def wrap(text: str, width: float, measure, first: float | None = None) -> list[str]:
     """``text`` split into lines no wider than ``width`` (``measure(s)`` gives a string's
     width), at the break opportunities of :func:`break_allowed`; a piece that alone is wider
-    than a line is cut between characters, never before closing punctuation."""
+    than a line is cut between characters, never before closing punctuation. ``first`` is the
+    width of the first line (an indented first line) when given."""
     lines: list[str] = []
+    full = width
+
+    def room() -> float:
+        return first if first is not None and not lines else full
+
     for para in str(text).split("\n"):
         pieces, start = [], 0
         for i in range(1, len(para)):
@@ -175,15 +181,15 @@ def wrap(text: str, width: float, measure) -> list[str]:
         pieces.append(para[start:])
         line = ""
         for piece in pieces:
-            if measure((line + piece).rstrip()) <= width:
+            if measure((line + piece).rstrip()) <= room():
                 line += piece
                 continue
             if line.strip():
                 lines.append(line.rstrip())
             line = piece.lstrip()
-            while measure(line.rstrip()) > width and len(line) > 1:
+            while measure(line.rstrip()) > room() and len(line) > 1:
                 cut = len(line) - 1
-                while cut > 1 and measure(line[:cut]) > width:
+                while cut > 1 and measure(line[:cut]) > room():
                     cut -= 1
                 while cut > 1 and (line[cut] in NO_BREAK_BEFORE
                                    or line[cut - 1] in NO_BREAK_AFTER):
@@ -256,22 +262,26 @@ class ReportPDF:
     def room(self) -> float:
         return self.pdf.page_break_trigger - self.pdf.get_y()
 
-    def lines(self, text: str, size: float, width: float | None = None) -> list[str]:
+    def lines(self, text: str, size: float, width: float | None = None,
+              first_indent: float = 0.0) -> list[str]:
         self.pdf.set_font("cjk", size=size)
-        return wrap(text, (width or self.width) - 0.3, self.pdf.get_string_width)
+        w = (width or self.width) - 0.3
+        return wrap(text, w, self.pdf.get_string_width,
+                    first=w - first_indent if first_indent else None)
 
     def text(self, text: str, size: float, lh: float, *, bold: bool = False,
-             align: str = "L", indent: float = 0.0, colour: int = 0) -> None:
+             align: str = "L", indent: float = 0.0, colour: int = 0,
+             first_indent: float = 0.0) -> None:
         from fpdf.enums import TextMode
 
         pdf = self.pdf
         pdf.set_text_color(colour)
-        for line in self.lines(text, size, self.width - indent):
+        for k, line in enumerate(self.lines(text, size, self.width - indent, first_indent)):
             if self.room() < lh:
                 pdf.add_page()
                 pdf.set_font("cjk", size=size)
                 pdf.set_text_color(colour)
-            pdf.set_x(pdf.l_margin + indent)
+            pdf.set_x(pdf.l_margin + indent + (first_indent if k == 0 else 0))
             if bold:  # faux bold: filled and stroked glyphs, inside a saved graphics state
                 with pdf.local_context(text_mode=TextMode.FILL_STROKE, line_width=0.18):
                     pdf.cell(self.width - indent, lh, line, align=align, new_x="LMARGIN",
@@ -345,6 +355,8 @@ class ReportPDF:
             return [wrap(v, w - 1.8, pdf.get_string_width) for v, w in zip(values, widths,
                                                                              strict=True)]
 
+        numeric = [all(NUMBER.match(v) or v in ("", "—") for v in col)
+                   for col in (zip(*rows, strict=True) if rows else [[]] * len(headers))]
         head = cells(headers)
         head_h = max(len(c) for c in head) * lh + 1.6
         body = [cells(r) for r in rows]
@@ -372,7 +384,7 @@ class ReportPDF:
                 pdf.rect(x0, y, sum(widths), h, style="F")
             for lines_, w, j in zip(cs, widths, range(len(widths)), strict=True):
                 value = " ".join(lines_)
-                align = "C" if header else ("R" if NUMBER.match(value) and j else "L")
+                align = "C" if header else ("R" if numeric[j] and j and value else "L")
                 for k, line in enumerate(lines_):
                     pdf.set_xy(x + 0.9, y + 0.6 + k * lh)
                     if header:
@@ -471,18 +483,27 @@ class ReportPDF:
         pdf.insert_toc_placeholder(render, pages=1, allow_extra_pages=True)
 
     # -- blocks ----------------------------------------------------------------------------
-    def heading(self, block, level: int, following) -> None:
+    def heading(self, block, level: int, after: list) -> None:
+        """A heading kept on one page with the start of what follows (the next heading and
+        the first lines, rows or the figure after it)."""
         pdf = self.pdf
         size, lh = (14, 8) if level == 0 else (11.5, 6.5)
         first = 0.0
+        following = None
+        for nxt in after:
+            if nxt.kind in ("h2", "h3"):
+                first += 12
+                continue
+            following = nxt
+            break
         if following is not None:
-            if following.kind == "p":
-                first = min(3, len(self.lines(following.text, 10))) * 5.6
+            if following.kind in ("p", "note"):
+                first += min(3, len(self.lines(following.text, 10))) * 5.6
             elif following.kind == "table":
-                first = 30
+                first += 30
             elif following.kind == "img":
                 wpx, hpx = png_size(following.png)
-                first = min(150, min(self.width, 150) * hpx / wpx) * 0.7 + 10
+                first += min(150, min(self.width, 150) * hpx / wpx) * 0.7 + 10
         pdf.ln(4 if level == 0 else 2)
         self.need(lh + 3 + first)
         pdf.start_section(block.text, level=level)
@@ -503,7 +524,6 @@ def to_pdf(blocks: list[Block], path: Path, lang: str = "zh") -> None:
     if cover is None:
         pdf.add_page()
     for i, b in enumerate(blocks):
-        following = blocks[i + 1] if i + 1 < len(blocks) else None
         if b.kind == "cover":
             doc.cover(b)
         elif b.kind == "toc":
@@ -514,9 +534,11 @@ def to_pdf(blocks: list[Block], path: Path, lang: str = "zh") -> None:
             doc.text(b.text, 16, 8, bold=True)
             pdf.ln(3)
         elif b.kind in ("h2", "h3"):
-            doc.heading(b, 0 if b.kind == "h2" else 1, following)
-        elif b.kind == "p":
-            doc.text(b.text, 10, 5.6, indent=0)
+            doc.heading(b, 0 if b.kind == "h2" else 1, blocks[i + 1:i + 4])
+        elif b.kind == "p":  # Chinese paragraphs open with a two-character indent
+            pdf.set_font("cjk", size=10)
+            doc.text(b.text, 10, 5.6,
+                     first_indent=2 * pdf.get_string_width("中") if lang == "zh" else 0.0)
             pdf.ln(2)
         elif b.kind == "note":
             doc.text(b.text, 8.5, 4.2, colour=60)
