@@ -193,6 +193,27 @@ class Block:
     note: str = ""       # source, resolution and caveats under a table or figure
 
 
+def patch_note(min_ha, top_grade: int, graded: float | None, in_patches: float,
+               zh: bool) -> str:
+    """Why the patches cover less than the graded area (or that they cover all of it)."""
+    head = (f"图斑为同一等级的连片区域（四邻接），只统计面积不小于 {min_ha} 公顷（设置 "
+            "min_patch_ha）的图斑" if zh else
+            f"Patches are edge-connected areas of one grade of at least {min_ha} ha (setting "
+            "min_patch_ha)")
+    if graded is None:
+        return head + ("。" if zh else ".")
+    if graded - in_patches >= 0.5:
+        return head + (f"；因此图斑总面积（{f0(in_patches)} 公顷）小于等级 1–{top_grade} 的分级"
+                       f"面积（{f0(graded)} 公顷），差额 {f0(graded - in_patches)} 公顷为零散小块。"
+                       if zh else
+                       f"; so the patches ({f0(in_patches)} ha) cover less than the graded area "
+                       f"of grades 1–{top_grade} ({f0(graded)} ha), the "
+                       f"{f0(graded - in_patches)} ha left being scattered small areas.")
+    return head + (f"；图斑总面积（{f0(in_patches)} 公顷）等于等级 1–{top_grade} 的分级面积。"
+                   if zh else f"; the patches ({f0(in_patches)} ha) cover all of the graded "
+                   f"area of grades 1–{top_grade}.")
+
+
 def no_zh_names(names) -> str:
     """A sentence for the Chinese report when the legend gives some classes no Chinese name
     (they are shown with the legend's own name)."""
@@ -477,21 +498,16 @@ def build(d: ReportData, lang: str) -> list[Block]:
     if d.patch_totals:
         h3("修复图斑", "Restoration patches")
         min_ha = d.settings.get("min_patch_ha", "—")
-        graded = sum(float(region_row[col]) for col in GRADE_AREAS[:3]) if region_row else None
+        top_grade = int(d.settings.get("patch_max_grade", 3) or 3)
+        graded = (sum(float(region_row[col]) for col in GRADE_AREAS[:top_grade])
+                  if region_row else None)
         in_patches = sum(float(r["area_ha"]) for r in d.patch_totals)
         b.append(Block("table", L("修复图斑", "Restoration patches"),
                        headers=[L("等级", "grade"), L("名称", "name"), L("图斑数", "patches"),
                                 L("面积（公顷）", "area ha")],
                        rows=[[str(r["grade"]), r["grade_name_zh"] if zh else r["grade_name_en"],
                               str(r["patches"]), f1(r["area_ha"])] for r in d.patch_totals],
-                       note=L(f"图斑为同一等级的连片区域（四邻接），只统计面积不小于 {min_ha} 公顷"
-                              f"（设置 min_patch_ha）的图斑；因此图斑总面积（{f0(in_patches)} "
-                              f"公顷）小于等级 1–3 的分级面积（{f0(graded)} 公顷），差额为零散"
-                              "小块。",
-                              f"Patches are edge-connected areas of one grade of at least "
-                              f"{min_ha} ha (setting min_patch_ha); so the patches "
-                              f"({f0(in_patches)} ha) cover less than the graded area of grades "
-                              f"1–3 ({f0(graded)} ha), the rest being scattered small areas.")))
+                       note=patch_note(min_ha, top_grade, graded, in_patches, zh)))
         b.append(Block("table", L("面积最大的图斑", "Largest patches"),
                        headers=[L("编号", "no"), L("等级", "grade"), L("面积（公顷）", "ha"),
                                 L("综合得分", "score"), L("主导因子", "dominant factors"),
