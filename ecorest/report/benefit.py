@@ -61,7 +61,7 @@ def signal_blocks(m: dict, L) -> list[Block]:  # noqa: N803 - the report's choos
     if not m["signal"]:
         return []
     return [Block("table", L(
-        f"随植被信号（{m['signal'][0]['signal_layer']}）变化的生物量碳（全区，吨碳）",
+        f"随植被信号（{code(m['signal'][0]['signal_layer'], True)}）变化的生物量碳（全区，吨碳）",
         f"Biomass carbon following the vegetation signal ({m['signal'][0]['signal_layer']}), "
         "whole region (t C)"),
         headers=[L("年份", "year"), L("生物量碳", "biomass"), L("按地类常数", "class constant"),
@@ -161,5 +161,13 @@ def blocks(m: dict, L, zh: bool) -> list[Block]:  # noqa: N803 - the report's ch
                          png=figures.cumulative_chart(
                              series, L("累计增汇量（吨碳）", "cumulative benefit (t C)"),
                              L("匹配对照增汇量逐年累计", "Cumulative benefit against matched "
-                                                       "controls"))))
+                                                       "controls")),
+                         note=L("数据来源：各项目开始后每个时段的匹配对照增汇量（结果表 "
+                                "marts.project_matched_benefits），自开始年起逐段累加；像元为评估"
+                                "网格像元。逐段数值含自助法抽样误差，未计空间自相关。",
+                                "Source: each project's benefit against matched controls per "
+                                "period after its start (marts.project_matched_benefits), summed "
+                                "from the start year; pixels of the assessment grid. Each "
+                                "period's value carries bootstrap error; spatial "
+                                "autocorrelation is not modelled.")))
     return out + signal_blocks(m, L)

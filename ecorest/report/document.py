@@ -339,7 +339,7 @@ def build(d: ReportData, lang: str) -> list[Block]:
     for r in d.inputs:
         layers.setdefault(r["layer"], []).append(r)
     b.append(Block("table", L("栅格输入数据概况", "Raster inputs"),
-                   headers=[L("图层", "layer"), L("时期数", "epochs"), L("时期", "epochs"),
+                   headers=[L("图层", "layer"), L("时期数", "epochs"), L("时期", "from–to"),
                             L("单位", "units"), L("重采样", "resampling"),
                             L("文件（示例）", "file (example)")],
                    rows=[[c(k), str(len(v)),
