@@ -508,13 +508,18 @@ def build(d: ReportData, lang: str) -> list[Block]:
                        rows=[[str(r["grade"]), r["grade_name_zh"] if zh else r["grade_name_en"],
                               str(r["patches"]), f1(r["area_ha"])] for r in d.patch_totals],
                        note=patch_note(min_ha, top_grade, graded, in_patches, zh)))
+        admin = any(r["admin_codes"] for r in d.patches)  # no column without admin units
         b.append(Block("table", L("面积最大的图斑", "Largest patches"),
                        headers=[L("编号", "no"), L("等级", "grade"), L("面积（公顷）", "ha"),
                                 L("综合得分", "score"), L("主导因子", "dominant factors"),
-                                L("行政区代码", "admin codes")],
+                                *([L("行政区代码", "admin codes")] if admin else [])],
                        rows=[[str(r["patch_no"]), str(r["grade"]), f1(r["area_ha"]),
                               f3(r["mean_composite"]), c(r["dominant_factors"] or ""),
-                              r["admin_codes"] or "—"] for r in d.patches]))
+                              *([r["admin_codes"] or "—"] if admin else [])]
+                             for r in d.patches],
+                       note="" if admin else L("本区域未载入行政区划，图斑不标注行政区代码。",
+                                               "No administrative units are loaded, so the "
+                                               "patches carry no admin codes.")))
     if d.ndvi:
         h3("NDVI 变化趋势", "NDVI trend")
         b.append(Block("table", L("NDVI 变化趋势（全区）", "NDVI trend classes (whole region)"),
