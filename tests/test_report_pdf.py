@@ -142,3 +142,62 @@ def test_md_and_html_carry_the_cover_and_contents(reported) -> None:  # noqa: F8
     assert "数据来源" in md  # every figure states its source
     html = Path(str(next(f for f in files if f.name.endswith("_zh.html")))).read_text()
     assert '<nav>' in html and 'class="cover"' in html
+
+
+def fake_data(**kw) -> ReportData:
+    import datetime
+
+    region = {"name": "r", "title": "示例区", "boundary_area_ha": 100.0, "srid": 990001,
+              "crs_name": "CGCS2000 / Albers", "pixel_size_m": 30.0, "width_px": 10,
+              "height_px": 10, "ipcc_climate_zone": "warm_temperate_moist",
+              "ipcc_soil_type": "HAC"}
+    when = datetime.datetime(2026, 1, 2, 3, 4, tzinfo=datetime.UTC)
+    run = {"run_id": 7, "code_version": "t", "started_at": when, "finished_at": when,
+           "ipcc_edition": "2006", "options": {}}
+    return ReportData(region=region, run=run, **kw)
+
+
+def test_uncertainty_only_where_it_exists_and_the_rest_explained() -> None:
+    from ecorest.report.document import build
+
+    unc = [{"quantity": "stock", "epoch_t1": "2000", "epoch_t2": None, "pool": "agb",
+            "total_t": 1000.0, "mapped_total_t": 1000.0, "area_basis": "mapped",
+            "u_approach1_pct": 12.0, "mc_p2_5_t": 880.0, "mc_p97_5_t": 1120.0,
+            "unquantified": []},
+           {"quantity": "stock", "epoch_t1": "2000", "epoch_t2": None, "pool": "bgb",
+            "total_t": 500.0, "mapped_total_t": 500.0, "area_basis": "mapped",
+            "u_approach1_pct": None, "mc_p2_5_t": None, "mc_p97_5_t": None,
+            "unquantified": ["pools v1 class 1 bgb", "pools v1 class 2 bgb"]},
+           {"quantity": "stock", "epoch_t1": "2000", "epoch_t2": None, "pool": "soc",
+            "total_t": 300.0, "mapped_total_t": 300.0, "area_basis": "mapped",
+            "u_approach1_pct": 0.0, "mc_p2_5_t": 300.0, "mc_p97_5_t": 300.0,
+            "unquantified": []}]
+    blocks = build(fake_data(uncertainty=unc), "zh")
+    tables = [b for b in blocks if b.kind == "table" and "不确定性" in b.text]
+    assert len(tables) == 1 and [r[2] for r in tables[0].rows] == ["地上生物量"]
+    assert "吨碳" in tables[0].headers[-1] and "MC" not in " ".join(tables[0].headers)
+    text = " ".join(b.text for b in blocks if b.kind == "p")
+    assert "共 2 项储量或变化量的输入参数未给出不确定性" in text
+    assert "pools v1 中 2 个地类的地下生物量密度" in text
+    assert "暖温带湿润区" in text and "warm_temperate_moist" not in text
+    # no NDVI and no factors: the methods do not mention the NDVI trend
+    assert "Mann" not in text and "NDVI" not in text
+    recs = " ".join(b.text for b in blocks if b.kind == "p" and "规则" in b.text)
+    assert "存在未量化不确定性的参数" in recs
+
+
+def test_conclusion_and_recommendation_use_the_whole_span_rate() -> None:
+    from ecorest.report.document import conclusions, recommendations
+
+    stocks = [{"epoch_label": e, "pool": "agb", "carbon_t": c, "area_ha": 10.0}
+              for e, c in (("2000", 1000.0), ("2001", 900.0), ("2010", 870.0))]
+    changes = [{"epoch_t1": "2000", "epoch_t2": "2001", "years": 1, "pool": "agb",
+                "change_t": -100.0, "sink_co2e_t_per_yr": -100 * 44 / 12},
+               {"epoch_t1": "2001", "epoch_t2": "2010", "years": 9, "pool": "agb",
+                "change_t": -30.0, "sink_co2e_t_per_yr": -30 / 9 * 44 / 12}]
+    d = fake_data(stocks=stocks, changes=changes)
+    rate = 130 / 10 * 44 / 12  # 47.7, not 366.7 + 12.2
+    text = " ".join(conclusions(d, True))
+    assert f"年均碳排放 {rate:,.0f} 吨 CO₂ 当量" in text and "2000–2010，10 年" in text
+    rec = " ".join(recommendations(d, True))
+    assert f"年均净排放 {rate:,.0f} 吨 CO₂ 当量" in rec and "全时段年均碳汇 < 0" in rec
