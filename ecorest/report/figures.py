@@ -41,9 +41,12 @@ def _use_font() -> None:
     plt.rcParams["axes.unicode_minus"] = False
 
 
-def _png(fig) -> bytes:
+def _png(fig, title: str = "") -> bytes:
+    """The figure as PNG; its title goes into the PNG's metadata, not onto the figure (the
+    report's numbered caption names it)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=130, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=130, bbox_inches="tight",
+                metadata={"Title": title} if title else None)
     plt.close(fig)
     return buf.getvalue()
 
@@ -122,8 +125,7 @@ def grade_map(grid, outlines, t, grade_names: dict[int, str]) -> bytes:
     ax.legend(handles=[Patch(color=GRADE_COLOURS[g - 1], label=f"{g} {grade_names[g]}")
                        for g in range(1, 6)], loc="lower right", fontsize=8,
               title=t("grade"), title_fontsize=9, framealpha=0.9)
-    ax.set_title(t("map_grades"), fontsize=11)
-    return _png(fig)
+    return _png(fig, t("map_grades"))
 
 
 def change_map(grid, outlines, t, title: str) -> bytes:
@@ -136,8 +138,7 @@ def change_map(grid, outlines, t, title: str) -> bytes:
     _decorate_map(ax, grid, outlines, t)
     cb = fig.colorbar(im, ax=ax, shrink=0.7)
     cb.set_label(t("t_c_per_ha"))
-    ax.set_title(title, fontsize=11)
-    return _png(fig)
+    return _png(fig, title)
 
 
 def stock_chart(stocks: list[dict], t) -> bytes:
@@ -159,12 +160,11 @@ def stock_chart(stocks: list[dict], t) -> bytes:
                 rotation=90 if many else 0)
     ax.set_ylim(0, bottom.max() * (1.18 if many else 1.08) if len(bottom) else 1)
     ax.set_ylabel(t("mt_c"))
-    ax.set_title(t("chart_stocks"), fontsize=11)
     if many:
         plt.setp(ax.get_xticklabels(), rotation=45, ha="right", fontsize=8)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16 if many else -0.08),
               ncol=len(pools), frameon=False)
-    return _png(fig)
+    return _png(fig, t("chart_stocks"))
 
 
 def bar_chart(labels: list[str], values: list[float], title: str, ylabel: str,
@@ -176,10 +176,9 @@ def bar_chart(labels: list[str], values: list[float], title: str, ylabel: str,
         ax.text(x, v, f"{v:,.0f}" if abs(v) >= 10 else f"{v:,.2f}", ha="center", va="bottom",
                 fontsize=8)
     ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=11)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     plt.setp(ax.get_xticklabels(), rotation=20, ha="right", fontsize=8)
-    return _png(fig)
+    return _png(fig, title)
 
 
 def cumulative_chart(series: dict[str, list[tuple[int, float]]], ylabel: str,
@@ -193,6 +192,5 @@ def cumulative_chart(series: dict[str, list[tuple[int, float]]], ylabel: str,
                 markersize=3, label=name)
     ax.axhline(0, color="grey", linewidth=0.8)
     ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=11)
     ax.legend(fontsize=8)
-    return _png(fig)
+    return _png(fig, title)

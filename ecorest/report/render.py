@@ -497,8 +497,9 @@ class ReportPDF:
             following = nxt
             break
         if following is not None:
-            if following.kind in ("p", "note"):
-                first += min(3, len(self.lines(following.text, 10))) * 5.6
+            if following.kind in ("p", "note"):  # (a short paragraph moves whole)
+                n = len(self.lines(following.text, 10))
+                first += (n if n <= 4 else 3) * 5.6
             elif following.kind == "table":
                 first += 30
             elif following.kind == "img":
@@ -537,8 +538,11 @@ def to_pdf(blocks: list[Block], path: Path, lang: str = "zh") -> None:
             doc.heading(b, 0 if b.kind == "h2" else 1, blocks[i + 1:i + 4])
         elif b.kind == "p":  # Chinese paragraphs open with a two-character indent
             pdf.set_font("cjk", size=10)
-            doc.text(b.text, 10, 5.6,
-                     first_indent=2 * pdf.get_string_width("中") if lang == "zh" else 0.0)
+            indent = 2 * pdf.get_string_width("中") if lang == "zh" else 0.0
+            n = len(doc.lines(b.text, 10, first_indent=indent))
+            if n <= 4:  # a short paragraph is never split over two pages
+                doc.need(n * 5.6)
+            doc.text(b.text, 10, 5.6, first_indent=indent)
             pdf.ln(2)
         elif b.kind == "note":
             doc.text(b.text, 8.5, 4.2, colour=60)
