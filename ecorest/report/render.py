@@ -505,8 +505,13 @@ class ReportPDF:
             elif following.kind == "img":
                 wpx, hpx = png_size(following.png)
                 first += min(150, min(self.width, 150) * hpx / wpx) * 0.7 + 10
-        pdf.ln(4 if level == 0 else 2)
-        self.need(lh + 3 + first)
+        before = 4 if level == 0 else 2
+        # the space above, the heading, the space below and the start of what follows, with a
+        # line to spare (the estimate ignores a first-line indent)
+        if self.room() < before + lh + 2.5 + first + 5.6:
+            pdf.add_page()
+        else:
+            pdf.ln(before)
         pdf.start_section(block.text, level=level)
         self.text(block.text, size, lh, bold=True)
         if level == 0:
