@@ -29,7 +29,6 @@ from ecorest.etl.rasters import load_raster
 from ecorest.etl.regions import create_region, set_ipcc_strata
 from ecorest.etl.vector_loads import load_projects, load_zones
 from ecorest.progress import progress_bar
-from ecorest.samples import ASSABA, ASSABA_YEARS
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +105,11 @@ def assaba_steps(sample: Path, derived: Path, raster) -> list:
     """Assaba (Mauritania, MODIS sinusoidal 463 m): 14 years of MODIS land cover (IGBP) and
     annual GPP over the same pixels, and three example grassland projects: the benefit against
     matched controls, its leakage belt and the sink-rate figure on a yearly signal."""
-    a = sample / ASSABA
+    a = sample / "modis_lc_gpp_assaba_2010_2023"
     if not a.is_dir():
         return []
-    first = a / "landcover" / "2010LCT.tif"
+    years = sorted(int(p.name[:4]) for p in (a / "landcover").glob("*LCT.tif"))
+    first = a / "landcover" / f"{years[0]}LCT.tif"
     out = [
         ("region assaba", lambda c: create_region(
             c, "assaba", derived / "assaba_region.gpkg", align_to=str(first),
@@ -120,10 +120,10 @@ def assaba_steps(sample: Path, derived: Path, raster) -> list:
     out += [(f"MODIS land cover {y}", raster("assaba", "landcover",
                                              a / "landcover" / f"{y}LCT.tif", epoch=str(y),
                                              legend="modis_igbp"))
-            for y in ASSABA_YEARS]
+            for y in years]
     out += [(f"MODIS GPP {y}", raster("assaba", "gpp", derived / f"assaba_gpp_{y}.tif",
                                       epoch=str(y), scale=1e-4))
-            for y in ASSABA_YEARS]
+            for y in years]
     out.append(("example projects assaba", lambda c: load_projects(
         c, "assaba", derived / "assaba_example_projects.geojson", examples=True)))
     return out

@@ -39,8 +39,11 @@ class Reader(threading.Thread):
             while not self.stop.is_set():
                 try:
                     self.reads.append(conn.execute(
-                        "select (select count(*) from information_schema.views "
-                        "        where table_schema = 'bi'), "
+                        # pg_class, not information_schema.views: the latter checks
+                        # privileges on the latest catalog, so a view re-created meanwhile
+                        # drops out of one statement's count without being missing
+                        "select (select count(*) from pg_catalog.pg_class "
+                        "        where relnamespace = 'bi'::regnamespace and relkind = 'v'), "
                         "(select array_agg(distinct run_id order by run_id) "
                         " from bi.carbon_stocks where region_name = 'alpha'), "
                         "(select array_agg(distinct run_id order by run_id) "
