@@ -44,11 +44,16 @@ class State:
 
 
 def setup_logging(verbosity: int) -> None:
+    """ecorest's own messages at INFO (-q: warnings only; -v: debug); other libraries'
+    (matplotlib, fontTools, pyogrio, dbt ...) only their warnings unless -v (-vv: debug)."""
     level = logging.WARNING if verbosity < 0 else logging.INFO if verbosity == 0 else logging.DEBUG
+    others = (logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1
+              else logging.DEBUG)
     logging.basicConfig(
-        level=level, format="%(message)s", datefmt="%H:%M:%S",
+        level=others, format="%(message)s", datefmt="%H:%M:%S",
         handlers=[RichHandler(console=console, show_path=verbosity > 0)], force=True,
     )
+    logging.getLogger("ecorest").setLevel(level)
     for noisy in ("alembic", "sqlalchemy", "urllib3"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
