@@ -316,8 +316,10 @@ for pv, s in zip(projects, starts):
         if cc.size == 0:
             missing_classes[int(c)] = int(tc.size)
             continue
-        for lo in range(0, tc.size, 512):
-            chunk = tc[lo:lo + 512]
+        # project pixels a chunk at a time: about 2 million differences per chunk (16 MB)
+        step_ = max(1, int(2e6 // (cc.size * max(X.shape[1], 1))))
+        for lo in range(0, tc.size, step_):
+            chunk = tc[lo:lo + step_]
             diff = (X[chunk][:, None, :] - X[cc][None, :, :]) / sd
             inside = (np.abs(diff) <= CALIPER).all(axis=2) if X.shape[1] else \
                 np.ones((chunk.size, cc.size), bool)
