@@ -13,6 +13,7 @@ comment on schema benefit is
 --   class_stack    the land-cover tiles of every epoch -> h x w x L (-1 where no data)
 --   classes_at     the class of every pixel in each year: the latest epoch <= the year, else
 --                  the first epoch
+--   class_tables   per class: density (agb + bgb), reference signal and plot calibration
 --   biomass        t C/ha of each pixel and year (the rule of docs/CARBON.md): anchored
 --                  D(class) x S / S_ref(class), or max(0, a + b S) x (1 + bgb/agb) where plots
 --                  calibrate the class; D where there is no signal or no reference
@@ -69,6 +70,20 @@ def biomass(cy, s, dens, sref, cal):
         out[on] = np.maximum(a + b * s[on], 0.0) * f
     return np.where(cy >= 0, out, np.nan)
 
+def class_tables(codes, agb, bgb, reference, intercept, slope):
+    # per class: agb + bgb density, reference signal, plot calibration (a, b, 1 + bgb/agb)
+    dens, sref, cal = {}, {}, {}
+    for c, a, b, r, ia, sl in zip(codes or [], agb or [], bgb or [], reference or [],
+                                  intercept or [], slope or []):
+        dens[int(c)] = float(a or 0) + float(b or 0)
+        if r is not None:
+            sref[int(c)] = float(r)
+        if ia is not None and sl is not None and a:
+            # plots calibrate agb on the signal; bgb follows at the class's bgb/agb ratio
+            cal[int(c)] = (float(ia), float(sl), 1.0 + float(b or 0) / float(a))
+    return dens, sref, cal
+
+GD['ecorest_class_tables'] = class_tables
 GD['ecorest_signal_stack'] = signal_stack
 GD['ecorest_class_stack'] = class_stack
 GD['ecorest_classes_at'] = classes_at
@@ -227,15 +242,8 @@ E = np.array([np.nan if x is None else x for x in (elevation or [None] * n)], fl
 SL = np.array([np.nan if x is None else x for x in (slope or [None] * n)], float)
 if 'ecorest_biomass' not in GD:
     plpy.execute('select benefit.np_signal_loaded()')
-dens, cal, sref = {}, {}, {}
-for c, a, b, ia, sl, r in zip(codes or [], agb or [], bgb or [], cal_intercept or [],
-                              cal_slope or [], signal_reference or []):
-    dens[int(c)] = float(a or 0) + float(b or 0)
-    if r is not None:
-        sref[int(c)] = float(r)
-    if ia is not None and sl is not None and a:
-        # plots calibrate agb on the signal; bgb follows at the class's bgb/agb ratio
-        cal[int(c)] = (float(ia), float(sl), 1.0 + float(b or 0) / float(a))
+dens, sref, cal = GD['ecorest_class_tables'](codes, agb, bgb, signal_reference,
+                                             cal_intercept, cal_slope)
 if METHOD != 'signal' or not sg_y.size:
     sref, cal = {}, {}
 
@@ -243,11 +251,8 @@ if METHOD != 'signal' or not sg_y.size:
 years = sg_y if sg_y.size else lc_y
 Y = years.size
 
-def class_at(y):
-    i = int(np.searchsorted(lc_y, y, side='right')) - 1
-    return C[:, max(i, 0)]
-
-CY = np.stack([class_at(y) for y in years], axis=1)              # n x Y
+classes_at = GD['ecorest_classes_at']
+CY = classes_at(C, lc_y, years)                                  # n x Y
 stock = GD['ecorest_biomass'](CY, S if S.shape == CY.shape else np.full(CY.shape, np.nan),
                               dens, sref, cal)                  # t C/ha
 col = {int(y): j for j, y in enumerate(years)}
@@ -276,7 +281,7 @@ for pv, s in zip(projects, starts):
         out.append((pv, 'match', dumps({'project_pixels': 0, 'matched_pixels': 0,
                     'note': 'no pixel of the project lies on the land-cover grid'})))
         continue
-    start_cls = class_at(s - 1)
+    start_cls = classes_at(C, lc_y, [s - 1])[:, 0]
     pre = [y for y in sg_y.tolist() if s - PRE_MATCH <= y < s]
     cov_names, cov = [], []
     if pre:
@@ -532,14 +537,8 @@ shape = v0.shape
 years, S = GD['ecorest_signal_stack'](shape, g, sig, sig_years, sig_scales, sig_offsets, reduce)
 CY = GD['ecorest_classes_at'](GD['ecorest_class_stack'](shape, lc), lc_years, years)
 zone = place(shape, g, z) if z is not None else np.zeros(shape, np.int64)
-dens, cal, sref = {}, {}, {}
-for c, a, b, r, ia, sl in zip(codes or [], agb or [], bgb or [], signal_reference or [],
-                              cal_intercept or [], cal_slope or []):
-    dens[int(c)] = float(a or 0) + float(b or 0)
-    if r is not None:
-        sref[int(c)] = float(r)
-    if ia is not None and sl is not None and a:
-        cal[int(c)] = (float(ia), float(sl), 1.0 + float(b or 0) / float(a))
+dens, sref, cal = GD['ecorest_class_tables'](codes, agb, bgb, signal_reference,
+                                             cal_intercept, cal_slope)
 with_biomass = bool(codes)
 if with_biomass:
     B = GD['ecorest_biomass'](CY, S, dens, sref, cal)
