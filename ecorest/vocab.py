@@ -28,12 +28,20 @@ CROPLAND_KINDS = ("annual", "paddy", "perennial")
 #: carbon pools (IPCC 2006 Vol. 4 Ch. 1.3)
 CARBON_POOLS = ("agb", "bgb", "dead_wood", "litter", "soc", "total")
 
-#: raster layer kinds with a fixed meaning; ``factor_<name>`` layers come besides them
-LAYER_KINDS = ("landcover", "ndvi", "evi", "fvc", "gpp", "npp", "dem")
+#: raster layer kinds with a fixed meaning; ``factor_<name>``, ``threat_<name>`` (habitat
+#: threats, 0..1) and ``mask_<name>`` (constraint masks, 1 = excluded) layers come besides them
+LAYER_KINDS = ("landcover", "ndvi", "evi", "fvc", "gpp", "npp", "dem",
+               # ecosystem services (docs/SERVICES.md)
+               "erosivity", "erodibility", "precip", "et0", "aet", "pawc", "soil_depth",
+               "access", "wind_factor", "soil_sand", "soil_silt", "soil_clay", "soil_om",
+               "soil_caco3", "snow_cover", "lithology")
+
+#: prefixes of named layers: an identification factor, a habitat threat, a constraint mask
+NAMED_LAYER_PREFIXES = ("factor", "threat", "mask")
 
 #: what a parameter set holds
 PARAMETER_KINDS = ("carbon_pools", "ipcc_defaults", "growth_rates", "weights",
-                   "transition_severity", "thresholds", "factor_table", "other")
+                   "transition_severity", "thresholds", "factor_table", "services", "other")
 
 #: restoration project types
 PROJECT_TYPES = (

@@ -108,6 +108,35 @@ KIND_SCHEMAS: dict[str, dict[str, ParamRule]] = {
         "severity": ParamRule(UNITLESS, (0, 1), " — a severity lies in 0 ... 1",
                               class_code=True, stratum="class code at t2"),
     },
+    # ecosystem services (docs/SERVICES.md): per-class tables of soil retention, water yield and
+    # habitat quality, and the habitat threats (stratum = the threat's name, as in threat_<name>)
+    "services": {
+        "usle_c": ParamRule(UNITLESS, (0, 1), " — the RUSLE cover factor C is a fraction",
+                            class_code=True),
+        "usle_p": ParamRule(UNITLESS, (0, 1), " — the RUSLE support-practice factor P is a "
+                            "fraction", class_code=True),
+        "kc": ParamRule(UNITLESS, (0, 3), " — a crop coefficient Kc lies in 0 ... 3 (InVEST's "
+                        "etk columns are Kc x 1000)", class_code=True),
+        "root_depth": ParamRule(("mm",), (0, 100000), " mm", class_code=True),
+        "lulc_veg": ParamRule(UNITLESS, (0, 1), " — 1 vegetated (Budyko-Zhang AET), 0 not",
+                              class_code=True),
+        "runoff_coefficient": ParamRule(UNITLESS, (0, 1), " — the share of precipitation that "
+                                        "runs off (HJ 1173 water balance)", class_code=True),
+        "habitat": ParamRule(UNITLESS, (0, 1), " — habitat suitability lies in 0 ... 1",
+                             class_code=True),
+        "threat_sensitivity": ParamRule(UNITLESS, (0, 1), " — sensitivity of a habitat to a "
+                                        "threat lies in 0 ... 1", class_code=True,
+                                        stratum="threat name"),
+        "threat_max_dist": ParamRule(("m",), (0, 1000000), " m — the distance at which a "
+                                     "threat's effect ends", stratum="threat name"),
+        "threat_weight": ParamRule(UNITLESS, (0, 1), " — a threat's weight lies in 0 ... 1",
+                                   stratum="threat name"),
+        "threat_decay": ParamRule(UNITLESS, (0, 1), " — 0 linear, 1 exponential decay",
+                                  stratum="threat name"),
+        "rweq_cover_coefficient": ParamRule(UNITLESS, (-1, 0), " — the a_i of C = exp(a_i SC) "
+                                            "is negative (forest -0.1535 ... cropland -0.0438)",
+                                            class_code=True),
+    },
 }
 WEIGHT_GROUPS = {"degradation_weight": "degradation", "importance_weight": "importance"}
 

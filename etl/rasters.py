@@ -102,8 +102,44 @@ LAYERS: dict[str, LayerSpec] = {
     "npp": LayerSpec("continuous", "32BF", (-1.0, 4.0), units="kg C/m2/yr",
                      hint="; annual NPP in kg C m-2 yr-1: MODIS MOD17A3 integers need --scale "
                           "0.0001 (and their fill codes 65529-65535 as nodata)"),
+    # ecosystem-service inputs (docs/SERVICES.md)
+    "erosivity": LayerSpec("continuous", "32BF", (0.0, 100000.0), units="MJ mm/(ha h yr)",
+                           hint="; RUSLE R in MJ mm ha-1 h-1 yr-1 (US units x 17.02)"),
+    "erodibility": LayerSpec("continuous", "32BF", (0.0, 2.0), units="t ha h/(ha MJ mm)",
+                             hint="; RUSLE K in t ha h ha-1 MJ-1 mm-1 (US units x 0.1317)"),
+    "precip": LayerSpec("continuous", "32BF", (0.0, 15000.0), units="mm/yr",
+                        hint="; annual precipitation in mm (m need --scale 1000)"),
+    "et0": LayerSpec("continuous", "32BF", (0.0, 5000.0), units="mm/yr",
+                     hint="; annual reference evapotranspiration in mm"),
+    "aet": LayerSpec("continuous", "32BF", (0.0, 5000.0), units="mm/yr",
+                     hint="; annual actual evapotranspiration in mm"),
+    "pawc": LayerSpec("continuous", "32BF", (0.0, 1.0), units="1",
+                      hint="; plant-available water content is a fraction in [0, 1]"),
+    "soil_depth": LayerSpec("continuous", "32BF", (0.0, 100000.0), units="mm",
+                            hint="; depth to the root-restricting layer in mm"),
+    "access": LayerSpec("continuous", "32BF", (0.0, 1.0), units="1",
+                        hint="; accessibility to threats lies in [0, 1]"),
+    "wind_factor": LayerSpec("continuous", "32BF", (0.0, 10000.0), units="kg/m",
+                             hint="; RWEQ weather factor WF in kg m-1 (yearly sum)"),
+    "soil_sand": LayerSpec("continuous", "32BF", (0.0, 100.0), units="%",
+                           hint="; sand content in percent"),
+    "soil_silt": LayerSpec("continuous", "32BF", (0.0, 100.0), units="%",
+                           hint="; silt content in percent"),
+    "soil_clay": LayerSpec("continuous", "32BF", (0.0, 100.0), units="%",
+                           hint="; clay content in percent"),
+    "soil_om": LayerSpec("continuous", "32BF", (0.0, 100.0), units="%",
+                         hint="; organic matter in percent"),
+    "soil_caco3": LayerSpec("continuous", "32BF", (0.0, 100.0), units="%",
+                            hint="; calcium carbonate in percent"),
+    "snow_cover": LayerSpec("continuous", "32BF", (0.0, 1.0), units="1",
+                            hint="; share of days with snow cover in [0, 1]"),
+    "lithology": LayerSpec("continuous", "32BF", (0.0, 1.0), units="1",
+                           hint="; carbonate-rock share (rocky desertification) in [0, 1]"),
 }
 FACTOR = re.compile(r"^factor_[a-z][a-z0-9_]{0,40}$")
+#: a habitat threat (0..1, InVEST's threat rasters) and a constraint mask (1 = excluded)
+THREAT = re.compile(r"^threat_[a-z][a-z0-9_]{0,40}$")
+MASK = re.compile(r"^mask_[a-z][a-z0-9_]{0,40}$")
 
 
 def layer_spec(layer: str, valid_min: float | None = None, valid_max: float | None = None,
@@ -112,9 +148,15 @@ def layer_spec(layer: str, valid_min: float | None = None, valid_max: float | No
         spec = LAYERS[layer]
     elif FACTOR.match(layer):
         spec = LayerSpec("continuous", "32BF", None)
+    elif THREAT.match(layer):
+        spec = LayerSpec("continuous", "32BF", (0.0, 1.0), units="1",
+                         hint="; a threat layer holds 0 ... 1 (1 = full threat)")
+    elif MASK.match(layer):
+        spec = LayerSpec("continuous", "8BUI", (0.0, 1.0), nodata=255, units="1",
+                         hint="; a mask holds 1 (excluded) or 0")
     else:
-        raise LoadError(f"unknown layer {layer!r}: use one of {', '.join(LAYERS)} or "
-                        "factor_<name> (lower case)")
+        raise LoadError(f"unknown layer {layer!r}: use one of {', '.join(LAYERS)}, "
+                        "factor_<name>, threat_<name> or mask_<name> (lower case)")
     if valid_min is not None or valid_max is not None or units:
         lo, hi = spec.valid_range or (-np.inf, np.inf)
         spec = LayerSpec(spec.value_kind, spec.pixel_type,

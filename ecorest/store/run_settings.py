@@ -143,6 +143,19 @@ SCHEMA: dict[str, Spec] = {
     "patch_max_grade": Number(1, 5, integer=True),
     "min_patch_ha": Number(0, 1_000_000),
     "accuracy_gate_oa": Number(0, 1),
+    # ecosystem services (docs/SERVICES.md)
+    "flow_direction": Choice(("mfd", "d8")),
+    "threshold_flow_accumulation": Number(1, 10**9, integer=True),
+    "l_max": Number(0, 100_000, open_low=True),
+    "sdr_k_b": Number(0, 100, open_low=True),
+    "sdr_ic_0": Number(0, 100, open_low=True),
+    "sdr_max": Number(0, 1, open_low=True),
+    "zhang_z": Number(0, 100, open_low=True),
+    "hq_half_saturation": Number(0, 1, open_low=True),
+    "erosion_region": Choice(("northwest_loess", "northeast_black_soil", "north_rocky_mountain",
+                              "south_red_soil", "southwest")),
+    "service_grading": Choice(("cumulative_share", "natural_breaks", "quantile")),
+    "service_shares": NumberList(2, 0, 1),
 }
 
 #: settings with a fixed set of values (kept for callers of ecorest.run.SETTING_CHOICES)
