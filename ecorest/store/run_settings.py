@@ -100,7 +100,49 @@ class NumberList:
         return [float(n) for n in numbers]
 
 
-Spec = Number | Choice | NumberList
+@dataclass(frozen=True)
+class WordList:
+    """Zero or more words of a fixed set, given as a list or as comma-separated text."""
+
+    choices: tuple[str, ...]
+
+    def describe(self) -> str:
+        return "a comma-separated list of " + ", ".join(self.choices) + " (or none)"
+
+    def check(self, key: str, value, default) -> str:
+        items = value
+        if isinstance(value, str):
+            text = value.strip().removeprefix("[").removesuffix("]")
+            items = [] if text in ("", "none") else [p.strip() for p in text.split(",")]
+        if not isinstance(items, (list, tuple)) or any(
+                not isinstance(i, str) or i not in self.choices for i in items):
+            raise _refuse(key, value, self.describe(), default)
+        return ",".join(dict.fromkeys(items)) or "none"
+
+
+@dataclass(frozen=True)
+class CodeList:
+    """Zero or more whole numbers in [0, 65534] (land-cover class codes)."""
+
+    def describe(self) -> str:
+        return "a comma-separated list of class codes 0 ... 65534 (or none)"
+
+    def check(self, key: str, value, default) -> str:
+        items = value
+        if isinstance(value, str):
+            text = value.strip().removeprefix("[").removesuffix("]")
+            items = [] if text in ("", "none") else [p.strip() for p in text.split(",")]
+        if isinstance(items, int) and not isinstance(items, bool):
+            items = [items]
+        if not isinstance(items, (list, tuple)):
+            raise _refuse(key, value, self.describe(), default)
+        codes = [_number(i, True) for i in items]
+        if any(c is None or not 0 <= c <= 65534 for c in codes):
+            raise _refuse(key, value, self.describe(), default)
+        return ",".join(str(c) for c in dict.fromkeys(codes)) or "none"
+
+
+Spec = Number | Choice | NumberList | WordList | CodeList
 
 #: the settings a run may override; bounds keep a run's memory and time reasonable
 SCHEMA: dict[str, Spec] = {
@@ -156,6 +198,9 @@ SCHEMA: dict[str, Spec] = {
                               "south_red_soil", "southwest")),
     "service_grading": Choice(("cumulative_share", "natural_breaks", "quantile")),
     "service_shares": NumberList(2, 0, 1),
+    "exclude_types": WordList(("forest", "grassland", "wetland", "cropland", "desert",
+                               "settlement", "other")),
+    "exclude_classes": CodeList(),
 }
 
 #: settings with a fixed set of values (kept for callers of ecorest.run.SETTING_CHOICES)

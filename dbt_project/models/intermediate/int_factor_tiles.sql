@@ -1,4 +1,5 @@
--- every factor of the run as one-band float tiles (physical values) on the region grid
+-- every factor of the run as one-band float tiles (physical values) on the region grid, with
+-- the pixels of the constraint mask (int_constraint_mask_tiles) set to nodata
 with f as (
     select * from {{ ref('int_ident_factors') }}
 ),
@@ -34,8 +35,9 @@ cropland as (
     select array_agg(class_code) as codes
     from {{ ref('stg_registry__legend_classes') }}
     where ecosystem_type = 'cropland' or ipcc_category = 'cropland'
-)
+),
 
+raw as (
 select 'ndvi_trend' as factor, t.tile_x, t.tile_y,
        st_rastfromwkb(raster.np_lookup(raster.np_physical(t.rast::bytea, 7), k.codes, k.vals))
            as rast
@@ -91,3 +93,13 @@ from f
 join layers as l on l.layer = f.source_layer and l.role in ('layer', 'dem')
 join {{ source('raster', 'tiles') }} as t on t.catalog_id = l.catalog_id
 where f.is_extra_layer
+
+)
+
+select r.factor, r.tile_x, r.tile_y,
+       case when m.excluded_pixels > 0
+            then st_rastfromwkb(raster.np_apply_mask(r.rast::bytea, m.rast::bytea))
+            else r.rast end as rast
+from raw as r
+left join {{ ref('int_constraint_mask_tiles') }} as m
+    on m.tile_x = r.tile_x and m.tile_y = r.tile_y

@@ -1,0 +1,40 @@
+-- the constraint mask of the identification on every tile of the last observed land cover:
+-- 1 where a pixel is not graded (its class is of an excluded ecosystem type, setting
+-- exclude_types, or an excluded class code, setting exclude_classes, or the latest epoch of
+-- any mask_<name> layer marks it), 0 elsewhere (raster.np_constraint_mask). No rows when
+-- nothing is excluded.
+with lc_now as (
+    select catalog_id from {{ ref('stg_raster__ident_layers') }} where role = 'landcover_now'
+),
+
+masks as (
+    select catalog_id, layer from {{ ref('stg_raster__ident_layers') }}
+    where role = 'layer' and layer like 'mask\_%'
+),
+
+excluded as (
+    select coalesce(array_agg(class_code order by class_code), '{}') as codes
+    from {{ ref('stg_registry__legend_classes') }}
+    where ecosystem_type = any(string_to_array('{{ var("exclude_types") }}', ','))
+       or class_code = any(string_to_array(nullif('{{ var("exclude_classes") }}', 'none'),
+                                           ',')::int[])
+),
+
+tiles as (
+    select t.tile_x, t.tile_y,
+           st_rastfromwkb(raster.np_constraint_mask(
+               t.rast::bytea, e.codes,
+               array(select m.rast::bytea
+                     from masks
+                     join {{ source('raster', 'tiles') }} as m
+                         on m.catalog_id = masks.catalog_id
+                        and m.tile_x = t.tile_x and m.tile_y = t.tile_y))) as rast
+    from lc_now
+    join {{ source('raster', 'tiles') }} as t on t.catalog_id = lc_now.catalog_id
+    cross join excluded as e
+    where cardinality(e.codes) > 0 or exists (select 1 from masks)
+)
+
+select tile_x, tile_y, rast, coalesce((st_summarystats(rast, 1, true)).sum, 0)::bigint
+           as excluded_pixels
+from tiles
