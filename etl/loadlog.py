@@ -135,6 +135,7 @@ def recorded_load(conn: psycopg.Connection, loader: str, path: str | Path, sha25
                 (loader, region_id, path, sha256, layer, epoch_label, Jsonb(opts))).fetchone()[0]
             ctx = LoadContext(conn, load_id, path, sha256, strict)
             yield ctx
+            analyze_load(conn, load_id)
             conn.execute(
                 "update etl.loads set status = 'succeeded', finished_at = now(), rows_read = %s, "
                 "rows_loaded = %s, rows_quarantined = %s, warnings = %s, message = %s, "
@@ -162,6 +163,18 @@ def recorded_load(conn: psycopg.Connection, loader: str, path: str | Path, sha25
     log.info("%s load %d of %s: %d read, %d loaded, %d quarantined, %d warning(s) in %.1f s",
              loader, load_id, path, ctx.rows_read, ctx.rows_loaded, ctx.quarantined,
              len(ctx.warnings), time.monotonic() - t0)
+
+
+def analyze_load(conn: psycopg.Connection, load_id: int) -> None:
+    """Planner statistics of the tables and tile partitions the load wrote, in its transaction
+    (``raster.analyze_load``): the models that read them next are planned on their real row
+    counts (without them a join of new tiles and zones can take minutes instead of seconds).
+    A database whose sql/ files predate the function (not migrated since) loads without."""
+    if conn.execute("select to_regprocedure('raster.analyze_load(bigint)') is not null"
+                    ).fetchone()[0]:
+        conn.execute("select raster.analyze_load(%s)", (load_id,))
+    else:
+        log.debug("raster.analyze_load is missing (run `ecorest db migrate`): no statistics")
 
 
 def connection_lost_message(path: str, exc: BaseException) -> Issue:

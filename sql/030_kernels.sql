@@ -333,3 +333,50 @@ return [(int(r[0]), [None if x < 0 else int(x) for x in r[1:]], int(n))
 $$;
 comment on function raster.trajectories(bytea, bytea[]) is
   'Pixel counts per (zone, class at every epoch) of aligned tiles given as raster::bytea (WKB)';
+
+-- Planner statistics of what a load wrote, inside the load's transaction (so they commit with
+-- it): the tables of its loader and the tile partitions of its catalog entries. Without them
+-- the planner guesses row counts of new tiles, zones and catalog entries, and joins between
+-- them can take minutes instead of seconds. The registry and raster tables belong to the
+-- migrating login, not to the loading role: this runs as their owner (security definer) and
+-- analyses only tables of schemas registry, raster and etl. Returns the tables analysed.
+create or replace function raster.analyze_load(p_load_id bigint) returns integer
+language plpgsql security definer set search_path = pg_catalog, public as $$
+declare
+  v_loader text;
+  v_tables text[];
+  v_table regclass;
+  v_n integer := 0;
+begin
+  select l.loader into v_loader from etl.loads as l where l.load_id = p_load_id;
+  v_tables := case v_loader
+    when 'raster' then array['raster.catalog']
+    when 'region' then array['registry.regions']
+    when 'legend' then array['registry.legends', 'registry.legend_classes']
+    when 'zones' then array['registry.zones']
+    when 'projects' then array['registry.projects', 'registry.project_measures']
+    when 'samples' then array['registry.reference_samples']
+    when 'plots' then array['registry.survey_plots', 'registry.plot_measurements',
+                            'registry.plot_trees', 'registry.plot_soil_layers']
+    when 'params' then array['registry.parameter_sets', 'registry.parameter_values']
+    -- a loader not listed here: every registry table (they are small)
+    else array(select format('%I.%I', schemaname, tablename) from pg_tables
+               where schemaname = 'registry' order by tablename) end;
+  for v_table in
+    select to_regclass(t) from unnest(v_tables) as t where to_regclass(t) is not null
+    union all
+    select to_regclass(format('raster.%I', 'tiles_' || c.catalog_id))
+    from raster.catalog as c
+    where c.load_id = p_load_id and to_regclass(format('raster.%I', 'tiles_' || c.catalog_id))
+                                    is not null
+  loop
+    if (select n.nspname from pg_class as k join pg_namespace as n on n.oid = k.relnamespace
+        where k.oid = v_table) in ('registry', 'raster', 'etl') then
+      execute format('analyze %s', v_table);
+      v_n := v_n + 1;
+    end if;
+  end loop;
+  return v_n;
+end $$;
+comment on function raster.analyze_load(bigint) is
+  'Planner statistics (ANALYZE) of the tables and tile partitions one load wrote';
