@@ -514,18 +514,23 @@ def _finish(conn, run_id: int, status: str, message: str | None, timings: dict, 
 
 # ---- carbon densities checked before the per-pixel models ---------------------------------
 
-#: what the density check builds: seeds, staging, the densities (no per-pixel model); the
-#: gaps are read and reported here (the test on them runs again in the full build)
-DENSITY_CHECK = ["--select", "+int_density_gaps", "--exclude", "assert_every_class_has_a_density",
+#: what the early checks build: seeds, staging, the carbon densities and the identification
+#: factors and parameters (no per-pixel model), with every test on them (their parents all
+#: built: the settings, parameter sets, unique keys, identification parameters ...); the
+#: density gaps are read and reported here (the test on them runs again in the full build)
+DENSITY_CHECK = ["--select", "+int_density_gaps", "+int_ident_factors",
+                 "--exclude", "assert_every_class_has_a_density",
                  "--indirect-selection", "cautious"]
 
 
 def check_densities_first(conn: psycopg.Connection, url: str, run_vars: dict,
                           work_dir: Path) -> str | None:
-    """Build the seeds, staging models and carbon densities only and check that every class
-    present in the land-cover rasters has a density for every pool of the run (seconds, before
-    any per-pixel model). Returns None when it does, else a message naming each class, pool,
-    IPCC stratum and reason (``intermediate.int_density_gaps``), or dbt's failures."""
+    """Build the seeds, staging models, carbon densities and identification factors only, with
+    their tests, and check that every class present in the land-cover rasters has a density
+    for every pool of the run (seconds, before any per-pixel model). Returns None when all
+    pass, else a message naming each class, pool, IPCC stratum and reason
+    (``intermediate.int_density_gaps``), or the failing checks (dbt's failures): a check that
+    can fail without per-pixel work is reported before any of it starts."""
     ok, failures = dbt(["build", *DENSITY_CHECK, "--vars", json.dumps(run_vars)], url, work_dir)
     try:
         rows = conn.execute(
