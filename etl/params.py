@@ -20,7 +20,9 @@ import csv
 import difflib
 import hashlib
 import logging
+import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +34,7 @@ from ecorest.vocab import CARBON_POOLS, PARAMETER_KINDS
 
 from .loadlog import check_file, previous_load, recorded_load, sha256_file
 from .regions import get_region
-from .specs import Field, resolve_columns, validate_rows
+from .specs import Field, norm_name, resolve_columns, validate_rows
 from .validation import Issue, fail, issue
 from .vectors import read_features
 
@@ -65,6 +67,8 @@ UNITLESS = ("1", "-", "unitless", "none", "weight", "ratio", "fraction")
 DENSITY_UNITS = ("t C/ha", "Mg C/ha")
 GROWTH_UNITS = ("t C/ha/yr", "Mg C/ha/yr")
 STOCK_POOLS = ("agb", "bgb", "dead_wood", "litter", "soc")
+#: a habitat threat's name: the stratum of its parameters and the <name> of its threat_<name>
+THREAT_NAME = re.compile(r"[a-z][a-z0-9_]{0,40}")
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class ParamRule:
     class_code: bool = False      # a class code is required
     pools: tuple[str, ...] | None = None   # a pool is required, one of these
     stratum: str | None = None    # what the stratum holds, when it is required
+    choices: tuple[float, ...] | None = None  # the only values allowed (a 0/1 flag)
 
 
 #: kind -> parameter -> rule; kinds not listed (ipcc_defaults, thresholds, factor_table,
@@ -111,15 +116,17 @@ KIND_SCHEMAS: dict[str, dict[str, ParamRule]] = {
     # ecosystem services (docs/SERVICES.md): per-class tables of soil retention, water yield and
     # habitat quality, and the habitat threats (stratum = the threat's name, as in threat_<name>)
     "services": {
-        "usle_c": ParamRule(UNITLESS, (0, 1), " — the RUSLE cover factor C is a fraction",
+        "usle_c": ParamRule(UNITLESS, (0, 1), " — the RUSLE cover factor C is a fraction "
+                            "(InVEST's 2013 tables hold C x 1000: divide by 1000)",
                             class_code=True),
         "usle_p": ParamRule(UNITLESS, (0, 1), " — the RUSLE support-practice factor P is a "
-                            "fraction", class_code=True),
+                            "fraction (InVEST's 2013 tables hold P x 1000: divide by 1000)",
+                            class_code=True),
         "kc": ParamRule(UNITLESS, (0, 3), " — a crop coefficient Kc lies in 0 ... 3 (InVEST's "
                         "etk columns are Kc x 1000)", class_code=True),
         "root_depth": ParamRule(("mm",), (0, 100000), " mm", class_code=True),
         "lulc_veg": ParamRule(UNITLESS, (0, 1), " — 1 vegetated (Budyko-Zhang AET), 0 not",
-                              class_code=True),
+                              class_code=True, choices=(0, 1)),
         "runoff_coefficient": ParamRule(UNITLESS, (0, 1), " — the share of precipitation that "
                                         "runs off (HJ 1173 water balance)", class_code=True),
         "habitat": ParamRule(UNITLESS, (0, 1), " — habitat suitability lies in 0 ... 1",
@@ -128,11 +135,11 @@ KIND_SCHEMAS: dict[str, dict[str, ParamRule]] = {
                                         "threat lies in 0 ... 1", class_code=True,
                                         stratum="threat name"),
         "threat_max_dist": ParamRule(("m",), (0, 1000000), " m — the distance at which a "
-                                     "threat's effect ends", stratum="threat name"),
+                                     "threat's effect ends (> 0)", stratum="threat name"),
         "threat_weight": ParamRule(UNITLESS, (0, 1), " — a threat's weight lies in 0 ... 1",
                                    stratum="threat name"),
         "threat_decay": ParamRule(UNITLESS, (0, 1), " — 0 linear, 1 exponential decay",
-                                  stratum="threat name"),
+                                  stratum="threat name", choices=(0, 1)),
         "rweq_cover_coefficient": ParamRule(UNITLESS, (-1, 0), " — the a_i of C = exp(a_i SC) "
                                             "is negative (forest -0.1535 ... cropland -0.0438)",
                                             class_code=True),
@@ -227,6 +234,19 @@ def check_schema(path: Path, kind: str, rows: list[tuple[str, tuple]]) -> list[I
             problems.append(issue(path, item, "value.range", column=parameter, value=value,
                                   range=shown + note))
             continue
+        if rule.choices is not None and value not in rule.choices:
+            problems.append(issue(path, item, "value.code", column=parameter, value=value,
+                                  allowed=[f"{c:g}" for c in rule.choices]))
+            continue
+        if parameter == "threat_max_dist" and value <= 0:
+            problems.append(issue(path, item, "value.range", column=parameter, value=value,
+                                  range=f"(0, {hi:g}]{rule.range_note}"))
+            continue
+        if rule.stratum == "threat name" and not THREAT_NAME.fullmatch(str(stratum)):
+            problems.append(issue(path, item, "value.type", column="stratum", value=stratum,
+                                  type="threat name (lower case letters, digits and _, "
+                                       "starting with a letter: the layer is threat_<name>)"))
+            continue
         if kind == "transition_severity" and not str(stratum).strip().isdigit():
             problems.append(issue(path, item, "value.type", column="stratum", value=stratum,
                                   type="class code (the class at t2) of severity"))
@@ -238,7 +258,30 @@ def check_schema(path: Path, kind: str, rows: list[tuple[str, tuple]]) -> list[I
         problems += _check_magnitude(path, rows)
     if kind == "weights":
         problems += _check_weights(path, rows)
+    if kind == "services":
+        problems += _check_threats(path, rows)
     return problems
+
+
+def _check_threats(path: Path, rows) -> list[Issue]:
+    """Every threat of the set with a weight has a sensitivity column, as InVEST requires, and
+    the other way round (a sensitivity to a threat without a weight would be read by nothing)."""
+    weighted = {r[3] for _, r in rows if r[0] == "threat_weight"}
+    sensitive = {r[3] for _, r in rows if r[0] == "threat_sensitivity"}
+    if not weighted or not sensitive or weighted == sensitive:
+        return []
+    out = []
+    if weighted - sensitive:
+        out.append(issue(path, "", "params.format",
+                         detail=f"threat(s) {', '.join(sorted(weighted - sensitive))} have a "
+                                "weight but no sensitivity column: the sensitivity table needs "
+                                "one column per threat of the threat table"))
+    if sensitive - weighted:
+        out.append(issue(path, "", "params.format",
+                         detail=f"sensitivity column(s) {', '.join(sorted(sensitive - weighted))}"
+                                " name no threat of the threat table (THREAT, MAX_DIST, WEIGHT, "
+                                "DECAY)"))
+    return out
 
 
 def _check_magnitude(path: Path, rows) -> list[Issue]:
@@ -327,21 +370,224 @@ def _rows(path: Path) -> tuple[list[tuple[str, tuple]], list, str]:
         rows = [(f"{table.items[i]}, column {col}",
                  ("carbon_density", v["lucode"], pool, None, v[col], "t C/ha", None, None))
                 for i, v in good for col, pool in INVEST_POOLS.items()]
-        return rows, problems, "invest_carbon_pools"
+        return rows, problems, "invest_carbon_pools", []
+    services = _invest_services(path, table)
+    if services is not None:
+        return services
     columns = resolve_columns(table, LONG_FIELDS)
     good, problems = validate_rows(table, LONG_FIELDS, columns)
     rows = [(table.items[i],
              (v["parameter"], v["class_code"], v["pool"], v["stratum"], v["value"], v["unit"],
               v["uncertainty_pct"], v["source"])) for i, v in good]
-    return rows, problems, "long"
+    return rows, problems, "long", []
 
 
-def load_params(conn: psycopg.Connection, path: str | Path, *, region: str | None = None,
-                name: str, kind: str, source_text: str, description: str | None = None,
-                ipcc_edition: str | None = None, activate: bool = True) -> tuple[int, int]:
+# ------------------------------------------------------------------------------------------------
+# InVEST tables of the ecosystem-service models (kind services)
+# ------------------------------------------------------------------------------------------------
+#: per-class columns of InVEST's SDR and annual water yield biophysical tables -> (parameter,
+#: unit); column names match case-insensitively (LULC_veg, Kc)
+INVEST_CLASS_COLUMNS = {"usle_c": ("usle_c", "1"), "usle_p": ("usle_p", "1"),
+                        "kc": ("kc", "1"), "root_depth": ("root_depth", "mm"),
+                        "lulc_veg": ("lulc_veg", "1")}
+#: the columns each InVEST model requires together
+INVEST_SDR = ("usle_c", "usle_p")
+INVEST_AWY = ("kc", "root_depth", "lulc_veg")
+#: columns of a sensitivity table that are not threats
+SENSITIVITY_TEXT = ("lucode", "lulc", "name", "lulcname", "lulcdesc", "description", "habitat")
+#: columns of a threat table that are read, and those that are known and not read
+THREAT_IGNORED = ("descrip", "description", "curpath", "futpath", "basepath")
+DECAY_CODES = {"linear": 0.0, "exponential": 1.0}
+#: a bare MAX_DIST below this everywhere is kilometres (InVEST 3.14 and earlier), not metres
+KM_SUSPECT_MAX = 50.0
+
+
+def _invest_services(path: Path, table) -> tuple[list, list, str] | None:
+    """An InVEST table of the service models, recognised by its columns, as parameter rows:
+
+    * threat table (THREAT, MAX_DIST, WEIGHT, DECAY [, DESCRIP, CUR_PATH, FUT_PATH,
+      BASE_PATH]): threat_max_dist (m), threat_weight and threat_decay (0 linear,
+      1 exponential) per threat (stratum). MAX_DIST is metres since InVEST 3.15 (3.14 and the
+      2013 tables: km); a column MAX_DIST_KM is read as km;
+    * sensitivity table (lucode, [name,] habitat, one column per threat): habitat per class,
+      threat_sensitivity per class and threat;
+    * SDR / water-yield biophysical table (lucode with usle_c, usle_p and/or Kc, root_depth,
+      LULC_veg): one parameter per class and column.
+
+    Other columns are not read; they are named once in the log and the load record. Returns
+    None for a table that is none of these."""
+    by_norm = {}
+    for c in table.columns:
+        by_norm.setdefault(norm_name(c), c)
+    has = set(by_norm)
+    lucode = by_norm.get("lucode") or by_norm.get("lulc")
+    if {"threat", "weight"} <= has and ({"maxdist", "maxdistkm", "maxdistm"} & has):
+        return _invest_threats(path, table, by_norm)
+    if lucode and "habitat" in has:
+        return _invest_sensitivity(path, table, by_norm, lucode)
+    present = {k for k in INVEST_CLASS_COLUMNS if norm_name(k) in has}
+    if lucode and (present - {"root_depth"} or "etk" in has):
+        return _invest_biophysical(path, table, by_norm, lucode)
+    return None
+
+
+def _ignored(path: Path, table, read: set[str], layout: str) -> list[str]:
+    ignored = [c for c in table.columns if c not in read]
+    if ignored:
+        log.info("%s: %s — columns not read: %s", path, layout, ", ".join(ignored))
+    return ignored
+
+
+def _numbers(path: Path, table, columns: dict[str, str], required: tuple[str, ...],
+             lucode: str | None):
+    """Typed rows of ``columns`` (field -> column), every field a required number (lucode an
+    integer class code)."""
+    fields = [Field(f, "int" if f == "lucode" else "float", required=f in required)
+              for f in columns]
+    good, problems = validate_rows(table, fields, columns)
+    if lucode:
+        seen: dict = {}
+        for i, v in good:
+            seen.setdefault(v["lucode"], []).append(i)
+        for code, idx in seen.items():
+            if len(idx) > 1:
+                problems.append(issue(path, table.items[idx[1]], "id.unique", column=lucode,
+                                      value=code, count=len(idx)))
+    return good, problems
+
+
+def _invest_biophysical(path: Path, table, by_norm: dict, lucode: str):
+    has = {k for k in INVEST_CLASS_COLUMNS if norm_name(k) in by_norm}
+    wanted: list[str] = []
+    layouts = []
+    if has & set(INVEST_SDR):
+        wanted += INVEST_SDR
+        layouts.append("invest_sdr")
+    if has & set(INVEST_AWY) - {"root_depth"}:
+        wanted += INVEST_AWY
+        layouts.append("invest_water_yield")
+    if not layouts:  # lucode, etk [, root_depth] without Kc: InVEST's 2013 hydropower table
+        raise fail(path, f"column {by_norm['etk']}", "params.format",
+                   detail="an InVEST 2013 hydropower table (etk = Kc x 1000, no LULC_veg) is "
+                          "not read as it is: give a column Kc = etk / 1000 and a column "
+                          "LULC_veg (1 where the class is vegetation, 0 where not), the layout "
+                          "of InVEST 3's annual water yield biophysical table")
+    missing = [k for k in wanted if norm_name(k) not in by_norm]
+    if missing:
+        raise fail(path, "", "table.columns", missing=missing, found=list(table.columns))
+    columns = {"lucode": lucode, **{k: by_norm[norm_name(k)] for k in wanted}}
+    layout = "+".join(layouts)
+    ignored = _ignored(path, table, set(columns.values()), layout)
+    good, problems = _numbers(path, table, columns, tuple(columns), lucode)
+    rows = [(f"{table.items[i]}, column {columns[k]}",
+             (INVEST_CLASS_COLUMNS[k][0], v["lucode"], None, None, v[k],
+              INVEST_CLASS_COLUMNS[k][1], None, None))
+            for i, v in good for k in wanted]
+    return rows, problems, layout, ignored
+
+
+def _invest_sensitivity(path: Path, table, by_norm: dict, lucode: str):
+    text = {by_norm[k] for k in SENSITIVITY_TEXT if k in by_norm}
+    threats = [c for c in table.columns if c not in text]
+    if not threats:
+        raise fail(path, "", "params.format",
+                   detail="a habitat sensitivity table needs one column per threat besides "
+                          "lucode, name and habitat")
+    problems = []
+    names = {}
+    for c in threats:
+        name = str(c).strip().casefold()
+        if not THREAT_NAME.fullmatch(name):
+            problems.append(issue(path, f"column {c}", "value.type", column="column name",
+                                  value=c, type="threat name (letters, digits and _, starting "
+                                                "with a letter: the layer is threat_<name>)"))
+        names[c] = name
+    if problems:
+        return [], problems, "invest_sensitivity", []
+    columns = {"lucode": lucode, "habitat": by_norm["habitat"], **{f"t:{c}": c for c in threats}}
+    ignored = _ignored(path, table, set(columns.values()), "InVEST sensitivity table")
+    good, problems = _numbers(path, table, columns, tuple(columns), lucode)
+    rows = []
+    for i, v in good:
+        rows.append((f"{table.items[i]}, column {columns['habitat']}",
+                     ("habitat", v["lucode"], None, None, v["habitat"], "1", None, None)))
+        rows += [(f"{table.items[i]}, column {c}",
+                  ("threat_sensitivity", v["lucode"], None, names[c], v[f"t:{c}"], "1", None,
+                   None)) for c in threats]
+    return rows, problems, "invest_sensitivity", ignored
+
+
+def _invest_threats(path: Path, table, by_norm: dict):
+    km = "maxdistkm" in by_norm
+    dist_col = by_norm["maxdistkm"] if km else by_norm.get("maxdist") or by_norm["maxdistm"]
+    if "decay" not in by_norm:
+        raise fail(path, "", "params.format",
+                   detail="a threat table needs a DECAY column (linear or exponential per "
+                          "threat) as in InVEST 3.20; InVEST's 2013 tables have none and give "
+                          "MAX_DIST in km: add DECAY, and rename MAX_DIST to MAX_DIST_KM (or "
+                          "give metres)")
+    columns = {"threat": by_norm["threat"], "max_dist": dist_col, "weight": by_norm["weight"],
+               "decay": by_norm["decay"]}
+    fields = [Field("threat", required=True), Field("max_dist", "float", required=True),
+              Field("weight", "float", required=True),
+              Field("decay", required=True, allowed=tuple(DECAY_CODES),
+                    value_aliases=tuple((k.upper(), k) for k in DECAY_CODES))]
+    ignored = _ignored(path, table, set(columns.values()), "InVEST threat table")
+    good, problems = validate_rows(table, fields, columns)
+    seen: dict = {}
+    rows = []
+    for i, v in good:
+        item = table.items[i]
+        name = v["threat"].strip().casefold()
+        if not THREAT_NAME.fullmatch(name):
+            problems.append(issue(path, item, "value.type", column=columns["threat"],
+                                  value=v["threat"], type="threat name (letters, digits and _, "
+                                  "starting with a letter: the layer is threat_<name>)"))
+            continue
+        seen.setdefault(name, []).append(item)
+        metres = v["max_dist"] * 1000.0 if km else v["max_dist"]
+        rows += [(f"{item}, column {columns['max_dist']}",
+                  ("threat_max_dist", None, None, name, metres, "m", None, None)),
+                 (f"{item}, column {columns['weight']}",
+                  ("threat_weight", None, None, name, v["weight"], "1", None, None)),
+                 (f"{item}, column {columns['decay']}",
+                  ("threat_decay", None, None, name, DECAY_CODES[v["decay"]], "1", None,
+                   None))]
+    problems += [issue(path, items[1], "id.unique", column=columns["threat"], value=name,
+                       count=len(items)) for name, items in seen.items() if len(items) > 1]
+    dists = [r[4] for _, r in rows if r[0] == "threat_max_dist"]
+    if not km and dists and max(dists) <= KM_SUSPECT_MAX:
+        problems.append(issue(path, f"column {dist_col}", "params.format",
+                              detail=f"every MAX_DIST is at most {KM_SUSPECT_MAX:g} (largest "
+                                     f"{max(dists):g}): MAX_DIST is metres since InVEST 3.15, "
+                                     "and these look like kilometres (InVEST 3.14 and earlier): "
+                                     "multiply by 1000, or name the column MAX_DIST_KM"))
+    return rows, problems, "invest_threats", ignored
+
+
+def load_params(conn: psycopg.Connection, path: str | Path | Sequence[str | Path], *,
+                region: str | None = None, name: str, kind: str, source_text: str,
+                description: str | None = None, ipcc_edition: str | None = None,
+                activate: bool = True) -> tuple[int, int]:
     """Load a parameter set owned by ``region`` (None: a global set); returns
-    (parameter_set_id, version)."""
-    p = check_file(path, "CSV")
+    (parameter_set_id, version).
+
+    ``path`` may be several files for kind ``services``: InVEST keeps the tables of its
+    service models apart (SDR and water-yield biophysical tables, the habitat sensitivity and
+    threat tables) while a run reads one services set, so the files make one set together,
+    validated as one (a parameter given twice is refused naming both places). The same files
+    again, in any order, are a no-op."""
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    if not paths:
+        raise LoadError("no parameter file given")
+    files = [check_file(x, "CSV") for x in paths]
+    p = files[0]
+    if len(files) > 1 and kind != "services":
+        raise fail(p, "", "params.format",
+                   detail=f"several files make one parameter set only for kind services "
+                          f"(InVEST's tables of the service models); a {kind} set is one file")
+    if len({f.resolve() for f in files}) < len(files):
+        raise fail(p, "", "params.format", detail="the same file is given twice")
     if kind not in PARAMETER_KINDS:
         raise fail(p, "--kind", "value.code", column="kind", value=kind,
                    allowed=list(PARAMETER_KINDS))
@@ -356,18 +602,41 @@ def load_params(conn: psycopg.Connection, path: str | Path, *, region: str | Non
     if region is not None:
         region_id = get_region(conn, region).region_id
         conn.rollback()
-    found, problems, layout = _rows(p)
+    per_file, problems, layouts, ignored = [], [], [], {}
+    for f in files:
+        found, found_problems, layout, skipped = _rows(f)
+        per_file.append(found)
+        problems += found_problems
+        layouts.append(layout)
+        if skipped:
+            ignored[f.name] = skipped
     seen: dict = {}
-    for item, r in found:
-        seen.setdefault((r[0], r[1], r[2], r[3]), []).append(item)
-    problems += [issue(p, items[1], "id.unique", column="parameter/class_code/pool/stratum",
-                       value=k, count=len(items)) for k, items in seen.items() if len(items) > 1]
+    for f, found in zip(files, per_file, strict=True):
+        for item, r in found:
+            seen.setdefault((r[0], r[1], r[2], r[3]), []).append((f, item))
+    for k, places in seen.items():
+        if len(places) > 1:
+            f, item = places[1]
+            first = places[0][1] if places[0][0] == f else f"{places[0][0].name}, {places[0][1]}"
+            problems.append(issue(f, item, "id.unique", column="parameter/class_code/pool/"
+                                  f"stratum (also in {first})", value=k, count=len(places)))
     if not problems:
-        problems += check_schema(p, kind, found)
+        for f, found in zip(files, per_file, strict=True):
+            problems += check_schema(f, kind, found)
+    if not problems and len(files) > 1 and kind == "services":
+        problems += _check_threats(" + ".join(f.name for f in files),
+                                   [x for found in per_file for x in found])
     if problems:  # a parameter set is all or nothing
         raise LoadError(problems)
-    rows = [r for _, r in found]
-    sha = sha256_file(p)
+    rows = [r for found in per_file for _, r in found]
+    layout = "+".join(layouts)
+    if len(files) == 1:
+        sha = sha256_file(p)
+        source = str(p)
+    else:  # the set of files, whatever their order
+        sha = hashlib.sha256("\n".join(sorted(sha256_file(f) for f in files)).encode()
+                             ).hexdigest()
+        source = " + ".join(str(f) for f in files)
     owner = f"region {region}" if region is not None else "global"
     done = previous_load(conn, "params", sha, layer=name, region_id=region_id)
     if done:
@@ -394,9 +663,13 @@ def load_params(conn: psycopg.Connection, path: str | Path, *, region: str | Non
     if other:
         raise fail(p, "--kind", "params.kind", name=name, owner=owner, stored=other[0],
                    given=kind)
-    with recorded_load(conn, "params", p, sha, region_id=region_id, layer=name,
-                       options={"kind": kind, "layout": layout,
-                                "ipcc_edition": ipcc_edition}) as ctx:
+    options = {"kind": kind, "layout": layout, "ipcc_edition": ipcc_edition}
+    if len(files) > 1:
+        options["files"] = [str(f) for f in files]
+    if ignored:
+        options["columns_not_read"] = ignored
+    with recorded_load(conn, "params", source, sha, region_id=region_id, layer=name,
+                       options=options) as ctx:
         # versions count per owner (the region, or the global sets) and name
         version = conn.execute("select coalesce(max(version), 0) + 1 from "
                                "registry.parameter_sets where region_id is not distinct from %s "
@@ -418,7 +691,9 @@ def load_params(conn: psycopg.Connection, path: str | Path, *, region: str | Non
                 "(%s, %s, %s, %s, %s, %s, %s, %s, %s)", [(set_id, *r) for r in rows])
         ctx.rows_read = ctx.rows_loaded = len(rows)
         ctx.message = (f"parameter set {name} v{version} ({owner}, {layout}): "
-                       f"{len(rows)} values")
+                       f"{len(rows)} values" + "".join(
+                           f"; {f}: columns not read: {', '.join(map(str, cols))}"
+                           for f, cols in ignored.items()))
     return set_id, version
 
 

@@ -82,6 +82,10 @@ class LayerSpec:
     nodata: float = -9999.0         # stored nodata
     units: str | None = None
     hint: str = ""
+    #: default resampling (same or finer source, coarser source) instead of the value kind's
+    resampling: tuple[str, str] | None = None
+    #: only whole numbers are valid (a 0/1 mask)
+    integral: bool = False
 
 
 LAYERS: dict[str, LayerSpec] = {
@@ -118,7 +122,8 @@ LAYERS: dict[str, LayerSpec] = {
     "soil_depth": LayerSpec("continuous", "32BF", (0.0, 100000.0), units="mm",
                             hint="; depth to the root-restricting layer in mm"),
     "access": LayerSpec("continuous", "32BF", (0.0, 1.0), units="1",
-                        hint="; accessibility to threats lies in [0, 1]"),
+                        hint="; accessibility to threats lies in [0, 1]",
+                        resampling=("nearest", "average")),
     "wind_factor": LayerSpec("continuous", "32BF", (0.0, 10000.0), units="kg/m",
                              hint="; RWEQ weather factor WF in kg m-1 (yearly sum)"),
     "soil_sand": LayerSpec("continuous", "32BF", (0.0, 100.0), units="%",
@@ -149,11 +154,14 @@ def layer_spec(layer: str, valid_min: float | None = None, valid_max: float | No
     elif FACTOR.match(layer):
         spec = LayerSpec("continuous", "32BF", None)
     elif THREAT.match(layer):
+        # nearest neighbour as InVEST aligns its threat rasters; coarser: the threatened share
         spec = LayerSpec("continuous", "32BF", (0.0, 1.0), units="1",
-                         hint="; a threat layer holds 0 ... 1 (1 = full threat)")
+                         hint="; a threat layer holds 0 ... 1 (1 = full threat)",
+                         resampling=("nearest", "average"))
     elif MASK.match(layer):
         spec = LayerSpec("continuous", "8BUI", (0.0, 1.0), nodata=255, units="1",
-                         hint="; a mask holds 1 (excluded) or 0")
+                         hint="; a mask holds 1 (excluded) or 0, whole numbers only",
+                         resampling=("nearest", "mode"), integral=True)
     else:
         raise LoadError(f"unknown layer {layer!r}: use one of {', '.join(LAYERS)}, "
                         "factor_<name>, threat_<name> or mask_<name> (lower case)")
@@ -162,7 +170,8 @@ def layer_spec(layer: str, valid_min: float | None = None, valid_max: float | No
         spec = LayerSpec(spec.value_kind, spec.pixel_type,
                          (valid_min if valid_min is not None else lo,
                           valid_max if valid_max is not None else hi),
-                         spec.store_scale, spec.nodata, units or spec.units, spec.hint)
+                         spec.store_scale, spec.nodata, units or spec.units, spec.hint,
+                         spec.resampling, spec.integral)
     return spec
 
 
@@ -362,6 +371,8 @@ def choose_resampling(spec: LayerSpec, src_res: tuple[float, float], src_crs, re
     if src_crs.is_geographic:
         res *= 111_320.0
     coarsening = region.pixel_size_m / res
+    if spec.resampling is not None:
+        return Resampling[spec.resampling[1] if coarsening >= 2 else spec.resampling[0]]
     if spec.value_kind == "categorical":
         return Resampling.mode if coarsening >= 2 else Resampling.nearest
     return Resampling.average if coarsening >= 2 else Resampling.bilinear
@@ -439,12 +450,17 @@ def load_raster(conn: psycopg.Connection, region_name: str, layer: str, path: st
                 resampling: str | None = None, valid_min: float | None = None,
                 valid_max: float | None = None, units: str | None = None,
                 scenario: bool = False, strict: bool = False,
-                show_progress: bool = True) -> list[int]:
+                show_progress: bool = True,
+                source: tuple[Path, str, dict] | None = None) -> list[int]:
     """Load one raster file (one or more bands = epochs) onto a region grid.
 
+    ``source`` (path, SHA-256, options) names what the file was made from when it is an
+    intermediate (a vector layer burnt onto the grid, :mod:`etl.burn`): the load log, the
+    catalog and the messages name that source, and its SHA-256 makes a re-load a no-op.
     Returns the catalog ids written (empty when the same file was already loaded).
     """
     path = check_file(path, "raster")
+    read_path = path
     check_options(path, scale=scale, offset=offset, nodata=nodata, valid_min=valid_min,
                   valid_max=valid_max)
     spec = layer_spec(layer, valid_min, valid_max, units)
@@ -458,7 +474,11 @@ def load_raster(conn: psycopg.Connection, region_name: str, layer: str, path: st
         codes = legend_codes(conn, legend_id)
         if codes.size and codes.min() >= 0 and codes.max() < 255:
             spec = LayerSpec("categorical", "8BUI", None, nodata=255, units=spec.units)
-    sha = sha256_file(path)
+    if source is None:
+        sha = sha256_file(path)
+    else:
+        path, sha = Path(source[0]), source[1]
+        src_info.path = path
     epoch_span = src_info.bands[0].epoch_label if len(src_info.bands) == 1 else \
         f"{src_info.bands[0].epoch_label}..{src_info.bands[-1].epoch_label}"
     done = previous_load(conn, "raster", sha, region_id=region.region_id, layer=layer,
@@ -477,11 +497,13 @@ def load_raster(conn: psycopg.Connection, region_name: str, layer: str, path: st
                "scale": src_info.scale,
                "offset": src_info.offset, "nodata": src_info.nodata, "legend": legend,
                "resampling": resampling, "strict": strict, "mask": BOUNDARY_MASK}
+    if source is not None:
+        options.update(source[2])
     catalog_ids = []
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
         _load_bands(conn, path, sha, region, layer, spec, src_info, epoch_span, options,
                     legend_id, codes, dst_crs, inside, resampling, strict, show_progress,
-                    catalog_ids)
+                    catalog_ids, read_path)
     drop_unused_tiles(conn, region.region_id)
     return catalog_ids
 
@@ -495,10 +517,11 @@ def _masked_load(conn: psycopg.Connection, load_id: int) -> bool:
 
 
 def _load_bands(conn, path, sha, region, layer, spec, src_info, epoch_span, options, legend_id,
-                codes, dst_crs, inside, resampling, strict, show_progress, catalog_ids) -> None:
+                codes, dst_crs, inside, resampling, strict, show_progress, catalog_ids,
+                read_path) -> None:
     with recorded_load(conn, "raster", path, sha, region_id=region.region_id, layer=layer,
                        epoch_label=epoch_span, options=options, strict=strict) as ctx:
-        with rasterio.open(path) as src:
+        with rasterio.open(read_path) as src:
             rs = choose_resampling(spec, src_info.res, src.crs, region, resampling)
             tiles = _tile_range(src.bounds, src.crs, region, dst_crs)
             if tiles is None:
@@ -653,6 +676,8 @@ class _Band:
     vmin: float = np.inf
     vmax: float = -np.inf
     bad: int = 0
+    bad_min: float = np.inf     # the smallest and largest out-of-range value
+    bad_max: float = -np.inf
     written: int = 0
     issues: list = None
 
@@ -726,9 +751,14 @@ def _tile(job: _Job, band: _Band, tx: int, ty: int, v: np.ndarray, ok: np.ndarra
         ok &= np.isfinite(phys)
         lo, hi = spec.valid_range or (-np.inf, np.inf)
         bad = ok & ((phys < lo) | (phys > hi))
+        if spec.integral:
+            bad |= ok & (phys != np.round(phys))
     nbad = int(bad.sum())
     if nbad:
         band.bad += nbad
+        if spec.value_kind != "categorical":
+            band.bad_min = min(band.bad_min, float(phys[bad].min()))
+            band.bad_max = max(band.bad_max, float(phys[bad].max()))
         found = _bad_tile_issue(job.info.path, band.plan, tx, ty, spec, job.layer, phys, bad,
                                 nbad, job.legend)
         if job.ctx.strict:
@@ -769,9 +799,15 @@ def _finish_band(job: _Job, band: _Band) -> bool:
     if band.bad > MAX_BAD_SHARE * max(band.m, 1):
         rule = "raster.legend_codes" if spec.value_kind == "categorical" else "raster.value_range"
         share = 100 * band.bad / max(band.m, 1)
+        what = ""
+        if spec.value_kind != "categorical":
+            lo, hi = spec.valid_range
+            unit = f" {spec.units}" if spec.units and spec.units != "1" else ""
+            what = (f" ({job.layer} lies in [{lo:g}, {hi:g}]{unit}; found {band.bad_min:g} … "
+                    f"{band.bad_max:g})")
         raise LoadError(Issue(str(path), f"band {plan.band}", rule,
                               f"{band.bad} of {band.m} valid pixels ({share:.1f} %) break rule "
-                              f"{rule}: the file is rejected as a whole{spec.hint}"))
+                              f"{rule}{what}: the file is rejected as a whole{spec.hint}"))
     job.ctx.reject(band.issues)
     if band.written == 0:
         if len(job.info.bands) == 1:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from ecorest.settings import Settings
@@ -25,7 +27,9 @@ def load() -> None:
 @click.argument("region_name", metavar="REGION")
 @click.argument("files", nargs=-1, required=True, type=input_file())
 @click.option("--layer", required=True, metavar="KIND",
-              help="landcover, ndvi, evi, fvc, dem, or factor_<name>.")
+              help="landcover, ndvi, evi, fvc, gpp, npp, dem, a service input (erosivity, "
+                   "erodibility, precip, et0, aet, pawc, soil_depth, access, ...), "
+                   "factor_<name>, threat_<name> or mask_<name>.")
 @click.option("--epoch", default=None, metavar="YEAR|DATE",
               help="Epoch of a single-band file (e.g. 2020 or 2020-07-15).")
 @click.option("--epoch-from", type=click.Choice(["band", "filename"]), default=None,
@@ -49,21 +53,49 @@ def load() -> None:
               help="The file is a scenario map: its epoch may lie in the future (e.g. 2050).")
 @click.option("--strict", is_flag=True,
               help="Fail the whole load on any bad pixel instead of quarantining its tile.")
+@click.option("--field", default=None, metavar="NAME",
+              help="Polygons (.shp, .gpkg, .geojson): burn this attribute onto the grid, by "
+                   "pixel centre (e.g. --layer access --field ACCESS).")
+@click.option("--burn", type=float, default=None, metavar="VALUE",
+              help="Polygons: burn this value instead of a field (mask_<name>: 1 by default).")
+@click.option("--fill", type=float, default=None, metavar="VALUE",
+              help="Polygons: the value of region pixels no polygon covers (default nodata; "
+                   "mask_<name>: 0).")
 def load_raster_cmd(settings: Settings, region_name: str, files: tuple[str, ...], layer: str,
+                    field: str | None, burn: float | None, fill: float | None,
                     **options) -> None:
-    """Warp raster FILES onto the grid of REGION and store them as tiles.
+    """Warp raster FILES onto the grid of REGION and store them as tiles; burn polygon FILES
+    (an attribute, or one value) onto the grid by pixel centre.
 
     \b
     Examples:
       ecorest load raster willamette --layer landcover --epoch 1990 --legend willamette lulc.tif
       ecorest load raster italy --layer ndvi --scale 0.0001 --epoch-from filename MOD13A1_*.tif
       ecorest load raster alaska --layer ndvi --epoch-from band gimms_monthly.tif
+      ecorest load raster basin --layer access --field ACCESS --fill 1 --epoch 1990 access.shp
+      ecorest load raster basin --layer mask_protected --epoch 2020 reserves.gpkg
     """
+    from ecorest.etl.burn import is_vector, load_vector_layer
     from ecorest.etl.rasters import load_raster
 
+    vectors = [f for f in files if is_vector(f)]
+    if (field is not None or burn is not None or fill is not None) and len(vectors) < len(files):
+        raise click.UsageError("--field, --burn and --fill are for polygon files (.shp, .gpkg, "
+                               ".geojson ...), not rasters")
+    raster_only = [k for k in ("epoch_from", "band", "scale", "offset", "nodata", "legend",
+                               "resampling", "valid_min", "valid_max", "units")
+                   if options.get(k) is not None]
+    if vectors and raster_only:
+        raise click.UsageError(f"--{raster_only[0].replace('_', '-')} is for rasters; polygon "
+                               "files take --field/--burn/--fill and --epoch")
     with dbmod.session(settings) as conn:
         for f in files:
-            ids = load_raster(conn, region_name, layer, f, **options)
+            if is_vector(f):
+                ids = load_vector_layer(conn, region_name, layer, f, field=field, burn=burn,
+                                        fill=fill, epoch=options["epoch"],
+                                        scenario=options["scenario"], strict=options["strict"])
+            else:
+                ids = load_raster(conn, region_name, layer, f, **options)
             if ids:
                 say(f"{f}: {len(ids)} epoch(s) loaded as {layer} (catalog "
                           f"{', '.join(map(str, ids))})")
@@ -221,8 +253,8 @@ def load_plots_cmd(settings: Settings, region_name: str, file: str, units: tuple
 
 
 @command(load, "params")
-@click.argument("region_or_file", metavar="[REGION] FILE")
-@click.argument("file", required=False, metavar="")
+@click.argument("region_or_file", metavar="[REGION] FILE...")
+@click.argument("files", nargs=-1, metavar="")
 @click.option("--global", "is_global", is_flag=True,
               help="Load a global set (every region without its own set of the kind uses it) "
                    "instead of a set of REGION.")
@@ -235,38 +267,48 @@ def load_plots_cmd(settings: Settings, region_name: str, file: str, units: tuple
 @click.option("--description", default=None, help="Free text.")
 @click.option("--ipcc-edition", type=click.Choice(IPCC_EDITIONS), default=None,
               help="IPCC guidance edition for IPCC default sets.")
-def load_params_cmd(settings: Settings, region_or_file: str, file: str | None, is_global: bool,
-                    **options) -> None:
-    """Load a versioned parameter set from a CSV (long layout or an InVEST pool table), owned
-    by REGION, or global with --global.
+def load_params_cmd(settings: Settings, region_or_file: str, files: tuple[str, ...],
+                    is_global: bool, **options) -> None:
+    """Load a versioned parameter set from a CSV (long layout, an InVEST carbon pool table, or
+    InVEST's service tables), owned by REGION, or global with --global.
 
     A run of a region uses, per kind, the region's active set, else an active global set (else
     IPCC defaults where the kind has them); `ecorest run REGION --params NAME[@VERSION]` pins a
     set. A changed file under the same name (for the same region, or globally) becomes the
     next version and the active one.
 
+    Kind services reads InVEST's tables as they are (recognised by their columns): SDR and
+    annual water yield biophysical tables (lucode, usle_c, usle_p / Kc, root_depth, LULC_veg),
+    the habitat sensitivity table (lucode, habitat, one column per threat) and the threat
+    table (THREAT, MAX_DIST in m, WEIGHT, DECAY). Several FILEs make one set together.
+
     \b
     Examples:
       ecorest load params yanan densities.csv --name yanan_pools --kind carbon_pools --source "…"
       ecorest load params --global pools.csv --name china_pools --kind carbon_pools --source "…"
+      ecorest load params basin sdr.csv awy.csv --name basin_services --kind services --source "…"
     """
     from ecorest.etl.params import load_params
 
     ctx = click.get_current_context()
-    if is_global and file is not None:
-        raise click.UsageError(f"--global takes FILE only, not a REGION ({region_or_file!r})",
+    given = (region_or_file, *files)
+    if is_global and files and not Path(region_or_file).exists():
+        raise click.UsageError(f"--global takes FILE... only, not a REGION ({region_or_file!r})",
                                ctx=ctx)
-    if not is_global and file is None:
+    if not is_global and not files:
         raise click.UsageError("give REGION FILE (a set of that region) or --global FILE (a set "
                                "every region may use)", ctx=ctx)
-    region, path = (None, region_or_file) if is_global else (region_or_file, file)
-    try:
-        input_file().convert(path, None, ctx)
-    except click.BadParameter as exc:
-        exc.param_hint = "'FILE'"
-        raise
+    region, paths = (None, list(given)) if is_global else (region_or_file, list(files))
+    for path in paths:
+        try:
+            input_file().convert(path, None, ctx)
+        except click.BadParameter as exc:
+            exc.param_hint = "'FILE'"
+            raise
     with dbmod.session(settings) as conn:
-        set_id, version = load_params(conn, path, region=region, **options)
+        set_id, version = load_params(conn, paths[0] if len(paths) == 1 else paths,
+                                      region=region, **options)
     owner = "global" if region is None else f"region {region}"
-    say(f"{path}: parameter set {options['name']} ({owner}) version {version} "
-              f"(id {set_id})")
+    shown = " + ".join(paths)
+    say(f"{shown}: parameter set {options['name']} ({owner}) version {version} "
+        f"(id {set_id})")
