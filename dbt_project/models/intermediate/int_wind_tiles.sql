@@ -1,0 +1,164 @@
+-- windbreak and sand fixation by RWEQ (HJ 1173; docs/SERVICES.md) per land-cover epoch and
+-- tile (raster.np_wind_erosion). Bands (32BF, t/ha/yr, nodata -9999): 1 wind_loss_potential
+-- (bare soil), 2 wind_loss (with the vegetation cover), 3 sand_fixation (potential - actual).
+-- Rows only where every input exists (no guess): wind_factor, dem, soil_sand, soil_silt,
+-- soil_clay, soil_om, soil_caco3 and the vegetation cover (an fvc layer, else NDVI by the
+-- dimidiate model with the region's fvc_ndvi_soil_pct / fvc_ndvi_veg_pct percentiles);
+-- snow_cover is optional. C = exp(a_i SC): a_i from rweq_cover_coefficient, else by the
+-- legend's ecosystem type (forest -0.1535, grassland -0.1151, desert -0.0658, other (bare)
+-- -0.0768, cropland -0.0438); wetland and settlement classes have none (no result).
+with layers as (
+    select * from {{ ref('stg_raster__service_layers') }}
+),
+
+coefficients as (
+    select coalesce(p.class_code, d.class_code) as class_code,
+           coalesce(p.value, d.value) as value
+    from (
+        select class_code, max(value) as value
+        from {{ ref('stg_registry__service_parameters') }}
+        where parameter = 'rweq_cover_coefficient' and class_code is not null
+        group by class_code
+    ) as p
+    full join (
+        select class_code,
+               case ecosystem_type
+                   when 'forest' then -0.1535 when 'grassland' then -0.1151
+                   when 'desert' then -0.0658 when 'other' then -0.0768
+                   when 'cropland' then -0.0438
+               end as value
+        from {{ ref('stg_registry__legend_classes') }}
+    ) as d on d.class_code = p.class_code
+),
+
+lut as (
+    select array_agg(class_code order by class_code) as codes,
+           array_agg(value order by class_code) as vals
+    from coefficients
+    where value is not null
+),
+
+epochs as (
+    select landcover_catalog_id,
+           landcover_epoch,
+           max(catalog_id) filter (where layer = 'wind_factor') as wf_id,
+           max(catalog_id) filter (where layer = 'snow_cover') as snow_id,
+           max(catalog_id) filter (where layer = 'dem') as dem_id,
+           max(catalog_id) filter (where layer = 'soil_sand') as sand_id,
+           max(catalog_id) filter (where layer = 'soil_silt') as silt_id,
+           max(catalog_id) filter (where layer = 'soil_clay') as clay_id,
+           max(catalog_id) filter (where layer = 'soil_om') as om_id,
+           max(catalog_id) filter (where layer = 'soil_caco3') as caco3_id,
+           coalesce(max(catalog_id) filter (where layer = 'fvc'),
+                    max(catalog_id) filter (where layer = 'ndvi')) as veg_id,
+           bool_or(layer = 'fvc') as veg_is_fvc,
+           array[max(scale_factor) filter (where layer = 'wind_factor'),
+                 max(scale_factor) filter (where layer = 'snow_cover'),
+                 max(scale_factor) filter (where layer = 'dem'),
+                 max(scale_factor) filter (where layer = 'soil_sand'),
+                 max(scale_factor) filter (where layer = 'soil_silt'),
+                 max(scale_factor) filter (where layer = 'soil_clay'),
+                 max(scale_factor) filter (where layer = 'soil_om'),
+                 max(scale_factor) filter (where layer = 'soil_caco3'),
+                 coalesce(max(scale_factor) filter (where layer = 'fvc'),
+                          max(scale_factor) filter (where layer = 'ndvi'))]::float8[] as scales,
+           array[max(add_offset) filter (where layer = 'wind_factor'),
+                 max(add_offset) filter (where layer = 'snow_cover'),
+                 max(add_offset) filter (where layer = 'dem'),
+                 max(add_offset) filter (where layer = 'soil_sand'),
+                 max(add_offset) filter (where layer = 'soil_silt'),
+                 max(add_offset) filter (where layer = 'soil_clay'),
+                 max(add_offset) filter (where layer = 'soil_om'),
+                 max(add_offset) filter (where layer = 'soil_caco3'),
+                 coalesce(max(add_offset) filter (where layer = 'fvc'),
+                          max(add_offset) filter (where layer = 'ndvi'))]::float8[] as offsets
+    from layers
+    group by landcover_catalog_id, landcover_epoch
+),
+
+computable as (
+    select * from epochs
+    where wf_id is not null and dem_id is not null and sand_id is not null
+      and silt_id is not null and clay_id is not null and om_id is not null
+      and caco3_id is not null and veg_id is not null
+),
+
+-- NDVI end members of the dimidiate model: percentiles of the NDVI epoch over the region
+-- (1000-bin histogram of the stored values, then scale and offset)
+ndvi as (
+    select distinct veg_id as catalog_id, scales[9] as scale, offsets[9] as "offset"
+    from computable where not veg_is_fvc
+),
+
+ndvi_range as (
+    select n.catalog_id, (st_summarystatsagg(t.rast, 1, true)).*
+    from ndvi as n
+    join {{ source('raster', 'tiles') }} as t on t.catalog_id = n.catalog_id
+    group by n.catalog_id
+),
+
+ndvi_bins as (
+    select r.catalog_id, u.i, sum(u.c)::bigint as c
+    from ndvi_range as r
+    join {{ source('raster', 'tiles') }} as t on t.catalog_id = r.catalog_id
+    cross join lateral raster.np_histogram(t.rast::bytea, 1, r.min, r.max, 1000) as h
+    cross join lateral unnest(h.counts) with ordinality as u(c, i)
+    group by r.catalog_id, u.i
+),
+
+ndvi_ends as (
+    select n.catalog_id,
+           ident.histogram_quantile(array_agg(b.c order by b.i), r.min, r.max,
+                                    {{ var('fvc_ndvi_soil_pct', 5) }} / 100.0)
+               * coalesce(n.scale, 1) + coalesce(n."offset", 0) as ndvi_soil,
+           ident.histogram_quantile(array_agg(b.c order by b.i), r.min, r.max,
+                                    {{ var('fvc_ndvi_veg_pct', 95) }} / 100.0)
+               * coalesce(n.scale, 1) + coalesce(n."offset", 0) as ndvi_veg
+    from ndvi as n
+    join ndvi_range as r on r.catalog_id = n.catalog_id
+    join ndvi_bins as b on b.catalog_id = n.catalog_id
+    group by n.catalog_id, n.scale, n."offset", r.min, r.max
+),
+
+tiles as (
+    select
+        c.landcover_catalog_id,
+        c.landcover_epoch as epoch_label,
+        t.tile_x,
+        t.tile_y,
+        st_rastfromwkb(raster.np_wind_erosion(
+            t.rast::bytea, wf.rast::bytea, sn.rast::bytea,
+            array(select d.rast::bytea from {{ source('raster', 'tiles') }} as d
+                  where d.catalog_id = c.dem_id
+                    and d.tile_x between t.tile_x - 1 and t.tile_x + 1
+                    and d.tile_y between t.tile_y - 1 and t.tile_y + 1),
+            array[sa.rast::bytea, si.rast::bytea, cl.rast::bytea, om.rast::bytea,
+                  ca.rast::bytea],
+            v.rast::bytea, c.scales, c.offsets, ne.ndvi_soil, ne.ndvi_veg, k.codes, k.vals,
+            {{ var('rweq_z_m', 50) }})) as rast
+    from computable as c
+    cross join lut as k
+    left join ndvi_ends as ne on ne.catalog_id = c.veg_id and not c.veg_is_fvc
+    join {{ source('raster', 'tiles') }} as t on t.catalog_id = c.landcover_catalog_id
+    join {{ source('raster', 'tiles') }} as wf
+        on wf.catalog_id = c.wf_id and wf.tile_x = t.tile_x and wf.tile_y = t.tile_y
+    join {{ source('raster', 'tiles') }} as v
+        on v.catalog_id = c.veg_id and v.tile_x = t.tile_x and v.tile_y = t.tile_y
+    left join {{ source('raster', 'tiles') }} as sn
+        on sn.catalog_id = c.snow_id and sn.tile_x = t.tile_x and sn.tile_y = t.tile_y
+    left join {{ source('raster', 'tiles') }} as sa
+        on sa.catalog_id = c.sand_id and sa.tile_x = t.tile_x and sa.tile_y = t.tile_y
+    left join {{ source('raster', 'tiles') }} as si
+        on si.catalog_id = c.silt_id and si.tile_x = t.tile_x and si.tile_y = t.tile_y
+    left join {{ source('raster', 'tiles') }} as cl
+        on cl.catalog_id = c.clay_id and cl.tile_x = t.tile_x and cl.tile_y = t.tile_y
+    left join {{ source('raster', 'tiles') }} as om
+        on om.catalog_id = c.om_id and om.tile_x = t.tile_x and om.tile_y = t.tile_y
+    left join {{ source('raster', 'tiles') }} as ca
+        on ca.catalog_id = c.caco3_id and ca.tile_x = t.tile_x and ca.tile_y = t.tile_y
+    where k.codes is not null
+)
+
+select landcover_catalog_id, epoch_label, tile_x, tile_y, rast
+from tiles
+where rast is not null
