@@ -43,10 +43,10 @@ import numpy as np
 c = np.asarray(counts, dtype=np.float64)
 s = np.asarray(sums, dtype=np.float64)
 total = s.sum()
-if c.sum() == 0 or not np.isfinite(total) or total <= 0:
-    return None
 if np.any(s < -1e-9 * max(1.0, abs(total))):
     plpy.error('the cumulative-share rule needs values >= 0 (a service amount)')
+if c.sum() == 0 or not np.isfinite(total) or total <= 0:
+    return None
 width = (hi - lo) / c.size
 out = []
 for share in shares:
