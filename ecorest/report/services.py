@@ -200,7 +200,8 @@ def blocks(m: dict, L, zh: bool, outlines: list | None = None) -> list[Block]:  
     if used:
         out.append(Block("p", L(
             "进入优先级分级的服务与敏感性因子及其权重："
-            + "；".join(f"{NAMES[r['factor']][0]}（{'重要性' if r['factor_group'] == 'importance' else '退化'}，"
+            + "；".join(f"{NAMES[r['factor']][0]}（"
+                       f"{'重要性' if r['factor_group'] == 'importance' else '退化'}，"
                        f"权重 {r['weight']:.3f}）" for r in used)
             + "。服务按重要性等级（一般 0、重要 0.5、极重要 1）进入重要性得分，敏感性与侵蚀强度等级"
               "按级别线性归一后进入退化得分。",
@@ -239,8 +240,8 @@ def blocks(m: dict, L, zh: bool, outlines: list | None = None) -> list[Block]:  
         out.append(Block("img", title, name=f"service_{layer}",
                          png=_map(g, title, label, cmap, discrete, outlines or [],
                                   tr("zh" if zh else "en")),
-                         note=L(f"数据来源：本次评估在评估网格上逐像元计算（结果表 marts.service_tiles，"
-                                f"图层 {layer}）；像元大小 {g.pixel_m:g} 米。",
+                         note=L(f"数据来源：本次评估在评估网格上逐像元计算（结果表 "
+                                f"marts.service_tiles，图层 {layer}）；像元大小 {g.pixel_m:g} 米。",
                                 f"Source: computed per pixel on the assessment grid by this run "
                                 f"(marts.service_tiles, layer {layer}); pixel size "
                                 f"{g.pixel_m:g} m.")))
