@@ -19,7 +19,7 @@
 -- (tests/test_kernel_timeout.py; the checks cost under 2 % of a call).
 create or replace function raster.np_kernels_loaded() returns boolean
 language plpython3u as $$
-if 'ecorest_decode' in GD and 'ecorest_encode' in GD and 'ecorest_check' in GD:
+if all(k in GD for k in ('ecorest_decode', 'ecorest_encode', 'ecorest_check', 'ecorest_label')):
     return True
 import struct
 import time
@@ -102,10 +102,50 @@ def check(every=0.5):
     plpy.execute(_plan[0])
     _due[0] = time.monotonic() + every
 
+def label(g):
+    # edge-connected (4-connected) components of equal non-zero values of a 2-D integer array:
+    # labels 1..k numbered in raster order of each component's first pixel, 0 where g is 0.
+    # Runs of equal values along rows are joined with the runs below them that share a column
+    # and the value; the run graph's components come from hooking each root on the smaller
+    # one and pointer jumping (a few numpy passes, no per-pixel Python).
+    h, w = g.shape
+    flat = np.ascontiguousarray(g).ravel()
+    if flat.size == 0:
+        return np.zeros(g.shape, np.int32), 0
+    start = np.ones(flat.size, bool)
+    start[1:] = flat[1:] != flat[:-1]
+    start[::w] = True
+    run_of = np.cumsum(start) - 1
+    n = int(run_of[-1]) + 1
+    same = (flat[:-w] == flat[w:]) & (flat[:-w] != 0)
+    ra, rb = run_of[:-w][same], run_of[w:][same]
+    if ra.size:
+        pair = np.unique(ra.astype(np.int64) * n + rb)
+        ra, rb = pair // n, pair % n
+    lab = np.arange(n)
+    while ra.size:
+        la, lb = lab[ra], lab[rb]
+        d = la != lb
+        if not d.any():
+            break
+        np.minimum.at(lab, np.maximum(la[d], lb[d]), np.minimum(la[d], lb[d]))
+        while True:
+            nxt = lab[lab]
+            if np.array_equal(nxt, lab):
+                break
+            lab = nxt
+    comp = lab[run_of]
+    out = np.zeros(flat.size, np.int32)
+    fg = flat != 0
+    roots, inv = np.unique(comp[fg], return_inverse=True)
+    out[fg] = inv + 1
+    return out.reshape(h, w), int(roots.size)
+
 GD['ecorest_decode'] = decode
 GD['ecorest_encode'] = encode
 GD['ecorest_place'] = place
 GD['ecorest_check'] = check
+GD['ecorest_label'] = label
 return True
 $$;
 

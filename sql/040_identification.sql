@@ -512,3 +512,204 @@ $$;
 comment on function ident.histogram_quantile(bigint[], double precision, double precision,
                                              double precision) is
   'Quantile of a histogram (linear inside the crossing bin)';
+
+-- Histograms of several bands of one tile in one pass (the tile is read once): for each band of
+-- `bands`, like raster.np_histogram: equal bins over [lo, hi] (values outside counted in the
+-- first/last bin), the pixel count, sum and sum of squares of its valid finite values.
+create or replace function raster.np_histograms(a bytea, bands integer[], lo double precision,
+                                                hi double precision, bins integer)
+returns table (band integer, counts bigint[], n bigint, total double precision,
+               total_sq double precision)
+language plpython3u immutable as $$
+import numpy as np
+if 'ecorest_check' not in GD:
+    plpy.execute('select raster.np_kernels_loaded()')
+decode, check = GD['ecorest_decode'], GD['ecorest_check']
+if a is None:
+    return []
+width = (hi - lo) / bins if hi > lo else 1.0
+out = []
+for b in bands or []:
+    check()                                     # a cancellation point (sql/030_kernels.sql)
+    v, m = decode(a, b)
+    x = v[m].astype(np.float64)
+    x = x[np.isfinite(x)]
+    idx = np.clip(((x - lo) / width).astype(np.int64), 0, bins - 1)
+    out.append((b, np.bincount(idx, minlength=bins).tolist(), int(x.size), float(x.sum()),
+                float((x * x).sum())))
+return out
+$$;
+comment on function raster.np_histograms(bytea, integer[], double precision, double precision,
+                                         integer) is
+  'Histograms (equal bins over lo..hi), counts, sums and sums of squares of several bands of a tile, read once';
+
+-- Zone statistics of one tile in one pass, for the whole region and several zone sets at once
+-- (the tile is decoded once; raster.crosstab and raster.np_zonal per zone set read it once
+-- each). zones: one zone raster per zone set on the same grid (0 = no zone; null where the
+-- set has no zone on this tile). Rows: zone_no 0 = the whole tile as zone 0 (the region),
+-- zone_no i = zones[i] (zone ids <> 0 only). With `value` set: pixels of band 1 equal to that
+-- whole value (the grade counts; pixels valid in band 1); with `value` null: for each band
+-- the valid finite pixels and the sum of the band's values.
+create or replace function raster.np_zone_stats(a bytea, zones bytea[])
+returns table (zone_no integer, zone_id integer, band integer, value integer, pixels bigint,
+               total double precision)
+language plpython3u immutable as $$
+import struct
+import numpy as np
+if 'ecorest_check' not in GD:
+    plpy.execute('select raster.np_kernels_loaded()')
+decode, check, place = GD['ecorest_decode'], GD['ecorest_check'], GD['ecorest_place']
+if a is None:
+    return []
+v1, m1, geo = decode(a, with_geo=True)
+layers = [(0, np.zeros(v1.shape, np.int64), np.ones(v1.shape, bool))]
+for i, z in enumerate(zones or [], start=1):
+    if z is not None:
+        zone = place(v1.shape, geo, z)
+        layers.append((i, zone, zone != 0))
+nb, = struct.unpack_from('<H', a, 3)
+decoded = [(v1, m1)] + [decode(a, b) for b in range(2, nb + 1)]
+out = []
+for no, zone, inz in layers:
+    check()                                     # a cancellation point (sql/030_kernels.sql)
+    # band 1: pixels per (zone, whole value), as raster.crosstab counts them
+    ok = m1 & inz
+    if ok.any():
+        key = (zone[ok] << 32) | (v1[ok].astype(np.int64) & 0xFFFFFFFF)
+        keys, counts = np.unique(key, return_counts=True)
+        out += [(no, int(k >> 32), 1, int(np.int32(k & 0xFFFFFFFF)), int(c), None)
+                for k, c in zip(keys, counts)]
+    # every band: valid pixels and sums per zone, as raster.np_zonal sums them
+    for b, (v, m) in enumerate(decoded, start=1):
+        ok = m & inz & np.isfinite(v)
+        if not ok.any():
+            continue
+        keys, inv = np.unique(zone[ok], return_inverse=True)
+        cnt = np.bincount(inv)
+        tot = np.bincount(inv, weights=v[ok].astype(np.float64))
+        out += [(no, int(k), b, None, int(c), float(t)) for k, c, t in zip(keys, cnt, tot)]
+return out
+$$;
+comment on function raster.np_zone_stats(bytea, bytea[]) is
+  'Per zone (region and several zone sets) of a tile in one pass: band-1 value counts and valid pixels and sums of every band';
+
+-- Restoration patches, step 1, per tile: the edge-connected parts of equal grade 1..max_grade
+-- (band 1) inside the tile (raster order of their first pixel: part 1, 2, ...), each with its
+-- pixel count, per band the valid finite pixels and their sum (as raster.np_zonal sums them)
+-- and the keys of the tile borders it touches: one key per border pixel naming the pixel edge
+-- it shares with the neighbouring tile (global row and column on the grid), so that the parts
+-- of two tiles meeting there share the key. Parts of equal grade sharing a key are one patch.
+create or replace function raster.np_patch_parts(a bytea, max_grade integer)
+returns table (part integer, grade integer, pixels bigint, band_pixels bigint[],
+               band_totals double precision[], edge_keys bigint[])
+language plpython3u immutable as $$
+import struct
+import numpy as np
+if 'ecorest_label' not in GD:
+    plpy.execute('select raster.np_kernels_loaded()')
+decode, check, label = GD['ecorest_decode'], GD['ecorest_check'], GD['ecorest_label']
+if a is None:
+    return []
+v, m, geo = decode(a, with_geo=True)
+g = np.where(m & np.isfinite(v), v, 0).astype(np.int64)
+g[(g < 1) | (g > max_grade)] = 0
+lab, k = label(g)
+if k == 0:
+    return []
+flat = lab.ravel()
+fg = flat > 0
+idx = flat[fg] - 1
+pixels = np.bincount(idx, minlength=k)
+grade = np.zeros(k, np.int64)
+grade[idx] = g.ravel()[fg]
+nb, = struct.unpack_from('<H', a, 3)
+bp, bt = [], []
+for b in range(1, nb + 1):
+    check()                                     # a cancellation point (sql/030_kernels.sql)
+    vb, mb = decode(a, b)
+    ok = (mb & np.isfinite(vb)).ravel() & fg
+    li = flat[ok] - 1
+    bp.append(np.bincount(li, minlength=k))
+    bt.append(np.bincount(li, weights=vb.ravel()[ok].astype(np.float64), minlength=k))
+bp, bt = np.stack(bp, axis=1), np.stack(bt, axis=1)
+# global row / column of the tile's first pixel on the grid
+h, w = lab.shape
+r0 = int(round(geo[3] / geo[1]))
+c0 = int(round(geo[2] / geo[0]))
+OFF = 1 << 29
+def key(r, c, d):                                # the edge right of (d 0) or below (d 1) (r, c)
+    return ((np.asarray(r, np.int64) + OFF) << 33) | ((np.asarray(c, np.int64) + OFF) << 1) | d
+rows, cols = np.arange(h), np.arange(w)
+sides = [(lab[:, -1], key(r0 + rows, c0 + w - 1, 0)),    # right border
+         (lab[:, 0], key(r0 + rows, c0 - 1, 0)),         # left border
+         (lab[-1, :], key(r0 + h - 1, c0 + cols, 1)),    # bottom border
+         (lab[0, :], key(r0 - 1, c0 + cols, 1))]         # top border
+bl = np.concatenate([s[0] for s in sides])
+bk = np.concatenate([np.broadcast_to(s[1], s[0].shape) for s in sides])
+keep = bl > 0
+bl, bk = bl[keep], bk[keep]
+order = np.argsort(bl, kind='stable')
+bl, bk = bl[order], bk[order]
+cuts = np.searchsorted(bl, np.arange(1, k + 2))
+return [(p + 1, int(grade[p]), int(pixels[p]), bp[p].tolist(), bt[p].tolist(),
+         bk[cuts[p]:cuts[p + 1]].tolist() or None) for p in range(k)]
+$$;
+comment on function raster.np_patch_parts(bytea, integer) is
+  'Edge-connected parts of equal priority grade in one tile: pixels, band sums and tile-border keys';
+
+-- Restoration patches, step 2: connected components of a graph given as edge lists (a[i] -
+-- b[i]): for every node in an edge, the smallest node of its component (hooking and pointer
+-- jumping over the distinct nodes).
+create or replace function raster.np_components(a bigint[], b bigint[])
+returns table (node bigint, root bigint)
+language plpython3u immutable as $$
+import numpy as np
+if 'ecorest_check' not in GD:
+    plpy.execute('select raster.np_kernels_loaded()')
+check = GD['ecorest_check']
+if not a:
+    return []
+ea, eb = np.asarray(a, np.int64), np.asarray(b, np.int64)
+nodes, inv = np.unique(np.concatenate([ea, eb]), return_inverse=True)
+ia, ib = inv[:ea.size], inv[ea.size:]
+lab = np.arange(nodes.size)
+while True:
+    check()                                     # a cancellation point (sql/030_kernels.sql)
+    la, lb = lab[ia], lab[ib]
+    d = la != lb
+    if not d.any():
+        break
+    np.minimum.at(lab, np.maximum(la[d], lb[d]), np.minimum(la[d], lb[d]))
+    while True:
+        nxt = lab[lab]
+        if np.array_equal(nxt, lab):
+            break
+        lab = nxt
+return zip(nodes.tolist(), nodes[lab].tolist())
+$$;
+comment on function raster.np_components(bigint[], bigint[]) is
+  'Connected components (smallest node) of a graph given as two edge lists';
+
+-- Restoration patches, step 3, per tile: the parts of raster.np_patch_parts (same numbering)
+-- given in `parts` painted with their patch code `codes` (a one-band 32BF raster; nodata
+-- elsewhere), for polygonising the kept patches only.
+create or replace function raster.np_patch_raster(a bytea, max_grade integer, parts integer[],
+                                                  codes integer[])
+returns bytea language plpython3u immutable as $$
+import numpy as np
+if 'ecorest_label' not in GD:
+    plpy.execute('select raster.np_kernels_loaded()')
+decode, encode, label = GD['ecorest_decode'], GD['ecorest_encode'], GD['ecorest_label']
+if a is None or not parts:
+    return None
+v, m = decode(a)
+g = np.where(m & np.isfinite(v), v, 0).astype(np.int64)
+g[(g < 1) | (g > max_grade)] = 0
+lab, k = label(g)
+lut = np.full(k + 1, np.nan)
+p = np.asarray(parts, np.int64)
+lut[p] = np.asarray(codes, np.float64)
+return encode(a, [lut[lab]])
+$$;
+comment on function raster.np_patch_raster(bytea, integer, integer[], integer[]) is
+  'Parts of priority grade in one tile painted with their patch codes, 32BF';

@@ -1,6 +1,7 @@
 -- class breaks of the degradation and importance scores (3 classes: low, medium, high) and of
 -- the composite score (5 classes) by the run's grading method: fixed thresholds, quantiles
--- or natural breaks (Fisher-Jenks) of the region's score distribution (1000-bin histogram)
+-- or natural breaks (Fisher-Jenks) of the region's score distribution (1000-bin histograms of
+-- the three scores, each tile read once)
 with scores as (
     select * from (values ('composite', 2, 5), ('degradation', 3, 3), ('importance', 4, 3))
         as v(score, band, k)
@@ -9,8 +10,8 @@ with scores as (
 bins as (
     select s.score, s.k, u.i, sum(u.c)::bigint as c
     from {{ ref('int_priority_scores') }} as t
-    cross join scores as s
-    cross join lateral raster.np_histogram(t.rast::bytea, s.band, 0, 1, 1000) as h
+    cross join lateral raster.np_histograms(t.rast::bytea, array[2, 3, 4], 0, 1, 1000) as h
+    join scores as s on s.band = h.band
     cross join lateral unnest(h.counts) with ordinality as u(c, i)
     group by s.score, s.k, u.i
 ),

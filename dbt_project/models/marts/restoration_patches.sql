@@ -2,53 +2,90 @@
           post_hook="{{ ensure_primary_key(['patch_id']) }}") }}
 -- restoration patches: contiguous areas (edge-connected pixels) of one priority grade up to
 -- patch_max_grade, of at least min_patch_ha, with their mean scores, dominant factors and
--- the administrative units they lie in
+-- the administrative units they lie in. Connected components of the grade raster: the parts
+-- of each tile with their pixel counts and band sums (raster.np_patch_parts), merged across
+-- tile borders where parts of one grade share a pixel edge (raster.np_components); only the
+-- patches large enough are polygonised (raster.np_patch_raster, their tile pieces unioned)
 with pt as (
-    select * from {{ ref('priority_tiles') }} where run_id = {{ var('run_id') }}
+    select tile_x, tile_y, rast from {{ ref('priority_tiles') }}
+    where run_id = {{ var('run_id') }}
 ),
 
 region as (
     select * from {{ ref('stg_registry__regions') }}
 ),
 
-px as (
-    select (st_dumpaspolygons(pt.rast, 1, true)).*
+nodes as (
+    select row_number() over (order by pt.tile_x, pt.tile_y, p.part) as node,
+           pt.tile_x, pt.tile_y, p.*
     from pt
+    cross join lateral raster.np_patch_parts(pt.rast::bytea, {{ var('patch_max_grade') }}) as p
 ),
 
-merged as (
-    select val::int as grade, st_union(geom) as g
-    from px
-    where val between 1 and {{ var('patch_max_grade') }}
-    group by val::int
+border as (
+    select n.node, n.grade, k.edge_key
+    from nodes as n cross join lateral unnest(n.edge_keys) as k(edge_key)
 ),
 
-parts as (
-    select m.grade, d.geom as g
-    from merged as m cross join lateral st_dump(m.g) as d
+edges as (
+    select distinct a.node as a, b.node as b
+    from border as a
+    join border as b on b.edge_key = a.edge_key and b.grade = a.grade and b.node > a.node
+),
+
+components as (
+    select c.node, c.root
+    from (select array_agg(a) as a, array_agg(b) as b from edges) as e
+    cross join lateral raster.np_components(e.a, e.b) as c
+),
+
+patch_parts as (
+    select n.*, coalesce(c.root, n.node) as root
+    from nodes as n left join components as c on c.node = n.node
+),
+
+candidates as (
+    -- pixel count x pixel area with a margin: the polygon area decides below
+    select s.root, s.grade, row_number() over (order by s.root)::int as code
+    from (select root, min(grade) as grade, sum(pixels) as pixels
+          from patch_parts group by root) as s
+    cross join region as r
+    where s.pixels * r.pixel_area_ha >= {{ var('min_patch_ha') }} * 0.999
+),
+
+coded as (
+    select p.tile_x, p.tile_y, array_agg(p.part) as parts, array_agg(c.code) as codes
+    from patch_parts as p join candidates as c on c.root = p.root
+    group by p.tile_x, p.tile_y
+),
+
+pieces as (
+    select (st_dumpaspolygons(st_rastfromwkb(raster.np_patch_raster(
+                pt.rast::bytea, {{ var('patch_max_grade') }}, c.parts, c.codes)), 1, true)).*
+    from coded as c
+    join pt on pt.tile_x = c.tile_x and pt.tile_y = c.tile_y
+),
+
+shapes as (
+    select val::int as code, st_union(geom) as g from pieces group by val::int
 ),
 
 patches as (
-    select grade, g, st_area(g) / 10000.0 as area_ha,
-           row_number() over (order by grade, st_area(g) desc)::int as patch_no
-    from parts
-    where st_area(g) / 10000.0 >= {{ var('min_patch_ha') }}
-),
-
-burnt as (
-    select b.*
-    from {{ ref('int_ident_reference') }} as ref
-    cross join (select array_agg(patch_no) as codes, array_agg(g) as geoms from patches) as p
-    cross join lateral raster.burn_tiles(ref.catalog_id, p.codes, p.geoms) as b
-    where p.codes is not null
+    select c.root, c.grade, s.g, st_area(s.g) / 10000.0 as area_ha,
+           row_number() over (order by c.grade, st_area(s.g) desc, c.root)::int as patch_no
+    from shapes as s
+    join candidates as c on c.code = s.code
+    where st_area(s.g) / 10000.0 >= {{ var('min_patch_ha') }}
 ),
 
 sums as (
-    select z.zone_id as patch_no, z.band, sum(z.pixels) as pixels, sum(z.total) as total
-    from burnt
-    join pt on pt.tile_x = burnt.tile_x and pt.tile_y = burnt.tile_y
-    cross join lateral raster.np_zonal(burnt.rast::bytea, pt.rast::bytea) as z
-    group by z.zone_id, z.band
+    select p.patch_no, u.band::int as band, sum(u.px) as pixels, sum(u.total) as total
+    from patches as p
+    join patch_parts as pp on pp.root = p.root
+    cross join lateral unnest(pp.band_pixels, pp.band_totals) with ordinality
+        as u(px, total, band)
+    group by p.patch_no, u.band
+    having sum(u.px) > 0
 ),
 
 factors as (
@@ -56,10 +93,11 @@ factors as (
 ),
 
 dominant as (
+    -- the two largest weighted contributions (equal ones: in factor order)
     select s.patch_no,
-           string_agg(f.factor, ', ' order by s.total desc) filter (where s.rk <= 2)
+           string_agg(f.factor, ', ' order by s.total desc, s.band) filter (where s.rk <= 2)
                as dominant_factors
-    from (select s.*, row_number() over (partition by patch_no order by total desc) as rk
+    from (select s.*, row_number() over (partition by patch_no order by total desc, band) as rk
           from sums as s where band >= 8 and total > 0) as s
     join factors as f on f.factor_no = s.band - 7
     group by s.patch_no

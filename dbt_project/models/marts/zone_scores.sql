@@ -1,21 +1,44 @@
 {{ config(pre_hook="{{ delete_this_run() }}",
           post_hook="{{ ensure_primary_key(['zone_score_id']) }}") }}
 -- restoration priority per zone (every zone set and the whole region): area by grade, mean
--- scores and the factors that contribute most, with the zone polygon
+-- scores and the factors that contribute most, with the zone polygon. Each priority tile is
+-- read once for the region and all zone sets (raster.np_zone_stats).
 with pt as (
-    select * from {{ ref('priority_tiles') }} where run_id = {{ var('run_id') }}
+    select tile_x, tile_y, rast from {{ ref('priority_tiles') }}
+    where run_id = {{ var('run_id') }}
 ),
 
 region as (
     select * from {{ ref('stg_registry__regions') }}
 ),
 
+zone_tiles as (
+    select tile_x, tile_y, array_agg(zone_set order by zone_set) as sets,
+           array_agg(rast::bytea order by zone_set) as rasts
+    from {{ ref('int_ident_zone_tiles') }}
+    group by tile_x, tile_y
+),
+
+stats as (
+    select case when z.zone_no = 0 then 'region' else zt.sets[z.zone_no] end as zone_set,
+           z.zone_id, z.band, z.value, z.pixels, z.total
+    from pt
+    left join zone_tiles as zt on zt.tile_x = pt.tile_x and zt.tile_y = pt.tile_y
+    cross join lateral raster.np_zone_stats(pt.rast::bytea, zt.rasts) as z
+),
+
 grades as (
-    {{ zone_value_counts('pt', 'rast', 'grade') }}
+    -- pixels per (zone, grade)
+    select zone_set, zone_id, value as grade, sum(pixels) as pixels
+    from stats where value is not null
+    group by zone_set, zone_id, value
 ),
 
 sums as (
-    {{ zone_band_sums('pt', 'rast') }}
+    -- valid pixels and value sums per (zone, band)
+    select zone_set, zone_id, band, sum(pixels) as pixels, sum(total) as total
+    from stats where value is null
+    group by zone_set, zone_id, band
 ),
 
 factors as (
@@ -24,11 +47,12 @@ factors as (
 
 top as (
     -- factors ranked by their mean weighted contribution over the zone's assessed pixels
+    -- (equal contributions: in factor order)
     select s.zone_set, s.zone_id,
-           string_agg(f.factor, ', ' order by s.total desc) filter (where s.rk <= 3)
+           string_agg(f.factor, ', ' order by s.total desc, s.band) filter (where s.rk <= 3)
                as top_factors
     from (select s.*, row_number() over (partition by zone_set, zone_id
-                                         order by total desc) as rk
+                                         order by total desc, band) as rk
           from sums as s where band >= 8 and total > 0) as s
     join factors as f on f.factor_no = s.band - 7
     group by s.zone_set, s.zone_id
