@@ -20,6 +20,7 @@ from ecorest.etl.params import load_params
 from ecorest.etl.rasters import load_raster
 from ecorest.etl.regions import create_region
 from ecorest.run import run_assessment
+from ecorest.wkb import decode_band, raster_wkb
 from helpers import footprint, write_raster
 
 N = 32                      # 32 x 32 px of 30 m, 16-px tiles: every result crosses tile borders
@@ -123,118 +124,45 @@ def stored(x, scale=1e-4):
 
 
 # ------------------------------------------------------------------------------------------------
-# water yield and water conservation
+# one region, one run: water yield, water conservation, RWEQ and the sensitivity classes
 # ------------------------------------------------------------------------------------------------
-# forest (vegetated, Kc 1.0, root 7000 mm), grass (vegetated, Kc 0.65, root 1700 mm), water
-# and urban (not vegetated: AET = min(Kc ET0, P)); class 5 has no parameters
-WATER_PARAMS = ("parameter,class_code,value,unit\n"
-                "kc,1,1.0,1\nroot_depth,1,7000,mm\nlulc_veg,1,1,1\nrunoff_coefficient,1,0.1,1\n"
-                "kc,2,0.65,1\nroot_depth,2,1700,mm\nlulc_veg,2,1,1\nrunoff_coefficient,2,0.2,1\n"
-                "kc,3,1.0,1\nroot_depth,3,500,mm\nlulc_veg,3,0,1\nrunoff_coefficient,3,0.05,1\n"
-                "kc,4,0.3,1\nroot_depth,4,500,mm\nlulc_veg,4,0,1\nrunoff_coefficient,4,0.6,1\n")
+# rows 0-7 forest (vegetated, Kc 1.0, root 7000 mm), 8-15 grass (vegetated, Kc 0.65, root
+# 1700 mm) with an urban block (not vegetated, Kc 0.3) in rows 12-15, columns 0-7, 16-23
+# desert (not vegetated, Kc 0.3), 24-31 water (not vegetated, Kc 1.0); class 5 (ecosystem
+# type other) has no water parameters. RWEQ cover coefficients: forest -0.1535, desert
+# -0.0658 and other (bare) -0.0768 by their ecosystem type, grass -0.2 from the parameter set
+# (replacing -0.1151); water and urban have none.
+PARAMS = ("parameter,class_code,value,unit\n"
+          "kc,1,1.0,1\nroot_depth,1,7000,mm\nlulc_veg,1,1,1\nrunoff_coefficient,1,0.1,1\n"
+          "kc,2,0.65,1\nroot_depth,2,1700,mm\nlulc_veg,2,1,1\nrunoff_coefficient,2,0.2,1\n"
+          "kc,3,1.0,1\nroot_depth,3,500,mm\nlulc_veg,3,0,1\nrunoff_coefficient,3,0.05,1\n"
+          "kc,4,0.3,1\nroot_depth,4,500,mm\nlulc_veg,4,0,1\nrunoff_coefficient,4,0.6,1\n"
+          "kc,6,0.3,1\nroot_depth,6,10,mm\nlulc_veg,6,0,1\nrunoff_coefficient,6,0.3,1\n"
+          "rweq_cover_coefficient,2,-0.2,1\n")
+KC = {1: 1.0, 2: 0.65, 3: 1.0, 4: 0.3, 6: 0.3}
+ROOT = {1: 7000.0, 2: 1700.0}
+RUNOFF = {1: 0.1, 2: 0.2, 3: 0.05, 4: 0.6, 6: 0.3}
+COVER = {1: -0.1535, 2: -0.2, 5: -0.0768, 6: -0.0658}
 
 
-def test_water_yield_and_conservation_by_hand_and_numpy(db_url: str, tmp_path: Path) -> None:
-    """Columns 0-7 forest, 8-15 grass, 16-23 water, 24-31 urban; P = 300 + 40 row mm (0 at
-    one pixel), ET0 = 900 + 10 col mm, PAWC 0.15, soil depth 1200 mm (400 in rows 0-3, where
-    it limits AWC; 7000 in rows 20-23, where w is capped at 5), Z = 5. The same region has
-    an NDVI layer, erosivity, erodibility and a flat DEM: erosion sensitivity with the cover
-    from NDVI by the dimidiate model; no wind inputs, so no wind rows."""
-    rows, cols = np.mgrid[:N, :N]
-    lc = np.select([cols < 8, cols < 16, cols < 24], [1, 2, 3], 4)
-    lc[31, 0] = 255                                     # nodata
-    lc[30, 30] = 5                                      # a class without parameters
-    P = (300 + 40 * rows).astype(np.float64)
-    P[0, 1] = 0
-    et0 = (900 + 10 * cols).astype(np.float64)
-    depth = np.where(rows < 4, 400.0, np.where((rows >= 20) & (rows < 24), 7000.0, 1200.0))
-    pawc = np.full((N, N), 0.15)
-    # NDVI: 0.1 in columns 0-3, 0.9 in 28-31, between them 0.1 + 0.032 (col - 3.5)
-    ndvi = np.where(cols < 4, 0.1, np.where(cols >= 28, 0.9, 0.1 + 0.032 * (cols - 3.5)))
-    layers = {"precip": P, "et0": et0, "pawc": pawc, "soil_depth": depth, "ndvi": ndvi,
-              "erosivity": np.full((N, N), 700.0), "erodibility": np.full((N, N), 0.035),
-              "dem": np.full((N, N), 100.0)}
-    with psycopg.connect(db_url) as conn:
-        _region(conn, tmp_path, "wy", lc, layers, WATER_PARAMS)
-        run_assessment(conn, db_url, "wy", work_dir=tmp_path / "dbt")
-        wy, aet, wc = (_grid(conn, "int_water_tiles", b) for b in (1, 2, 3))
-        sens = [_grid(conn, "int_sensitivity_tiles", b) for b in (1, 2, 3)]
-        keys = conn.execute("select distinct epoch_label, landcover_catalog_id is not null "
-                            "from intermediate.int_water_tiles").fetchall()
-        wind_rows = conn.execute("select count(*) from intermediate.int_wind_tiles").fetchone()[0]
-    assert keys == [("2020", True)]
-    assert wind_rows == 0                               # no wind inputs: not computed
-
-    # by hand. Forest, row 20, col 2: P 1100, PET 920, AWC = min(7000, 7000) x 0.15 = 1050,
-    # w = 5 x 1050 / 1100 + 1.25 = 6.02 -> 5; AET/P = min(0.8364, 1.8364 - (1 + 0.8364^5)^0.2)
-    # = 0.76535; AET 841.9, yield 258.1
-    x = 920 / 1100
-    ratio = 1 + x - (1 + x ** 5) ** 0.2
-    assert ratio == pytest.approx(0.76535, abs=1e-5)
-    assert aet[20, 2] == pytest.approx(ratio * 1100, rel=1e-5)
-    assert wy[20, 2] == pytest.approx(1100 - ratio * 1100, rel=1e-5)
-    assert wy[20, 2] == pytest.approx(258.1, abs=0.1)
-    # grass, row 2, col 10: P 380, PET 0.65 x 1000 = 650, AWC = min(1700, 400) x 0.15 = 60,
-    # w = 5 x 60 / 380 + 1.25 = 2.0395 (not capped)
-    w = 5 * 60 / 380 + 1.25
-    x = 650 / 380
-    ratio = min(x, 1 + x - (1 + x ** w) ** (1 / w))
-    assert aet[2, 10] == pytest.approx(ratio * 380, rel=1e-5)
-    assert wy[2, 10] == pytest.approx(380 * (1 - ratio), rel=1e-4)
-    # water, row 0, col 18: PET 1080 > P 300, so AET = P and no yield
-    assert (aet[0, 18], wy[0, 18]) == (pytest.approx(300), pytest.approx(0, abs=1e-4))
-    # urban, row 10, col 26: PET 0.3 x 1160 = 348 < P 700: AET 348, yield 352;
-    # water conservation 700 - 0.6 x 700 - 348 = -68 (negative: the balance is not clipped)
-    assert (aet[10, 26], wy[10, 26]) == (pytest.approx(348), pytest.approx(352))
-    assert wc[10, 26] == pytest.approx(-68, abs=1e-3)
-    # forest, row 20, col 2: 1100 - 0.1 x 1100 - AET
-    assert wc[20, 2] == pytest.approx(990 - 1100 * (920 / 1100 + 1 - (1 + (920 / 1100) ** 5)
-                                                    ** 0.2), rel=1e-5)
-    # no result: P = 0, land-cover nodata, a class without parameters
-    assert np.isnan([wy[0, 1], wy[31, 0], wy[30, 30], aet[30, 30], wc[30, 30]]).all()
-
-    # the whole grid against the independent implementation (inputs as stored: float32)
-    f32 = {k: v.astype(np.float32).astype(np.float64) for k, v in layers.items()}
-    kc = np.select([lc == 1, lc == 2, lc == 3, lc == 4], [1.0, 0.65, 1.0, 0.3], np.nan)
-    root = np.select([lc == 1, lc == 2], [7000.0, 1700.0], 1.0)
-    veg = np.where((lc == 1) | (lc == 2), 1, 0)
-    want_wy, want_aet = budyko_zhang(f32["precip"], f32["et0"], kc, root, f32["soil_depth"],
-                                     f32["pawc"], veg)
-    rc = np.select([lc == 1, lc == 2, lc == 3, lc == 4], [0.1, 0.2, 0.05, 0.6], np.nan)
-    want_wc = f32["precip"] * (1 - rc) - want_aet
-    for got, want in ((wy, want_wy), (aet, want_aet), (wc, want_wc)):
-        assert np.array_equal(np.isnan(got), np.isnan(want))
-        ok = ~np.isnan(want)
-        assert np.allclose(got[ok], want[ok], rtol=1e-5, atol=1e-3)
-    assert np.isfinite(want_wy).sum() == N * N - 3
-
-    # erosion sensitivity: R 700 (grade 9), K 0.035 (7), flat DEM (relief 0: 1), cover from
-    # NDVI with the 5th/95th percentiles as end members (about 0.1 and 0.9): FVC < 0.6 up to
-    # column 18 (grade 5, 7 or 9: (9 x 7 x 1 x 5)^1/4 = 4.21 ... 567^1/4 = 4.88, class 3),
-    # FVC >= 0.6 from column 19 (grade 3 or 1: 189^1/4 = 3.71, 63^1/4 = 2.82, class 2); the
-    # other two sensitivities are not computed
-    ero, des, rocky = sens
-    on = lc != 255
-    assert (ero[on & (cols <= 18)] == 3).all() and (ero[on & (cols >= 19)] == 2).all()
-    assert (des[on] == 0).all() and (rocky[on] == 0).all()
-    assert np.isnan(ero[31, 0])
-
-
-# ------------------------------------------------------------------------------------------------
-# RWEQ, sensitivity, water conservation from an aet layer
-# ------------------------------------------------------------------------------------------------
-WIND_PARAMS = ("parameter,class_code,value,unit\n"
-               "rweq_cover_coefficient,2,-0.2,1\n"
-               "runoff_coefficient,1,0.1,1\nrunoff_coefficient,2,0.2,1\n"
-               "runoff_coefficient,6,0.3,1\n")
-
-
-def wind_layers() -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def synthetic() -> tuple[np.ndarray, dict[str, np.ndarray]]:
     rows, cols = np.mgrid[:N, :N]
     lc = np.select([rows < 8, rows < 16, rows < 24], [1, 2, 6], 3)
+    lc[12:16, 0:8] = 4
+    lc[30, 30] = 5
+    lc[31, 0] = 255                                     # nodata
     sand = np.select([rows < 4, rows < 8], [90.0, 20.0], 40.0 + cols)
     clay = np.select([rows < 4, rows < 8], [5.0, 45.0], 20.0 - 0.5 * cols)
+    precip = np.where(rows < 16, 1000.0, 250.0)
+    precip[0, 1] = 0
     layers = {
+        "precip": precip,
+        "et0": np.select([cols < 8, cols < 16, cols < 24], [1400.0, 1500.0, 3000.0], 4000.0),
+        "pawc": np.full((N, N), 0.15),
+        # 7000 mm in rows 4-7 (forest: w capped at 5), 400 mm in rows 8-11 (grass: the soil,
+        # not the roots, limits AWC)
+        "soil_depth": np.select([(rows >= 4) & (rows < 8), (rows >= 8) & (rows < 12)],
+                                [7000.0, 400.0], 1200.0),
         "wind_factor": 50.0 + 2 * cols,
         "snow_cover": np.where(cols < 4, 0.25, 0.0),
         "dem": 100.0 + 0.2 * 30 * cols,                 # a plane rising 0.2 m/m eastwards
@@ -243,54 +171,105 @@ def wind_layers() -> tuple[np.ndarray, dict[str, np.ndarray]]:
         "fvc": 0.03 * rows,
         "erosivity": np.select([cols < 8, cols < 16, cols < 24], [99.5, 100.0, 599.5], 600.0),
         "erodibility": np.where(cols >= 24, 0.05, 0.035),
-        "precip": np.where(rows < 16, 1000.0, 250.0),
-        "et0": np.select([cols < 8, cols < 16, cols < 24], [1400.0, 1500.0, 3000.0], 4000.0),
         "lithology": np.select([cols < 4, cols < 12, cols < 20], [0.0, 0.05, 0.3], 0.8),
-        "aet": np.full((N, N), 200.0),
     }
     return lc, layers
 
 
-def test_rweq_sensitivity_and_aet_balance_by_hand_and_numpy(db_url: str,
-                                                           tmp_path: Path) -> None:
-    """Rows 0-7 forest (a_i -0.1535 by its ecosystem type), 8-15 grass (a_i -0.2 from the
-    parameter set, replacing -0.1151), 16-23 desert (-0.0658), 24-31 water (no coefficient:
-    no wind result). WF = 50 + 2 col kg/m, snow cover 0.25 in columns 0-3; a DEM plane rising
-    0.2 m/m (slope 11.31 deg; 3 x 3 range 12 m inside the grid); FVC = 0.03 row."""
-    lc, layers = wind_layers()
+def by_class(lc: np.ndarray, table: dict[int, float], default=np.nan) -> np.ndarray:
+    out = np.full(lc.shape, default, dtype=float)
+    for c, v in table.items():
+        out[lc == c] = v
+    return out
+
+
+def test_services_and_sensitivity_by_hand_and_numpy(db_url: str, tmp_path: Path) -> None:
+    """Water yield and AET (InVEST 3.20.2), water conservation with the Budyko AET, RWEQ and
+    the three sensitivities on one synthetic region, checked pixel by pixel against the
+    formulas by hand and over the whole grid against the numpy implementations above. P is
+    1000 mm in rows 0-15 and 250 below (0 at one pixel), ET0 1400 / 1500 / 3000 / 4000 mm by
+    column block, PAWC 0.15, Z = 5; WF = 50 + 2 col kg/m, snow cover 0.25 in columns 0-3; a
+    DEM plane rising 0.2 m/m (slope 11.31 deg; 3 x 3 range 12 m inside the grid); FVC =
+    0.03 row."""
+    lc, layers = synthetic()
     rows, cols = np.mgrid[:N, :N]
     with psycopg.connect(db_url) as conn:
-        _region(conn, tmp_path, "wind", lc, layers, WIND_PARAMS)
-        run_assessment(conn, db_url, "wind", work_dir=tmp_path / "dbt")
+        _region(conn, tmp_path, "svc", lc, layers, PARAMS)
+        run_assessment(conn, db_url, "svc", work_dir=tmp_path / "dbt")
+        wy, aet, wc = (_grid(conn, "int_water_tiles", b) for b in (1, 2, 3))
         pot, act, fix = (_grid(conn, "int_wind_tiles", b) for b in (1, 2, 3))
         ero, des, rocky = (_grid(conn, "int_sensitivity_tiles", b) for b in (1, 2, 3))
-        wy, aet, wc = (_grid(conn, "int_water_tiles", b) for b in (1, 2, 3))
+        labels = [conn.execute(sql.SQL(
+            "select array_agg(distinct epoch_label) from intermediate.{}").format(
+            sql.Identifier(t))).fetchone()[0] for t in (
+            "int_water_tiles", "int_wind_tiles", "int_sensitivity_tiles")]
+    assert labels == [["2020"]] * 3
 
-    # by hand, grass at row 10, col 10: WF 70; sand 50, clay 15, silt 35, OM 1.5, CaCO3 2:
+    # --- water yield, by hand ---------------------------------------------------------------
+    # forest, row 5, col 10: P 1000, PET 1500, AWC = min(7000, 7000) x 0.15 = 1050,
+    # w = 5 x 1050 / 1000 + 1.25 = 6.5 -> 5; AET/P = min(1.5, 2.5 - (1 + 1.5^5)^0.2) = 0.96243;
+    # AET 962.4 mm, yield 37.6 mm
+    ratio = 2.5 - (1 + 1.5 ** 5) ** 0.2
+    assert ratio == pytest.approx(0.96243, abs=1e-5)
+    assert (aet[5, 10], wy[5, 10]) == (pytest.approx(1000 * ratio, rel=1e-5),
+                                       pytest.approx(1000 * (1 - ratio), rel=1e-4))
+    # grass, row 9, col 2: P 1000, PET 0.65 x 1400 = 910, AWC = min(1700, 400) x 0.15 = 60,
+    # w = 5 x 60 / 1000 + 1.25 = 1.55 (not capped)
+    w = 1.55
+    ratio = min(0.91, 1 + 0.91 - (1 + 0.91 ** w) ** (1 / w))
+    assert (aet[9, 2], wy[9, 2]) == (pytest.approx(1000 * ratio, rel=1e-5),
+                                     pytest.approx(1000 * (1 - ratio), rel=1e-4))
+    # urban, row 13, col 2: PET 0.3 x 1400 = 420 < P 1000: AET 420, yield 580; water
+    # conservation 1000 - 0.6 x 1000 - 420 = -20 (the balance is not clipped)
+    assert (aet[13, 2], wy[13, 2], wc[13, 2]) == (pytest.approx(420), pytest.approx(580),
+                                                  pytest.approx(-20, abs=1e-3))
+    # water, row 28, col 2: PET 1400 > P 250, so AET = P and no yield
+    assert (aet[28, 2], wy[28, 2]) == (pytest.approx(250), pytest.approx(0, abs=1e-4))
+    # forest, row 5, col 10: 1000 - 0.1 x 1000 - 962.43
+    assert wc[5, 10] == pytest.approx(900 - 1000 * (2.5 - (1 + 1.5 ** 5) ** 0.2), rel=1e-5)
+    # no result: P = 0, land-cover nodata, a class without parameters
+    assert np.isnan([wy[0, 1], wy[31, 0], wy[30, 30], aet[30, 30], wc[30, 30]]).all()
+
+    # --- water yield, the whole grid (inputs as stored: float32) ---------------------------
+    f32 = {k: v.astype(np.float32).astype(np.float64) for k, v in layers.items()}
+    veg = np.isin(lc, (1, 2)).astype(int)
+    want_wy, want_aet = budyko_zhang(f32["precip"], f32["et0"], by_class(lc, KC),
+                                     by_class(lc, ROOT, 1.0), f32["soil_depth"], f32["pawc"],
+                                     veg)
+    want_wc = f32["precip"] * (1 - by_class(lc, RUNOFF)) - want_aet
+    for got, want in ((wy, want_wy), (aet, want_aet), (wc, want_wc)):
+        assert np.array_equal(np.isnan(got), np.isnan(want))
+        ok = ~np.isnan(want)
+        assert np.allclose(got[ok], want[ok], rtol=1e-5, atol=1e-3)
+    assert np.isfinite(want_wy).sum() == N * N - 3
+
+    # --- RWEQ, by hand ----------------------------------------------------------------------
+    # grass at row 10, col 10: WF 70; sand 50, clay 15, silt 35, OM 1.5, CaCO3 2:
     # EF = (29.09 + 15.5 + 5.95 + 0.33 x 50/15 - 2.59 x 1.5 - 0.95 x 2) / 100 = 0.45855;
     # SCF = 1 / (1 + 0.0066 x 225 + 0.021 x 2.25) = 0.394906; K': dH 12 m over L 90 m,
-    # Kr = 0.2 x 144 / 90 = 0.32, K' = exp(1.86 x 0.32 - 2.41 x 0.32^0.934) = 0.78959;
-    # x = 70 x 0.45855 x 0.394906 x 0.78959 = 10.0087; C = exp(-0.2 x 30) = 0.0024788
+    # Kr = 0.2 x 144 / 90 = 0.32, K' = exp(1.86 x 0.32 - 2.41 x 0.32^0.934) = 0.78960;
+    # x = 70 x EF x SCF x K' = 10.0088; s = 150.71 x^-0.3711 = 64.10 m, Q_max = 1099 kg/m,
+    # S_L = 2 x 50 / s^2 x Q_max x exp(-(50 / s)^2) = 14.554 kg/m^2 = 145.5 t/ha;
+    # C = exp(-0.2 x 30) = 0.0024788
     ef = (29.09 + 0.31 * 50 + 0.17 * 35 + 0.33 * 50 / 15 - 2.59 * 1.5 - 0.95 * 2) / 100
     scf = 1 / (1 + 0.0066 * 15 ** 2 + 0.021 * 1.5 ** 2)
     kp = math.exp(1.86 * 0.32 - 2.41 * 0.32 ** 0.934)
     assert (ef, scf, kp) == (pytest.approx(0.45855), pytest.approx(0.394906, abs=1e-6),
-                             pytest.approx(0.78959, abs=1e-5))
+                             pytest.approx(0.78960, abs=1e-5))
     x = 70 * ef * scf * kp
     s = 150.71 * x ** -0.3711
     sl = 2 * 50 / s ** 2 * 109.8 * x * math.exp(-(50 / s) ** 2) * 10
     assert sl == pytest.approx(145.5, abs=0.1)          # t/ha/yr, bare soil
     assert pot[10, 10] == pytest.approx(sl, rel=1e-4)
-    c = math.exp(-0.2 * 0.03 * 10 * 100)
-    xc = x * c
+    xc = x * math.exp(-0.2 * 0.03 * 10 * 100)
     sc_ = 150.71 * xc ** -0.3711
     slc = 2 * 50 / sc_ ** 2 * 109.8 * xc * math.exp(-(50 / sc_) ** 2) * 10
     assert act[10, 10] == pytest.approx(slc, rel=1e-3)
     assert fix[10, 10] == pytest.approx(sl - slc, rel=1e-4)
-    assert np.isnan([pot[28, 5], act[28, 5], fix[28, 5]]).all()     # water: no coefficient
+    # water and urban have no cover coefficient: no wind result
+    assert np.isnan([pot[28, 5], act[28, 5], fix[28, 5], pot[13, 2]]).all()
 
-    # the whole grid against the independent implementation
-    f32 = {k: v.astype(np.float32).astype(np.float64) for k, v in layers.items()}
+    # --- RWEQ, the whole grid ---------------------------------------------------------------
     fvc = stored(layers["fvc"])
     sa, si, cl = f32["soil_sand"], f32["soil_silt"], f32["soil_clay"]
     om, ca = f32["soil_om"], f32["soil_caco3"]
@@ -300,7 +279,7 @@ def test_rweq_sensitivity_and_aet_balance_by_hand_and_numpy(db_url: str,
     kr = 0.2 * window_range(f32["dem"], 1) ** 2 / 90
     kp = np.exp(1.86 * kr - 2.41 * kr ** 0.934)
     wf = f32["wind_factor"] * (1 - f32["snow_cover"])
-    a = np.select([lc == 1, lc == 2, lc == 6], [-0.1535, -0.2, -0.0658], np.nan)
+    a = by_class(lc, COVER)
     base = wf * ef * scf * kp
     want_pot = np.where(np.isfinite(a), rweq_loss(base), np.nan)
     want_act = rweq_loss(base * np.exp(a * fvc * 100))
@@ -308,54 +287,104 @@ def test_rweq_sensitivity_and_aet_balance_by_hand_and_numpy(db_url: str,
         assert np.array_equal(np.isnan(got), np.isnan(want))
         ok = ~np.isnan(want)
         assert np.allclose(got[ok], want[ok], rtol=2e-4, atol=1e-6)
-    assert np.isfinite(want_pot).sum() == 24 * N
+    assert np.isfinite(want_pot).sum() == 24 * N - 32 + 1      # less urban, plus class 5
 
-    # water conservation from the aet layer (no Budyko inputs: yield and AET not computed):
-    # P - runoff - 200; water has no runoff coefficient
-    assert np.isnan(wy).all() and np.isnan(aet).all()
-    rc = np.select([lc == 1, lc == 2, lc == 6], [0.1, 0.2, 0.3], np.nan)
-    want_wc = f32["precip"] * (1 - rc) - 200
-    assert np.array_equal(np.isnan(wc), np.isnan(want_wc))
-    assert np.allclose(wc[~np.isnan(wc)], want_wc[~np.isnan(wc)])
-    assert wc[0, 0] == pytest.approx(700) and wc[20, 0] == pytest.approx(250 * 0.7 - 200)
-
-    # erosion sensitivity: R 99.5 / 100 / 599.5 / 600 (grades 3 5 7 9 by the breaks 25, 100,
-    # 400, 600: a break belongs to the higher grade), K 0.035 (7) or 0.05 from column 24 (9),
-    # relief in the window of sensitivity_relief_window_m = 1000 m (r = 17 px, at most one
-    # 16-px tile): the range of the plane over the columns the window reaches, 96 m in the
-    # outer columns (grade 5), 102 ... 192 m elsewhere (7); cover 9 below 0.2 ... 1 from 0.8
+    # --- soil-erosion sensitivity -----------------------------------------------------------
+    # R 99.5 / 100 / 599.5 / 600 (grades 3 5 7 9 by the breaks 25, 100, 400, 600: a break
+    # belongs to the higher grade), K 0.035 (7) or 0.05 from column 24 (9), relief in the
+    # window of sensitivity_relief_window_m = 1000 m (r = 17 px, at most one 16-px tile): the
+    # range of the plane over the columns the window reaches, 96 m in the outer columns
+    # (grade 5), 102 ... 192 m elsewhere (7); cover 9 below 0.2 ... 1 from 0.8
+    on = lc != 255
     relief = window_range(f32["dem"], 16)
     assert relief.min() == pytest.approx(96, abs=1e-3)
     want_ero = classes([graded(f32["erosivity"], [25, 100, 400, 600]),
                         graded(f32["erodibility"], [0.01, 0.02, 0.03, 0.04]),
                         graded(relief, [20, 50, 100, 300]),
                         graded(fvc, [0.2, 0.4, 0.6, 0.8], False)], [2, 4, 6, 8])
-    assert np.array_equal(ero, want_ero)
+    assert np.array_equal(ero[on], want_ero[on]) and np.isnan(ero[31, 0])
     # by hand: row 0 (FVC 0 -> 9), column 28: (9 x 9 x 7 x 9)^1/4 = 8.45 -> 5 (极敏感);
     # column 12: (5 x 7 x 7 x 9)^1/4 = 6.85 -> 4; column 2: (3 x 7 x 7 x 9)^1/4 = 6.03 -> 4;
     # row 25 (FVC 0.75 -> 3), column 2: (3 x 7 x 7 x 3)^1/4 = 4.58 -> 3
     assert (ero[0, 28], ero[0, 12], ero[0, 2], ero[25, 2]) == (5, 4, 4, 3)
 
-    # desertification: aridity 1.4 / 1.5 / 3 / 4 (P 1000) and 5.6 / 6 / 12 / 16 (P 250):
-    # grades 1 3 3 5 and 5 5 5 7 (breaks 1.5, 4, 16, 24); texture sandy rows 0-3 (9), clayey
-    # 4-7 (3), loamy below (7); cover as above
+    # --- land-desertification sensitivity ---------------------------------------------------
+    # aridity 1.4 / 1.5 / 3 / 4 (P 1000) and 5.6 / 6 / 12 / 16 (P 250): grades 1 3 3 5 and
+    # 5 5 5 7 (breaks 1.5, 4, 16, 24); texture sandy rows 0-3 (9), clayey 4-7 (3), loamy
+    # below (7); cover as above. P = 0 has no aridity: no class there
     tex = np.select([rows < 4, rows < 8], [9, 3], 7)
-    want_des = classes([graded(f32["et0"] / f32["precip"], [1.5, 4, 16, 24]), tex,
+    with np.errstate(divide="ignore"):
+        aridity = f32["et0"] / f32["precip"]
+    want_des = classes([graded(aridity, [1.5, 4, 16, 24]), tex,
                         graded(fvc, [0.2, 0.4, 0.6, 0.8], False)], [2, 4, 6, 8])
-    assert np.array_equal(des, want_des)
+    on_p = on & (f32["precip"] > 0)
+    assert np.array_equal(des[on_p], want_des[on_p]) and np.isnan(des[0, 1])
     # by hand: row 2 (sandy, FVC 0.06 -> 9), column 10 (1.5 -> 3): (3 x 9 x 9)^1/3 = 6.24 -> 4;
     # row 5 (clayey, FVC 0.15 -> 9), column 2 (1.4 -> 1): (1 x 3 x 9)^1/3 = 3 -> 2;
     # row 30 (loamy, FVC 0.9 -> 1), column 30 (16 -> 7): (7 x 7 x 1)^1/3 = 3.66 -> 2
     assert (des[2, 10], des[5, 2], des[30, 30]) == (4, 2, 2)
 
-    # rocky desertification: carbonate share 0 (columns 0-3: not karst, class 0), 0.05 (1),
-    # 0.3 (5), 0.8 (9); slope atan 0.2 = 11.31 deg (3); cover 9 / 7 / 5 / 3 / 1 at breaks
-    # 0.2 0.4 0.6 0.8
+    # --- rocky-desertification sensitivity --------------------------------------------------
+    # carbonate share 0 (columns 0-3: not karst, class 0), 0.05 (1), 0.3 (5), 0.8 (9); slope
+    # atan 0.2 = 11.31 deg (3); cover 9 / 7 / 5 / 3 / 1 at breaks 0.2 0.4 0.6 0.8
     want_rocky = classes([graded(f32["lithology"], [0.1, 0.3, 0.5, 0.7]),
                           np.full((N, N), 3), graded(fvc, [0.2, 0.4, 0.6, 0.8], False)],
                          [2, 4, 6, 8])
     want_rocky = np.where(f32["lithology"] == 0, 0, want_rocky)
-    assert np.array_equal(rocky, want_rocky)
+    assert np.array_equal(rocky[on], want_rocky[on])
     # by hand: row 0 (cover 9), column 25 (9): (9 x 3 x 9)^1/3 = 6.24 -> 4; column 8 (1):
     # (1 x 3 x 9)^1/3 = 3 -> 2; row 31 (FVC 0.93 -> 1), column 15 (5): 15^1/3 = 2.47 -> 2
     assert (rocky[0, 25], rocky[0, 8], rocky[31, 15], rocky[5, 1]) == (4, 2, 2, 0)
+
+
+# ------------------------------------------------------------------------------------------------
+# the kernels on single tiles: water conservation from an aet layer, cover from NDVI, and
+# nothing computed without inputs
+# ------------------------------------------------------------------------------------------------
+def _tile(a: np.ndarray, pixel_type: str = "32BF", nodata: float = -9999) -> bytes:
+    return raster_wkb(a.astype(np.float32 if pixel_type == "32BF" else np.uint8), pixel_type,
+                      nodata, 450_000, 4_950_000, 30, 26910)
+
+
+def test_kernels_aet_balance_ndvi_cover_and_missing_inputs(conn: psycopg.Connection) -> None:
+    """np_water_yield with an aet tile and no Budyko inputs: P - R - AET (yield and AET not
+    computed); np_sensitivity with NDVI and its end members: FVC = (NDVI - 0.1) / 0.8; a
+    kernel without its inputs returns nothing (the models then write no row)."""
+    lc = np.array([[1, 2], [3, 255]])
+    P = np.array([[1000.0, 800.0], [600.0, 500.0]])
+    lc_t, p_t = _tile(lc, "8BUI", 255), _tile(P)
+    aet_t = _tile(np.full((2, 2), 300.0))
+    out = conn.execute(
+        "select raster.np_water_yield(%s, %s, null, null, null, %s, null, null, "
+        "array[1, 2], null, null, null, array[0.1, 0.5]::float8[], 5)",
+        (lc_t, p_t, aet_t)).fetchone()[0]
+    wy, aet, wc = (decode_band(out, b)[0] for b in (1, 2, 3))
+    assert np.isnan(wy).all() and np.isnan(aet).all()
+    # class 1: 1000 - 100 - 300; class 2: 800 - 400 - 300; class 3 has no runoff coefficient
+    assert wc[0, 0] == pytest.approx(600) and wc[0, 1] == pytest.approx(100)
+    assert np.isnan(wc[1, 0]) and np.isnan(wc[1, 1])
+    # no precipitation tile: nothing
+    none = conn.execute("select raster.np_water_yield(%s, null, null, null, null, %s, null, "
+                        "null, array[1], null, null, null, array[0.1]::float8[], 5)",
+                        (lc_t, aet_t)).fetchone()[0]
+    assert none is None
+
+    # erosion sensitivity with the cover from NDVI (end members 0.1 and 0.9): NDVI 0.18, 0.30,
+    # 0.62, 0.86 -> FVC 0.1, 0.25, 0.65, 0.95 -> cover grades 9, 7, 3, 1; R 700 (9),
+    # K 0.035 (7), flat DEM (relief 1): (9 x 7 x 1 x g)^1/4 = 4.88, 4.58, 3.71, 2.82
+    ndvi = np.array([[0.18, 0.30], [0.62, 0.86]])
+    lc4 = np.array([[1, 1], [1, 1]])
+    args = (_tile(lc4, "8BUI", 255), _tile(np.full((2, 2), 700.0)),
+            _tile(np.full((2, 2), 0.035)), [_tile(np.full((2, 2), 100.0))], _tile(ndvi))
+    out = conn.execute(
+        "select raster.np_sensitivity(%s, %s, %s, %s::bytea[], null, null, null, null, null, "
+        "%s, null, null, 0.1, 0.9, 1000, array[25, 100, 400, 600]::float8[], "
+        "array[0.01, 0.02, 0.03, 0.04]::float8[], array[20, 50, 100, 300]::float8[], "
+        "array[0.2, 0.4, 0.6, 0.8]::float8[], array[2, 4, 6, 8]::float8[], "
+        "array[1.5, 4, 16, 24]::float8[], array[0.2, 0.4, 0.6, 0.8]::float8[], "
+        "array[2, 4, 6, 8]::float8[], array[0.1, 0.3, 0.5, 0.7]::float8[], "
+        "array[5, 15, 25, 35]::float8[], array[0.2, 0.4, 0.6, 0.8]::float8[], "
+        "array[2, 4, 6, 8]::float8[])", args).fetchone()[0]
+    ero, des, rocky = (decode_band(out, b)[0] for b in (1, 2, 3))
+    assert ero.tolist() == [[3, 3], [2, 2]]
+    assert (des == 0).all() and (rocky == 0).all()   # their inputs are missing
