@@ -14,6 +14,8 @@ The files the demo needs but the data sets do not hold are derived here at run t
   region's boundary;
 - ``willamette_example_projects.geojson``: three clearly labelled *example* restoration projects,
   placed where the InVEST 2050 scenario restores vegetation;
+- ``willamette_habitat_region.geojson``: the footprint of hq_epochs_subarea/lc_samp_cur_b.tif
+  (EPSG:26910), the boundary of the habitat-quality demo region;
 - ``assaba_region.gpkg``: the outline of the Assaba mask of the MODIS land-cover rasters, in
   their MODIS sinusoidal CRS;
 - ``assaba_gpp_YYYY.tif``: the MODIS annual GPP rasters with the MOD17 fill codes (65529-65535,
@@ -64,6 +66,8 @@ def derive(sample: Path, out: Path) -> Path:
     legend(sample, out)
     region(sample, out)
     example_projects(sample, out)
+    if (sample / HABITAT_LANDCOVER).is_file():
+        habitat_region(sample, out)
     if (sample / ASSABA).is_dir():
         assaba_region(sample, out)
         assaba_gpp(sample, out)
@@ -108,14 +112,30 @@ def legend(sample: Path, out: Path) -> Path:
 
 
 def region(sample: Path, out: Path) -> Path:
-    with rasterio.open(sample / "invest_willamette" / "lulc_samp_cur.tif") as src:
+    return _footprint(sample / "invest_willamette" / "lulc_samp_cur.tif",
+                      "Willamette sample extent", out / "willamette_region.geojson")
+
+
+#: the land cover of the habitat-quality inputs (InVEST's biodiversity sample sub-area)
+HABITAT_LANDCOVER = Path("invest_willamette") / "hq_epochs_subarea" / "lc_samp_cur_b.tif"
+
+
+def habitat_region(sample: Path, out: Path) -> Path:
+    """The footprint of the habitat-quality land cover, on whose grid its threat rasters lie."""
+    return _footprint(sample / HABITAT_LANDCOVER, "Willamette habitat-quality sample extent",
+                      out / "willamette_habitat_region.geojson")
+
+
+def _footprint(raster: Path, name: str, path: Path) -> Path:
+    """A GeoJSON rectangle of a raster's bounds in its CRS (EPSG:26910 for these files)."""
+    with rasterio.open(raster) as src:
         left, bottom, right, top = src.bounds
     ring = [[left, bottom], [right, bottom], [right, top], [left, top], [left, bottom]]
     doc = {"type": "FeatureCollection",
            "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::26910"}},
-           "features": [{"type": "Feature", "properties": {"name": "Willamette sample extent"},
+           "features": [{"type": "Feature", "properties": {"name": name},
                          "geometry": {"type": "Polygon", "coordinates": [ring]}}]}
-    return _write(out / "willamette_region.geojson", json.dumps(doc, indent=1))
+    return _write(path, json.dumps(doc, indent=1))
 
 
 def example_projects(sample: Path, out: Path) -> Path:

@@ -408,7 +408,8 @@ def _invest_services(path: Path, table) -> tuple[list, list, str] | None:
     * threat table (THREAT, MAX_DIST, WEIGHT, DECAY [, DESCRIP, CUR_PATH, FUT_PATH,
       BASE_PATH]): threat_max_dist (m), threat_weight and threat_decay (0 linear,
       1 exponential) per threat (stratum). MAX_DIST is metres since InVEST 3.15 (3.14 and the
-      2013 tables: km); a column MAX_DIST_KM is read as km;
+      2013 tables: km); a column MAX_DIST_KM is read as km, MAX_DIST_M as metres; a bare
+      MAX_DIST of at most 50 everywhere is refused as kilometres;
     * sensitivity table (lucode, [name,] habitat, one column per threat): habitat per class,
       threat_sensitivity per class and threat;
     * SDR / water-yield biophysical table (lucode with usle_c, usle_p and/or Kc, root_depth,
@@ -556,12 +557,13 @@ def _invest_threats(path: Path, table, by_norm: dict):
     problems += [issue(path, items[1], "id.unique", column=columns["threat"], value=name,
                        count=len(items)) for name, items in seen.items() if len(items) > 1]
     dists = [r[4] for _, r in rows if r[0] == "threat_max_dist"]
-    if not km and dists and max(dists) <= KM_SUSPECT_MAX:
+    if dist_col == by_norm.get("maxdist") and dists and max(dists) <= KM_SUSPECT_MAX:
         problems.append(issue(path, f"column {dist_col}", "params.format",
                               detail=f"every MAX_DIST is at most {KM_SUSPECT_MAX:g} (largest "
                                      f"{max(dists):g}): MAX_DIST is metres since InVEST 3.15, "
                                      "and these look like kilometres (InVEST 3.14 and earlier): "
-                                     "multiply by 1000, or name the column MAX_DIST_KM"))
+                                     "multiply by 1000, or name the column MAX_DIST_KM (or "
+                                     "MAX_DIST_M if they are metres)"))
     return rows, problems, "invest_threats", ignored
 
 

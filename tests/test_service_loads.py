@@ -13,6 +13,7 @@ import numpy as np
 import psycopg
 import pyogrio.raw
 import pytest
+import rasterio
 import shapely
 from click.testing import CliRunner
 
@@ -119,8 +120,9 @@ def _csv(tmp: Path, name: str, text: str) -> Path:
 
 
 def test_max_dist_units(conn: psycopg.Connection, tmp_path: Path) -> None:
-    """A MAX_DIST_KM column is kilometres (x 1000 m); a bare MAX_DIST whose values all look like
-    kilometres, and a 2013 table without DECAY, are refused saying how to convert."""
+    """A MAX_DIST_KM column is kilometres (x 1000 m), MAX_DIST_M metres; a bare MAX_DIST whose
+    values all look like kilometres, and a 2013 table without DECAY, are refused saying how to
+    convert, storing nothing."""
     tiny_region(conn, tmp_path)
     sens = _csv(tmp_path, "sens.csv", "lucode,habitat,crops,roads\n1,1,0.5,0.25\n2,0,0,0\n")
     km = _csv(tmp_path, "km.csv", "THREAT,MAX_DIST_KM,WEIGHT,DECAY\ncrops,8,0.7,linear\n"
@@ -138,6 +140,12 @@ def test_max_dist_units(conn: psycopg.Connection, tmp_path: Path) -> None:
     text = str(err.value)
     assert "t.csv, column MAX_DIST" in text and "look like kilometres" in text
     assert "MAX_DIST_KM" in text and "[rule params.format]" in text
+    assert snapshot(conn) == before
+    metres = _csv(tmp_path, "m.csv", "THREAT,MAX_DIST_M,WEIGHT,DECAY\ncrops,8,0.7,linear\n"
+                                     "roads,0.5,1,exponential\n")
+    got = stored(conn, services(conn, [sens, metres], "hq3")[0])
+    assert got[("threat_max_dist", None, "crops")] == (8.0, "m")
+    before = snapshot(conn)
     with pytest.raises(LoadError) as err:
         services(conn, THREATS_2013, "legacy")
     assert "threats_samp_legacy.csv" in str(err.value) and "DECAY" in str(err.value)
@@ -348,3 +356,77 @@ def test_service_layers_reject_out_of_range(conn: psycopg.Connection, tmp_path: 
                 write_raster(tmp_path / "t.tif", threat, origin=(X0, Y0), nodata=-9999.0),
                 epoch="2000", show_progress=False)
     np.testing.assert_array_equal(grid_values(conn, "basin", "threat_roads"), threat)
+
+
+def test_demo_service_regions(conn: psycopg.Connection, tmp_path: Path) -> None:
+    """The demo's two service regions on the bundled InVEST inputs: every grid, read here with
+    rasterio inside the watersheds (pixel centres, shapely/GDAL), has the same pixel count and
+    sum as stored — erodibility lacks K on 6 342 pixels, as its SOURCE.md counts; the access
+    layer equals GDAL's rasterisation of access_samp.shp (InVEST's rule: ACCESS by pixel
+    centre, 1 where no polygon) on every pixel; a second pass loads nothing."""
+    from rasterio.features import geometry_mask, rasterize
+
+    from ecorest import demo
+    from helpers import DERIVED
+
+    load_legend(conn, "willamette", DERIVED / "willamette_legend.csv")
+
+    def raster(region, layer, path, **kw):
+        return lambda c: load_raster(c, region, layer, path, show_progress=False, **kw)
+
+    steps = demo.services_steps(WILLAMETTE.parent, DERIVED, raster)
+    for _, step in steps:
+        step(conn)
+        conn.rollback()
+    meta, _, wkb, _ = pyogrio.raw.read(WILLAMETTE / "watersheds.shp")
+    watersheds = shapely.union_all(shapely.from_wkb(wkb))
+    for layer, path, count in (
+            ("erodibility", ES / "sdr" / "derived_erodibility_demgrid.tif", 154_991),
+            ("precip", ES / "water_yield" / "derived_precip_demgrid.tif", 161_333),
+            ("dem", WILLAMETTE / "dem_30m.tif", 161_333)):
+        with rasterio.open(path) as src:
+            a, nodata, transform = src.read(1).astype(np.float64), src.nodata, src.transform
+        inside = geometry_mask([watersheds], out_shape=a.shape, transform=transform, invert=True)
+        ok = inside & (a != nodata) if nodata is not None else inside
+        n, total = conn.execute(
+            "select sum((st_summarystats(rast)).count), sum((st_summarystats(rast)).sum) "
+            "from raster.tiles join raster.catalog c using (catalog_id) join registry.regions r "
+            "using (region_id) where r.name = 'willamette_services' and c.layer = %s and "
+            "c.is_current", (layer,)).fetchone()
+        conn.rollback()
+        assert int(n) == ok.sum() == count, layer
+        assert float(total) == pytest.approx(a[ok].sum(), rel=1e-9), layer
+    assert 161_333 - 154_991 == 6_342
+    # access: InVEST's rasterisation of the ACCESS field on the habitat grid, pixel by pixel
+    meta, _, wkb, fields = pyogrio.raw.read(ES / "habitat_quality" / "access_samp.shp")
+    access = fields[list(meta["fields"]).index("ACCESS")]
+    with rasterio.open(WILLAMETTE / "hq_epochs_subarea" / "lc_samp_cur_b.tif") as src:
+        shape, transform = src.shape, src.transform
+    expected = rasterize(list(zip(shapely.from_wkb(wkb), access, strict=True)), out_shape=shape,
+                         transform=transform, fill=1.0, dtype="float32")
+    rows = conn.execute(
+        "select tile_x, tile_y, st_dumpvalues(rast, 1), r.origin_x, r.origin_y "
+        "from raster.tiles join raster.catalog c using (catalog_id) join registry.regions r "
+        "using (region_id) where r.name = 'willamette_habitat' and c.layer = 'access'").fetchall()
+    conn.rollback()
+    grid = np.full((8 * 256, 8 * 256), np.nan)
+    for tx, ty, vals, _, _ in rows:
+        grid[ty * 256:(ty + 1) * 256, tx * 256:(tx + 1) * 256] = np.array(vals, dtype=float)
+    ox, oy = rows[0][3:]
+    r0, c0 = round((oy - transform.f) / 30), round((transform.c - ox) / 30)
+    got = grid[r0:r0 + shape[0], c0:c0 + shape[1]]
+    assert np.array_equal(got, expected.astype(np.float64))
+    counts = dict(conn.execute(
+        "select ps.name, count(*) from registry.parameter_sets ps join "
+        "registry.parameter_values using (parameter_set_id) where ps.kind = 'services' "
+        "group by 1").fetchall())
+    threats = conn.execute("select count(distinct layer) from raster.catalog where layer like "
+                           "'threat%' and epoch_label in ('1990', '2050')").fetchone()[0]
+    conn.rollback()
+    assert counts == {"invest_willamette_services": 5 * 66,
+                      "invest_willamette_habitat": 61 + 61 * 7 + 3 * 7} and threats == 7
+    before = snapshot(conn)
+    for _, step in steps:
+        step(conn)
+        conn.rollback()
+    assert snapshot(conn) == before

@@ -26,11 +26,13 @@ def demo(settings: Settings, out_dir: str) -> None:
 
     Finds the public sample data (ECOREST_SAMPLE_DATA, else ./shared/data or ../shared/data),
     derives the demo's legend, region and example projects from them, starts the embedded
-    cluster (or uses --dsn), brings the schema to head, loads every data set into three regions
-    (willamette, ansai, assaba), runs every model (carbon and restoration-area identification) for
-    each, writes the assessment reports (Chinese and English; HTML, PDF, Markdown) and the
-    exports (GeoPackage, GeoTIFF, CSV, Excel) to --out, then prints where to look and how to
-    connect. Running it again loads and computes nothing new.
+    cluster (or uses --dsn), brings the schema to head, loads every data set into its regions
+    (willamette, ansai, assaba; the ecosystem-service inputs in willamette_services and
+    willamette_habitat), runs every model (carbon, restoration-area identification, ecosystem
+    services) for each, writes the assessment reports of willamette, ansai and assaba (Chinese
+    and English; HTML, PDF, Markdown) and the exports (GeoPackage, GeoTIFF, CSV, Excel) to
+    --out, then prints where to look and how to connect. Running it again loads and computes
+    nothing new.
     """
     from ecorest import demo as demo_mod
     from ecorest import samples
@@ -54,6 +56,8 @@ def demo(settings: Settings, out_dir: str) -> None:
         run_id = run_assessment(conn, url, "willamette", work_dir=settings.home / "dbt")
         ansai_run = run_assessment(conn, url, "ansai", work_dir=settings.home / "dbt")
         assaba_run = run_assessment(conn, url, "assaba", work_dir=settings.home / "dbt")
+        service_runs = {r: run_assessment(conn, url, r, work_dir=settings.home / "dbt")
+                        for r in demo_mod.service_regions(sample)}
         grade_tables = [grade_table(conn, run_id, "willamette"),
                         grade_table(conn, ansai_run, "ansai")]
         written = demo_mod.outputs(conn, Path(out_dir))
@@ -61,6 +65,7 @@ def demo(settings: Settings, out_dir: str) -> None:
         carbon = summary.carbon_by_pool(conn, run_id)
         benefits = summary.project_benefits(conn, run_id)
         matched = summary.matched_benefits(conn, assaba_run)
+        services = demo_mod.service_inputs(conn, service_runs)
     print_status(settings)
     table = Table("region", "grid CRS", "pixel m", "raster layers", "zones", "projects",
                   "plots", title="loaded", title_justify="left")
@@ -95,6 +100,8 @@ def demo(settings: Settings, out_dir: str) -> None:
     for t in grade_tables:
         if t is not None:
             out.print(t)
+    if services:
+        out.print(demo_mod.service_table(services))
     reports = sorted(str(f) for f in written if f.suffix in (".html", ".pdf"))
     out.print(f"done in {time.monotonic() - t0:.0f} s.\n\n"
               f"Reports (Chinese and English) and exports are in {out_dir}/ ({len(written)} "
