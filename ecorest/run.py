@@ -37,6 +37,7 @@ from ecorest import assets
 from ecorest.errors import LoadError, RunError
 from ecorest.etl.loadlog import use_loader_role
 from ecorest.etl.regions import get_region
+from ecorest.progress import StepBar
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ RUN_LOCK = 0x65636F72  # "ecor"
 #: the message of a run found dead
 DEAD_RUN = ("the process running it ended without finishing (killed?); its partial results "
             "were removed")
+#: the message of a run stopped with Ctrl-C
+CANCELLED = "cancelled by the user (Ctrl-C)"
 #: dbt's sessions notice within this many ms that the client is gone and stop their work
 CLIENT_CHECK_MS = 2000
 
@@ -129,22 +132,28 @@ def stop_server_work_on_interrupt(url: str):
         raise KeyboardInterrupt
 
 
-def dbt(args: list[str], url: str, work_dir: Path) -> tuple[bool, str]:
+def dbt(args: list[str], url: str, work_dir: Path, *, bar: StepBar | None = None,
+        label: str = "dbt", timings: dict | None = None) -> tuple[bool, str]:
     """Invoke dbt in-process; returns (success, summary of failures). Ctrl-C stops the work on
-    the server and raises KeyboardInterrupt once dbt has returned."""
+    the server and raises KeyboardInterrupt once dbt has returned. ``bar`` shows the models
+    and tests done out of all, under ``label``, and those under way; ``timings`` receives the
+    seconds of each model (name -> s)."""
     from dbt.cli.main import dbtRunner
 
     work_dir.mkdir(parents=True, exist_ok=True)
     common = ["--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
               "--target-path", str(work_dir / "target")]
-    with dbt_environment(url), stop_server_work_on_interrupt(url), _client_check():
+    with dbt_environment(url), stop_server_work_on_interrupt(url), _client_check(url):
         os.environ["DBT_LOG_PATH"] = str(work_dir / "logs")
         os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"  # no network calls
         # dbt prints nothing itself: its failures are collected below and reported once
-        res = dbtRunner().invoke([args[0], *common, "--log-level", "none", *args[1:]])
+        runner = dbtRunner(callbacks=[_progress_events(bar, label)] if bar else None)
+        res = runner.invoke([args[0], *common, "--log-level", "none", *args[1:]])
     failures = []
     if res.result is not None and hasattr(res.result, "results"):
         for r in res.result.results:
+            if timings is not None and getattr(r.node, "resource_type", None) == "model":
+                timings[r.node.name] = round(float(r.execution_time or 0), 2)
             if str(r.status) in ("error", "fail"):
                 line = f"{r.node.name}: {r.status}: {(r.message or '').strip()[:500]}"
                 stored = getattr(r.node, "relation_name", None)
@@ -156,14 +165,33 @@ def dbt(args: list[str], url: str, work_dir: Path) -> tuple[bool, str]:
     return res.success, "\n".join(failures)
 
 
+def _progress_events(bar: StepBar, label: str):
+    """A dbt event callback that moves ``bar``: the node count when dbt knows it, each node's
+    start and finish (dbt calls it from its worker threads)."""
+    def on_event(event) -> None:
+        name = event.info.name
+        if name == "ConcurrencyLine":
+            bar.reset(int(event.data.node_count), label)
+        elif name == "NodeStart":
+            bar.begin(event.data.node_info.node_name)
+        elif name == "NodeFinished":
+            bar.end(event.data.node_info.node_name)
+    return on_event
+
+
 @contextmanager
-def _client_check():
+def _client_check(url: str):
     """dbt's sessions check every CLIENT_CHECK_MS that this process is still there while a
     query runs (``client_connection_check_interval``, through libpq's PGOPTIONS), so that the
-    server stops a killed run's work instead of computing on for minutes."""
+    server stops a killed run's work instead of computing on for minutes; and they compress
+    what they store with lz4 where the server has it (``default_toast_compression``: tiles of
+    the factor, score and priority rasters are written 2-3x faster than with pglz, and read as
+    fast)."""
     old = os.environ.get("PGOPTIONS")
-    os.environ["PGOPTIONS"] = " ".join(
-        filter(None, [old, f"-c client_connection_check_interval={CLIENT_CHECK_MS}"]))
+    options = [old, f"-c client_connection_check_interval={CLIENT_CHECK_MS}"]
+    if _has_lz4(url):
+        options.append("-c default_toast_compression=lz4")
+    os.environ["PGOPTIONS"] = " ".join(filter(None, options))
     try:
         yield
     finally:
@@ -171,6 +199,22 @@ def _client_check():
             os.environ.pop("PGOPTIONS", None)
         else:
             os.environ["PGOPTIONS"] = old
+
+
+_LZ4: dict[str, bool] = {}
+
+
+def _has_lz4(url: str) -> bool:
+    """Whether the server was built with lz4 (asked once per URL)."""
+    if url not in _LZ4:
+        try:
+            with psycopg.connect(url, connect_timeout=10) as conn:
+                _LZ4[url] = bool(conn.execute(
+                    "select 'lz4' = any(enumvals) from pg_settings "
+                    "where name = 'default_toast_compression'").fetchone()[0])
+        except psycopg.Error:
+            _LZ4[url] = False
+    return _LZ4[url]
 
 
 def models_sha256() -> str:
@@ -456,16 +500,22 @@ def build_run(conn: psycopg.Connection, url: str, run_id: int, *, work_dir: Path
     t0 = time.monotonic()
     run_vars = {**dbt_vars, "run_id": run_id, "region_id": region_id,
                 "ipcc_edition": ipcc_edition}
+    models: dict[str, float] = {}
     try:
-        failures = check_densities_first(conn, url, run_vars, work_dir)  # Tier 1 gaps, early
-        ok = failures is None
-        if ok:
-            ok, failures = dbt(["build", "--vars", json.dumps(run_vars)], url, work_dir)
+        with StepBar(f"run {run_id}") as bar:
+            # checks that can fail without per-pixel work (Tier 1 gaps ...), first
+            failures = check_densities_first(conn, url, run_vars, work_dir, bar=bar)
+            ok = failures is None
+            if ok:
+                ok, failures = dbt(["build", "--vars", json.dumps(run_vars)], url, work_dir,
+                                   bar=bar, label=f"run {run_id} models", timings=models)
     except KeyboardInterrupt:
-        _finish(conn, run_id, "failed", "interrupted by the user (Ctrl-C)",
+        _finish(conn, run_id, "failed", CANCELLED,
                 {"dbt_build_s": round(time.monotonic() - t0, 2)}, remove_rows=True)
         raise
-    timings = {"dbt_build_s": round(time.monotonic() - t0, 2)}
+    # where the time went: the whole build and each model (etl.assessment_runs.timings)
+    timings = {"dbt_build_s": round(time.monotonic() - t0, 2),
+               "models_s": sorted(models.items(), key=lambda kv: -kv[1])}
     gone = inputs_gone(conn, run_id) if ok else []
     if gone:
         message = ("inputs of the run were replaced or removed while it computed, so its "
@@ -524,14 +574,15 @@ DENSITY_CHECK = ["--select", "+int_density_gaps", "+int_ident_factors",
 
 
 def check_densities_first(conn: psycopg.Connection, url: str, run_vars: dict,
-                          work_dir: Path) -> str | None:
+                          work_dir: Path, bar: StepBar | None = None) -> str | None:
     """Build the seeds, staging models, carbon densities and identification factors only, with
     their tests, and check that every class present in the land-cover rasters has a density
     for every pool of the run (seconds, before any per-pixel model). Returns None when all
     pass, else a message naming each class, pool, IPCC stratum and reason
     (``intermediate.int_density_gaps``), or the failing checks (dbt's failures): a check that
     can fail without per-pixel work is reported before any of it starts."""
-    ok, failures = dbt(["build", *DENSITY_CHECK, "--vars", json.dumps(run_vars)], url, work_dir)
+    ok, failures = dbt(["build", *DENSITY_CHECK, "--vars", json.dumps(run_vars)], url, work_dir,
+                       bar=bar, label=f"run {run_vars['run_id']} checks")
     try:
         rows = conn.execute(
             "select class_code, class_name, ipcc_category, string_agg(pool, ', ' order by pool),"

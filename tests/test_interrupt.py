@@ -38,9 +38,9 @@ def test_ctrl_c_stops_the_run_on_the_server(db_url: str, tmp_path) -> None:
         assert proc.returncode == 130, err
         assert "Traceback" not in out + err
         errors = [line for line in err.splitlines() if line.startswith("error:")]
-        assert len(errors) == 1 and "interrupted" in errors[0], err
+        assert len(errors) == 1 and "cancelled by the user" in errors[0], err
         left = watch.execute("select count(*) from pg_stat_activity where application_name = %s",
                              (app,)).fetchone()[0]
         assert left == 0
         assert watch.execute("select status, message from etl.assessment_runs").fetchall() == [
-            ("failed", "interrupted by the user (Ctrl-C)")]
+            ("failed", "cancelled by the user (Ctrl-C)")]

@@ -11,14 +11,111 @@ import logging
 from collections.abc import Callable, Iterable
 
 import click
+from rich import box
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.table import Table
 
 from ecorest.settings import ENV_DATABASE_URL, ENV_HOME, Settings
 
 log = logging.getLogger("ecorest")
 console = Console(stderr=True)
 out = Console()
+
+
+#: text columns of result tables keep at least this width (a word longer than that is cut
+#: over two lines, never with an ellipsis)
+TEXT_MIN_WIDTH = 15
+
+
+class ResultTable:
+    """A result table that fits the terminal, 80 columns too: no vertical rules, numeric
+    columns right-aligned and never cut or wrapped, text columns (names, factors) wrapped
+    between words, each as wide as its longest word up to TEXT_MIN_WIDTH; the title and the
+    caption wrap likewise. When the numbers alone are too wide for the terminal, the numeric
+    columns (those reaching 1,000) are shown in thousands (k) or millions (M), all of them, and
+    the caption says so. Rows left out are counted in the caption (``more_caption``)."""
+
+    def __init__(self, title: str, columns: Iterable[str], numeric: Iterable[str] = (),
+                 caption: str | None = None) -> None:
+        self.title, self.columns, self.caption = title, list(columns), caption
+        self.numeric = set(numeric)
+        self.rows: list[list[str]] = []
+
+    def add_row(self, *cells: str) -> None:
+        self.rows.append([str(c) for c in cells])
+
+    def table(self, abbreviate: frozenset[int] = frozenset()) -> Table:
+        units = {}
+        for i in abbreviate:
+            top = max((abs(_number(r[i]) or 0) for r in self.rows), default=0)
+            units[i] = (1e6, "M") if top >= 1e6 else (1e3, "k")
+        notes = [self.caption] if self.caption else []
+        if units:
+            used = {u for _, u in units.values()}
+            notes.append("rounded to fit the terminal: " + ", ".join(
+                f"({u}) {'millions' if u == 'M' else 'thousands'}" for u in sorted(used)))
+        table = Table(title=self.title, title_justify="left",
+                      caption="\n".join(notes) or None, caption_justify="left",
+                      box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0, 0, 1))
+        for i, name in enumerate(self.columns):
+            cells = [r[i] for r in self.rows]
+            if name in self.numeric:
+                table.add_column(name + (units[i][1] and f" ({units[i][1]})" if i in units
+                                         else ""), justify="right", no_wrap=True)
+            else:
+                words = [len(w) for c in cells for w in c.split()] + [len(name)]
+                table.add_column(name, overflow="fold", min_width=min(TEXT_MIN_WIDTH,
+                                                                      max(words)))
+        for r in self.rows:
+            table.add_row(*(_scaled(c, *units[i]) if i in units else c
+                            for i, c in enumerate(r)))
+        return table
+
+    def _need(self, table: Table) -> int:
+        """Columns needed: whole numeric columns, text columns at their minimum, 2 between."""
+        widths = []
+        for column in table.columns:
+            cells = [str(c) for c in column.cells] + [str(column.header)]
+            widths.append(max(len(c) for c in cells) if column.no_wrap
+                          else column.min_width or 1)
+        return sum(widths) + 2 * (len(widths) - 1)
+
+    def __rich_console__(self, console, options):
+        table = self.table()
+        if self._need(table) > options.max_width:
+            # every numeric column with values of 1,000 or more, in k or M alike
+            big = frozenset(i for i, n in enumerate(self.columns) if n in self.numeric
+                            and max((abs(_number(r[i]) or 0) for r in self.rows),
+                                    default=0) >= 1e3)
+            table = self.table(big)
+        yield table
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        return None
+
+
+def _scaled(text: str, factor: float, unit: str) -> str:
+    x = _number(text)
+    return text if x is None else f"{x / factor:,.1f}"
+
+
+def result_table(title: str, columns: Iterable[str], numeric: Iterable[str] = (),
+                 caption: str | None = None) -> ResultTable:
+    """A :class:`ResultTable` (add rows with ``add_row``, print it with ``out.print``)."""
+    return ResultTable(title, columns, numeric, caption)
+
+
+def more_caption(shown: int, total: int, what: str, where: str) -> str | None:
+    """"+N more <what> (<where>)" when rows were left out of a table, else None."""
+    n = total - shown
+    if n <= 0:
+        return None
+    return f"+{n:,} more {what if n > 1 else what.removesuffix('s')} ({where})"
 
 
 

@@ -6,13 +6,12 @@ import time
 from pathlib import Path
 
 import click
-from rich.table import Table
 
 from ecorest.settings import Settings
 from ecorest.store import db as dbmod
 from ecorest.store.cluster import EmbeddedCluster
 
-from ._common import command, log, out
+from ._common import command, log, out, result_table
 from .db import print_status
 from .run import grade_table
 
@@ -67,30 +66,41 @@ def demo(settings: Settings, out_dir: str) -> None:
         matched = summary.matched_benefits(conn, assaba_run)
         services = demo_mod.service_inputs(conn, service_runs)
     print_status(settings)
-    table = Table("region", "grid CRS", "pixel m", "raster layers", "zones", "projects",
-                  "plots", title="loaded", title_justify="left")
+    # result tables fit 80 columns: numbers right-aligned and whole, text wrapped
+    table = result_table("loaded", ["region", "grid CRS", "pixel m", "rasters", "zones",
+                                    "projects", "plots"],
+                         numeric=["pixel m", "rasters", "zones", "projects", "plots"])
     for r in loaded:
         table.add_row(r[0], r[1], f"{r[2]:g}", *(str(x) for x in r[3:]))
     out.print(table)
-    ctable = Table("pool", "stock 1990 t C", "stock 2050 t C", "change t C",
-                   "sink t CO2e/yr", title=f"willamette carbon (assessment run {run_id}, "
-                   "InVEST pool table; 2050 is the InVEST scenario)", title_justify="left")
+    ctable = result_table(f"willamette carbon (assessment run {run_id}, InVEST pool table; "
+                          "2050 is the InVEST scenario)",
+                          ["pool", "1990 t C", "2050 t C", "change t C", "t CO2e/yr"],
+                          numeric=["1990 t C", "2050 t C", "change t C", "t CO2e/yr"],
+                          caption="stocks 1990 and 2050, their change and the sink it "
+                                  "makes per year")
     for r in carbon:
         ctable.add_row(r["pool"], *(f"{r[k]:,}" for k in ("stock_t1_t", "stock_t2_t",
                                                           "change_t", "sink_co2e_t_per_yr")))
     out.print(ctable)
-    btable = Table("project", "name", "ha", "change t C", "baseline t C",
-                   "sink enhancement t CO2e/yr", title="example projects (illustrative) against "
-                   "a 1 km ring of comparable pixels, all pools", title_justify="left")
+    btable = result_table("example projects (illustrative) against a 1 km ring of comparable "
+                          "pixels, all pools",
+                          ["project", "name", "ha", "change t C", "baseline t C",
+                           "t CO2e/yr"],
+                          numeric=["ha", "change t C", "baseline t C", "t CO2e/yr"],
+                          caption="t CO2e/yr: the sink enhancement (change beyond the "
+                                  "baseline, per year)")
     for r in benefits:
         btable.add_row(r["project_id"], r["project_name"],
                        *(f"{r[k]:,}" for k in ("area_ha", "change_t", "baseline_change_t",
                                                "sink_enhancement_co2e_t_per_yr")))
     out.print(btable)
-    mtable = Table("project", "benefit t C", "95 % interval", "sink rate vs before",
-                   "vs controls", title=f"assaba example projects (illustrative) against "
-                   f"matched controls, biomass following MODIS GPP (run {assaba_run})",
-                   title_justify="left")
+    mtable = result_table(f"assaba example projects (illustrative) against matched controls, "
+                          f"biomass following MODIS GPP (run {assaba_run})",
+                          ["project", "benefit t C", "95 % interval", "sink rate vs before",
+                           "vs controls"],
+                          numeric=["benefit t C", "95 % interval", "sink rate vs before",
+                                   "vs controls"])
     for r in matched:
         mtable.add_row(r["project_id"], f"{r['benefit_t']:,.0f}",
                        f"{r['benefit_p2_5_t']:,.0f} … {r['benefit_p97_5_t']:,.0f}",

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 import yaml
-from rich.table import Table
+from rich.text import Text
 
 from ecorest.settings import Settings
 from ecorest.store import db as dbmod
 from ecorest.vocab import DEFAULT_IPCC_EDITION, IPCC_EDITIONS
 
-from ._common import command, out
+from ._common import ResultTable, command, console, more_caption, out, result_table
 
 
 @command(None, "run")
@@ -48,9 +48,16 @@ def run_cmd(settings: Settings, region_name: str, ipcc_edition: str, force: bool
 
     url = dbmod.resolve_url(settings)
     with dbmod.session(settings) as conn:
-        run_id = run_assessment(conn, url, region_name, work_dir=settings.home / "dbt",
-                                ipcc_edition=ipcc_edition, force=force,
-                                dbt_vars=parse_overrides(overrides), params=list(pins))
+        try:
+            run_id = run_assessment(conn, url, region_name, work_dir=settings.home / "dbt",
+                                    ipcc_edition=ipcc_edition, force=force,
+                                    dbt_vars=parse_overrides(overrides), params=list(pins))
+        except KeyboardInterrupt:
+            # Ctrl-C: the run is recorded failed, its rows removed, its server work stopped
+            console.print(Text.assemble(("error:", "bold red"), " cancelled by the user: the "
+                                        "run is marked failed, its partial results removed and "
+                                        "its work on the server stopped"), soft_wrap=True)
+            raise click.exceptions.Exit(130) from None
         totals = summary.stock_totals(conn, run_id)
         grades = grade_table(conn, run_id, region_name)
     out.print(f"assessment run {run_id} of {region_name}: succeeded")
@@ -90,24 +97,44 @@ def parse_overrides(items: tuple[str, ...]) -> dict:
     return result
 
 
-def grade_table(conn, run_id: int, region_name: str) -> Table | None:
-    """Restoration priority of a run by zone (the region and every zone set), for the console."""
+#: zones shown by ``ecorest run`` and the demo (the rest: "+N more zones")
+MAX_ZONES = 12
+
+
+def grade_table(conn, run_id: int, region_name: str) -> ResultTable | None:
+    """Restoration priority of a run by zone (the region and every zone set), for the console:
+    area by grade (ha, right-aligned) and the factors contributing most; fits 80 columns."""
     from ecorest.report import summary
 
-    rows = summary.priority_by_zone(conn, run_id)
+    rows = summary.priority_by_zone(conn, run_id, limit=10_000)
     if not rows:
         return None
     patches = summary.patch_totals(conn, run_id)
-    table = Table("zone", "assessed ha", "1 priority", "2 restoration", "3 improvement",
-                  "4 protection", "5 general", "top factors",
-                  title=f"{region_name}: restoration priority by zone (ha; run {run_id}; "
-                        f"{patches['patches']} patches, {patches['area_ha']:,.0f} ha)",
-                  title_justify="left")
+    shown = rows[:MAX_ZONES]
+    labels = []
+    for r in shown:
+        name = r["zone_name"]
+        labels.append(name if r["zone_set"] == "region" else
+                      f"{r['zone_set']} {r['zone_code']} "
+                      f"{name if name != r['zone_code'] else ''}".strip())
+    # the factors that contribute most, once per combination, with the zones that have it
+    # (a column of factor names would not fit 80 columns beside six areas)
+    by_factors: dict[str, list[str]] = {}
+    for r, label in zip(shown, labels, strict=True):
+        by_factors.setdefault(r["top_factors"] or "none", []).append(label)
+    notes = ["ha by grade: 1 priority restoration, 2 restoration, 3 improvement, "
+             "4 protection, 5 general",
+             "top factors: " + "; ".join(f"{f} ({', '.join(z)})"
+                                        for f, z in by_factors.items()),
+             more_caption(len(shown), len(rows), "zones", "marts.zone_scores, bi.zone_scores")]
+    table = result_table(
+        f"{region_name}: restoration priority by zone (run {run_id}; {patches['patches']:,} "
+        f"patches, {patches['area_ha']:,.0f} ha)",
+        ["zone", "assessed", "1", "2", "3", "4", "5"],
+        numeric=["assessed", "1", "2", "3", "4", "5"],
+        caption="\n".join(n for n in notes if n))
     areas = ("assessed_ha", "priority_restoration_ha", "restoration_ha", "improvement_ha",
              "protection_ha", "general_ha")
-    for r in rows:
-        name = r["zone_name"]
-        label = name if r["zone_set"] == "region" else \
-            f"{r['zone_set']} {r['zone_code']} {name if name != r['zone_code'] else ''}"
-        table.add_row(label.strip(), *(f"{r[a]:,.0f}" for a in areas), r["top_factors"] or "")
+    for r, label in zip(shown, labels, strict=True):
+        table.add_row(label, *(f"{r[a]:,.0f}" for a in areas))
     return table
