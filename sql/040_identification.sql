@@ -562,32 +562,39 @@ decode, check, place = GD['ecorest_decode'], GD['ecorest_check'], GD['ecorest_pl
 if a is None:
     return []
 v1, m1, geo = decode(a, with_geo=True)
-layers = [(0, np.zeros(v1.shape, np.int64), np.ones(v1.shape, bool))]
+npx = v1.size
+# zone layers: (zone_no, zone ids of the distinct zones, index of each pixel's zone in them,
+# pixels in a zone <> 0); the region is one zone 0 over the whole tile
+layers = [(0, np.zeros(1, np.int64), np.zeros(npx, np.int64), np.ones(npx, bool))]
 for i, z in enumerate(zones or [], start=1):
     if z is not None:
-        zone = place(v1.shape, geo, z)
-        layers.append((i, zone, zone != 0))
+        zone = place(v1.shape, geo, z).ravel()
+        keys, inv = np.unique(zone, return_inverse=True)    # one sort per zone set
+        layers.append((i, keys, inv, zone != 0))
 nb, = struct.unpack_from('<H', a, 3)
 decoded = [(v1, m1)] + [decode(a, b) for b in range(2, nb + 1)]
+grade = v1.ravel().astype(np.int64)
 out = []
-for no, zone, inz in layers:
+for no, keys, inv, inz in layers:
     check()                                     # a cancellation point (sql/030_kernels.sql)
     # band 1: pixels per (zone, whole value), as raster.crosstab counts them
-    ok = m1 & inz
+    ok = m1.ravel() & inz
     if ok.any():
-        key = (zone[ok] << 32) | (v1[ok].astype(np.int64) & 0xFFFFFFFF)
-        keys, counts = np.unique(key, return_counts=True)
-        out += [(no, int(k >> 32), 1, int(np.int32(k & 0xFFFFFFFF)), int(c), None)
-                for k, c in zip(keys, counts)]
-    # every band: valid pixels and sums per zone, as raster.np_zonal sums them
+        pair = inv[ok] * (1 << 32) + (grade[ok] & 0xFFFFFFFF)
+        pk, counts = np.unique(pair, return_counts=True)
+        out += [(no, int(keys[k >> 32]), 1, int(np.int32(k & 0xFFFFFFFF)), int(c), None)
+                for k, c in zip(pk, counts)]
+    # every band: valid pixels and sums per zone, as raster.np_zonal sums them (bincount in
+    # pixel order: the same sums to the last bit)
     for b, (v, m) in enumerate(decoded, start=1):
-        ok = m & inz & np.isfinite(v)
+        ok = (m & np.isfinite(v)).ravel() & inz
         if not ok.any():
             continue
-        keys, inv = np.unique(zone[ok], return_inverse=True)
-        cnt = np.bincount(inv)
-        tot = np.bincount(inv, weights=v[ok].astype(np.float64))
-        out += [(no, int(k), b, None, int(c), float(t)) for k, c, t in zip(keys, cnt, tot)]
+        cnt = np.bincount(inv[ok], minlength=keys.size)
+        tot = np.bincount(inv[ok], weights=v.ravel()[ok].astype(np.float64),
+                          minlength=keys.size)
+        out += [(no, int(keys[j]), b, None, int(cnt[j]), float(tot[j]))
+                for j in np.nonzero(cnt)[0]]
 return out
 $$;
 comment on function raster.np_zone_stats(bytea, bytea[]) is
