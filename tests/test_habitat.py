@@ -124,7 +124,8 @@ def random_landscape() -> tuple[np.ndarray, np.ndarray]:
 
 
 def habitat_region(conn, tmp_path: Path) -> dict[str, int]:
-    """Region 'hq' (48 x 48 px, 16-px tiles) with land cover 2000 (hand) and 2020 (random),
+    """Region 'hq' (48 x 48 px, 16-px tiles) with land cover 2000 (hand), 1990 (the same, but
+    before every threat layer) and 2020 (random),
     threat_road and threat_town of 2000, threat_road of 2020, the access layer (2000) and the
     services and carbon parameters; returns the land-cover catalog ids per epoch."""
     lc0, th0, access = hand_landscape()
@@ -136,6 +137,10 @@ def habitat_region(conn, tmp_path: Path) -> dict[str, int]:
     load_legend(conn, "hq", tmp_path / "legend.csv")
     ids = {}
     [ids["2000"]] = load_raster(conn, "hq", "landcover", p, epoch="2000", legend="hq",
+                                show_progress=False)
+    # an earlier epoch with no threat layer on or before it: not computed
+    p = write_raster(tmp_path / "lc1990.tif", lc0, nodata=0)
+    [ids["1990"]] = load_raster(conn, "hq", "landcover", p, epoch="1990", legend="hq",
                                 show_progress=False)
     p = write_raster(tmp_path / "lc2020.tif", lc1, nodata=0)
     [ids["2020"]] = load_raster(conn, "hq", "landcover", p, epoch="2020", legend="hq",
@@ -192,6 +197,7 @@ def test_habitat_quality_by_hand_numpy_and_one_tile(db_url: str, tmp_path: Path)
                 1, 0, 0.05)), 1)
             from lc
             """).fetchone()
+    # 1990 has no threat layer on or before it (the 2000 ones come later): not computed
     assert epochs == {ids["2000"]: "2000", ids["2020"]: "2020"}
     q, deg = hand
     w_road, w_town = 1 / 1.5, 0.5 / 1.5
