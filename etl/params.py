@@ -479,11 +479,20 @@ def _invest_biophysical(path: Path, table, by_norm: dict, lucode: str):
     columns = {"lucode": lucode, **{k: by_norm[norm_name(k)] for k in wanted}}
     layout = "+".join(layouts)
     ignored = _ignored(path, table, set(columns.values()), layout)
-    good, problems = _numbers(path, table, columns, tuple(columns), lucode)
-    rows = [(f"{table.items[i]}, column {columns[k]}",
-             (INVEST_CLASS_COLUMNS[k][0], v["lucode"], None, None, v[k],
-              INVEST_CLASS_COLUMNS[k][1], None, None))
-            for i, v in good for k in wanted]
+    # InVEST reads root_depth of vegetated classes only (lulc_veg 1): it may be empty elsewhere
+    good, problems = _numbers(path, table, columns,
+                              tuple(k for k in columns if k != "root_depth"), lucode)
+    rows = []
+    for i, v in good:
+        for k in wanted:
+            if v[k] is None:  # root_depth
+                if v["lulc_veg"] == 1:
+                    problems.append(issue(path, table.items[i], "value.required",
+                                          column=f"{columns[k]} (of a class with LULC_veg 1)"))
+                continue
+            rows.append((f"{table.items[i]}, column {columns[k]}",
+                         (INVEST_CLASS_COLUMNS[k][0], v["lucode"], None, None, v[k],
+                          INVEST_CLASS_COLUMNS[k][1], None, None)))
     return rows, problems, layout, ignored
 
 

@@ -141,6 +141,12 @@ def test_max_dist_units(conn: psycopg.Connection, tmp_path: Path) -> None:
     assert "t.csv, column MAX_DIST" in text and "look like kilometres" in text
     assert "MAX_DIST_KM" in text and "[rule params.format]" in text
     assert snapshot(conn) == before
+    # root_depth may be empty where InVEST does not read it (LULC_veg 0)
+    awy = _csv(tmp_path, "awy.csv", "lucode,Kc,root_depth,LULC_veg\n1,0.9,2000,1\n2,0.7,,0\n")
+    got = stored(conn, services(conn, awy, "awy")[0])
+    assert got == {("kc", 1, None): (0.9, "1"), ("root_depth", 1, None): (2000.0, "mm"),
+                   ("lulc_veg", 1, None): (1.0, "1"), ("kc", 2, None): (0.7, "1"),
+                   ("lulc_veg", 2, None): (0.0, "1")}
     metres = _csv(tmp_path, "m.csv", "THREAT,MAX_DIST_M,WEIGHT,DECAY\ncrops,8,0.7,linear\n"
                                      "roads,0.5,1,exponential\n")
     got = stored(conn, services(conn, [sens, metres], "hq3")[0])
@@ -160,6 +166,9 @@ BAD_TABLES = [
      ["awy.csv, row 3, column LULC_veg", "lulc_veg = 0.5", "[rule value.code]"]),
     ({"awy.csv": "lucode,Kc,root_depth\n1,0.9,2000\n"},
      ["awy.csv", "lulc_veg", "[rule table.columns]"]),
+    ({"awy.csv": "lucode,Kc,root_depth,LULC_veg\n1,0.9,,1\n2,0.7,,0\n"},
+     ["awy.csv, row 2: root_depth (of a class with LULC_veg 1) is empty",
+      "[rule value.required]"]),
     ({"hydro.csv": "lucode,etk,root_depth\n1,900,2000\n"},
      ["hydro.csv, column etk", "Kc = etk / 1000", "LULC_veg", "[rule params.format]"]),
     ({"t.csv": "THREAT,MAX_DIST,WEIGHT,DECAY\ncrops,800,0.7,quadratic\n",
