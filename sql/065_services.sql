@@ -32,7 +32,8 @@ comment on function raster.np_value_histogram(bytea, integer, double precision,
 -- shares[1] (e.g. 50 %) of the total is the upper break (at or above: 极重要), the value at
 -- shares[2] (80 %) the lower break (at or above: 重要; below: 一般). From a histogram with
 -- per-bin value sums: inside the crossing bin the values are taken as spread evenly, so the
--- break lies within one bin width of the exact one. Returns the breaks ascending.
+-- break lies within one bin width of the exact one. Negative amounts count as 0. Returns the
+-- breaks ascending.
 create or replace function ident.cumulative_share_breaks(counts bigint[],
                                                          sums double precision[],
                                                          lo double precision,
@@ -42,9 +43,10 @@ returns double precision[] language plpython3u immutable as $$
 import numpy as np
 c = np.asarray(counts, dtype=np.float64)
 s = np.asarray(sums, dtype=np.float64)
+# a negative amount (e.g. a water balance where runoff and evapotranspiration exceed the
+# rain) adds nothing to the service: such pixels stay below every break (一般)
+s = np.clip(s, 0, None)
 total = s.sum()
-if np.any(s < -1e-9 * max(1.0, abs(total))):
-    plpy.error('the cumulative-share rule needs values >= 0 (a service amount)')
 if c.sum() == 0 or not np.isfinite(total) or total <= 0:
     return None
 width = (hi - lo) / c.size

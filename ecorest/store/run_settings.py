@@ -201,6 +201,22 @@ SCHEMA: dict[str, Spec] = {
     "exclude_types": WordList(("forest", "grassland", "wetland", "cropland", "desert",
                                "settlement", "other")),
     "exclude_classes": CodeList(),
+    "fvc_ndvi_soil_pct": Number(0, 100),
+    "fvc_ndvi_veg_pct": Number(0, 100),
+    "rweq_z_m": Number(0, 10_000, open_low=True),
+    "sensitivity_relief_window_m": Number(0, 100_000, open_low=True),
+    "sensitivity_erosivity_breaks": NumberList(4, 0, 1e6),
+    "sensitivity_erodibility_breaks": NumberList(4, 0, 2),
+    "sensitivity_relief_breaks": NumberList(4, 0, 10_000),
+    "sensitivity_erosion_cover_breaks": NumberList(4, 0, 1),
+    "sensitivity_erosion_class_breaks": NumberList(4, 1, 9),
+    "sensitivity_aridity_breaks": NumberList(4, 0, 1000),
+    "sensitivity_desert_cover_breaks": NumberList(4, 0, 1),
+    "sensitivity_desert_class_breaks": NumberList(4, 1, 9),
+    "sensitivity_lithology_breaks": NumberList(4, 0, 1),
+    "sensitivity_slope_breaks": NumberList(4, 0, 90),
+    "sensitivity_rocky_cover_breaks": NumberList(4, 0, 1),
+    "sensitivity_rocky_class_breaks": NumberList(4, 1, 9),
 }
 
 #: settings with a fixed set of values (kept for callers of ecorest.run.SETTING_CHOICES)

@@ -1,0 +1,179 @@
+"""Ecosystem services in the identification: the cumulative-share class breaks and the
+constraint masks, checked by hand and against numpy written here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+
+from ecorest.etl.legends import load_legend
+from ecorest.etl.params import load_params
+from ecorest.etl.rasters import load_raster
+from ecorest.etl.regions import create_region
+from ecorest.run import run_assessment
+from helpers import footprint, write_raster
+
+
+def _breaks_by_numpy(values: np.ndarray, shares: tuple[float, float]) -> list[float]:
+    """The exact rule: values sorted from the largest down; the value of the pixel whose sum
+    first reaches each share of the total."""
+    v = np.sort(values)[::-1]
+    cum = np.cumsum(v) / v.sum()
+    return sorted(float(v[np.searchsorted(cum, s)]) for s in shares)
+
+
+def test_cumulative_share_breaks_match_the_exact_rule(conn: psycopg.Connection) -> None:
+    """Gamma-distributed amounts (100 000 pixels): the breaks from the 4096-bin histogram with
+    value sums lie within one bin of the exact sorted-sum breaks, and the pixels at or above
+    them hold 50 % and 80 % of the total within one bin's share."""
+    rng = np.random.default_rng(7)
+    x = rng.gamma(2.0, 30.0, 100_000)
+    lo, hi, bins = float(x.min()), float(x.max()), 4096
+    width = (hi - lo) / bins
+    idx = np.clip(((x - lo) / width).astype(np.int64), 0, bins - 1)
+    counts = np.bincount(idx, minlength=bins)
+    sums = np.bincount(idx, weights=x, minlength=bins)
+    got = conn.execute("select ident.cumulative_share_breaks(%s, %s, %s, %s, %s)",
+                       (counts.tolist(), sums.tolist(), lo, hi, [0.5, 0.8])).fetchone()[0]
+    exact = _breaks_by_numpy(x, (0.5, 0.8))
+    assert got[0] < got[1]
+    assert got == pytest.approx(exact, abs=width)
+    share_hi = x[x >= got[1]].sum() / x.sum()
+    share_lo = x[x >= got[0]].sum() / x.sum()
+    one_bin = sums.max() / x.sum()
+    assert abs(share_hi - 0.5) <= one_bin and abs(share_lo - 0.8) <= one_bin
+
+
+def test_cumulative_share_breaks_by_hand(conn: psycopg.Connection) -> None:
+    """Four pixels of 40, 30, 20 and 10 (total 100), one bin each: 40 + 30 = 70 passes 50 %
+    inside 30's bin, 70 + 20 = 90 passes 80 % inside 20's bin; inside a bin the sum is taken
+    as spread evenly, so the breaks are 30 + (70 - 50)/30 x w and 20 + (90 - 80)/20 x w. A
+    pixel of -25 (a water balance below 0) adds nothing: the same breaks."""
+    def breaks(values):
+        counts, sums = [0] * 90, [0.0] * 90     # bins of width 1 over [-40, 50)
+        for v in values:
+            counts[v + 40] += 1
+            sums[v + 40] += v
+        return conn.execute("select ident.cumulative_share_breaks(%s, %s, -40, 50, %s)",
+                            (counts, sums, [0.5, 0.8])).fetchone()[0]
+
+    assert breaks((40, 30, 20, 10)) == pytest.approx([20 + 10 / 20, 30 + 20 / 30])
+    assert breaks((40, 30, 20, 10, -25)) == pytest.approx([20 + 10 / 20, 30 + 20 / 30])
+
+
+LEGEND = ("class_code,name_en,ecosystem_type,ipcc_category\n"
+          "1,forest,forest,forest_land\n"
+          "2,town,settlement,settlements\n")
+
+
+def _mask_region(conn: psycopg.Connection, tmp: Path) -> dict[str, np.ndarray]:
+    """32 x 32 px (30 m, 16-px tiles): land cover forest with a town block (rows 0-7, cols
+    0-7), factor_erosion 10 in the east half, factor_habitat 100 in the north half, and a
+    mask layer marking rows 24-31, cols 24-31 (a reserve) across a tile corner."""
+    lc = np.ones((32, 32), np.uint8)
+    lc[:8, :8] = 2
+    erosion = np.zeros((32, 32), np.float32)
+    erosion[:, 16:] = 10
+    habitat = np.zeros((32, 32), np.float32)
+    habitat[:16, :] = 100
+    reserve = np.zeros((32, 32), np.uint8)
+    reserve[24:, 24:] = 1
+    files = {name: write_raster(tmp / f"{name}.tif", arr, nodata=nd)
+             for name, arr, nd in (("lc", lc, 255), ("erosion", erosion, -9999),
+                                   ("habitat", habitat, -9999), ("reserve", reserve, 255))}
+    (tmp / "legend.csv").write_text(LEGEND)
+    create_region(conn, "mask", footprint(tmp, files["lc"]), align_to=str(files["lc"]),
+                  allow_non_equal_area=True, tile_size=16)
+    load_legend(conn, "mask", tmp / "legend.csv")
+    load_raster(conn, "mask", "landcover", files["lc"], epoch="2020", legend="mask",
+                show_progress=False)
+    load_raster(conn, "mask", "factor_erosion", files["erosion"], epoch="2020",
+                show_progress=False)
+    load_raster(conn, "mask", "factor_habitat", files["habitat"], epoch="2020",
+                show_progress=False)
+    (tmp / "weights.csv").write_text("parameter,stratum,value,unit\n"
+                                     "degradation_weight,factor_erosion,1,1\n"
+                                     "importance_weight,factor_habitat,1,1\n")
+    load_params(conn, tmp / "weights.csv", name="mask weights", kind="weights",
+                source_text="test")
+    return {"lc": lc, "erosion": erosion, "habitat": habitat, "reserve": reserve}
+
+
+def _grades(conn: psycopg.Connection, run_id: int) -> np.ndarray:
+    """The grade band of marts.priority_tiles on the 32 x 32 grid of the input files (0 = no
+    grade)."""
+    out = np.zeros((32, 32))
+    rows = conn.execute("select st_upperleftx(rast), st_upperlefty(rast), "
+                        "st_dumpvalues(rast, 1) from marts.priority_tiles where run_id = %s",
+                        (run_id,)).fetchall()
+    for x0, y0, vals in rows:
+        c, r = round((x0 - 450_000) / 30), round((4_950_000 - y0) / 30)
+        a = np.nan_to_num(np.array(vals, dtype=float), nan=0.0)
+        for i in range(a.shape[0]):
+            for j in range(a.shape[1]):
+                if 0 <= r + i < 32 and 0 <= c + j < 32:
+                    out[r + i, c + j] = a[i, j]
+                elif a[i, j]:
+                    raise AssertionError(f"a grade outside the input grid at {r + i}, {c + j}")
+    return out
+
+
+def test_constraint_mask_takes_land_out_before_grading(db_url: str, tmp_path: Path) -> None:
+    """Without exclusions every pixel is graded (4 quadrant grades); with exclude_types =
+    settlement the 64 town pixels, and with a mask_reserve layer also the 64 reserve pixels,
+    have no grade, the factor pixel counts and the zone's assessed area shrink by exactly
+    those pixels, and the other pixels keep their grade."""
+    with psycopg.connect(db_url) as conn:
+        a = _mask_region(conn, tmp_path)
+        plain = run_assessment(conn, db_url, "mask", work_dir=tmp_path / "dbt")
+        town = run_assessment(conn, db_url, "mask", work_dir=tmp_path / "dbt",
+                              dbt_vars={"exclude_types": "settlement"})
+        load_raster(conn, "mask", "mask_reserve", tmp_path / "reserve.tif", epoch="2020",
+                    show_progress=False)
+        both = run_assessment(conn, db_url, "mask", work_dir=tmp_path / "dbt",
+                              dbt_vars={"exclude_types": "settlement"})
+        g = {k: _grades(conn, r) for k, r in (("plain", plain), ("town", town),
+                                               ("both", both))}
+        pixels = {r: dict(conn.execute("select factor, pixels from marts.factor_summaries "
+                                       "where run_id = %s", (r,)).fetchall())
+                  for r in (plain, town, both)}
+        assessed = {r: conn.execute("select assessed_ha from marts.zone_scores where run_id = "
+                                    "%s and zone_set = 'region'", (r,)).fetchone()[0]
+                    for r in (plain, town, both)}
+    # by hand: NE (east, north) priority restoration 1, NW protection 4, SE improvement 3,
+    # SW general 5 (the matrix of docs/IDENTIFICATION.md)
+    expect = np.zeros((32, 32))
+    expect[:16, 16:], expect[:16, :16], expect[16:, 16:], expect[16:, :16] = 1, 4, 3, 5
+    assert (g["plain"] == expect).all()
+    town_px = a["lc"] == 2
+    reserve_px = a["reserve"] == 1
+    assert (g["town"][town_px] == 0).all()
+    assert (g["town"][~town_px] == expect[~town_px]).all()
+    gone = town_px | reserve_px
+    assert (g["both"][gone] == 0).all()
+    assert (g["both"][~gone] == expect[~gone]).all()
+    for f in ("factor_erosion", "factor_habitat"):
+        assert pixels[plain][f] == 1024
+        assert pixels[town][f] == 1024 - 64
+        assert pixels[both][f] == 1024 - 128
+    assert assessed[plain] == pytest.approx(1024 * 0.09)
+    assert assessed[town] == pytest.approx((1024 - 64) * 0.09)
+    assert assessed[both] == pytest.approx((1024 - 128) * 0.09)
+
+
+def test_exclusion_settings_are_validated() -> None:
+    """An unknown ecosystem type or a class code out of range is refused by name."""
+    from ecorest.errors import LoadError
+    from ecorest.store.run_settings import check_settings
+
+    with pytest.raises(LoadError, match="exclude_types"):
+        check_settings({"exclude_types": "settlement,city"})
+    with pytest.raises(LoadError, match="exclude_classes"):
+        check_settings({"exclude_classes": "3,70000"})
+    ok = {"exclude_types": "settlement, wetland", "exclude_classes": "5,5,7"}
+    check_settings(ok)
+    assert ok == {"exclude_types": "settlement,wetland", "exclude_classes": "5,7"}
+
