@@ -18,9 +18,10 @@
 --   exponential (decay 1): d > R -> 0, else exp(-2.99 d / R)
 -- (so the exponential decay is exp(-2.99) = 0.0503 at d = R and 0 beyond). No threat pixel
 -- within R gives 0. The exact Euclidean distance comes from two separable passes truncated at
--- R (vertical distance per column, then the minimum over horizontal offsets |dx| <= R), on a
--- canvas of the template tile plus a margin of floor(R) pixels cut to the tiles given: memory
--- (tile + 2 floor(R))^2 x about 20 bytes, time tile^2 x (2 R + 1).
+-- R (vertical distance per column, the threat tiles reduced one at a time; then the minimum
+-- over horizontal offsets |dx| <= R) over the template's rows and its columns plus a margin of
+-- floor(R) pixels cut to the tiles given: memory about tile x (tile + 2 floor(R)) x 20 bytes
+-- besides the tiles, time tile^2 x (2 R + 1).
 -- Returns a one-band 32BF raster (0..1, no nodata) on the template's grid.
 create or replace function raster.np_threat_decay(template bytea, tiles bytea[],
                                                   max_dist_m double precision, decay integer,
@@ -61,27 +62,49 @@ for t in tiles or []:
         parts.append((r0, c0, src))
 out = np.zeros((h, w))
 if parts:
-    # canvas: the template plus the threat tiles, cut to the template +- m pixels
-    ra = max(-m, min(min(p[0] for p in parts), 0))
-    rb = min(h + m, max(max(p[0] + p[2].shape[0] for p in parts), h))
+    # columns of the canvas: the template's plus the threat tiles', cut to +- m pixels
     ca = max(-m, min(min(p[1] for p in parts), 0))
     cb = min(w + m, max(max(p[1] + p[2].shape[1] for p in parts), w))
-    H, W = rb - ra, cb - ca
-    mask = np.zeros((H, W), bool)
-    for r0, c0, src in parts:
-        rs, cs = max(r0, ra), max(c0, ca)
-        re, ce = min(r0 + src.shape[0], rb), min(c0 + src.shape[1], cb)
-        if re > rs and ce > cs:
-            mask[rs - ra:re - ra, cs - ca:ce - ca] |= src[rs - r0:re - r0, cs - c0:ce - c0]
-    check()
+    W = cb - ca
     # pass 1: per column, the vertical distance from each template row to the nearest threat
+    # pixel: the nearest threat row above the template (up) and below it (down) reduced tile
+    # by tile, then running max / min over the template's own rows; memory h x W, not
+    # (h + 2m) x W
     big = np.int32(1 << 30)
-    rows = np.arange(H, dtype=np.int32)[:, None]
-    above = np.maximum.accumulate(np.where(mask, rows, -big), axis=0)[-ra:-ra + h]
-    below = np.minimum.accumulate(np.where(mask, rows, big)[::-1], axis=0)[::-1][-ra:-ra + h]
-    del mask
-    here = rows[-ra:-ra + h]
-    gv = np.minimum(here - above, below - here).astype(np.float64)
+    up = np.full(W, -big, np.int32)
+    down = np.full(W, big, np.int32)
+    inside = np.zeros((h, W), bool)
+    for r0, c0, src in parts:
+        check()
+        cs, ce = max(c0, ca), min(c0 + src.shape[1], cb)
+        if ce <= cs:
+            continue
+        block = src[:, cs - c0:ce - c0]
+        cols = slice(cs - ca, ce - ca)
+        n = block.shape[0]
+        a0, a1 = max(0, -m - r0), min(n, -r0)          # rows -m .. -1
+        if a1 > a0:
+            sub = block[a0:a1]
+            last = np.where(sub.any(axis=0), r0 + a1 - 1 - np.argmax(sub[::-1], axis=0), -big)
+            up[cols] = np.maximum(up[cols], last.astype(np.int32))
+        b0, b1 = max(0, h - r0), min(n, h + m - r0)    # rows h .. h + m - 1
+        if b1 > b0:
+            sub = block[b0:b1]
+            first = np.where(sub.any(axis=0), r0 + b0 + np.argmax(sub, axis=0), big)
+            down[cols] = np.minimum(down[cols], first.astype(np.int32))
+        i0, i1 = max(0, -r0), min(n, h - r0)           # rows 0 .. h - 1
+        if i1 > i0:
+            inside[r0 + i0:r0 + i1, cols] |= block[i0:i1]
+    check()
+    rows = np.arange(h, dtype=np.int32)[:, None]
+    above = np.where(inside, rows, -big)
+    above[0] = np.maximum(above[0], up)
+    np.maximum.accumulate(above, axis=0, out=above)
+    below = np.where(inside, rows, big)
+    below[-1] = np.minimum(below[-1], down)
+    below = np.minimum.accumulate(below[::-1], axis=0)[::-1]
+    del inside
+    gv = np.minimum(rows - above, below - rows).astype(np.float64)
     del above, below
     gv[gv > m] = np.inf
     g2 = gv * gv                         # (h, W) squared vertical distances
