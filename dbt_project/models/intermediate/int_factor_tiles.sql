@@ -94,6 +94,31 @@ join layers as l on l.layer = f.source_layer and l.role in ('layer', 'dem')
 join {{ source('raster', 'tiles') }} as t on t.catalog_id = l.catalog_id
 where f.is_extra_layer
 
+union all
+-- ecosystem services (importance): the importance class 1 一般, 2 重要, 3 极重要
+select g.service, g.tile_x, g.tile_y, g.rast
+from {{ ref('int_service_grade_tiles') }} as g
+where exists (select 1 from f where factor = g.service)
+
+union all
+-- soil erosion intensity (SL 190 class 1 micro ... 6 severe) of the last observed land cover
+select 'soil_erosion', s.tile_x, s.tile_y,
+       st_rastfromwkb(raster.np_lookup(raster.np_physical(s.rast::bytea, 7),
+                                       array[1, 2, 3, 4, 5, 6], array[1, 2, 3, 4, 5, 6]))
+from {{ ref('int_soil_tiles') }} as s
+join lc_now on lc_now.catalog_id = s.landcover_catalog_id
+where exists (select 1 from f where factor = 'soil_erosion')
+
+union all
+-- ecological sensitivity (degradation): classes 1 ... 5, 0 (not computed) left out
+select x.factor, s.tile_x, s.tile_y,
+       st_rastfromwkb(raster.np_lookup(raster.np_physical(s.rast::bytea, x.band),
+                                       array[1, 2, 3, 4, 5], array[1, 2, 3, 4, 5]))
+from {{ ref('int_sensitivity_tiles') }} as s
+join lc_now on lc_now.catalog_id = s.landcover_catalog_id
+cross join (values ('erosion_sensitivity', 1), ('desertification_sensitivity', 2),
+                   ('rocky_desertification_sensitivity', 3)) as x (factor, band)
+where exists (select 1 from f where f.factor = x.factor)
 )
 
 select r.factor, r.tile_x, r.tile_y,
