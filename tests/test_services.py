@@ -177,3 +177,91 @@ def test_exclusion_settings_are_validated() -> None:
     check_settings(ok)
     assert ok == {"exclude_types": "settlement,wetland", "exclude_classes": "5,7"}
 
+
+
+def _budyko(p, et0, kc, root, pawc, depth, z=5.0):
+    """InVEST's annual water yield per pixel (vegetated classes), written out here."""
+    pet = kc * et0
+    awc = np.minimum(root, depth) * pawc
+    w = np.minimum(z * awc / p + 1.25, 5.0)
+    ratio = np.minimum(pet / p, 1 + pet / p - (1 + (pet / p) ** w) ** (1 / w))
+    return (1 - ratio) * p
+
+
+def test_service_totals_grades_and_factor_by_hand(db_url: str, tmp_path: Path) -> None:
+    """A 32 x 32 region in two zones (west, east) with a precipitation gradient west -> east
+    and two forest classes: the zone means and volumes of water yield equal the Budyko-Zhang
+    values written out here, the importance classes follow the exact cumulative-share rule on
+    those values, and water yield enters the identification as an importance factor on every
+    pixel."""
+    import json
+
+    from ecorest.etl.vector_loads import load_zones
+
+    cols = np.arange(32, dtype=np.float32)
+    precip = np.tile(800 + 40 * cols, (32, 1)).astype(np.float32)      # 800 ... 2040 mm
+    lc = np.ones((32, 32), np.uint8)
+    lc[16:, :] = 3                                                     # a second forest class
+    files = {"lc": write_raster(tmp_path / "lc.tif", lc, nodata=255),
+             "precip": write_raster(tmp_path / "p.tif", precip, nodata=-9999)}
+    for name, value in (("et0", 1000.0), ("pawc", 0.15), ("depth", 900.0)):
+        files[name] = write_raster(tmp_path / f"{name}.tif",
+                                   np.full((32, 32), value, np.float32), nodata=-9999)
+    (tmp_path / "legend.csv").write_text("class_code,name_en,ecosystem_type,ipcc_category\n"
+                                         "1,conifer,forest,forest_land\n"
+                                         "3,broadleaf,forest,forest_land\n")
+    (tmp_path / "awy.csv").write_text("lucode,Kc,root_depth,LULC_veg\n1,0.9,2000,1\n"
+                                      "3,1.1,500,1\n")
+    x0, y0, x1, y1 = 450_000, 4_950_000 - 32 * 30, 450_000 + 32 * 30, 4_950_000
+    halves = {"type": "FeatureCollection",
+              "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::26910"}},
+              "features": [{"type": "Feature", "properties": {"code": c, "name": c},
+                            "geometry": {"type": "Polygon", "coordinates": [[
+                                [a, y0], [b, y0], [b, y1], [a, y1], [a, y0]]]}}
+                           for c, a, b in (("west", x0, x0 + 16 * 30), ("east", x0 + 16 * 30,
+                                                                          x1))]}
+    (tmp_path / "halves.geojson").write_text(json.dumps(halves))
+    with psycopg.connect(db_url) as conn:
+        create_region(conn, "svc", footprint(tmp_path, files["lc"]), align_to=str(files["lc"]),
+                      allow_non_equal_area=True, tile_size=16)
+        load_legend(conn, "svc", tmp_path / "legend.csv")
+        load_raster(conn, "svc", "landcover", files["lc"], epoch="2020", legend="svc",
+                    show_progress=False)
+        for layer, f in (("precip", "precip"), ("et0", "et0"), ("pawc", "pawc"),
+                         ("soil_depth", "depth")):
+            load_raster(conn, "svc", layer, files[f], epoch="2020", show_progress=False)
+        load_zones(conn, "svc", tmp_path / "halves.geojson", zone_set="halves",
+                   mapping={"zone_code": "code", "name": "name"})
+        load_params(conn, tmp_path / "awy.csv", name="svc awy", kind="services",
+                    source_text="test", region="svc")
+        run_id = run_assessment(conn, db_url, "svc", work_dir=tmp_path / "dbt")
+        zones = {r[0]: r[1:] for r in conn.execute(
+            "select zone_code, water_yield_mm, water_yield_m3, assessed_ha, "
+            "soil_loss_t_per_yr, habitat_quality_mean from marts.ecosystem_services "
+            "where run_id = %s and zone_set = 'halves'", (run_id,)).fetchall()}
+        imp = conn.execute(
+            "select lower_break, upper_break, extremely_important_ha, important_ha, general_ha "
+            "from marts.service_importance where run_id = %s and zone_set = 'region' "
+            "and service = 'water_yield'", (run_id,)).fetchone()
+        factor = conn.execute("select factor_group, pixels from marts.factor_summaries "
+                              "where run_id = %s and factor = 'water_yield'",
+                              (run_id,)).fetchone()
+        bi = conn.execute("select count(*) from bi.ecosystem_services "
+                          "where region_name = 'svc'").fetchone()[0]
+    kc = np.where(lc == 1, 0.9, 1.1)
+    root = np.where(lc == 1, 2000.0, 500.0)
+    wy = _budyko(precip.astype(float), 1000.0, kc, root, 0.15, 900.0)
+    for name, part in (("west", wy[:, :16]), ("east", wy[:, 16:])):
+        mm, m3, ha, soil, hq = zones[name]
+        assert mm == pytest.approx(part.mean(), rel=1e-6)
+        assert m3 == pytest.approx(part.sum() * 0.09 * 10, rel=1e-6)    # mm x ha x 10 = m3
+        assert ha == pytest.approx(512 * 0.09)
+        assert soil is None and hq is None                              # not computed
+    lo, hi = _breaks_by_numpy(wy.ravel(), (0.5, 0.8))
+    step = (wy.max() - wy.min()) / 4096
+    assert imp[0] == pytest.approx(lo, abs=step) and imp[1] == pytest.approx(hi, abs=step)
+    n3 = (wy >= imp[1]).sum()
+    n2 = ((wy >= imp[0]) & (wy < imp[1])).sum()
+    assert imp[2:] == pytest.approx((n3 * 0.09, n2 * 0.09, (1024 - n3 - n2) * 0.09))
+    assert factor == ("importance", 1024)
+    assert bi == 3      # the region and the two halves, one epoch
