@@ -18,7 +18,8 @@
 --   routing   MFD: every downhill neighbour gets drop (diagonal: drop / sqrt 2) over their sum,
 --             quantised to 4-bit weights like pygeoprocessing's flow_dir_mfd; D8: the steepest
 --             drop (first on ties). Flats drain to their nearest outlet pixel (distance over the
---             flat, 1 or sqrt 2 a step); a flat without a lower outlet drains off the region.
+--             flat, 1 or sqrt 2 a step; D8 in pygeoprocessing's queue order, flat by flat); a
+--             flat without a lower outlet drains off the region.
 --   accumulation  upslope pixels, the pixel itself included (Kahn's topological order over
 --             the whole region, in batches)
 --   streams   MFD: accumulation >= threshold, traced upstream from the region's outlets, with
@@ -31,6 +32,8 @@
 --   class     SL 190 intensity of the USLE in t/(km2 yr): 1 micro (< micro threshold of the
 --             region type), 2 light (< 2500), 3 moderate (< 5000), 4 strong (< 8000),
 --             5 very strong (< 15000), 6 severe (>= 15000)
+--   SDR       InVEST's sediment delivery ratio (Borselli IC with W = C, S = slope; k_b, IC0,
+--             SDR_max; 1 on streams) and sediment export = USLE x SDR
 --
 -- The routines are kept in GD['ecorest_soil'] so that raster.np_soil_tiles and the checks
 -- outside the database (the InVEST comparison runs them on plain arrays) share one copy.
@@ -38,6 +41,7 @@ create or replace function raster.np_soil_loaded() returns boolean
 language plpython3u as $$
 if 'ecorest_soil' in GD:
     return True
+from collections import deque
 import numpy as np
 if 'ecorest_check' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
@@ -269,24 +273,71 @@ def route(g, z, method):
             diag = ww[7::-2] > 0
             q.ravel()[p] = np.where(card.any(axis=0), 2 * card.argmax(axis=0),
                                     7 - 2 * diag.argmax(axis=0))
+    if not mfd:
+        d8_flats(g, z, label, drain, q)
+        return q
     dist = flat_distances(g, z, label, drain)
     rest = np.flatnonzero(member & ~drain & np.isfinite(dist))
     zf = z.ravel()
     ww = np.zeros((8, rest.size))
-    cost = np.full((8, rest.size), np.inf)
     for i, k in enumerate(g.off):
         t = rest + k
-        same = (label[t] >= 0) & (zf[t] == zf[rest])
-        closer = same & (dist[t] < dist[rest])
+        closer = (label[t] >= 0) & (zf[t] == zf[rest]) & (dist[t] < dist[rest])
         ww[i] = np.where(closer, SQRT2_INV if i & 1 else 1.0, 0.0)
-        cost[i] = np.where(same, dist[t] + STEP[i], np.inf)
-    if mfd:
-        qq = quantise(ww, ww.sum(axis=0))
-        for i in range(8):
-            q[i].ravel()[rest] = qq[i]
-    else:
-        q.ravel()[rest] = cost.argmin(axis=0)
+    qq = quantise(ww, ww.sum(axis=0))
+    for i in range(8):
+        q[i].ravel()[rest] = qq[i]
     return q
+
+
+def d8_flats(g, z, label, drain, q):
+    """D8 directions inside flats in pygeoprocessing's order, flat by flat: a breadth-first
+    search from the flat's first undrained pixel (256 x 256 block scan order) lists its drains;
+    a first-in first-out search from them sets each pixel towards the neighbour that last
+    shortened its distance (1 or sqrt 2 a step). Sequential, but over flat pixels only."""
+    members = np.flatnonzero(label >= 0)
+    if not members.size:
+        return
+    lab = label[members]
+    row, col = members // g.wp - 1, members % g.wp - 1
+    undrained = ~drain.ravel()[members]
+    # members grouped by flat, each group in scan order
+    o = np.lexsort((col, row, col // 256, row // 256, lab))
+    members, lab, undrained = members[o], lab[o], undrained[o]
+    cut = np.flatnonzero(np.diff(lab)) + 1
+    zf, okf, qf, dr = z.ravel(), g.okf, q.ravel(), drain.ravel()
+    off = g.off
+    for grp, und in zip(np.split(members, cut), np.split(undrained, cut)):
+        check()
+        if not und.any():
+            continue
+        root = int(grp[np.argmax(und)])
+        h = zf[root]
+        seen = {root}
+        bfs = deque([root])
+        drains = []
+        while bfs:
+            p = bfs.popleft()
+            if dr[p]:
+                drains.append(p)
+            for k in off:
+                n = p + k
+                if n not in seen and okf[n] and zf[n] == h:
+                    seen.add(n)
+                    bfs.append(n)
+        dist = dict.fromkeys(drains, 0.0)
+        fifo = deque(drains)
+        while fifo:
+            p = fifo.popleft()
+            dp = dist[p]
+            for i in range(8):
+                n = p + off[i]
+                if n in seen and not dr[n]:
+                    nd = dp + STEP[i]
+                    if nd < dist.get(n, np.inf):
+                        dist[n] = nd
+                        qf[n] = (i + 4) % 8
+                        fifo.append(n)
 
 
 def edges(g, q, mfd, i, src):
@@ -300,9 +351,10 @@ def edges(g, q, mfd, i, src):
     return sel, t[sel], None
 
 
-def accumulate(g, q, method):
+def accumulate(g, q, method, weight=None):
     """Flow accumulation in upslope pixels, the pixel itself included (pygeoprocessing
-    flow_accumulation_mfd / _d8): Kahn's order, all pixels whose upslope is done at once."""
+    flow_accumulation_mfd / _d8; with `weight`, of that value per pixel, NaN counting 0):
+    Kahn's order, all pixels whose upslope is done at once."""
     mfd = method == 'mfd'
     indeg = np.zeros(g.ok.shape, np.uint8)
     h, w = g.h, g.w
@@ -317,7 +369,11 @@ def accumulate(g, q, method):
     indeg = indeg.ravel()
     if mfd:
         qsum = q.sum(axis=0, dtype=np.int32).ravel()
-    acc = np.where(g.okf, 1.0, 0.0)
+    if weight is None:
+        acc = np.where(g.okf, 1.0, 0.0)
+    else:
+        w0 = weight.ravel().astype(np.float64)
+        acc = np.where(g.okf & np.isfinite(w0), w0, 0.0)
     front = np.flatnonzero(g.okf & (indeg == 0))
     while front.size:
         check()
@@ -410,6 +466,76 @@ def streams(g, q, fa, method, threshold, trace=0.7):
     return (strong | (weak & (became < np.iinfo(np.int64).max))).reshape(g.ok.shape)
 
 
+def distance_to_stream(g, q, method, stream, weight):
+    """Weighted flow distance down to a stream (pygeoprocessing distance_to_channel_mfd / _d8
+    with a weight raster): 0 on streams; MFD the flow-weighted mean over the downstream
+    neighbours that reach a stream of (weight of the neighbour + its distance); D8 the pixel's
+    own weight + the distance of its downstream pixel. NaN where no stream is reached."""
+    mfd = method == 'mfd'
+    wf = weight.ravel().astype(np.float64)
+    wf = np.where(np.isfinite(wf), wf, 0.0)
+    sf = stream.ravel() & g.okf
+    outdeg = np.zeros(g.n, np.uint8)
+    for i in range(8):
+        src = np.flatnonzero(g.okf & ~sf)
+        sel, t, _ = edges(g, q, mfd, i, src)
+        outdeg[src[sel]] += 1
+    num = np.zeros(g.n)
+    den = np.zeros(g.n)
+    dist = np.full(g.n, np.nan)
+    dist[sf] = 0.0
+    front = np.flatnonzero(sf | (g.okf & (outdeg == 0)))
+    while front.size:
+        check()
+        moved = []
+        df = dist[front]
+        for i in range(8):
+            u = front - g.off[i]                 # u flows into the front pixel (direction i)
+            if mfd:
+                wt = q[i].ravel()[u]
+                sel = g.okf[u] & ~sf[u] & (wt > 0)
+            else:
+                sel = g.okf[u] & ~sf[u] & (q.ravel()[u] == i)
+            u, d = u[sel], df[sel]
+            have = np.isfinite(d)
+            if mfd:
+                w8 = wt[sel][have].astype(np.float64)
+                num[u[have]] += w8 * (wf[front[sel][have]] + d[have])
+                den[u[have]] += w8
+            else:
+                num[u[have]] = wf[u[have]] + d[have]
+                den[u[have]] = 1.0
+            outdeg[u] -= 1
+            moved.append(u)
+        moved = np.concatenate(moved)
+        moved = np.unique(moved[outdeg[moved] == 0])
+        with np.errstate(invalid='ignore', divide='ignore'):
+            dist[moved] = np.where(den[moved] > 0, num[moved] / den[moved], np.nan)
+        front = moved
+    return dist.reshape(g.ok.shape)
+
+
+def sediment_delivery(g, q, method, fa, pct, stream, c, usle, k_b, ic_0, sdr_max):
+    """InVEST 3.20.2 SDR: W = C (>= 0.001), S = slope (m/m, 0.005..1); D_up = W_bar S_bar
+    sqrt(upslope area); D_dn = weighted distance to a stream of 1 / (W S); IC = log10(D_up /
+    D_dn); SDR = SDR_max / (1 + exp((IC0 - IC) / k_b)), 1 on streams; export = USLE x SDR."""
+    w = np.where(np.isfinite(c), np.maximum(c, np.float32(0.001)), np.nan).astype(np.float32)
+    s = np.clip(pct / np.float32(100), np.float32(0.005), np.float32(1)).astype(np.float32)
+    w_bar = accumulate(g, q, method, w) / np.where(g.ok, fa, 1.0)
+    s_bar = accumulate(g, q, method, s) / np.where(g.ok, fa, 1.0)
+    w_bar[~np.isfinite(w)] = np.nan
+    d_up = w_bar * s_bar * np.sqrt(fa * g.cell ** 2)
+    with np.errstate(divide='ignore'):
+        ws_inv = (1 / (w * s)).astype(np.float32)
+    d_dn = distance_to_stream(g, q, method, stream, ws_inv)
+    ok = g.ok & np.isfinite(d_up) & np.isfinite(d_dn) & (d_dn != 0) & (d_up != 0)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        ic = np.where(ok, np.log10(d_up / d_dn), np.nan).astype(np.float32)
+        sdr = (sdr_max / (1 + np.exp((ic_0 - ic) / k_b))).astype(np.float32)
+    sdr[stream & g.ok] = 1
+    return sdr, (usle * sdr).astype(np.float32)
+
+
 def ls_factor(pct, fa, cell, l_max):
     """InVEST 3.20.2 _calculate_ls_factor (pct: percent slope float32, fa: upslope pixels)."""
     cell_area = cell ** 2
@@ -437,10 +563,11 @@ def erosion_class(loss_t_per_ha, micro):
 
 
 def soil(dem, ok, r, k, cp, cell, method='mfd', threshold=1000.0, l_max=122.0,
-         micro=500.0):
+         micro=500.0, c=None, sdr=(2.0, 0.5, 0.8)):
     """The whole chain on padded arrays (h + 2, w + 2) whose border is invalid.
-    dem, r, k float32; ok bool (the mutual mask); cp float32, NaN where C or P is missing.
-    Returns a dict of padded arrays (float32 unless noted) and the routing."""
+    dem, r, k float32; ok bool (the mutual mask); cp float32, NaN where C or P is missing;
+    c (float32, NaN where missing) and sdr = (k_b, IC0, SDR_max) for the sediment delivery
+    ratio (not computed without c). Returns a dict of padded arrays (float32 unless noted)."""
     if method not in ('mfd', 'd8'):
         plpy.error('flow_direction must be mfd or d8, not %r' % (method,))
     g = Grid(ok)
@@ -452,7 +579,6 @@ def soil(dem, ok, r, k, cp, cell, method='mfd', threshold=1000.0, l_max=122.0,
     q = route(g, z, method)
     fa = accumulate(g, q, method)
     stream = streams(g, q, fa, method, threshold)
-    del q
     ls = np.zeros(ok.shape, np.float32)
     rkls = np.zeros(ok.shape, np.float32)
     for r0, r1 in g.chunks():
@@ -462,13 +588,19 @@ def soil(dem, ok, r, k, cp, cell, method='mfd', threshold=1000.0, l_max=122.0,
         x = (v * r[sl] * k[sl]).astype(np.float32)
         rkls[sl] = np.where(ok[sl] & ~stream[sl], x, 0)
     usle = rkls * cp
-    return {'filled': z, 'slope_pct': pct, 'fa': fa, 'stream': stream, 'ls': ls,
-            'rkls': rkls, 'usle': usle, 'retention': rkls - usle,
-            'erosion_class': np.where(np.isnan(usle), np.nan, erosion_class(usle, micro))}
+    out = {'filled': z, 'slope_pct': pct, 'fa': fa, 'stream': stream, 'ls': ls,
+           'rkls': rkls, 'usle': usle, 'retention': rkls - usle,
+           'erosion_class': np.where(np.isnan(usle), np.nan, erosion_class(usle, micro))}
+    if c is not None:
+        out['sdr'], out['sed_export'] = sediment_delivery(g, q, method, fa, pct, stream, c,
+                                                          usle, *sdr)
+    return out
 
 
 GD['ecorest_soil'] = {'soil': soil, 'fill_pits': fill_pits, 'slope_percent': slope_percent,
                       'route': route, 'accumulate': accumulate, 'streams': streams,
+                      'distance_to_stream': distance_to_stream,
+                      'sediment_delivery': sediment_delivery,
                       'ls_factor': ls_factor, 'erosion_class': erosion_class, 'Grid': Grid,
                       'MICRO': MICRO}
 return True
@@ -487,14 +619,21 @@ comment on function raster.np_soil_loaded() is
 --   1 soil_loss_potential (RKLS, t/ha/yr)   2 soil_loss (USLE, t/ha/yr)
 --   3 soil_retention (RKLS - USLE, t/ha/yr) 4 ls    5 stream (1/0)
 --   6 flow_accumulation (upslope pixels, itself included)   7 erosion_class (SL 190, 1..6)
+--   8 sdr (sediment delivery ratio, 1 on streams)   9 sed_export (USLE x SDR, t/ha/yr)
 -- p_flow_direction: mfd | d8; p_threshold: upslope pixels that make a stream; p_l_max: cap of
--- the slope-length factor L; p_erosion_region: the SL 190 region type (micro threshold).
+-- the slope-length factor L; p_erosion_region: the SL 190 region type (micro threshold);
+-- p_sdr_k_b, p_sdr_ic_0, p_sdr_max: Borselli k, IC0 and the largest SDR.
+drop function if exists raster.np_soil_tiles(bigint, bigint, bigint, bigint, double precision[],
+  double precision[], integer[], double precision[], double precision[], text,
+  double precision, double precision, text);
 create or replace function raster.np_soil_tiles(
     p_dem bigint, p_erosivity bigint, p_erodibility bigint, p_landcover bigint,
     p_scales double precision[], p_offsets double precision[],
     p_codes integer[], p_usle_c double precision[], p_usle_p double precision[],
     p_flow_direction text default 'mfd', p_threshold double precision default 1000,
-    p_l_max double precision default 122, p_erosion_region text default 'southwest')
+    p_l_max double precision default 122, p_erosion_region text default 'southwest',
+    p_sdr_k_b double precision default 2, p_sdr_ic_0 double precision default 0.5,
+    p_sdr_max double precision default 0.8)
 returns table (tile_x integer, tile_y integer, rast bytea)
 language plpython3u stable as $$
 import numpy as np
@@ -509,6 +648,9 @@ if p_flow_direction not in ('mfd', 'd8'):
     plpy.error('flow_direction must be mfd or d8, not %r' % (p_flow_direction,))
 if p_threshold is None or p_threshold < 1 or p_l_max is None or p_l_max <= 0:
     plpy.error('threshold_flow_accumulation must be >= 1 and l_max > 0')
+if (p_sdr_k_b is None or p_sdr_k_b <= 0 or p_sdr_ic_0 is None or p_sdr_max is None
+        or not 0 < p_sdr_max <= 1):
+    plpy.error('sdr_k_b must be > 0, sdr_ic_0 given and sdr_max in (0, 1]')
 if None in (p_dem, p_erosivity, p_erodibility, p_landcover):
     return []
 scales = list(p_scales or [1, 1, 1]) + [1] * 3
@@ -573,16 +715,21 @@ if lc is None:
     return []
 ok &= m & np.isfinite(dem) & np.isfinite(r) & np.isfinite(k)
 del m
-# C x P of each class (float32, as InVEST's cp raster); NaN where a class has no C or no P
+# C x P of each class (float32, as InVEST's cp raster); NaN where a class has no C or no P;
+# C alone is the W of the sediment delivery ratio
 cp = np.full(dem.shape, np.nan, np.float32)
+cc = np.full(dem.shape, np.nan, np.float32)
 for code, c, p in zip(p_codes or [], p_usle_c or [], p_usle_p or []):
-    if code is not None and c is not None and p is not None:
-        cp[ok & (lc == code)] = np.float32(c * p)
+    if code is not None and c is not None:
+        cc[ok & (lc == code)] = np.float32(c)
+        if p is not None:
+            cp[ok & (lc == code)] = np.float32(c * p)
 del lc
 res = S['soil'](dem, ok, r, k, cp, state['cell'], p_flow_direction, p_threshold, p_l_max,
-                S['MICRO'][p_erosion_region])
-del dem, r, k, cp
-bands = ('rkls', 'usle', 'retention', 'ls', 'stream', 'fa', 'erosion_class')
+                S['MICRO'][p_erosion_region], cc, (p_sdr_k_b, p_sdr_ic_0, p_sdr_max))
+del dem, r, k, cp, cc
+bands = ('rkls', 'usle', 'retention', 'ls', 'stream', 'fa', 'erosion_class', 'sdr',
+         'sed_export')
 t = state['t']
 
 
@@ -605,6 +752,8 @@ return tiles()
 $$;
 comment on function raster.np_soil_tiles(bigint, bigint, bigint, bigint, double precision[],
   double precision[], integer[], double precision[], double precision[], text,
-  double precision, double precision, text) is
-  'RUSLE soil loss (potential and actual), soil retention, LS, streams, flow accumulation and '
-  'SL 190 erosion class of one land-cover epoch over the whole region, as 7-band 32BF tiles';
+  double precision, double precision, text, double precision, double precision,
+  double precision) is
+  'RUSLE soil loss (potential and actual), soil retention, LS, streams, flow accumulation, '
+  'SL 190 erosion class, SDR and sediment export of one land-cover epoch over the whole '
+  'region, as 9-band 32BF tiles';

@@ -39,7 +39,8 @@ SERVICES = ("parameter,class_code,value,unit\n"
             "usle_c,2,0.25,1\nusle_p,2,0.5,1\n"
             "usle_c,3,1.0,1\n")
 CP = {1: 0.003 * 0.2, 2: 0.25 * 0.5}
-BANDS = {"rkls": 1, "usle": 2, "retention": 3, "ls": 4, "stream": 5, "fa": 6, "cls": 7}
+BANDS = {"rkls": 1, "usle": 2, "retention": 3, "ls": 4, "stream": 5, "fa": 6, "cls": 7,
+         "sdr": 8, "export": 9}
 # neighbour i = 0..7: E, NE, N, NW, W, SW, S, SE (row, column offsets)
 NB = [(0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1), (1, 0), (1, 1)]
 
@@ -402,21 +403,22 @@ def ref_directions(z, ok, mfd):
                 flow[(r, c)] = quant(ws) if mfd else steepest(ws)
     done = set()
     for r in range(N):
-        for c in range(N):
+        for c in range(N):                               # row order: the first undrained pixel
             if not ok[r, c] or (r, c) in flow or (r, c) in done:
                 continue
-            flat, todo = {(r, c)}, [(r, c)]
-            while todo:
-                p = todo.pop()
+            flat, order, todo = {(r, c)}, [], deque([(r, c)])
+            while todo:                                  # breadth first, directions in order
+                p = todo.popleft()
+                order.append(p)
                 for dr, dc in NB:
                     n = (p[0] + dr, p[1] + dc)
                     if valid(*n) and n not in flat and z[n] == z[r, c]:
                         flat.add(n)
                         todo.append(n)
             done |= flat
-            drains = [p for p in flat if sum(downhill(*p)) > 0]
+            drains = [p for p in order if sum(downhill(*p)) > 0]
             if not drains:
-                for p in flat:
+                for p in order:
                     ws = [0.0 if valid(p[0] + dr, p[1] + dc) else (1 / math.sqrt(2) if i % 2
                                                                    else 1.0)
                           for i, (dr, dc) in enumerate(NB)]
@@ -428,6 +430,21 @@ def ref_directions(z, ok, mfd):
                             card = [i for i in (0, 2, 4, 6) if ws[i] > 0]
                             best = card[0] if card else [i for i in (1, 3, 5, 7) if ws[i]][-1]
                             flow[p] = [1 if i == best else 0 for i in range(8)]
+            if not mfd:
+                # pygeoprocessing flow_dir_d8: first in, first out from the drains; a pixel
+                # points at the neighbour that last shortened its distance
+                dist = dict.fromkeys(drains, 0.0)
+                fifo = deque(drains)
+                while fifo:
+                    p = fifo.popleft()
+                    for i, (dr, dc) in enumerate(NB):
+                        n = (p[0] + dr, p[1] + dc)
+                        nd = dist[p] + (math.sqrt(2) if i % 2 else 1.0)
+                        if n in flat and n not in drains and nd < dist.get(n, math.inf):
+                            dist[n] = nd
+                            flow[n] = [1 if j == (i + 4) % 8 else 0 for j in range(8)]
+                            fifo.append(n)
+                continue
             dist = {p: 0.0 for p in drains}
             heap = [(0.0, p) for p in drains]
             while heap:
@@ -448,27 +465,19 @@ def ref_directions(z, ok, mfd):
                           < dist[p]]
                 ws = [(1 / math.sqrt(2) if i % 2 else 1.0) if i in closer else 0.0
                       for i in range(8)]
-                if mfd:
-                    flow[p] = quant(ws)
-                else:
-                    # ecorest's D8 rule on flats: the neighbour on the shortest way out, the
-                    # first in direction order on ties
-                    cost = [dist[(p[0] + dr, p[1] + dc)] + (math.sqrt(2) if i % 2 else 1.0)
-                            if (p[0] + dr, p[1] + dc) in dist else math.inf
-                            for i, (dr, dc) in enumerate(NB)]
-                    best = cost.index(min(cost))
-                    flow[p] = [1 if i == best else 0 for i in range(8)]
+                flow[p] = quant(ws)
     return flow
 
 
-def ref_accumulate(flow, ok):
-    """Upslope pixels, the pixel itself included, by recursion over the inflows."""
+def ref_accumulate(flow, ok, weight=None):
+    """Upslope pixels (or the sum of `weight` over them), the pixel itself included, by
+    recursion over the inflows."""
     memo = {}
     sys.setrecursionlimit(max(10000, sys.getrecursionlimit()))
 
     def acc(p):
         if p not in memo:
-            total = 1.0
+            total = 1.0 if weight is None else float(weight[p])
             for i, (dr, dc) in enumerate(NB):
                 u = (p[0] - dr, p[1] - dc)          # u's neighbour i is p
                 if u in flow and flow[u][i] > 0:
@@ -477,6 +486,33 @@ def ref_accumulate(flow, ok):
         return memo[p]
 
     return np.array([[acc((r, c)) if ok[r, c] else np.nan for c in range(N)]
+                     for r in range(N)])
+
+
+def ref_distance_down(flow, ok, stream, weight, mfd):
+    """Distance down to a stream weighted by `weight`: 0 on a stream; D8 the pixel's weight +
+    the distance of its downstream pixel; MFD the flow-weighted mean over the downstream
+    pixels that reach a stream of (their weight + their distance). NaN: no stream reached."""
+    memo = {}
+
+    def dist(p):
+        if p not in memo:
+            if stream[p] == 1:
+                memo[p] = 0.0
+                return 0.0
+            num = den = 0.0
+            for i, (dr, dc) in enumerate(NB):
+                n = (p[0] + dr, p[1] + dc)
+                if flow[p][i] and _inside(*n) and ok[n] and not math.isnan(dist(n)):
+                    if mfd:
+                        num += flow[p][i] * (weight[n] + dist(n))
+                        den += flow[p][i]
+                    else:
+                        num, den = weight[p] + dist(n), 1.0
+            memo[p] = num / den if den else math.nan
+        return memo[p]
+
+    return np.array([[dist((r, c)) if ok[r, c] else np.nan for c in range(N)]
                      for r in range(N)])
 
 
@@ -575,3 +611,18 @@ def test_against_an_independent_implementation(db_url: str, tmp_path: Path, meth
     assert np.allclose(got["usle"][ok], (rkls * cp)[ok], rtol=2e-5, atol=1e-9)
     assert np.allclose(got["retention"][ok], (rkls * (1 - cp))[ok], rtol=2e-5, atol=1e-9)
     assert np.isnan(got["rkls"][~ok]).all()
+    # sediment delivery (InVEST): W = C >= 0.001, S = slope in 0.005..1 m/m; D_up = W_bar
+    # S_bar sqrt(area); D_dn = distance down to a stream weighted by 1 / (W S)
+    c = np.where(lc == 1, 0.003, 0.25)
+    s = np.clip(pct / 100, 0.005, 1.0)
+    d_up = (ref_accumulate(flow, ok, c) / fa) * (ref_accumulate(flow, ok, s) / fa) * np.sqrt(
+        fa * CELL ** 2)
+    d_dn = ref_distance_down(flow, ok, stream, 1 / (c * s), method == "mfd")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sdr = 0.8 / (1 + np.exp((0.5 - np.log10(d_up / d_dn)) / 2))
+    sdr = np.where(stream == 1, 1.0, sdr)
+    assert np.array_equal(np.isfinite(got["sdr"]), np.isfinite(sdr))
+    assert np.isfinite(sdr).sum() > 0.9 * ok.sum()
+    assert np.allclose(got["sdr"][np.isfinite(sdr)], sdr[np.isfinite(sdr)], rtol=1e-4)
+    both = np.isfinite(sdr)
+    assert np.allclose(got["export"][both], (rkls * cp * sdr)[both], rtol=2e-4, atol=1e-9)

@@ -1,7 +1,7 @@
--- soil retention (RUSLE, as InVEST 3.20.2's SDR model computes RKLS, USLE and avoided erosion)
--- and the SL 190 soil-erosion class of every land-cover epoch whose DEM, erosivity (R) and
--- erodibility (K) exist, over the whole region at once so that tiles never cut flow paths
--- (raster.np_soil_tiles, sql/060_soil.sql; 7 bands). An epoch missing one of them has no rows;
+-- soil retention (RUSLE, as InVEST 3.20.2's SDR model computes RKLS, USLE, avoided erosion,
+-- the sediment delivery ratio and sediment export) and the SL 190 soil-erosion class of every
+-- land-cover epoch whose DEM, erosivity (R) and erodibility (K) exist, over the whole region at
+-- once so that tiles never cut flow paths (raster.np_soil_tiles, sql/060_soil.sql; 9 bands). An epoch missing one of them has no rows;
 -- a class without usle_c or usle_p in the services parameter set has nodata soil loss,
 -- retention and class (never a guessed factor).
 with inputs as (
@@ -56,5 +56,6 @@ cross join lateral raster.np_soil_tiles(
     i.dem_id, i.erosivity_id, i.erodibility_id, i.landcover_catalog_id,
     i.scales, i.offsets, f.codes, f.usle_c, f.usle_p,
     '{{ var("flow_direction") }}', {{ var('threshold_flow_accumulation') }},
-    {{ var('l_max') }}, '{{ var("erosion_region") }}') as s
+    {{ var('l_max') }}, '{{ var("erosion_region") }}',
+    {{ var('sdr_k_b') }}, {{ var('sdr_ic_0') }}, {{ var('sdr_max') }}) as s
 where i.dem_id is not null and i.erosivity_id is not null and i.erodibility_id is not null
