@@ -7,10 +7,15 @@
 select
     ps.parameter_set_id,
     ps.name || ' v' || ps.version as parameter_set,
+    ps.name as parameter_set_name,
+    ps.version as parameter_set_version,
+    ps.selected_because,
     v.parameter,
     v.class_code,
     v.stratum,
     v.value,
+    v.unit,
+    v.uncertainty_pct,
     coalesce(v.source, ps.source_text) as source
 from ({{ run_parameter_sets(['services']) }}) as ps
 join {{ source('registry', 'parameter_values') }} as v using (parameter_set_id)
