@@ -362,12 +362,16 @@ def summary(conn: psycopg.Connection) -> list[tuple]:
 
 
 def outputs(conn: psycopg.Connection, out_dir, show_progress: bool = True) -> list:
-    """Reports (zh, en; html, pdf, md) and exports of both regions' latest runs."""
+    """Reports (zh, en; html, pdf, md) and exports of the demo regions' latest runs (the
+    service regions where the sample data hold them)."""
     from ecorest.report import make_report
     from ecorest.report.export import export_run
 
     written = []
-    regions = ("willamette", "ansai", "assaba")
+    loaded = {r for (r,) in conn.execute("select name from registry.regions").fetchall()}
+    conn.rollback()
+    regions = ("willamette", "ansai", "assaba") + tuple(r for r in SERVICE_REGIONS
+                                                        if r in loaded)
     with progress_bar("reports and exports", 2 * len(regions), "steps", show_progress) as bar:
         for region in regions:
             log.info("demo: report of %s", region)

@@ -100,6 +100,15 @@ def _map(grid: Grid, title: str, label: str, cmap: str, discrete: bool, outlines
     return figures._png(fig, title)
 
 
+def _table(title: str, cols: list, data: list[dict]) -> Block:
+    """A table of the rows' columns (header, key, format), leaving out the columns that no
+    row has a value in (services not computed)."""
+    keep = [c for c in cols if any(r.get(c[1]) is not None for r in data)]
+    return Block("table", title, headers=[h for h, _, _ in keep],
+                 rows=[["" if r.get(k) is None else fmt(r[k]) for _, k, fmt in keep]
+                       for r in data])
+
+
 def blocks(m: dict, L, zh: bool, outlines: list | None = None) -> list[Block]:  # noqa: N803
     """The section's blocks; empty when the run computed no service. ``L`` chooses the
     report's language; ``outlines`` are the zone outlines drawn on the maps."""
@@ -144,39 +153,34 @@ def blocks(m: dict, L, zh: bool, outlines: list | None = None) -> list[Block]:  
             f"Caveat: these inputs are constant over the region (stand-ins, not measured "
             f"spatial patterns): {names}. Services that depend on them serve to check the "
             "method only; they are not real-world estimates.")))
-    out.append(Block("table", L("生态系统服务（全区，各地类时期）",
-                                "Ecosystem services (whole region, by land-cover epoch)"),
-                     headers=[L("时期", "epoch"), L("土壤侵蚀（吨/年）", "soil loss t/yr"),
-                              L("土壤保持（吨/年）", "soil retention t/yr"),
-                              L("产水深（毫米）", "water yield mm"),
-                              L("产水量（立方米/年）", "water yield m³/yr"),
-                              L("防风固沙（吨/年）", "sand fixation t/yr"),
-                              L("生境质量均值", "mean habitat quality")],
-                     rows=[[r["epoch_label"], f0(r["soil_loss_t_per_yr"]),
-                            f0(r["soil_retention_t_per_yr"]), f1(r["water_yield_mm"]),
-                            f0(r["water_yield_m3"]), f0(r["sand_fixation_t_per_yr"]),
-                            f2(r["habitat_quality_mean"])] for r in region]))
+    cols = [(L("土壤侵蚀（吨/年）", "soil loss t/yr"), "soil_loss_t_per_yr", f0),
+            (L("土壤保持（吨/年）", "soil retention t/yr"), "soil_retention_t_per_yr", f0),
+            (L("产水深（毫米）", "water yield mm"), "water_yield_mm", f1),
+            (L("产水量（立方米/年）", "water yield m³/yr"), "water_yield_m3", f0),
+            (L("水源涵养（立方米/年）", "water conservation m³/yr"), "water_conservation_m3",
+             f0),
+            (L("防风固沙（吨/年）", "sand fixation t/yr"), "sand_fixation_t_per_yr", f0),
+            (L("生境质量均值", "mean habitat quality"), "habitat_quality_mean", f2)]
+    out.append(_table(L("生态系统服务（全区，各地类时期）",
+                        "Ecosystem services (whole region, by land-cover epoch)"),
+                      [(L("时期", "epoch"), "epoch_label", str)] + cols, region))
     zones = [r for r in m["services"] if r["zone_set"] != "region"]
-    if zones:
-        last = region[-1]["epoch_label"]
-        sets = sorted({r["zone_set"] for r in zones})
-        zset = sets[0]
-        zrows = [r for r in zones if r["zone_set"] == zset and r["epoch_label"] == last]
-        low = [r["zone_code"] for r in zrows
+    last = region[-1]["epoch_label"]
+    by_set: dict[str, list] = {}
+    for r in zones:
+        if r["epoch_label"] == last:
+            by_set.setdefault(r["zone_set"], []).append(r)
+    # zone sets with fewer zones first (watersheds before their sub-watersheds)
+    for zset, zrows in sorted(by_set.items(), key=lambda kv: (len(kv[1]), kv[0])):
+        low = [str(r["zone_code"]) for r in zrows
                if r["zone_coverage_pct"] is not None and r["zone_coverage_pct"] < 50]
-        out.append(Block("table", L(f"各分区生态系统服务（{zset}，{last}）",
-                                    f"Ecosystem services per zone ({zset}, {last})"),
-                         headers=[L("分区", "zone"), L("覆盖率", "coverage"),
-                                  L("土壤侵蚀（吨/年）", "soil loss t/yr"),
-                                  L("土壤保持（吨/年）", "soil retention t/yr"),
-                                  L("产水量（立方米/年）", "water yield m³/yr"),
-                                  L("生境质量均值", "mean habitat quality")],
-                         rows=[[str(r["zone_name"] or r["zone_code"]),
-                                f"{r['zone_coverage_pct']:.0f} %"
-                                if r["zone_coverage_pct"] is not None else "",
-                                f0(r["soil_loss_t_per_yr"]), f0(r["soil_retention_t_per_yr"]),
-                                f0(r["water_yield_m3"]), f2(r["habitat_quality_mean"])]
-                               for r in zrows]))
+        out.append(_table(L(f"各分区生态系统服务（{zset}，{last}）",
+                            f"Ecosystem services per zone ({zset}, {last})"),
+                          [(L("分区", "zone"), "zone_label", str),
+                           (L("覆盖率", "coverage"), "zone_coverage_pct",
+                            lambda v: f"{v:.0f} %")] + cols,
+                          [{**r, "zone_label": r["zone_name"] or r["zone_code"]}
+                           for r in zrows]))
         if low:
             out.append(Block("p", L(
                 f"覆盖率不足 50% 的分区（{', '.join(low)}）大部分位于评估区域或输入数据之外，"
