@@ -47,10 +47,11 @@ def flood_fill(grade: np.ndarray, max_grade: int) -> list[tuple[int, list[tuple[
     return out
 
 
-def test_patches_and_zone_scores_equal_a_flood_fill(db_url: str, tmp_path: Path) -> None:
+def blob_region(conn: psycopg.Connection, tmp_path: Path) -> Path:
+    """Region 'quad': N x N px of 30 m in 16-px tiles, two blocky factor layers with speckle
+    (grades form blobs of every size, many across tile borders, and a spiral of grade-1 cells
+    crossing several tiles), one pixel without data; returns the erosion file (the grid)."""
     rng = np.random.default_rng(3)
-    # blocky fields with speckle: grades form blobs of every size, many across tile borders,
-    # some snaking (a spiral of grade-1 cells crossing several tiles)
     erosion = np.kron(rng.random((8, 8)) * 10, np.ones((12, 12)))
     erosion[rng.random((N, N)) < 0.15] = rng.random() * 10
     habitat = np.kron(rng.random((6, 6)) * 100, np.ones((16, 16)))
@@ -58,17 +59,22 @@ def test_patches_and_zone_scores_equal_a_flood_fill(db_url: str, tmp_path: Path)
     erosion[44:80, 86:90] = 10
     erosion[76:80, 20:90] = 10
     habitat[40:80, 5:90] = np.maximum(habitat[40:80, 5:90], 90)
-    erosion[0, 0] = np.nan                                  # a pixel without data
+    erosion[0, 0] = np.nan
     e = write_raster(tmp_path / "erosion.tif", erosion.astype(np.float32), nodata=-9999)
     h = write_raster(tmp_path / "habitat.tif", habitat.astype(np.float32), nodata=-9999)
+    create_region(conn, "quad", footprint(tmp_path, e), align_to=str(e),
+                  allow_non_equal_area=True, tile_size=16)
+    load_raster(conn, "quad", "factor_erosion", e, epoch="2020", show_progress=False)
+    load_raster(conn, "quad", "factor_habitat", h, epoch="2020", show_progress=False)
+    (tmp_path / "weights.csv").write_text(WEIGHTS)
+    load_params(conn, tmp_path / "weights.csv", name="quad weights", kind="weights",
+                source_text="test")
+    return e
+
+
+def test_patches_and_zone_scores_equal_a_flood_fill(db_url: str, tmp_path: Path) -> None:
     with psycopg.connect(db_url) as conn:
-        create_region(conn, "quad", footprint(tmp_path, e), align_to=str(e),
-                      allow_non_equal_area=True, tile_size=16)
-        load_raster(conn, "quad", "factor_erosion", e, epoch="2020", show_progress=False)
-        load_raster(conn, "quad", "factor_habitat", h, epoch="2020", show_progress=False)
-        (tmp_path / "weights.csv").write_text(WEIGHTS)
-        load_params(conn, tmp_path / "weights.csv", name="quad weights", kind="weights",
-                    source_text="test")
+        e = blob_region(conn, tmp_path)
         run_id = run_assessment(conn, db_url, "quad", work_dir=tmp_path / "dbt")
         tiles = sql.SQL("(select rast from marts.priority_tiles where run_id = {}) as p").format(
             sql.Literal(run_id))
@@ -104,3 +110,34 @@ def test_patches_and_zone_scores_equal_a_flood_fill(db_url: str, tmp_path: Path)
     assert zone[:6] == pytest.approx(want, rel=1e-9)
     assert zone[6] == pytest.approx(np.nanmean(composite[valid]), rel=1e-9)
     assert zone[7] == pytest.approx(np.nanmean(degradation[valid]), rel=1e-9)
+
+
+def test_quantile_breaks_from_the_histograms_of_the_scores(db_url: str, tmp_path: Path) -> None:
+    """grading_method=quantile: the breaks come from 1000-bin histograms of the scores (one
+    pass, raster.np_histograms), so each lies within a bin (0.001) of numpy's quantile of the
+    scores, and the scored pixels are counted; with fixed breaks no pass is made."""
+    with psycopg.connect(db_url) as conn:
+        e = blob_region(conn, tmp_path)
+        run_id = run_assessment(conn, db_url, "quad", work_dir=tmp_path / "dbt",
+                                dbt_vars={"grading_method": "quantile"})
+        breaks = {s: (p, b) for s, p, b in conn.execute(
+            "select score, pixels, breaks from intermediate.int_score_breaks")}
+        tiles = sql.SQL("(select rast from marts.priority_tiles where run_id = {}) as p").format(
+            sql.Literal(run_id))
+        with rasterio.open(e) as src:
+            scores = {name: _on_file_grid(conn, tiles, band, src.transform, (N, N))
+                      for name, band in (("composite", 2), ("degradation", 3),
+                                         ("importance", 4))}
+        run_assessment(conn, db_url, "quad", work_dir=tmp_path / "dbt")   # fixed breaks
+        fixed = conn.execute("select score, pixels, breaks from intermediate.int_score_breaks "
+                             "order by score").fetchall()
+    for name, x in scores.items():
+        x = x[np.isfinite(x)]
+        pixels, got = breaks[name]
+        k = 5 if name == "composite" else 3
+        assert pixels == x.size >= N * N - 1      # the pixel without erosion: no D, no C
+        want = np.quantile(x, [q / k for q in range(1, k)])
+        assert np.abs(np.asarray(got) - want).max() <= 0.001 + 1e-9
+    assert fixed == [("composite", None, [0.2, 0.4, 0.6, 0.8]),
+                     ("degradation", None, [0.3333, 0.6667]),
+                     ("importance", None, [0.3333, 0.6667])]

@@ -1,12 +1,19 @@
+-- depends_on: {{ ref('int_priority_scores') }}
 -- class breaks of the degradation and importance scores (3 classes: low, medium, high) and of
 -- the composite score (5 classes) by the run's grading method: fixed thresholds, quantiles
 -- or natural breaks (Fisher-Jenks) of the region's score distribution (1000-bin histograms of
--- the three scores, each tile read once)
+-- the three scores, each tile read once). Fixed thresholds need no pass over the pixels: the
+-- scores are not computed here then, and pixels (the scored pixels) is null.
 with scores as (
     select * from (values ('composite', 2, 5), ('degradation', 3, 3), ('importance', 4, 3))
         as v(score, band, k)
 ),
 
+{% if var('grading_method') == 'fixed' %}
+hist as (
+    select score, k, null::bigint[] as counts, null::numeric as pixels from scores
+)
+{% else %}
 bins as (
     select s.score, s.k, u.i, sum(u.c)::bigint as c
     from {{ ref('int_priority_scores') }} as t
@@ -20,6 +27,7 @@ hist as (
     select score, k, array_agg(c order by i) as counts, sum(c) as pixels
     from bins group by score, k
 )
+{% endif %}
 
 select
     h.score,
