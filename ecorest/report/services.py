@@ -76,9 +76,12 @@ def load(conn: psycopg.Connection, run_id: int) -> dict:
     }
     if out["services"]:
         for layer in ("soil_retention", "water_yield", "water_conservation", "habitat_quality",
-                      "soil_erosion"):
+                      "soil_erosion", "erosion_sensitivity", "desertification_sensitivity",
+                      "rocky_desertification_sensitivity"):
             g = mosaic(conn, "select rast from marts.service_tiles where run_id = %s "
                        "and layer = %s", (run_id, layer))
+            if g is not None and layer.endswith("sensitivity"):
+                g.values[g.values <= 0] = np.nan          # 0: not computed
             if g is not None and np.isfinite(g.values).any():
                 out["maps"][layer] = g
     return out
@@ -237,6 +240,12 @@ def blocks(m: dict, L, zh: bool, outlines: list | None = None) -> list[Block]:  
              False),
             ("soil_erosion", L("土壤侵蚀强度等级（SL 190）", "Soil-erosion intensity (SL 190)"),
              L("等级 1 微度 … 6 剧烈", "class 1 micro … 6 severe"), "YlOrRd", True)]
+    sens_label = L("等级 1 不敏感 … 5 极敏感", "class 1 not … 5 extremely sensitive")
+    for layer in ("erosion_sensitivity", "desertification_sensitivity",
+                  "rocky_desertification_sensitivity"):
+        cn, en = NAMES[layer]
+        maps.append((layer, L(f"{cn}等级", f"{en[0].upper() + en[1:]} class"), sens_label,
+                     "OrRd", True))
     for layer, title, label, cmap, discrete in maps:
         g = m["maps"].get(layer)
         if g is None:
