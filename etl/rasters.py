@@ -47,6 +47,7 @@ from .loadlog import (
     sha256_file,
     use_loader_role,
 )
+from .nodes import writer_for as node_writer_for  # scale-out: tiles on data nodes
 from .regions import Region, boundary_on_grid, get_region, grid_crs
 from .validation import Issue, fail, issue
 from .vectors import require_earth_crs
@@ -531,17 +532,24 @@ def _load_bands(conn, path, sha, region, layer, spec, src_info, epoch_span, opti
                 legend = conn.execute("select name from registry.legends where legend_id = %s",
                                       (legend_id,)).fetchone()[0]
             job = _Job(conn, ctx, src, src_info, region, dst_crs, inside, spec, layer,
-                       legend_id, None if codes is None else code_lut(codes), legend, rs, tiles)
+                       legend_id, None if codes is None else code_lut(codes), legend, rs, tiles,
+                       node_writer_for(conn))
             per_group = max(1, BLOCK_PIXELS // region.tile_size_px ** 2)
             plans = src_info.bands
-            for g in range(0, len(plans), per_group):
-                group = plans[g:g + per_group]
-                try:
-                    catalog_ids += _load_group(job, group, show_progress)
-                except (RasterioError, CPLE_BaseError) as exc:
-                    cause = exc.__cause__ or exc.__context__ or exc
-                    raise fail(path, f"band {group[0].band}", "file.readable", what="raster",
-                               detail=f"read failed while warping: {cause}") from exc
+            try:
+                for g in range(0, len(plans), per_group):
+                    group = plans[g:g + per_group]
+                    try:
+                        catalog_ids += _load_group(job, group, show_progress)
+                    except (RasterioError, CPLE_BaseError) as exc:
+                        cause = exc.__cause__ or exc.__context__ or exc
+                        raise fail(path, f"band {group[0].band}", "file.readable", what="raster",
+                                   detail=f"read failed while warping: {cause}") from exc
+                if job.nodes is not None and catalog_ids:
+                    job.nodes.commit()  # node tables first; the coordinator's commit publishes
+            finally:
+                if job.nodes is not None:
+                    job.nodes.close()
         if not catalog_ids:
             raise fail(path, "", "raster.all_nodata", region=region.name)
         # attach right before committing: SHARE UPDATE EXCLUSIVE on raster.tiles (readers and
@@ -662,6 +670,8 @@ class _Job:
     legend: str | None
     resampling: Resampling
     tiles: tuple[int, int, int, int]
+    #: scale-out: the tile writes on data nodes (etl/nodes.py), None on one server
+    nodes: object = None
 
 
 @dataclass
@@ -700,8 +710,11 @@ def _start_band(job: _Job, plan: BandPlan) -> _Band:
          spec.units, job.ctx.load_id)).fetchone()[0]
     # a stand-alone table shaped like a partition, attached when the load ends: creating a
     # partition would lock raster.tiles (every region's tiles) until the load commits
-    job.conn.execute("select raster.create_tile_table(%s, %s)",
-                     (cid, spec.value_kind == "categorical"))
+    if job.nodes is not None:
+        job.nodes.start(cid, spec.value_kind == "categorical")
+    else:
+        job.conn.execute("select raster.create_tile_table(%s, %s)",
+                         (cid, spec.value_kind == "categorical"))
     return _Band(plan, cid)
 
 
@@ -728,7 +741,9 @@ def _load_group(job: _Job, plans: list[BandPlan], show_progress: bool) -> list[i
                                      values[j, i:i + t, k:k + t], valid[j, i:i + t, k:k + t].copy())
                         if line:
                             lines.append(line)
-                if lines:  # into the band's own tile table (attached when the load ends)
+                if lines and job.nodes is not None:  # straight to the data nodes
+                    job.nodes.copy(band.catalog_id, lines)
+                elif lines:  # into the band's own tile table (attached when the load ends)
                     with job.conn.cursor().copy(sql.SQL(
                             "copy raster.{} (catalog_id, tile_x, tile_y, rast) from stdin").format(
                             sql.Identifier(f"tiles_{band.catalog_id}"))) as copy:
@@ -818,7 +833,10 @@ def _finish_band(job: _Job, band: _Band) -> bool:
         job.conn.execute("delete from raster.catalog where catalog_id = %s", (band.catalog_id,))
         return False
     t0 = time.perf_counter()
-    job.conn.execute("select raster.constrain_tile_partition(%s)", (band.catalog_id,))
+    if job.nodes is not None:
+        job.nodes.constrain(band.catalog_id)
+    else:
+        job.conn.execute("select raster.constrain_tile_partition(%s)", (band.catalog_id,))
     log.debug("raster constraints on tiles_%d in %.2f s", band.catalog_id,
               time.perf_counter() - t0)
     job.conn.execute(

@@ -36,7 +36,11 @@ def _cluster(settings: Settings) -> EmbeddedCluster:
 @command(db, "start")
 @click.option("--port", type=click.IntRange(1024, 65535), default=None,
               help="Move the (stopped) cluster to this port; it keeps it from then on.")
-def db_start(settings: Settings, port: int | None) -> None:
+@click.option("--nodes", "nodes", type=click.IntRange(0, 16), default=0,
+              help="Also start this many data-node clusters on 127.0.0.1 (under "
+                   "<home>/nodes/) and register them: tiles loaded from then on live on them "
+                   "(docs/OPERATIONS.md, scale-out). For tests and trying it out.")
+def db_start(settings: Settings, port: int | None, nodes: int) -> None:
     """Create (first time) and start the embedded PostGIS cluster.
 
     The cluster listens on 127.0.0.1 only, on a free port chosen at creation and kept across
@@ -48,6 +52,87 @@ def db_start(settings: Settings, port: int | None) -> None:
     state = _cluster(settings).start(port=port)
     log.info("embedded cluster running on 127.0.0.1:%d (data folder %s)", state.port,
              settings.home)
+    if nodes:
+        _start_local_nodes(settings, nodes)
+
+
+def _start_local_nodes(settings: Settings, count: int) -> None:
+    from ecorest.etl import nodes as nodemod
+    from ecorest.store.nodes import start_local_nodes
+
+    cluster = _cluster(settings)
+    admin = cluster.url()
+    dbmod.migrate(admin)
+    urls = start_local_nodes(settings.home, count)
+    with dbmod.connect(admin) as conn:
+        known = {(n.host, n.port) for n in nodemod.list_nodes(conn)}
+    for k, url in enumerate(urls, start=1):
+        host, port, _ = nodemod._split_url(url)
+        if (host, port) not in known:
+            nodemod.add_node(admin, f"local{k}", url)
+        log.info("data node local%d running on %s:%d", k, host, port)
+
+
+@command(db, "add-node")
+@click.argument("url")
+@click.option("--name", default=None,
+              help="Node name (lower-case letters, digits, _); default node<N>.")
+def db_add_node(settings: Settings, url: str, name: str | None) -> None:
+    """Register a data node: URL is a superuser URL of an empty PostgreSQL + PostGIS +
+    PL/Python database on it, used once to set it up (extensions, schema raster, a writer and
+    a reader login with generated passwords) and never stored.
+
+    Raster tiles loaded from then on are spread over all registered nodes by tile key;
+    registry, parameters, load log, runs and marts stay on this (coordinator) database.
+    """
+    from ecorest.etl import nodes as nodemod
+
+    admin = dbmod.resolve_url(settings, admin=True)
+    if name is None:
+        with dbmod.connect(admin) as conn:
+            taken = {n.name for n in nodemod.list_nodes(conn)}
+        name = next(f"node{k}" for k in range(1, 1000) if f"node{k}" not in taken)
+    node = nodemod.add_node(admin, name, url)
+    log.info("registered %s", node.label())
+
+
+@command(db, "remove-node")
+@click.argument("name")
+@click.option("--force", is_flag=True,
+              help="Remove it although catalog entries keep tiles on it (they lose them).")
+def db_remove_node(settings: Settings, name: str, force: bool) -> None:
+    """Unregister a data node (refused while it holds tiles, unless --force)."""
+    from ecorest.etl import nodes as nodemod
+
+    nodemod.remove_node(dbmod.resolve_url(settings, admin=True), name, force=force)
+
+
+@command(db, "nodes")
+@click.option("--clean", is_flag=True,
+              help="Drop node tables no published catalog entry reads (left by failed loads); "
+                   "run it while no load is under way.")
+def db_nodes(settings: Settings, clean: bool) -> None:
+    """List the data nodes: address, state, tile partitions and size on each."""
+    from ecorest.etl import nodes as nodemod
+
+    url = dbmod.resolve_url(settings)
+    with dbmod.connect(url) as conn:
+        rows = nodemod.node_status(conn)
+        if clean:
+            n = nodemod.clean_orphans(conn)
+            log.info("dropped %d unpublished node table(s)", n)
+    if not rows:
+        out.print("no data nodes: this server holds every tile (add one with "
+                  "`ecorest db add-node URL`)")
+        return
+    table = Table(title="data nodes", title_justify="left")
+    for col in ("node", "address", "partitions", "node tables", "MB", "state"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], f"{r['host']}:{r['port']}/{r['dbname']}", str(r["partitions"]),
+                      "" if r["node_tables"] is None else str(r["node_tables"]),
+                      "" if r["bytes"] is None else f"{r['bytes'] / 1e6:.1f}", r["state"])
+    out.print(table)
 
 
 @command(db, "stop")
@@ -55,6 +140,10 @@ def db_stop(settings: Settings) -> None:
     """Stop the embedded cluster (its data stay)."""
     if not _cluster(settings).stop():
         log.info("embedded cluster is not running")
+    from ecorest.store.nodes import stop_local_nodes
+
+    if stop_local_nodes(settings.home):  # data nodes started by `db start --nodes N`
+        log.info("local data nodes stopped")
 
 
 @command(db, "destroy")

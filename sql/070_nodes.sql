@@ -1,0 +1,84 @@
+-- Data nodes (ecorest/store/nodes.py, docs/ARCHITECTURE.md "Scale-out"): raster tiles kept on
+-- other PostgreSQL servers, read through postgres_fdw foreign tables. The node registry is the
+-- set of foreign servers named ecorest_node_<name>; `ecorest db add-node` creates them (and the
+-- postgres_fdw extension) as the administrator. Nothing here is used on a single server.
+
+-- The registered data nodes (no credentials: those are user mappings, which PostgreSQL shows
+-- only to the mapped role and to superusers).
+create or replace view etl.nodes as
+select substr(s.srvname, length('ecorest_node_') + 1) as node_name,
+       s.srvname as server_name,
+       (select split_part(o, '=', 2) from unnest(s.srvoptions) o where o like 'host=%') as host,
+       (select split_part(o, '=', 2) from unnest(s.srvoptions) o where o like 'port=%')::integer
+         as port,
+       (select split_part(o, '=', 2) from unnest(s.srvoptions) o where o like 'dbname=%')
+         as dbname,
+       (select count(*) from pg_foreign_table t where t.ftserver = s.oid) as tile_partitions
+from pg_foreign_server s
+where s.srvname like 'ecorest\_node\_%';
+comment on view etl.nodes is
+  'Data nodes holding raster tiles (postgres_fdw servers ecorest_node_<name>), with the number '
+  'of tile partitions (foreign tables) each serves';
+comment on column etl.nodes.node_name is 'Node name given to ecorest db add-node';
+comment on column etl.nodes.server_name is 'postgres_fdw foreign server of the node';
+comment on column etl.nodes.host is 'Host the coordinator connects to';
+comment on column etl.nodes.port is 'Port the coordinator connects to';
+comment on column etl.nodes.dbname is 'Database on the node';
+comment on column etl.nodes.tile_partitions is
+  'Foreign tables (one per catalog entry loaded since the node was added) reading this node';
+
+-- The partition of one catalog entry whose tiles live on data nodes: partitioned by hash of
+-- tile_y, one foreign table per node (raster.tiles_<id>_<k> reads raster.tiles_<id> on node k).
+-- Created in the load's transaction and attached by raster.attach_tile_table when it ends.
+create or replace function raster.create_node_tile_table(p_catalog_id bigint, p_servers text[])
+returns regclass
+language plpgsql security definer set search_path = pg_catalog, public as $$
+declare
+  part text := format('tiles_%s', p_catalog_id);
+  owner name := (select tableowner from pg_tables
+                 where schemaname = 'raster' and tablename = 'tiles');
+  n integer := cardinality(p_servers);
+  k integer;
+begin
+  if n is null or n < 1 then
+    raise exception 'raster.create_node_tile_table: no data node given';
+  end if;
+  for k in 1 .. n loop
+    if p_servers[k] not like 'ecorest\_node\_%'
+       or not exists (select from pg_foreign_server where srvname = p_servers[k]) then
+      raise exception 'raster.create_node_tile_table: % is not a registered data node',
+        p_servers[k];
+    end if;
+  end loop;
+  if to_regclass(format('raster.%I', part)) is null then
+    execute format('create table raster.%I (like raster.tiles including defaults, '
+                   'check (catalog_id = %s)) partition by hash (tile_y)', part, p_catalog_id);
+    for k in 1 .. n loop
+      execute format('create foreign table raster.%I partition of raster.%I '
+                     'for values with (modulus %s, remainder %s) server %I '
+                     'options (schema_name %L, table_name %L)',
+                     format('%s_%s', part, k - 1), part, n, k - 1, p_servers[k], 'raster', part);
+      execute format('alter foreign table raster.%I owner to %I', format('%s_%s', part, k - 1),
+                     owner);
+      execute format('grant select on raster.%I to ecorest_etl, ecorest_analyst',
+                     format('%s_%s', part, k - 1));
+    end loop;
+    execute format('alter table raster.%I owner to %I', part, owner);
+    execute format('grant select, insert, delete on raster.%I to ecorest_etl', part);
+    execute format('grant select on raster.%I to ecorest_analyst', part);
+  end if;
+  return format('raster.%I', part)::regclass;
+end $$;
+comment on function raster.create_node_tile_table(bigint, text[]) is
+  'Create the partition of one catalog entry whose tiles live on data nodes: hash of tile_y, '
+  'one postgres_fdw foreign table per node';
+revoke all on function raster.create_node_tile_table(bigint, text[]) from public;
+do $$ begin
+  if exists (select 1 from pg_roles where rolname = 'ecorest_etl') then
+    grant execute on function raster.create_node_tile_table(bigint, text[]) to ecorest_etl;
+    grant select on etl.nodes to ecorest_etl;
+  end if;
+  if exists (select 1 from pg_roles where rolname = 'ecorest_analyst') then
+    grant select on etl.nodes to ecorest_analyst;
+  end if;
+end $$;
