@@ -73,6 +73,13 @@ grant select on all tables in schema registry, raster, etl, staging, intermediat
 grant usage on schema bi to ecorest_bi;
 grant select on all tables in schema bi to ecorest_bi;
 
+-- published raster layers (schema maps, revision 0007): built by ecorest_etl, read by the
+-- analyst and BI logins (QGIS); nobody else writes them
+grant usage, create on schema maps to ecorest_etl;
+grant select, insert, delete on maps.layers to ecorest_etl;
+grant usage on schema maps to ecorest_analyst, ecorest_bi;
+grant select on all tables in schema maps to ecorest_analyst, ecorest_bi;
+
 -- objects created later (tile partitions, dbt models) get the same grants, whether they are
 -- created by the migration owner or by ecorest_etl
 alter default privileges in schema staging, intermediate, marts, bi
@@ -86,6 +93,8 @@ begin
       grant select on tables to ecorest_analyst;
     alter default privileges for role ecorest_etl in schema bi
       grant select on tables to ecorest_bi;
+    alter default privileges for role ecorest_etl in schema maps
+      grant select on tables to ecorest_analyst, ecorest_bi;
   else
     raise notice 'not a member of ecorest_etl: default privileges for its objects not set';
   end if;

@@ -69,3 +69,30 @@ def export(settings: Settings, region_name: str, run_id: int | None, formats: tu
         files = export_run(conn, region_name, Path(out_dir), run_id=run_id, formats=formats)
     for f in files:
         out.print(f"  {f}")
+
+
+@command(None, "qgis")
+@click.argument("region_name", metavar="REGION")
+@RUN_OPTION
+@OUT_OPTION
+@click.option("--no-publish", is_flag=True,
+              help="Use the raster layers already published in schema maps instead of "
+                   "publishing them again.")
+def qgis(settings: Settings, region_name: str, run_id: int | None, out_dir: str,
+         no_publish: bool) -> None:
+    """Write a QGIS project (.qgz) of REGION's run over the database.
+
+    Publishes the region's raster layers (inputs per layer and epoch, priority grades,
+    composite score, carbon density per epoch and its change) as tables of schema maps with
+    raster constraints and overviews, and writes a styled project over them and the bi views
+    (patches, zones, projects). The project keeps host, port, database and user, never the
+    password: QGIS asks for it.
+    """
+    from ecorest.report.qgis import write_project
+    from ecorest.run import mark_dead_runs
+
+    with dbmod.session(settings) as conn:
+        mark_dead_runs(conn)
+        path = write_project(conn, region_name, Path(out_dir), run_id=run_id,
+                             publish_layers=not no_publish)
+    out.print(f"  {path}")
