@@ -122,32 +122,28 @@ def _grades(conn: psycopg.Connection, run_id: int) -> np.ndarray:
 
 
 def test_constraint_mask_takes_land_out_before_grading(db_url: str, tmp_path: Path) -> None:
-    """Without exclusions every pixel is graded (4 quadrant grades); with exclude_types =
-    settlement the 64 town pixels, and with a mask_reserve layer also the 64 reserve pixels,
-    have no grade, the factor pixel counts and the zone's assessed area shrink by exactly
-    those pixels, and the other pixels keep their grade."""
+    """With exclude_types = settlement the 64 town pixels, and with a mask_reserve layer also
+    the 64 reserve pixels, have no grade, the factor pixel counts and the zone's assessed area
+    shrink by exactly those pixels, and every other pixel keeps the grade of its quadrant."""
     with psycopg.connect(db_url) as conn:
         a = _mask_region(conn, tmp_path)
-        plain = run_assessment(conn, db_url, "mask", work_dir=tmp_path / "dbt")
         town = run_assessment(conn, db_url, "mask", work_dir=tmp_path / "dbt",
                               dbt_vars={"exclude_types": "settlement"})
         load_raster(conn, "mask", "mask_reserve", tmp_path / "reserve.tif", epoch="2020",
                     show_progress=False)
         both = run_assessment(conn, db_url, "mask", work_dir=tmp_path / "dbt",
                               dbt_vars={"exclude_types": "settlement"})
-        g = {k: _grades(conn, r) for k, r in (("plain", plain), ("town", town),
-                                               ("both", both))}
+        g = {k: _grades(conn, r) for k, r in (("town", town), ("both", both))}
         pixels = {r: dict(conn.execute("select factor, pixels from marts.factor_summaries "
                                        "where run_id = %s", (r,)).fetchall())
-                  for r in (plain, town, both)}
+                  for r in (town, both)}
         assessed = {r: conn.execute("select assessed_ha from marts.zone_scores where run_id = "
                                     "%s and zone_set = 'region'", (r,)).fetchone()[0]
-                    for r in (plain, town, both)}
+                    for r in (town, both)}
     # by hand: NE (east, north) priority restoration 1, NW protection 4, SE improvement 3,
     # SW general 5 (the matrix of docs/IDENTIFICATION.md)
     expect = np.zeros((32, 32))
     expect[:16, 16:], expect[:16, :16], expect[16:, 16:], expect[16:, :16] = 1, 4, 3, 5
-    assert (g["plain"] == expect).all()
     town_px = a["lc"] == 2
     reserve_px = a["reserve"] == 1
     assert (g["town"][town_px] == 0).all()
@@ -156,10 +152,8 @@ def test_constraint_mask_takes_land_out_before_grading(db_url: str, tmp_path: Pa
     assert (g["both"][gone] == 0).all()
     assert (g["both"][~gone] == expect[~gone]).all()
     for f in ("factor_erosion", "factor_habitat"):
-        assert pixels[plain][f] == 1024
         assert pixels[town][f] == 1024 - 64
         assert pixels[both][f] == 1024 - 128
-    assert assessed[plain] == pytest.approx(1024 * 0.09)
     assert assessed[town] == pytest.approx((1024 - 64) * 0.09)
     assert assessed[both] == pytest.approx((1024 - 128) * 0.09)
 
