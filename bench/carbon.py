@@ -18,6 +18,7 @@ import numpy as np
 import rasterio
 
 from .load import CODES, _drop, aligned_region_db
+from .memory import server_peak
 
 DENSITY = {int(c): (10.0 + i * 7, 2.0 + i, 50.0 + i * 3, 1.0 + i * 0.5)
            for i, c in enumerate(CODES)}
@@ -95,10 +96,19 @@ def step_ecorest(path: str, path2: str, url: str) -> dict:
         crosstab_s = time.perf_counter() - t0
         conn.rollback()
         t0 = time.perf_counter()
-        run_id = run_assessment(conn, dburl, "bench", work_dir=tmp / "dbt",
-                                dbt_vars={"soc_transition_years": 1,
-                                          "dom_transition_years": 1, "dom_loss_years": 1})
+        with server_peak(name) as server:
+            run_id = run_assessment(conn, dburl, "bench", work_dir=tmp / "dbt",
+                                    dbt_vars={"soc_transition_years": 1,
+                                              "dom_transition_years": 1, "dom_loss_years": 1})
         run_s = time.perf_counter() - t0
+        # a second run with nothing changed: found, not rebuilt
+        t0 = time.perf_counter()
+        again = run_assessment(conn, dburl, "bench", work_dir=tmp / "dbt",
+                               dbt_vars={"soc_transition_years": 1,
+                                         "dom_transition_years": 1, "dom_loss_years": 1})
+        noop_s = time.perf_counter() - t0
+        assert again == run_id
+        models = model_timings(tmp / "dbt")
         change = [r[0] for r in conn.execute(
             "select change_t from marts.carbon_stock_changes where run_id = %s and "
             "zone_set = 'region' order by array_position(array['agb','bgb','soc','dead_wood'], "
@@ -106,8 +116,18 @@ def step_ecorest(path: str, path2: str, url: str) -> dict:
         conn.close()
     finally:
         _drop(url, name)
-    return {"crosstab_s": crosstab_s, "run_s": run_s, "change_t": change,
+    return {"crosstab_s": crosstab_s, "run_s": run_s, "change_t": change, "models": models,
+            "noop_s": noop_s, "server_peak_mb": server["peak_mb"],
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def model_timings(work_dir: Path) -> dict[str, float]:
+    """Seconds per dbt node of the last dbt invocation under ``work_dir`` (run_results.json)."""
+    f = work_dir / "target" / "run_results.json"
+    if not f.exists():
+        return {}
+    res = json.loads(f.read_text())["results"]
+    return {r["unique_id"].split(".")[-1]: round(r["execution_time"], 2) for r in res}
 
 
 if __name__ == "__main__":
