@@ -100,23 +100,54 @@ def touches_invalid(g):
 
 def fill_pits(g, z):
     """Depressions raised to their lowest pour point (pygeoprocessing fill_pits): the height
-    of the lowest path to an outlet, its highest pixel, relaxed outwards from the outlets."""
+    of the lowest path to an outlet, its highest pixel. Relaxed outwards from the outlets, the
+    lowest first: a bucket queue over 4096 slices of the height range, rounds within a bucket,
+    so that nearly every pixel is settled the first time it is reached."""
     zf = z.ravel()
     w = np.where(g.okf, np.float32(np.inf), np.float32(0)).astype(np.float32)
-    front = np.flatnonzero(touches_invalid(g))
-    w[front] = zf[front]
-    while front.size:
+    seeds = np.flatnonzero(touches_invalid(g))
+    if not seeds.size:
+        return np.where(g.okf, w, np.float32(0)).reshape(z.shape)
+    w[seeds] = zf[seeds]
+    valid = zf[g.okf]
+    lo = float(valid.min())
+    width = max(float(valid.max()) - lo, 1e-6) / 4096
+    buckets = {}
+
+    def bucket(idx):
+        return ((w[idx].astype(np.float64) - lo) / width).astype(np.int64)
+
+    def push(idx):
+        if not idx.size:
+            return
+        b = bucket(idx)
+        o = np.argsort(b, kind='stable')
+        b, idx = b[o], idx[o]
+        cut = np.flatnonzero(np.diff(b)) + 1
+        for bb, part in zip(b[np.r_[0, cut]], np.split(idx, cut)):
+            buckets.setdefault(int(bb), []).append(part)
+
+    push(seeds)
+    while buckets:
         check()
-        wf = w[front]
-        moved = []
-        for k in g.off:
-            t = front + k
-            cand = np.maximum(zf[t], wf)
-            better = g.okf[t] & (cand < w[t])
-            t = t[better]
-            w[t] = cand[better]              # targets are distinct for one direction
-            moved.append(t)
-        front = np.unique(np.concatenate(moved))
+        cur = min(buckets)
+        front = np.unique(np.concatenate(buckets.pop(cur)))
+        front = front[bucket(front) == cur]      # entries whose pixel has moved on are stale
+        while front.size:
+            check()
+            wf = w[front]
+            moved = []
+            for k in g.off:
+                t = front + k
+                cand = np.maximum(zf[t], wf)
+                better = g.okf[t] & (cand < w[t])
+                t = t[better]
+                w[t] = cand[better]              # targets are distinct for one direction
+                moved.append(t)
+            moved = np.unique(np.concatenate(moved))
+            here = bucket(moved) <= cur
+            push(moved[~here])
+            front = moved[here]
     return np.where(g.okf, w, np.float32(0)).reshape(z.shape)
 
 
@@ -185,7 +216,10 @@ def quantise(weights, total):
 
 def flats(g, z, drained):
     """Flat areas that hold an undrained pixel: 8-connected pixels of equal height around every
-    valid pixel without a downhill neighbour (labels: the smallest flat index of the area)."""
+    valid pixel without a downhill neighbour. Labels (the smallest flat index of an undrained
+    pixel of the area): each pixel first takes the label of the undrained pixel that reaches
+    it first over the flat, then labels that touch are merged (union by the smaller label,
+    pointer jumping)."""
     zf = z.ravel()
     label = np.full(g.n, -1, np.int32)
     seeds = np.flatnonzero(g.okf & ~drained.ravel())
@@ -193,17 +227,41 @@ def flats(g, z, drained):
     front = seeds
     while front.size:
         check()
-        lf = label[front]
         moved = []
         for k in g.off:
             t = front + k
-            ok = g.okf[t] & (zf[t] == zf[front])
-            lt = label[t]
-            better = ok & ((lt < 0) | (lt > lf))
-            t = t[better]
-            label[t] = lf[better]
+            sel = g.okf[t] & (label[t] < 0) & (zf[t] == zf[front])
+            t = t[sel]
+            label[t] = label[front[sel]]
             moved.append(t)
-        front = np.unique(np.concatenate(moved))
+        front = np.concatenate(moved)
+    # labels that meet across the flat belong together
+    member = np.flatnonzero(label >= 0)
+    a, b = [], []
+    for k in g.off[:4]:
+        t = member + k
+        sel = (label[t] >= 0) & (label[t] != label[member]) & (zf[t] == zf[member])
+        a.append(label[member[sel]])
+        b.append(label[t[sel]])
+    a, b = np.concatenate(a), np.concatenate(b)
+    if a.size:
+        ids = seeds                              # sorted flat indices: label -> position
+        a, b = np.searchsorted(ids, a), np.searchsorted(ids, b)
+        parent = np.arange(ids.size)
+        while True:
+            check()
+            ra, rb = parent[a], parent[b]
+            diff = ra != rb
+            if not diff.any():
+                break
+            lo, hi = np.minimum(ra[diff], rb[diff]), np.maximum(ra[diff], rb[diff])
+            np.minimum.at(parent, hi, lo)
+            while True:
+                jumped = parent[parent]
+                if np.array_equal(jumped, parent):
+                    break
+                parent = jumped
+        label[member] = ids[parent[np.searchsorted(ids, label[member])]]
     return label
 
 
@@ -351,10 +409,10 @@ def edges(g, q, mfd, i, src):
     return sel, t[sel], None
 
 
-def accumulate(g, q, method, weight=None):
+def accumulate(g, q, method, weights=()):
     """Flow accumulation in upslope pixels, the pixel itself included (pygeoprocessing
-    flow_accumulation_mfd / _d8; with `weight`, of that value per pixel, NaN counting 0):
-    Kahn's order, all pixels whose upslope is done at once."""
+    flow_accumulation_mfd / _d8), and the same sums of each array in `weights` (NaN counting
+    0): Kahn's order, all pixels whose upslope is done at once. Returns one array per sum."""
     mfd = method == 'mfd'
     indeg = np.zeros(g.ok.shape, np.uint8)
     h, w = g.h, g.w
@@ -369,29 +427,29 @@ def accumulate(g, q, method, weight=None):
     indeg = indeg.ravel()
     if mfd:
         qsum = q.sum(axis=0, dtype=np.int32).ravel()
-    if weight is None:
-        acc = np.where(g.okf, 1.0, 0.0)
-    else:
-        w0 = weight.ravel().astype(np.float64)
-        acc = np.where(g.okf & np.isfinite(w0), w0, 0.0)
+    acc = np.zeros((1 + len(weights), g.n))
+    acc[0] = np.where(g.okf, 1.0, 0.0)
+    for j, wt in enumerate(weights):
+        w0 = wt.ravel().astype(np.float64)
+        acc[j + 1] = np.where(g.okf & np.isfinite(w0), w0, 0.0)
     front = np.flatnonzero(g.okf & (indeg == 0))
     while front.size:
         check()
-        a = acc[front]
+        a = acc[:, front]
         if mfd:
             tot = qsum[front].astype(np.float64)
         moved = []
         for i in range(8):
             sel, t, wt = edges(g, q, mfd, i, front)
             if mfd:
-                acc[t] += a[sel] * wt / tot[sel]
+                acc[:, t] += a[:, sel] * wt / tot[sel]
             else:
-                acc[t] += a[sel]
+                acc[:, t] += a[:, sel]
             indeg[t] -= 1
             moved.append(t)
         moved = np.concatenate(moved)
         front = np.unique(moved[indeg[moved] == 0])
-    return np.where(g.okf, acc, 0.0).reshape(g.ok.shape)
+    return [np.where(g.okf, x, 0.0).reshape(g.ok.shape) for x in acc]
 
 
 def streams(g, q, fa, method, threshold, trace=0.7):
@@ -521,8 +579,10 @@ def sediment_delivery(g, q, method, fa, pct, stream, c, usle, k_b, ic_0, sdr_max
     D_dn); SDR = SDR_max / (1 + exp((IC0 - IC) / k_b)), 1 on streams; export = USLE x SDR."""
     w = np.where(np.isfinite(c), np.maximum(c, np.float32(0.001)), np.nan).astype(np.float32)
     s = np.clip(pct / np.float32(100), np.float32(0.005), np.float32(1)).astype(np.float32)
-    w_bar = accumulate(g, q, method, w) / np.where(g.ok, fa, 1.0)
-    s_bar = accumulate(g, q, method, s) / np.where(g.ok, fa, 1.0)
+    _, w_acc, s_acc = accumulate(g, q, method, (w, s))
+    w_bar = w_acc / np.where(g.ok, fa, 1.0)
+    s_bar = s_acc / np.where(g.ok, fa, 1.0)
+    del w_acc, s_acc
     w_bar[~np.isfinite(w)] = np.nan
     d_up = w_bar * s_bar * np.sqrt(fa * g.cell ** 2)
     with np.errstate(divide='ignore'):
@@ -577,7 +637,7 @@ def soil(dem, ok, r, k, cp, cell, method='mfd', threshold=1000.0, l_max=122.0,
     k = np.where(ok, k, 0).astype(np.float32)
     pct = slope_percent(g, z)
     q = route(g, z, method)
-    fa = accumulate(g, q, method)
+    fa = accumulate(g, q, method)[0]
     stream = streams(g, q, fa, method, threshold)
     ls = np.zeros(ok.shape, np.float32)
     rkls = np.zeros(ok.shape, np.float32)
