@@ -34,7 +34,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
@@ -114,8 +114,12 @@ def connect_node(conn: psycopg.Connection, node: Node, **kwargs) -> psycopg.Conn
 
 
 def _split_url(url: str) -> tuple[str, int, str]:
-    parts = urlsplit(url)
-    return parts.hostname or "127.0.0.1", parts.port or 5432, unquote(parts.path.lstrip("/"))
+    """(host, port, database) of a libpq URL or key=value connection string."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    parts = conninfo_to_dict(url)
+    return (parts.get("host") or "127.0.0.1", int(parts.get("port") or 5432),
+            parts.get("dbname") or parts.get("user") or "")
 
 
 NODE_SETUP = """

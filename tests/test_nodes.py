@@ -1,0 +1,326 @@
+"""Scale-out: a coordinator and two data nodes (local clusters on 127.0.0.1) give the marts of one
+server; tiles live on the nodes only; a node down during a load or a run publishes nothing, and
+the next load and run after it is back succeed."""
+
+from __future__ import annotations
+
+import math
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+from conftest import _janitor, url_for
+from psycopg import sql
+
+from ecorest.errors import EcorestError
+from ecorest.etl import nodes as nodemod
+from ecorest.etl.legends import load_legend
+from ecorest.etl.params import load_params
+from ecorest.etl.rasters import load_raster
+from ecorest.etl.regions import create_region
+from ecorest.run import run_assessment
+from ecorest.store.cluster import EmbeddedCluster
+from ecorest.store.nodes import local_node_homes, start_local_nodes
+from helpers import ROOT, footprint, write_raster
+
+HOME = Path(os.environ.get("ECOREST_TEST_HOME", ROOT / ".ecorest-test")).resolve()
+LEGEND = ("class_code,name_en,ipcc_category\n1,forest,forest_land\n2,grassland,grassland\n"
+          "3,cropland,cropland\n")
+POOLS = "lucode,C_above,C_below,C_soil,C_dead\n1,100,20,50,5\n2,10,3,80,0\n3,5,1,60,0\n"
+
+
+@pytest.fixture(scope="session")
+def node_clusters() -> Iterator[list[EmbeddedCluster]]:
+    """Two data-node clusters on 127.0.0.1 beside the test server (started once)."""
+    clusters = [EmbeddedCluster(h) for h in local_node_homes(HOME, 2)]
+    was_running = [c.is_running() for c in clusters]
+    start_local_nodes(HOME, 2)
+    yield clusters
+    for cluster, running in zip(clusters, was_running, strict=True):
+        if not running:
+            cluster.stop()
+
+
+@pytest.fixture
+def coordinator(node_clusters, server_url: str, template_db: str) -> Iterator[tuple[str, list]]:
+    """A fresh migrated database with two fresh node databases registered as n1, n2."""
+    name = f"ecorest_c_{uuid.uuid4().hex[:12]}"
+    janitor = _janitor(server_url, name, template_dbname=template_db)
+    janitor.init()
+    node_urls = []
+    for cluster in node_clusters:
+        node_urls.append(url_for(cluster.url(), f"ecorest_n_{uuid.uuid4().hex[:12]}"))
+        with psycopg.connect(cluster.url(), autocommit=True) as c:
+            c.execute(sql.SQL("create database {}").format(
+                sql.Identifier(psycopg.conninfo.conninfo_to_dict(node_urls[-1])["dbname"])))
+    url = url_for(server_url, name)
+    try:
+        for k, node_url in enumerate(node_urls, start=1):
+            nodemod.add_node(url, f"n{k}", node_url)
+        yield url, node_urls
+    finally:
+        janitor.drop()
+        for cluster, node_url in zip(node_clusters, node_urls, strict=True):
+            if not cluster.is_running():
+                cluster.start()
+            with psycopg.connect(cluster.url(), autocommit=True) as c:
+                c.execute(sql.SQL("drop database if exists {} with (force)").format(
+                    sql.Identifier(psycopg.conninfo.conninfo_to_dict(node_url)["dbname"])))
+
+
+def land_cover() -> dict[str, np.ndarray]:
+    """96 x 80 px, 16-px tiles: forest cut to cropland in a band that crosses tile (and so
+    node) borders, grassland turning to cropland in a blob, a random speckle."""
+    rng = np.random.default_rng(7)
+    a = np.ones((80, 96), dtype=np.uint8)
+    a[:, 60:] = 2
+    b = a.copy()
+    b[10:70, 20:44] = 3                  # cropland band over 4 tile rows and 2 tile columns
+    b[30:50, 62:90] = 3                  # grassland -> cropland
+    speckle = rng.random(a.shape) < 0.05
+    b[speckle] = rng.integers(2, 4, speckle.sum())  # no land enters forest (no growth rates)
+    return {"2000": a, "2015": b}
+
+
+def build_region(url: str, tmp: Path) -> None:
+    tmp.mkdir(parents=True, exist_ok=True)
+    paths = {e: write_raster(tmp / f"lc_{e}.tif", a, nodata=255)
+             for e, a in land_cover().items()}
+    (tmp / "legend.csv").write_text(LEGEND)
+    (tmp / "pools.csv").write_text(POOLS)
+    with psycopg.connect(url) as conn:
+        first = paths["2000"]
+        create_region(conn, "small", footprint(tmp, first), align_to=str(first), tile_size=16,
+                      allow_non_equal_area=True)
+        load_legend(conn, "small", tmp / "legend.csv")
+        for epoch, path in paths.items():
+            load_raster(conn, "small", "landcover", path, epoch=epoch, legend="small",
+                        show_progress=False)
+        load_params(conn, tmp / "pools.csv", name="small", kind="carbon_pools",
+                    source_text="test")
+
+
+VOLATILE = ("run_id", "created_at", "updated_at", "finished_at", "started_at", "computed_at",
+            "built_at")
+
+
+def marts(url: str) -> dict[str, tuple]:
+    """Per mart table: row count, the sum of every numeric column and the sorted texts of the
+    others (geometries as WKT rounded to 1 mm), leaving out run ids and times."""
+    out = {}
+    with psycopg.connect(url) as conn:
+        tables = [r[0] for r in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts' "
+            "and table_type = 'BASE TABLE' order by 1")]
+        for table in tables:
+            cols = conn.execute(
+                "select column_name, data_type, udt_name from information_schema.columns "
+                "where table_schema = 'marts' and table_name = %s order by ordinal_position",
+                (table,)).fetchall()
+            num, txt = [], []
+            for name, dtype, udt in cols:
+                if name in VOLATILE or "timestamp" in dtype or name.endswith("_run_id"):
+                    continue
+                if dtype in ("integer", "bigint", "smallint", "numeric", "double precision",
+                             "real"):
+                    num.append(sql.SQL("sum({})::float8").format(sql.Identifier(name)))
+                elif udt == "raster":
+                    txt.append(sql.SQL("coalesce(md5({}::text), '')").format(sql.Identifier(name)))
+                elif udt == "geometry":
+                    txt.append(sql.SQL("coalesce(st_astext(st_snaptogrid({}, 0.001)), '')")
+                               .format(sql.Identifier(name)))
+                elif dtype not in ("json", "jsonb", "bytea", "USER-DEFINED", "ARRAY"):
+                    txt.append(sql.SQL("coalesce({}::text, '')").format(sql.Identifier(name)))
+            row = conn.execute(sql.SQL("select count(*), {} from marts.{}").format(
+                sql.SQL(", ").join([*num, sql.SQL("0")]), sql.Identifier(table))).fetchone()
+            texts = ()
+            if txt:
+                texts = tuple(sorted(r[0] for r in conn.execute(sql.SQL(
+                    "select concat_ws('|', {}) from marts.{}").format(
+                    sql.SQL(", ").join(txt), sql.Identifier(table)))))
+            out[table] = (row[0], row[1:-1], texts)
+    return out
+
+
+def node_tiles(node_url: str) -> dict[str, int]:
+    with psycopg.connect(node_url) as c:
+        tables = [r[0] for r in c.execute("select tablename from pg_tables where schemaname = "
+                                          "'raster' and tablename ~ '^tiles_[0-9]+$'")]
+        return {t: c.execute(sql.SQL("select count(*) from raster.{}").format(
+            sql.Identifier(t))).fetchone()[0] for t in tables}
+
+
+def test_two_nodes_give_the_marts_of_one_server(db_url: str, coordinator, tmp_path) -> None:
+    coord_url, node_urls = coordinator
+    build_region(db_url, tmp_path / "one")
+    build_region(coord_url, tmp_path / "coord")
+    # the tiles live on the nodes, split over both, none on the coordinator
+    per_node = [node_tiles(u) for u in node_urls]
+    with psycopg.connect(coord_url) as c:
+        cids = [r[0] for r in c.execute("select catalog_id from raster.catalog order by 1")]
+        assert len(cids) == 2
+        totals = []
+        for cid in cids:
+            kinds = c.execute(
+                "select c.relkind::text from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+                "where i.inhparent = %s::regclass order by 1", (f"raster.tiles_{cid}",)
+            ).fetchall()
+            assert kinds == [("f",), ("f",)]  # two foreign tables, no local storage
+            total = c.execute("select count(*) from raster.tiles where catalog_id = %s",
+                              (cid,)).fetchone()[0]
+            on_nodes = [n.get(f"tiles_{cid}", 0) for n in per_node]
+            assert all(x > 0 for x in on_nodes) and sum(on_nodes) == total > 20
+            totals.append(total)
+    with psycopg.connect(db_url) as c:
+        assert [r[0] for r in c.execute("select count(*) from raster.tiles group by catalog_id "
+                                        "order by catalog_id")] == totals
+    # the same models on both
+    with psycopg.connect(db_url) as c:
+        run_assessment(c, db_url, "small", work_dir=tmp_path / "dbt1")
+    with psycopg.connect(coord_url) as c:
+        run_assessment(c, coord_url, "small", work_dir=tmp_path / "dbt2")
+    one, coord = marts(db_url), marts(coord_url)
+    assert set(one) == set(coord) and len(one) > 5
+    assert sum(v[0] for v in one.values()) > 20
+    for table in one:
+        n1, sums1, texts1 = one[table]
+        n2, sums2, texts2 = coord[table]
+        assert n1 == n2, table
+        assert texts1 == texts2, table
+        for a, b in zip(sums1, sums2, strict=True):
+            assert (a is None and b is None) or math.isclose(a, b, rel_tol=1e-12,
+                                                             abs_tol=1e-9), table
+    # independently of either run: the transitions counted with numpy
+    assert transitions(coord_url) == numpy_transitions()
+
+
+def numpy_transitions() -> dict[tuple[int, int], int]:
+    lc = land_cover()
+    pairs, counts = np.unique(np.stack([lc["2000"].ravel(), lc["2015"].ravel()]), axis=1,
+                              return_counts=True)
+    return {(int(a), int(b)): int(n) for (a, b), n in zip(pairs.T, counts, strict=True)}
+
+
+def transitions(url: str) -> dict[tuple[int, int], int]:
+    with psycopg.connect(url) as c:
+        return {(a, b): int(n) for a, b, n in c.execute(
+            "select class_t1, class_t2, pixels from marts.landcover_transitions "
+            "where zone_set = 'region'")}
+
+
+def _fail_inserts_on(node_url: str) -> None:
+    """Make node tables created from now on refuse rows (a node failing in the middle of a
+    load's COPY), through an event trigger on the node."""
+    with psycopg.connect(node_url, autocommit=True) as c:
+        c.execute("""
+            create function public.refuse() returns trigger language plpgsql as $$
+            begin raise exception 'disk failure on this node'; end $$;
+            create function public.arm() returns event_trigger language plpgsql as $$
+            declare r record;
+            begin
+              for r in select objid from pg_event_trigger_ddl_commands()
+                       where command_tag = 'CREATE TABLE' loop
+                execute format('create trigger refuse before insert on %s for each row '
+                               'execute function public.refuse()', r.objid::regclass);
+              end loop;
+            end $$;
+            create event trigger arm on ddl_command_end execute function public.arm();""")
+
+
+def _published(url: str) -> tuple[int, int]:
+    with psycopg.connect(url) as c:
+        return (c.execute("select count(*) from raster.catalog").fetchone()[0],
+                c.execute("select count(*) from pg_class where relnamespace = "
+                          "'raster'::regnamespace and relname ~ '^tiles_[0-9]+$'").fetchone()[0])
+
+
+def test_a_node_down_publishes_nothing_and_the_next_load_and_run_succeed(
+        coordinator, node_clusters, tmp_path) -> None:
+    coord_url, node_urls = coordinator
+    lc = land_cover()
+    path = write_raster(tmp_path / "lc_2000.tif", lc["2000"], nodata=255)
+    (tmp_path / "legend.csv").write_text(LEGEND)
+    (tmp_path / "pools.csv").write_text(POOLS)
+    with psycopg.connect(coord_url) as conn:
+        create_region(conn, "small", footprint(tmp_path, path), align_to=str(path),
+                      tile_size=16, allow_non_equal_area=True)
+        load_legend(conn, "small", tmp_path / "legend.csv")
+        load_params(conn, tmp_path / "pools.csv", name="small", kind="carbon_pools",
+                    source_text="test")
+    # 1. node n2 stopped before the load: refused naming it, nothing published
+    node_clusters[1].stop()
+    with psycopg.connect(coord_url) as conn, pytest.raises(EcorestError, match="n2"):
+        load_raster(conn, "small", "landcover", path, epoch="2000", legend="small",
+                    show_progress=False)
+    assert _published(coord_url) == (0, 0)
+    node_clusters[1].start()
+    # 2. node n2 failing in the middle of the COPY: n1 has written its share, nothing published
+    _fail_inserts_on(node_urls[1])
+    with psycopg.connect(coord_url) as conn, pytest.raises(EcorestError, match="n2"):
+        load_raster(conn, "small", "landcover", path, epoch="2000", legend="small",
+                    show_progress=False)
+    assert _published(coord_url) == (0, 0)
+    assert sum(node_tiles(node_urls[0]).values()) > 0  # n1's unpublished share
+    with psycopg.connect(coord_url) as conn:
+        status = conn.execute("select status from etl.loads where loader = 'raster' "
+                              "order by load_id").fetchall()
+        assert status and all(s[0] == "failed" for s in status)
+        assert nodemod.clean_orphans(conn) >= 1
+    assert node_tiles(node_urls[0]) == {}
+    with psycopg.connect(node_urls[1], autocommit=True) as c:
+        c.execute("drop event trigger arm")
+        for t in node_tiles(node_urls[1]):
+            c.execute(sql.SQL("drop table raster.{}").format(sql.Identifier(t)))
+    # 3. both nodes up: the load succeeds, then a run
+    with psycopg.connect(coord_url) as conn:
+        load_raster(conn, "small", "landcover", path, epoch="2000", legend="small",
+                    show_progress=False)
+        load_raster(conn, "small", "landcover",
+                    write_raster(tmp_path / "lc_2015.tif", lc["2015"], nodata=255),
+                    epoch="2015", legend="small", show_progress=False)
+    assert _published(coord_url) == (2, 2)
+    # 4. node n1 down during a run: it fails naming the node, nothing of it is published
+    node_clusters[0].stop()
+    with psycopg.connect(coord_url) as conn:
+        with pytest.raises(EcorestError, match="ecorest_node_n1"):
+            run_assessment(conn, coord_url, "small", work_dir=tmp_path / "dbt")
+        failed = conn.execute("select run_id, status from etl.assessment_runs").fetchall()
+        assert [s for _, s in failed] == ["failed"]
+        assert conn.execute("select count(*) from marts.carbon_stocks").fetchone()[0] == 0
+    node_clusters[0].start()
+    # 5. back up: the next run succeeds
+    with psycopg.connect(coord_url) as conn:
+        run_id = run_assessment(conn, coord_url, "small", work_dir=tmp_path / "dbt")
+        assert conn.execute("select status from etl.assessment_runs where run_id = %s",
+                            (run_id,)).fetchone() == ("succeeded",)
+    assert transitions(coord_url) == numpy_transitions()
+
+
+def test_node_passwords_are_hidden_from_analysts_and_bi(coordinator) -> None:
+    coord_url, _ = coordinator
+    with psycopg.connect(coord_url) as c:
+        assert c.execute("select count(*) from etl.nodes").fetchone()[0] == 2
+        for role in ("ecorest_bi", "ecorest_analyst"):
+            c.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
+            rows = c.execute("select usename, umoptions::text from pg_user_mappings "
+                             "where srvname like 'ecorest_node_%'").fetchall()
+            c.execute("reset role")
+            visible = [o for u, o in rows if o is not None]
+            assert all("password" not in o or "ecorest_node_reader" in o for o in visible), role
+            if role == "ecorest_bi":
+                assert visible == []
+        # the writer's password is shown to ecorest_etl itself, never a superuser's
+        c.execute("set role ecorest_etl")
+        opts = c.execute("select umoptions::text from pg_user_mappings where usename = "
+                         "'ecorest_etl' and srvname = 'ecorest_node_n1'").fetchone()[0]
+        c.execute("reset role")
+        assert "user=ecorest_node_writer" in opts
+    for node_url in coordinator[1]:
+        with psycopg.connect(node_url) as c:
+            supers = c.execute("select rolname from pg_roles where rolsuper and rolname like "
+                               "'ecorest_node%'").fetchall()
+            assert supers == []
