@@ -410,8 +410,12 @@ begin
     where c.load_id = p_load_id and to_regclass(format('raster.%I', 'tiles_' || c.catalog_id))
                                     is not null
   loop
-    if (select n.nspname from pg_class as k join pg_namespace as n on n.oid = k.relnamespace
-        where k.oid = v_table) in ('registry', 'raster', 'etl') then
+    -- ordinary tables only: a partition held on data nodes (partitioned into foreign tables)
+    -- is analysed on its nodes by the loader, and sampling it here would fetch rasters over
+    -- the network
+    if (select n.nspname in ('registry', 'raster', 'etl') and k.relkind = 'r'
+        from pg_class as k join pg_namespace as n on n.oid = k.relnamespace
+        where k.oid = v_table) then
       execute format('analyze %s', v_table);
       v_n := v_n + 1;
     end if;
