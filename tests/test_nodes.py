@@ -264,13 +264,12 @@ def test_a_node_down_publishes_nothing_and_the_next_load_and_run_succeed(
         load_raster(conn, "small", "landcover", path, epoch="2000", legend="small",
                     show_progress=False)
     assert _published(coord_url) == (0, 0)
-    assert sum(node_tiles(node_urls[0]).values()) > 0  # n1's unpublished share
+    # n1's share was written in a transaction that ended with the load's failure
+    assert node_tiles(node_urls[0]) == {}
     with psycopg.connect(coord_url) as conn:
         status = conn.execute("select status from etl.loads where loader = 'raster' "
                               "order by load_id").fetchall()
-        assert status and all(s[0] == "failed" for s in status)
-        assert nodemod.clean_orphans(conn) >= 1
-    assert node_tiles(node_urls[0]) == {}
+        assert [s[0] for s in status] == ["failed", "failed"]
     with psycopg.connect(node_urls[1], autocommit=True) as c:
         c.execute("drop event trigger arm")
         for t in node_tiles(node_urls[1]):
@@ -283,6 +282,16 @@ def test_a_node_down_publishes_nothing_and_the_next_load_and_run_succeed(
                     write_raster(tmp_path / "lc_2015.tif", lc["2015"], nodata=255),
                     epoch="2015", legend="small", show_progress=False)
     assert _published(coord_url) == (2, 2)
+    published = node_tiles(node_urls[0])
+    assert len(published) == 2
+    # a node table no catalog entry reads (as a coordinator failing after the nodes committed
+    # leaves): `db nodes --clean` drops it and nothing else
+    with psycopg.connect(node_urls[0], autocommit=True) as c:
+        c.execute(f"create table raster.tiles_999999 (like raster.{next(iter(published))})")
+        c.execute("alter table raster.tiles_999999 owner to ecorest_node_writer")
+    with psycopg.connect(coord_url) as conn:
+        assert nodemod.clean_orphans(conn) == 1
+    assert node_tiles(node_urls[0]) == published
     # 4. node n1 down during a run: it fails naming the node, nothing of it is published
     node_clusters[0].stop()
     with psycopg.connect(coord_url) as conn:
@@ -290,7 +299,8 @@ def test_a_node_down_publishes_nothing_and_the_next_load_and_run_succeed(
             run_assessment(conn, coord_url, "small", work_dir=tmp_path / "dbt")
         failed = conn.execute("select run_id, status from etl.assessment_runs").fetchall()
         assert [s for _, s in failed] == ["failed"]
-        assert conn.execute("select count(*) from marts.carbon_stocks").fetchone()[0] == 0
+        if conn.execute("select to_regclass('marts.carbon_stocks')").fetchone()[0]:
+            assert conn.execute("select count(*) from marts.carbon_stocks").fetchone()[0] == 0
     node_clusters[0].start()
     # 5. back up: the next run succeeds
     with psycopg.connect(coord_url) as conn:
