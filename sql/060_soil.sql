@@ -616,6 +616,35 @@ def ls_factor(pct, fa, cell, l_max):
     return l_factor * slope_factor
 
 
+# HJ 1173-2021 Table A.1: C by vegetation cover (FVC < 10 %, 10-30, 30-50, 50-70, 70-90,
+# >= 90 %) for forest, shrub, grassland and orchards; constants for paddy, wetland,
+# built-up land and desert; dry cropland C = 0.221 - 0.595 lg(FVC) (FVC a fraction; kept in
+# 0..1)
+FVC_BREAKS = np.array([0.1, 0.3, 0.5, 0.7, 0.9])
+C_BY_FVC = {'forest': (0.10, 0.08, 0.06, 0.02, 0.004, 0.001),
+            'shrub': (0.40, 0.22, 0.14, 0.085, 0.040, 0.011),
+            'grassland': (0.45, 0.24, 0.15, 0.09, 0.043, 0.011),
+            'orchard': (0.42, 0.23, 0.14, 0.089, 0.042, 0.011),
+            'shrub_orchard': (0.40, 0.22, 0.14, 0.087, 0.042, 0.011)}
+C_CONSTANT = {'paddy': 0.0, 'wetland': 0.0, 'settlement': 0.01, 'desert': 0.7}
+
+
+def c_from_fvc(kind, fvc):
+    """HJ 1173 Table A.1 C factor of a cover kind at the given FVC (fraction); NaN where FVC
+    is missing or the kind has no rule."""
+    f = np.asarray(fvc, np.float64)
+    out = np.full(f.shape, np.nan)
+    has = np.isfinite(f)
+    if kind in C_BY_FVC:
+        out[has] = np.asarray(C_BY_FVC[kind])[np.digitize(f[has], FVC_BREAKS)]
+    elif kind in C_CONSTANT:
+        out[has] = C_CONSTANT[kind]
+    elif kind == 'dry_cropland':
+        with np.errstate(divide='ignore'):
+            out[has] = np.clip(0.221 - 0.595 * np.log10(np.clip(f[has], 0, 1)), 0, 1)
+    return out.astype(np.float32)
+
+
 def erosion_class(loss_t_per_ha, micro):
     """SL 190 intensity class of soil loss (t/ha/yr -> t/(km2 yr)), 1 micro .. 6 severe."""
     x = np.asarray(loss_t_per_ha, np.float64) * 100.0
@@ -662,6 +691,7 @@ GD['ecorest_soil'] = {'soil': soil, 'fill_pits': fill_pits, 'slope_percent': slo
                       'distance_to_stream': distance_to_stream,
                       'sediment_delivery': sediment_delivery,
                       'ls_factor': ls_factor, 'erosion_class': erosion_class, 'Grid': Grid,
+                      'c_from_fvc': c_from_fvc,
                       'MICRO': MICRO}
 return True
 $$;
@@ -683,9 +713,17 @@ comment on function raster.np_soil_loaded() is
 -- p_flow_direction: mfd | d8; p_threshold: upslope pixels that make a stream; p_l_max: cap of
 -- the slope-length factor L; p_erosion_region: the SL 190 region type (micro threshold);
 -- p_sdr_k_b, p_sdr_ic_0, p_sdr_max: Borselli k, IC0 and the largest SDR.
+-- A class without usle_c takes C from the HJ 1173 Table A.1 rules where p_fvc (an FVC catalog
+-- entry, fraction = stored x p_fvc_scale + p_fvc_offset) is given and p_fvc_codes /
+-- p_fvc_kinds name its cover kind (forest, shrub, grassland, orchard, shrub_orchard,
+-- dry_cropland, paddy, wetland, settlement, desert); its P still comes from usle_p.
 drop function if exists raster.np_soil_tiles(bigint, bigint, bigint, bigint, double precision[],
   double precision[], integer[], double precision[], double precision[], text,
   double precision, double precision, text);
+drop function if exists raster.np_soil_tiles(bigint, bigint, bigint, bigint, double precision[],
+  double precision[], integer[], double precision[], double precision[], text,
+  double precision, double precision, text, double precision, double precision,
+  double precision);
 create or replace function raster.np_soil_tiles(
     p_dem bigint, p_erosivity bigint, p_erodibility bigint, p_landcover bigint,
     p_scales double precision[], p_offsets double precision[],
@@ -693,7 +731,9 @@ create or replace function raster.np_soil_tiles(
     p_flow_direction text default 'mfd', p_threshold double precision default 1000,
     p_l_max double precision default 122, p_erosion_region text default 'southwest',
     p_sdr_k_b double precision default 2, p_sdr_ic_0 double precision default 0.5,
-    p_sdr_max double precision default 0.8)
+    p_sdr_max double precision default 0.8, p_fvc bigint default null,
+    p_fvc_scale double precision default 1, p_fvc_offset double precision default 0,
+    p_fvc_codes integer[] default null, p_fvc_kinds text[] default null)
 returns table (tile_x integer, tile_y integer, rast bytea)
 language plpython3u stable as $$
 import numpy as np
@@ -784,6 +824,24 @@ for code, c, p in zip(p_codes or [], p_usle_c or [], p_usle_p or []):
         cc[ok & (lc == code)] = np.float32(c)
         if p is not None:
             cp[ok & (lc == code)] = np.float32(c * p)
+# classes without usle_c: C from the vegetation cover (HJ 1173 Table A.1), P from usle_p
+given_c = {code for code, c in zip(p_codes or [], p_usle_c or []) if c is not None}
+usle_p = {code: p for code, p in zip(p_codes or [], p_usle_p or []) if p is not None}
+todo = [(code, kind) for code, kind in zip(p_fvc_codes or [], p_fvc_kinds or [])
+        if code is not None and kind is not None and code not in given_c]
+if p_fvc is not None and todo:
+    fvc, m = read(p_fvc, np.float32, 1.0 if p_fvc_scale is None else p_fvc_scale,
+                  0.0 if p_fvc_offset is None else p_fvc_offset)
+    if fvc is not None:
+        fvc[~m] = np.nan
+        for code, kind in todo:
+            check()
+            sel = ok & (lc == code)
+            c = S['c_from_fvc'](kind, fvc[sel])
+            cc[sel] = c
+            if code in usle_p:
+                cp[sel] = c * np.float32(usle_p[code])
+        del fvc, m
 del lc
 res = S['soil'](dem, ok, r, k, cp, state['cell'], p_flow_direction, p_threshold, p_l_max,
                 S['MICRO'][p_erosion_region], cc, (p_sdr_k_b, p_sdr_ic_0, p_sdr_max))
@@ -813,7 +871,7 @@ $$;
 comment on function raster.np_soil_tiles(bigint, bigint, bigint, bigint, double precision[],
   double precision[], integer[], double precision[], double precision[], text,
   double precision, double precision, text, double precision, double precision,
-  double precision) is
+  double precision, bigint, double precision, double precision, integer[], text[]) is
   'RUSLE soil loss (potential and actual), soil retention, LS, streams, flow accumulation, '
   'SL 190 erosion class, SDR and sediment export of one land-cover epoch over the whole '
   'region, as 9-band 32BF tiles';

@@ -29,15 +29,21 @@ from helpers import footprint, write_raster
 
 N = 40                      # 40 x 40 px of 30 m
 CELL = 30.0
-LEGEND = ("class_code,name_en,ipcc_category,ecosystem_type\n"
-          "1,forest,forest_land,forest\n2,crop,cropland,cropland\n3,bare,other_land,other\n")
+LEGEND = ("class_code,name_en,ipcc_category,ecosystem_type,cropland_kind\n"
+          "1,forest,forest_land,forest,\n2,crop,cropland,cropland,annual\n"
+          "3,bare,other_land,other,\n4,grass,grassland,grassland,\n"
+          "5,dry crop,cropland,cropland,annual\n")
 CARBON = "parameter,class_code,pool,value,unit\n" + "".join(
-    f"carbon_density,{c},agb,{10 * c},t C/ha\n" for c in (1, 2, 3))
-# C and P per class; class 3 has no usle_p (its soil loss is not computed)
+    f"carbon_density,{c},agb,{10 * c},t C/ha\n" for c in (1, 2, 3, 4, 5))
+# C and P per class; class 3 has no usle_p (its soil loss is not computed); classes 4 and 5
+# have no usle_c: C from the FVC layer by HJ 1173 Table A.1 (grassland, dry cropland)
 SERVICES = ("parameter,class_code,value,unit\n"
             "usle_c,1,0.003,1\nusle_p,1,0.2,1\n"
             "usle_c,2,0.25,1\nusle_p,2,0.5,1\n"
-            "usle_c,3,1.0,1\n")
+            "usle_c,3,1.0,1\n"
+            "usle_p,4,0.5,1\nusle_p,5,0.8,1\n")
+# HJ 1173-2021 Table A.1 (FVC < 10 %, 10-30, 30-50, 50-70, 70-90, >= 90 %)
+GRASS_C = (0.45, 0.24, 0.15, 0.09, 0.043, 0.011)
 CP = {1: 0.003 * 0.2, 2: 0.25 * 0.5}
 BANDS = {"rkls": 1, "usle": 2, "retention": 3, "ls": 4, "stream": 5, "fa": 6, "cls": 7,
          "sdr": 8, "export": 9}
@@ -94,15 +100,19 @@ def _run(conn, db_url, tmp, name, **settings) -> dict[str, np.ndarray]:
 
 
 def _kernel(conn, name, method="mfd", threshold=1000, l_max=122,
-            erosion_region="southwest") -> dict[str, np.ndarray]:
+            erosion_region="southwest", kinds: dict[int, str] | None = None
+            ) -> dict[str, np.ndarray]:
     """The kernel of int_soil_tiles called directly on the region's loaded layers and services
-    parameters, for other settings without another run."""
+    parameters, for other settings without another run (kinds: HJ 1173 cover kind by class,
+    for C from the region's fvc layer)."""
     query = sql.SQL("""
         with c as (
             select max(c.catalog_id) filter (where layer = 'dem') dem,
                    max(c.catalog_id) filter (where layer = 'erosivity') r,
                    max(c.catalog_id) filter (where layer = 'erodibility') k,
-                   max(c.catalog_id) filter (where layer = 'landcover') lc
+                   max(c.catalog_id) filter (where layer = 'landcover') lc,
+                   max(c.catalog_id) filter (where layer = 'fvc') fvc,
+                   max(c.scale_factor) filter (where layer = 'fvc') fvc_scale
             from raster.catalog c join registry.regions g using (region_id)
             where g.name = {name}
         ), cp as (
@@ -119,10 +129,13 @@ def _kernel(conn, name, method="mfd", threshold=1000, l_max=122,
                   array_agg(p order by code) ps from cp) a,
           raster.np_soil_tiles(c.dem, c.r, c.k, c.lc, array[1, 1, 1], array[0, 0, 0],
                                a.codes, a.cs, a.ps, {method}, {threshold}, {l_max},
-                               {region}) s""").format(
+                               {region}, 2, 0.5, 0.8, c.fvc, c.fvc_scale, 0,
+                               {kind_codes}, {kinds}) s""").format(
         name=sql.Literal(name), sets=sql.Literal(f"{name} services"),
         method=sql.Literal(method), threshold=sql.Literal(float(threshold)),
-        l_max=sql.Literal(float(l_max)), region=sql.Literal(erosion_region))
+        l_max=sql.Literal(float(l_max)), region=sql.Literal(erosion_region),
+        kind_codes=sql.Literal(list((kinds or {}).keys())),
+        kinds=sql.Literal(list((kinds or {}).values())))
     return _bands(conn, query)
 
 
@@ -166,16 +179,21 @@ def test_plane_by_hand_d8_and_mfd(db_url: str, tmp_path: Path) -> None:
     accumulation is column + 1 across tile borders; MFD: east 6/14, north-east and south-east
     4/14 each (weights 3, 3/sqrt 2, 3/sqrt 2 in 4 bits), so away from the north and south edges
     it is column + 1 too. Streams (threshold 20): D8 accumulation > 20; LS, RKLS, USLE by hand.
-    MFD through `ecorest run`, D8 by the same kernel called directly."""
+    MFD through `ecorest run`, D8 by the same kernel called directly. Rows 30-39 are grassland
+    and dry cropland without usle_c: C by HJ 1173 Table A.1 from the FVC layer."""
     rows, cols = np.mgrid[0:N, 0:N]
     dem = 500.0 - 3.0 * cols
     lc = np.where(cols < 20, 1, 2)
+    lc[30:] = np.where(cols[30:] < 10, 4, np.where(cols[30:] < 20, 5, 2))
     r = np.full((N, N), 1000.0)
     k = np.full((N, N), 0.03)
+    fvc = np.round((0.0125 + 0.025 * cols) / 1e-4) * 1e-4       # never on a 10 % break
     with psycopg.connect(db_url) as conn:
         _region(conn, tmp_path, "plane", dem, lc, r, k)
         mfd = _run(conn, db_url, tmp_path, "plane", threshold_flow_accumulation=20)
-        d8 = _kernel(conn, "plane", "d8", threshold=20)
+        path = write_raster(tmp_path / "fvc.tif", fvc.astype(np.float32), nodata=-9999)
+        load_raster(conn, "plane", "fvc", path, epoch="2020", show_progress=False)
+        d8 = _kernel(conn, "plane", "d8", threshold=20, kinds={4: "grassland", 5: "dry_cropland"})
         # an input missing (here R): no tiles, the service is not computed
         none = conn.execute(
             "select count(*) from raster.catalog c, raster.np_soil_tiles(c.catalog_id, null, "
@@ -218,6 +236,20 @@ def test_plane_by_hand_d8_and_mfd(db_url: str, tmp_path: Path) -> None:
     on = d8["stream"] == 1
     assert (d8["rkls"][on] == 0).all() and (d8["usle"][on] == 0).all()
     assert (d8["rkls"][~on] > 0).all()
+    # without an fvc layer (the run) classes 4 and 5 have no C: not computed
+    assert np.isnan(mfd["usle"][30:, :20]).all() and np.isfinite(mfd["rkls"][30:, :20]).all()
+    # with it (the kernel): grassland by cover class, dry cropland 0.221 - 0.595 lg FVC within
+    # 0..1, times usle_p (0.5 and 0.8)
+    grass = np.array(GRASS_C)[np.digitize(fvc, [0.1, 0.3, 0.5, 0.7, 0.9])]
+    dry = np.clip(0.221 - 0.595 * np.log10(fvc), 0, 1)
+    want_cp = np.where(cols < 10, grass * 0.5, np.where(cols < 20, dry * 0.8, CP[2]))
+    body = (rows >= 30) & (d8["rkls"] > 0)
+    assert body.sum() >= 200
+    assert np.allclose(d8["usle"][body], (d8["rkls"] * want_cp)[body], rtol=1e-6)
+    assert round(float(dry[0, 15]), 4) == 0.4660          # FVC 0.3875: 0.221 + 0.595 x 0.4117
+    assert d8["usle"][35, 15] == pytest.approx(d8["rkls"][35, 15] * 0.4660 * 0.8, rel=1e-4)
+    assert d8["usle"][35, 5] == pytest.approx(d8["rkls"][35, 5] * 0.24 * 0.5, rel=1e-6)
+    assert d8["rkls"][35, 5] > 0 and d8["rkls"][35, 15] > 0
 
 
 def test_v_valley_by_hand(db_url: str, tmp_path: Path) -> None:
