@@ -122,12 +122,58 @@ def _split_url(url: str) -> tuple[str, int, str]:
             parts.get("dbname") or parts.get("user") or "")
 
 
+#: kernels installed on every data node: they read the node's own tile tables and return small
+#: aggregates (the coordinator sums them: raster.np_node_crosstab in sql/070_nodes.sql)
+NODE_KERNELS = r"""
+create or replace function raster.node_crosstab(p_a bigint, p_b bigint)
+returns table (v1 integer, v2 integer, pixels bigint)
+language plpython3u stable as $$
+import struct
+import numpy as np
+# PostGIS raster WKB, band 1: pixel type -> numpy type
+TYPES = {0: 'u1', 1: 'u1', 2: 'u1', 3: 'i1', 4: 'u1', 5: 'i2', 6: 'u2', 7: 'i4', 8: 'u4',
+         10: 'f4', 11: 'f8'}
+def decode(wkb):
+    little = wkb[0] == 1
+    e = '<' if little else '>'
+    width, height = struct.unpack_from(e + 'HH', wkb, 57)
+    flags = wkb[61]
+    dt = np.dtype(TYPES[flags & 0x0F]).newbyteorder(e)
+    size = dt.itemsize
+    nodata = np.frombuffer(wkb, dt, 1, 62)[0]
+    v = np.frombuffer(wkb, dt, width * height, 62 + size).reshape(height, width)
+    ok = v != nodata if flags & 0x40 else np.ones(v.shape, bool)
+    return v.astype(np.int64), ok
+ta, tb = 'tiles_%d' % p_a, 'tiles_%d' % p_b
+for t in (ta, tb):
+    if plpy.execute("select to_regclass('raster.%s') is null as missing" % t)[0]['missing']:
+        plpy.error('raster.node_crosstab: no table raster.%s on this node' % t)
+counts = {}
+cur = plpy.cursor("select a.rast::bytea as a, b.rast::bytea as b from raster.%s a "
+                  "join raster.%s b using (tile_x, tile_y)" % (ta, tb))
+while True:
+    rows = cur.fetch(64)
+    if not rows:
+        break
+    for r in rows:
+        va, ma = decode(bytes(r['a']))
+        vb, mb = decode(bytes(r['b']))
+        ok = ma & mb
+        keys, n = np.unique((va[ok] << 16) | vb[ok], return_counts=True)
+        for k, c in zip(keys.tolist(), n.tolist()):
+            counts[k] = counts.get(k, 0) + c
+return [(k >> 16, k & 0xFFFF, c) for k, c in sorted(counts.items())]
+$$;
+revoke all on function raster.node_crosstab(bigint, bigint) from public;
+"""
+
+
 NODE_SETUP = """
 create extension if not exists postgis;
 create extension if not exists postgis_raster;
 create extension if not exists plpython3u;
 create schema if not exists raster;
-"""
+""" + NODE_KERNELS
 
 
 def add_node(admin_url: str, name: str, node_admin_url: str) -> Node:
@@ -157,6 +203,8 @@ def add_node(admin_url: str, name: str, node_admin_url: str) -> Node:
         node.execute(sql.SQL("grant usage, create on schema raster to {}").format(
             sql.Identifier(WRITER)))
         node.execute(sql.SQL("grant usage on schema raster to {}").format(sql.Identifier(READER)))
+        node.execute(sql.SQL("grant execute on function raster.node_crosstab(bigint, bigint) "
+                             "to {}").format(sql.Identifier(WRITER)))
         node.execute(sql.SQL("grant select on all tables in schema raster to {}").format(
             sql.Identifier(READER)))
         node.execute(sql.SQL("alter default privileges for role {} in schema raster grant select "
@@ -167,6 +215,7 @@ def add_node(admin_url: str, name: str, node_admin_url: str) -> Node:
         admin = _current_user(conn)
         with conn.transaction():
             conn.execute("create extension if not exists postgres_fdw")
+            conn.execute("create extension if not exists dblink")  # node-side kernels
             if conn.execute("select 1 from pg_foreign_server where srvname = %s",
                             (server,)).fetchone():
                 raise NodeError(f"a node named {name} is registered already "

@@ -82,3 +82,58 @@ do $$ begin
     grant select on etl.nodes to ecorest_analyst;
   end if;
 end $$;
+
+-- Node-side kernels: the cross-tab of two catalog entries (v1 in a, v2 in b, pixels), computed
+-- by raster.node_crosstab on every node over its own tiles (tiles of one tile key lie on the
+-- same node for every catalog entry: the same hash of tile_y), all nodes at once (dblink
+-- asynchronous queries through the nodes' foreign servers and the caller's user mapping); only
+-- the per-node counts travel. A node that fails makes the whole call fail, naming it.
+create or replace function raster.np_node_crosstab(p_a bigint, p_b bigint)
+returns table (v1 integer, v2 integer, pixels bigint)
+language plpgsql as $$
+declare
+  servers text[];
+  s text;
+  q text := format('select v1, v2, pixels from raster.node_crosstab(%s, %s)', p_a, p_b);
+  opened text[] := '{}';
+begin
+  select array_agg(distinct fs.srvname order by fs.srvname) into servers
+    from pg_inherits i
+    join pg_foreign_table ft on ft.ftrelid = i.inhrelid
+    join pg_foreign_server fs on fs.oid = ft.ftserver
+   where i.inhparent = to_regclass(format('raster.tiles_%s', p_a));
+  if servers is null then
+    -- tiles on this server: the same counts from the local kernel
+    return query
+      select c.v1, c.v2, sum(c.pixels)::bigint
+        from raster.tiles a join raster.tiles b using (tile_x, tile_y),
+             lateral raster.crosstab(null::bytea, a.rast::bytea, b.rast::bytea) c
+       where a.catalog_id = p_a and b.catalog_id = p_b
+       group by 1, 2 order by 1, 2;
+    return;
+  end if;
+  begin
+    foreach s in array servers loop
+      perform public.dblink_connect('ecorest_' || s, s);
+      opened := opened || ('ecorest_' || s);
+      perform public.dblink_send_query('ecorest_' || s, q);
+    end loop;
+    return query
+      select r.v1, r.v2, sum(r.pixels)::bigint
+        from unnest(opened) as c(name),
+             lateral public.dblink_get_result(c.name) as r(v1 integer, v2 integer, pixels bigint)
+       group by 1, 2 order by 1, 2;
+  exception when others then
+    foreach s in array opened loop
+      perform public.dblink_disconnect(s);
+    end loop;
+    raise exception 'node-side cross-tab of catalog entries % and % failed on the data nodes '
+                    '(%): %', p_a, p_b, array_to_string(servers, ', '), sqlerrm;
+  end;
+  foreach s in array opened loop
+    perform public.dblink_disconnect(s);
+  end loop;
+end $$;
+comment on function raster.np_node_crosstab(bigint, bigint) is
+  'Pixel counts per (value in a, value in b) of two catalog entries, computed on each data '
+  'node over its own tiles and summed here (on one server: the local raster.crosstab)';

@@ -178,6 +178,14 @@ def test_two_nodes_give_the_marts_of_one_server(db_url: str, coordinator, tmp_pa
     with psycopg.connect(db_url) as c:
         assert [r[0] for r in c.execute("select count(*) from raster.tiles group by catalog_id "
                                         "order by catalog_id")] == totals
+    # the cross-tab computed on each node over its own tiles (only counts travel), on one
+    # server by the local kernel: both as numpy counts it
+    for url in (coord_url, db_url):
+        with psycopg.connect(url) as c:
+            a, b = [r[0] for r in c.execute("select catalog_id from raster.catalog order by 1")]
+            got = {(v1, v2): n for v1, v2, n in c.execute(
+                "select * from raster.np_node_crosstab(%s, %s)", (a, b))}
+        assert got == numpy_transitions()
     # the same models on both
     with psycopg.connect(db_url) as c:
         run_assessment(c, db_url, "small", work_dir=tmp_path / "dbt1")
