@@ -407,6 +407,8 @@ def project_xml(conn: psycopg.Connection, region: str, run_id: int,
     _srs(pc, wkt, authid, reg["crs_name"])
     pc.append(pc.find("srs/spatialrefsys"))
     pc.remove(pc.find("srs"))
+    props = ET.SubElement(ET.SubElement(root, "properties"), "SpatialRefSys")
+    ET.SubElement(props, "ProjectionsEnabled", type="int").text = "1"  # read projectCrs
     tree = ET.SubElement(root, "layer-tree-group")
     ET.SubElement(tree, "customproperties")
     maplayers = ET.SubElement(root, "projectlayers")
