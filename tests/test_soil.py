@@ -9,6 +9,7 @@ flood, per-pixel flow directions, recursive accumulation, the stream search pixe
 
 from __future__ import annotations
 
+import csv
 import heapq
 import math
 import sys
@@ -17,15 +18,19 @@ from pathlib import Path
 
 import numpy as np
 import psycopg
+import pyogrio
 import pytest
+import rasterio
+import shapely
 from psycopg import sql
+from rasterio.features import rasterize
 
 from ecorest.etl.legends import load_legend
 from ecorest.etl.params import load_params
 from ecorest.etl.rasters import load_raster
 from ecorest.etl.regions import create_region
 from ecorest.run import run_assessment
-from helpers import footprint, write_raster
+from helpers import SAMPLE, footprint, write_raster
 
 N = 40                      # 40 x 40 px of 30 m
 CELL = 30.0
@@ -51,25 +56,26 @@ BANDS = {"rkls": 1, "usle": 2, "retention": 3, "ls": 4, "stream": 5, "fa": 6, "c
 NB = [(0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1), (1, 0), (1, 1)]
 
 
-def _grid(conn: psycopg.Connection, band: int, source: sql.Composable) -> np.ndarray:
-    """A band of a tile query (columns rast) on the N x N grid of the files, NaN where it has
-    no data."""
+def _grid(conn: psycopg.Connection, band: int, source: sql.Composable,
+          origin=(450_000.0, 4_950_000.0), shape=(N, N)) -> np.ndarray:
+    """A band of a tile query (columns rast) on the grid of the files (upper-left `origin`,
+    30 m, `shape`), NaN where it has no data."""
     ulx, uly, vals = conn.execute(sql.SQL(
         "select st_upperleftx(u), st_upperlefty(u), st_dumpvalues(u, 1) from "
         "(select st_union(rast, %s) u from ({}) s) s").format(source), (band,)).fetchone()
-    out = np.full((N, N), np.nan)
+    out = np.full(shape, np.nan)
     if vals is None:
         return out
     a = np.array(vals, dtype=float)
-    r0, c0 = round((4_950_000 - uly) / CELL), round((ulx - 450_000) / CELL)
+    r0, c0 = round((origin[1] - uly) / CELL), round((ulx - origin[0]) / CELL)
     rs, cs, rd, cd = max(0, -r0), max(0, -c0), max(0, r0), max(0, c0)
-    h, w = min(N - rd, a.shape[0] - rs), min(N - cd, a.shape[1] - cs)
+    h, w = min(shape[0] - rd, a.shape[0] - rs), min(shape[1] - cd, a.shape[1] - cs)
     out[rd:rd + h, cd:cd + w] = a[rs:rs + h, cs:cs + w]
     return out
 
 
-def _bands(conn, source: sql.Composable) -> dict[str, np.ndarray]:
-    return {key: _grid(conn, band, source) for key, band in BANDS.items()}
+def _bands(conn, source: sql.Composable, **grid) -> dict[str, np.ndarray]:
+    return {key: _grid(conn, band, source, **grid) for key, band in BANDS.items()}
 
 
 def _region(conn: psycopg.Connection, tmp: Path, name: str, dem: np.ndarray, lc: np.ndarray,
@@ -100,7 +106,7 @@ def _run(conn, db_url, tmp, name, **settings) -> dict[str, np.ndarray]:
 
 
 def _kernel(conn, name, method="mfd", threshold=1000, l_max=122,
-            erosion_region="southwest", kinds: dict[int, str] | None = None
+            erosion_region="southwest", kinds: dict[int, str] | None = None, **grid
             ) -> dict[str, np.ndarray]:
     """The kernel of int_soil_tiles called directly on the region's loaded layers and services
     parameters, for other settings without another run (kinds: HJ 1173 cover kind by class,
@@ -136,7 +142,7 @@ def _kernel(conn, name, method="mfd", threshold=1000, l_max=122,
         l_max=sql.Literal(float(l_max)), region=sql.Literal(erosion_region),
         kind_codes=sql.Literal(list((kinds or {}).keys())),
         kinds=sql.Literal(list((kinds or {}).values())))
-    return _bands(conn, query)
+    return _bands(conn, query, **grid)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -658,3 +664,58 @@ def test_against_an_independent_implementation(db_url: str, tmp_path: Path, meth
     assert np.allclose(got["sdr"][np.isfinite(sdr)], sdr[np.isfinite(sdr)], rtol=1e-4)
     both = np.isfinite(sdr)
     assert np.allclose(got["export"][both], (rkls * cp * sdr)[both], rtol=2e-4, atol=1e-9)
+
+
+# ------------------------------------------------------------------------------------------------
+# InVEST 3.20.2 on its Willamette sample
+# ------------------------------------------------------------------------------------------------
+ES = SAMPLE / "invest_willamette" / "ecosystem_services"
+# watershed_results_sdr.shp of InVEST 3.20.2 SDR (natcap.invest 3.20.2 from its sdist, run on
+# the files below with threshold 1000, k_b 2, IC0 0.5, SDR_max 0.8, l_max 122): per ws_id
+# usle_tot, avoid_eros and sed_export in t/yr
+INVEST = {
+    "mfd": {0: (2316.93837890625, 3492957.96, 67.83660461426),
+            1: (7787.3428125, 9932478.48, 307.61020019531),
+            2: (1369.1576953125, 1830738.24, 50.98604370117)},
+    "d8": {0: (2262.36427734375, 3405494.16, 65.72184082031),
+           1: (7585.5375, 9643480.56, 312.04764404297),
+           2: (1305.69626953125, 1745984.52, 50.32500732422)},
+}
+
+
+def test_willamette_equals_invest(db_url: str, tmp_path: Path) -> None:
+    """The Willamette sample loaded on a region aligned to dem_30m.tif (boundary: the three
+    watersheds, InVEST's SDR table as usle_c / usle_p): soil loss, avoided erosion and sediment
+    export per watershed equal InVEST 3.20.2's, MFD and D8 (pixels without K left out, as
+    InVEST does)."""
+    dem = SAMPLE / "invest_willamette" / "dem_30m.tif"
+    sheds = SAMPLE / "invest_willamette" / "watersheds.shp"
+    rows = list(csv.DictReader((ES / "sdr" / "biophysical_table_sdr.csv").read_text().splitlines()))
+    (tmp_path / "legend.csv").write_text("class_code,name_en\n" + "".join(
+        f"{int(r['lucode'])},class {int(r['lucode'])}\n" for r in rows))
+    (tmp_path / "sdr.csv").write_text("parameter,class_code,value,unit\n" + "".join(
+        f"usle_c,{int(r['lucode'])},{r['usle_c']},1\nusle_p,{int(r['lucode'])},{r['usle_p']},1\n"
+        for r in rows))
+    with rasterio.open(dem) as src:
+        shape, transform = src.shape, src.transform
+    _meta, _fids, geoms, fields = pyogrio.raw.read(sheds)
+    ws = rasterize([(shapely.from_wkb(g), int(w)) for g, w in zip(geoms, fields[0], strict=True)],
+                   out_shape=shape, transform=transform, fill=-1, dtype="int32")
+    with psycopg.connect(db_url) as conn:
+        load_legend(conn, "wil", tmp_path / "legend.csv")
+        create_region(conn, "wil", str(sheds), align_to=str(dem), allow_non_equal_area=True,
+                      legend="wil")
+        for layer, path in (("landcover", ES / "derived_lulc_cur_demgrid.tif"), ("dem", dem),
+                            ("erosivity", ES / "sdr" / "derived_erosivity_const_demgrid.tif"),
+                            ("erodibility", ES / "sdr" / "derived_erodibility_demgrid.tif")):
+            load_raster(conn, "wil", layer, path, epoch="1990", show_progress=False)
+        load_params(conn, tmp_path / "sdr.csv", region="wil", name="wil services",
+                    kind="services", source_text="InVEST Willamette SDR table")
+        for method, want in INVEST.items():
+            got = _kernel(conn, "wil", method, origin=(transform.c, transform.f), shape=shape)
+            assert np.isfinite(got["usle"]).sum() == 154_738     # InVEST's mutual mask
+            for wid, (usle, avoided, export) in want.items():
+                m = ws == wid
+                assert np.nansum(got["usle"][m]) * 0.09 == pytest.approx(usle, rel=1e-6)
+                assert np.nansum(got["retention"][m]) * 0.09 == pytest.approx(avoided, rel=1e-6)
+                assert np.nansum(got["export"][m]) * 0.09 == pytest.approx(export, rel=1e-5)
