@@ -201,3 +201,62 @@ def test_conclusion_and_recommendation_use_the_whole_span_rate() -> None:
     assert f"年均碳排放 {rate:,.0f} 吨 CO₂ 当量" in text and "2000–2010，10 年" in text
     rec = " ".join(recommendations(d, True))
     assert f"年均净排放 {rate:,.0f} 吨 CO₂ 当量" in rec and "全时段年均碳汇 < 0" in rec
+
+
+def test_first_to_last_transition_matrix_and_zone_coverage_warning() -> None:
+    """The transition matrix of the first and last epochs (rows, columns and totals summed by
+    hand), and a zone mostly outside the region flagged with its share inside."""
+    from ecorest.report.document import COVERAGE_WARN_PCT, build
+
+    span = [{"epoch_t1": "2000", "epoch_t2": "2020", "class_t1": a, "class_t2": z,
+             "area_ha": ha, "name_en_t1": n1, "name_zh_t1": c1, "name_en_t2": n2,
+             "name_zh_t2": c2}
+            for a, z, ha, n1, c1, n2, c2 in (
+                (1, 1, 70.0, "forest", "森林", "forest", "森林"),
+                (1, 2, 30.0, "forest", "森林", "grassland", "草地"),
+                (2, 1, 5.0, "grassland", "草地", "forest", "森林"),
+                (2, 2, 45.0, "grassland", "草地", "grassland", "草地"))]
+    zone = {"zone_set": "admin", "zone_code": "610603", "zone_name": "安塞区",
+            "assessed_ha": 1016.0, "priority_restoration_ha": 100.0, "restoration_ha": 100.0,
+            "improvement_ha": 47.0, "protection_ha": 369.0, "general_ha": 400.0,
+            "restoration_need_pct": 24.3, "mean_composite": 0.4, "top_factors": None}
+    zones = [{**zone, "zone_code": "610602", "zone_name": "宝塔区", "coverage_pct": 0.452},
+             {**zone, "coverage_pct": 99.0}]
+    for lang in ("zh", "en"):
+        blocks = build(fake_data(span_transitions=span, zones=zones), lang)
+        matrix = next(b for b in blocks if b.kind == "table" and "2000–2020" in b.text)
+        assert matrix.rows[0][1:] == ["70", "30", "100"]
+        assert matrix.rows[1][1:] == ["5", "45", "50"]
+        assert matrix.rows[2][1:] == ["75", "75", "150"]
+        table = next(b for b in blocks if b.kind == "table" and b.headers and
+                     b.headers[1] in ("区内占比 %", "inside %"))
+        assert [r[1] for r in table.rows] == ["0.5", "99.0"]
+        assert table.rows[0][0].endswith(" *") and not table.rows[1][0].endswith("*")
+        note = table.note
+        assert ("宝塔区（0.5 %）" in note) if lang == "zh" else ("宝塔区 (0.5 %)" in note)
+        assert "安塞区" not in note and f"{COVERAGE_WARN_PCT:g} %" in note
+
+
+def test_north_arrow_and_scale_bar_are_true_on_a_conic_grid() -> None:
+    """On CGCS2000 / Albers (central meridian 105°E, parallels 25° and 47°N) the meridians
+    converge on the cone's apex above the central meridian: at 95°E true north lies clockwise
+    of grid north by the convergence n x (lon0 - lon), n = (sin 25° + sin 47°) / 2 on the
+    sphere; the scale bar's ground length is the geodesic length of its grid length."""
+    import math
+
+    from pyproj import Geod, Transformer
+
+    from ecorest.report.figures import ground_per_grid, true_north
+
+    crs = ("+proj=aea +lat_0=0 +lon_0=105 +lat_1=25 +lat_2=47 +x_0=0 +y_0=0 +ellps=GRS80 "
+           "+units=m +no_defs")
+    x, y = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(95.0, 37.0)
+    n = (math.sin(math.radians(25)) + math.sin(math.radians(47))) / 2
+    assert true_north(crs, x, y) == pytest.approx(n * (105 - 95), abs=0.05)  # about +5.8°
+    assert true_north(crs, *Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+                      .transform(105.0, 37.0)) == pytest.approx(0, abs=1e-6)
+    ratio = ground_per_grid(crs, x, y, 50_000)
+    to_geo = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    (a, b), (c, d) = to_geo.transform(x, y), to_geo.transform(x + 50_000, y)
+    assert ratio == pytest.approx(Geod(ellps="WGS84").inv(a, b, c, d)[2] / 50_000)
+    assert ratio != pytest.approx(1.0, abs=1e-4)  # the grid's scale is not the ground's there

@@ -58,10 +58,15 @@ class ReportData:
     landcover_accuracy: list[Row] = field(default_factory=list)
     class_areas: list[Row] = field(default_factory=list)   # epoch_label, class, area_ha
     densities: list[Row] = field(default_factory=list)     # marts.parameter_lineage rows
+    span_transitions: list[Row] = field(default_factory=list)  # first -> last epoch, region
     settings: dict[str, Any] = field(default_factory=dict)  # the run's model settings
     grade_grid: Grid | None = None
     change_grid: Grid | None = None
     outlines: list[Row] = field(default_factory=list)  # zone_set, zone_code, wkb (on the grid)
+    # land-cover maps of the run's first and last epochs: epoch -> Grid, and the classes
+    # shown: class_code -> (name_en, name_zh, colour or None)
+    landcover_grids: dict[str, Grid] = field(default_factory=dict)
+    landcover_classes: dict[int, tuple[str, str, str | None]] = field(default_factory=dict)
 
 
 def rows(conn: psycopg.Connection, query: str | sql.Composable, params: tuple) -> list[Row]:
@@ -111,7 +116,8 @@ def load(conn: psycopg.Connection, run: Row, with_maps: bool = True) -> ReportDa
     region, run_id = run["region"], run["run_id"]
     reg = rows(conn, """
         select name, coalesce(title, name) as title, srid, crs_name, pixel_size_m, width_px,
-               height_px, boundary_area_ha, ipcc_climate_zone, ipcc_soil_type
+               height_px, boundary_area_ha, ipcc_climate_zone, ipcc_soil_type,
+               (select s.srtext from spatial_ref_sys s where s.srid = regions.srid) as srtext
         from registry.regions where name = %s""", (region,))[0]
     d = ReportData(region=reg, run=run)
     p = (run_id,)
@@ -137,12 +143,21 @@ def load(conn: psycopg.Connection, run: Row, with_maps: bool = True) -> ReportDa
                round(normalise_low::numeric, 4) as normalise_low,
                round(normalise_high::numeric, 4) as normalise_high, area_ha
         from marts.factor_summaries where run_id = %s order by factor_no""", p)
+    # coverage_pct: the share of the zone's own area inside the region's boundary (on the
+    # grid CRS); a zone mostly outside the region is assessed on a small part of it only
     d.zones = rows(conn, """
-        select zone_set, zone_code, zone_name, assessed_ha, priority_restoration_ha,
-               restoration_ha, improvement_ha, protection_ha, general_ha,
-               restoration_need_pct, mean_composite, top_factors
-        from marts.zone_scores where run_id = %s
-        order by zone_set <> 'region', zone_set, zone_code""", p)
+        select z.zone_set, z.zone_code, z.zone_name, z.assessed_ha, z.priority_restoration_ha,
+               z.restoration_ha, z.improvement_ha, z.protection_ha, z.general_ha,
+               z.restoration_need_pct, z.mean_composite, z.top_factors,
+               case when z.zone_set = 'region' or z.geom is null then 100.0
+                    else 100.0 * st_area(st_transform(st_intersection(st_makevalid(z.geom),
+                                                                      g.boundary), g.srid))
+                         / nullif(st_area(st_transform(z.geom, g.srid)), 0) end
+                   as coverage_pct
+        from marts.zone_scores z
+        join registry.regions g on g.name = %s
+        where z.run_id = %s
+        order by z.zone_set <> 'region', z.zone_set, z.zone_code""", (region, run_id))
     d.patch_totals = rows(conn, """
         select grade, grade_name_en, grade_name_zh, count(*) as patches,
                sum(area_ha) as area_ha
@@ -238,11 +253,40 @@ def load(conn: psycopg.Connection, run: Row, with_maps: bool = True) -> ReportDa
              and lc.class_code = l.class_code
         where l.run_id = %s and l.parameter = 'carbon_density'
         order by l.class_code, l.pool""", (run["input_catalog_ids"], region, run_id))
+    d.span_transitions = rows(conn, """
+        select s.epoch_t1, s.epoch_t2, s.class_t1, s.class_t2, s.area_ha,
+               coalesce(c1.class_name_en, s.class_t1::text) as name_en_t1,
+               coalesce(c1.class_name_zh, c1.class_name_en, s.class_t1::text) as name_zh_t1,
+               coalesce(c2.class_name_en, s.class_t2::text) as name_en_t2,
+               coalesce(c2.class_name_zh, c2.class_name_en, s.class_t2::text) as name_zh_t2
+        from marts.landcover_transitions_span s
+        left join marts.landcover_class_areas c1 on c1.run_id = s.run_id
+             and c1.zone_set = 'region' and c1.epoch_label = s.epoch_t1
+             and c1.class_code = s.class_t1
+        left join marts.landcover_class_areas c2 on c2.run_id = s.run_id
+             and c2.zone_set = 'region' and c2.epoch_label = s.epoch_t2
+             and c2.class_code = s.class_t2
+        where s.run_id = %s and s.zone_set = 'region' and s.is_first_to_last
+        order by s.class_t1, s.class_t2""", p)
     d.settings = settings(run)
     if with_maps:
         d.grade_grid = mosaic(conn, "select rast from marts.priority_tiles where run_id = %s",
                               (run_id,), band=1)
         d.change_grid = carbon_change_grid(conn, run_id, d.changes)
+        epochs = rows(conn, """
+            select c.catalog_id, c.epoch_label, c.legend_id from raster.catalog c
+            where c.catalog_id = any(%s) and c.layer = 'landcover'
+            order by c.epoch_date""", (run["input_catalog_ids"],))
+        for e in ([epochs[0], epochs[-1]] if len(epochs) > 1 else epochs):
+            g = mosaic(conn, "select rast from raster.tiles where catalog_id = %s",
+                       (e["catalog_id"],))
+            if g is not None:
+                d.landcover_grids[e["epoch_label"]] = g
+        if epochs and epochs[0]["legend_id"] is not None:
+            d.landcover_classes = {r["class_code"]: (r["name_en"], r["name_zh"] or r["name_en"],
+                                                     r["color_hex"]) for r in rows(conn, """
+                select class_code, name_en, name_zh, color_hex from registry.legend_classes
+                where legend_id = %s""", (epochs[0]["legend_id"],))}
         d.outlines = rows(conn, """
             select zone_set, zone_code, st_asbinary(st_transform(geom, %s)) as wkb
             from marts.zone_scores where run_id = %s and zone_set in ('region', 'admin')""",

@@ -148,6 +148,10 @@ def code(value, zh: bool) -> str:
     return v
 
 
+#: zones with less of their area inside the region than this (%) get a warning
+COVERAGE_WARN_PCT = 50.0
+
+
 def tr(lang: str):
     i = 0 if lang == "zh" else 1
 
@@ -467,12 +471,15 @@ def build(d: ReportData, lang: str) -> list[Block]:
     h3("优先等级分布", "Priority grades")
     if d.grade_grid is not None:
         b.append(Block("img", t("map_grades"), name="grade_map",
-                       png=figures.grade_map(d.grade_grid, d.outlines, t, names),
+                       png=figures.grade_map(d.grade_grid, d.outlines, t, names,
+                                             crs=d.region.get("srtext") or None),
                        note=L(f"数据来源：本次运行的识别因子（{'、'.join(layers_used)}）；"
-                              f"分辨率 {px} 米；坐标系 {reg['crs_name']}，图中为网格北。" + caveat,
+                              f"分辨率 {px} 米；坐标系 {reg['crs_name']}；"
+                              "指北针指向图幅中心的真北，比例尺为地面距离。" + caveat,
                               f"Source: this run's identification factors "
                               f"({', '.join(layers_used)}); resolution {px} m; grid "
-                              f"{reg['crs_name']}, north is grid north. " + caveat)))
+                              f"{reg['crs_name']}; the arrow points to true north at the map's "
+                              "centre and the scale bar gives ground distance. " + caveat)))
     region_row = next((z for z in d.zones if z["zone_set"] == "region"), None)
     if region_row:
         areas = [float(region_row[col]) for col in GRADE_AREAS]
@@ -482,19 +489,40 @@ def build(d: ReportData, lang: str) -> list[Block]:
             note=L(f"数据来源：分区统计结果（全区）；按 {px} 米像元面积累加。",
                    f"Source: the zone statistics (whole region), summed over {px} m pixels.")))
     zones = [z for z in d.zones if z["zone_set"] != "region"] or d.zones
+
+    def covered(z) -> float:
+        v = z.get("coverage_pct")
+        return 100.0 if v is None else float(v)
+
+    partial = [z for z in zones if covered(z) < COVERAGE_WARN_PCT]
+    warn = ""
+    if partial:
+        listed = "、".join(f"{z['zone_name'] or z['zone_code']}（{f1(covered(z))} %）"
+                          for z in partial) if zh else ", ".join(
+            f"{z['zone_name'] or z['zone_code']} ({f1(covered(z))} %)" for z in partial)
+        warn = L(f"注意：{listed} 只有小部分位于评估区域内（低于 {COVERAGE_WARN_PCT:g} %），"
+                 "其需修复比例只代表区域内的部分，不代表整个分区。",
+                 f"Caution: only a small part of {listed} lies inside the region (below "
+                 f"{COVERAGE_WARN_PCT:g} %); its need % describes that part only, not the "
+                 "whole zone.")
     b.append(Block("table", L("按分区统计的修复等级面积（公顷）", "Priority grades by zone (ha)"),
-                   headers=[L("分区", "zone"), L("评估面积", "assessed"),
+                   headers=[L("分区", "zone"), L("区内占比 %", "inside %"),
+                            L("评估面积", "assessed"),
                             *(f"{g} {names[g]}" for g in range(1, 6)),
                             L("需修复比例 %", "need %"), L("综合得分", "score"),
                             L("主要因子", "top factors")],
-                   rows=[[c("region") if z["zone_set"] == "region" else
-                          f"{c(z['zone_set'])} {z['zone_name'] or z['zone_code']}",
+                   rows=[[(c("region") if z["zone_set"] == "region" else
+                           f"{c(z['zone_set'])} {z['zone_name'] or z['zone_code']}")
+                          + (" *" if covered(z) < COVERAGE_WARN_PCT else ""),
+                          f1(covered(z)),
                           f0(z["assessed_ha"]), *(f0(z[col]) for col in GRADE_AREAS),
                           f1(z["restoration_need_pct"]), f3(z["mean_composite"]),
                           c(z["top_factors"] or "")] for z in zones],
-                   note=L("需修复比例 = 等级 1–3（优先修复、修复、提升）面积 / 评估面积。",
+                   note=L("需修复比例 = 等级 1–3（优先修复、修复、提升）面积 / 评估面积。"
+                          "区内占比 = 分区面积中位于评估区域边界内的比例。",
                           "Need % = area of grades 1–3 (priority restoration, restoration, "
-                          "improvement) / assessed area.")))
+                          "improvement) / assessed area. Inside % = the share of the zone's "
+                          "area inside the region's boundary.") + (" " + warn if warn else "")))
     if d.patch_totals:
         h3("修复图斑", "Restoration patches")
         min_ha = d.settings.get("min_patch_ha", "—")
@@ -580,6 +608,16 @@ def build(d: ReportData, lang: str) -> list[Block]:
                               f"分辨率 {px} 米。",
                               f"Source: {len(epochs)} land-cover epochs × the class densities "
                               f"({tiers_text}); resolution {px} m.")))
+        for epoch, grid in d.landcover_grids.items():
+            names = {k: (v[1] if zh else v[0], v[2]) for k, v in d.landcover_classes.items()}
+            title = L(f"土地覆盖图（{epoch}）", f"Land cover {epoch}")
+            b.append(Block("img", title, name=f"landcover_{epoch}",
+                           png=figures.landcover_map(grid, d.outlines, t, names, title,
+                                                     crs=d.region.get("srtext") or None),
+                           note=L(f"数据来源：本次运行的土地覆盖输入（{epoch}）；分辨率 {px} 米；"
+                                  "颜色取自图例。",
+                                  f"Source: the run's land-cover input ({epoch}); resolution "
+                                  f"{px} m; colours from the legend.")))
         b.append(Block("table", L("各时期碳储量（吨碳）", "Carbon stock by epoch (t C)"),
                        headers=[L("时期", "epoch"), *(pool_name(t, p) for p in pools),
                                 L("合计", "total")],
@@ -644,7 +682,7 @@ def build(d: ReportData, lang: str) -> list[Block]:
                        png=figures.change_map(
                            d.change_grid, d.outlines, t,
                            t("map_change", t1=d.changes[0]["epoch_t1"],
-                             t2=d.changes[-1]["epoch_t2"])),
+                             t2=d.changes[-1]["epoch_t2"]), crs=d.region.get("srtext") or None),
                        note=L(f"数据来源：首末两期土地覆盖与各地类碳密度；分辨率 {px} 米。"
                               "碳密度按地类"
                               "取值，地类内部的差异未体现；色标截至变化绝对值的第 99 百分位。",
@@ -662,6 +700,29 @@ def build(d: ReportData, lang: str) -> list[Block]:
                               r["name_zh_t1"] if zh else r["name_en_t1"],
                               r["name_zh_t2"] if zh else r["name_en_t2"], f0(r["area_ha"])]
                              for r in d.transitions]))
+    if d.span_transitions:
+        first, last = d.span_transitions[0]["epoch_t1"], d.span_transitions[0]["epoch_t2"]
+        frm = {r["class_t1"]: r["name_zh_t1"] if zh else r["name_en_t1"]
+               for r in d.span_transitions}
+        to = {r["class_t2"]: r["name_zh_t2"] if zh else r["name_en_t2"]
+              for r in d.span_transitions}
+        cell = {(r["class_t1"], r["class_t2"]): float(r["area_ha"]) for r in d.span_transitions}
+        b.append(Block("table", L(f"土地覆盖转移矩阵 {first}–{last}（公顷，首期至末期）",
+                                  f"Land-cover transition matrix {first}–{last} "
+                                  "(ha, first to last epoch)"),
+                       headers=[L(f"{first} \\ {last}", f"{first} \\ {last}"),
+                                *to.values(), L("合计", "total")],
+                       rows=[[frm[a], *(f0(cell.get((a, z))) or "—" for z in to),
+                              f0(sum(v for (x, _), v in cell.items() if x == a))]
+                             for a in frm]
+                       + [[L("合计", "total"),
+                           *(f0(sum(v for (_, y), v in cell.items() if y == z)) for z in to),
+                           f0(sum(cell.values()))]],
+                       note=L("行为首期地类、列为末期地类；只计两期均有效的像元"
+                              "（marts.landcover_transitions_span）。",
+                              "Rows: class at the first epoch; columns: class at the last; "
+                              "pixels valid at both epochs only "
+                              "(marts.landcover_transitions_span).")))
     if d.projects:
         h3("修复项目增汇效益", "Project benefits")
         b.append(Block("table", L("修复项目固碳增汇效益（全部碳库，相对周边对照基线）",

@@ -51,9 +51,36 @@ def _png(fig, title: str = "") -> bytes:
     return buf.getvalue()
 
 
-def _decorate_map(ax, grid, outlines, t) -> None:
-    """Scale bar, north arrow (grid north) and zone outlines (rows with ``zone_set`` and
-    ``wkb``, the outline in grid coordinates) on a map in grid metres."""
+def true_north(crs, x: float, y: float) -> float:
+    """Angle (degrees, clockwise) of true north from grid north at grid point (x, y): the
+    meridian convergence of the grid CRS there (0 on the central meridian)."""
+    from pyproj import Transformer
+
+    to_geo = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    to_grid = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    lon, lat = to_geo.transform(x, y)
+    x2, y2 = to_grid.transform(lon, min(lat + 0.01, 89.99))
+    return float(np.degrees(np.arctan2(x2 - x, y2 - y)))
+
+
+def ground_per_grid(crs, x: float, y: float, length: float) -> float:
+    """Ground (geodesic) metres per grid metre along a horizontal line of ``length`` grid
+    metres starting at (x, y)."""
+    from pyproj import Geod, Transformer
+
+    to_geo = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    lon1, lat1 = to_geo.transform(x, y)
+    lon2, lat2 = to_geo.transform(x + length, y)
+    geod = Geod(ellps="WGS84")
+    return float(geod.inv(lon1, lat1, lon2, lat2)[2]) / length
+
+
+def _decorate_map(ax, grid, outlines, t, crs=None) -> None:
+    """Scale bar, north arrow and zone outlines (rows with ``zone_set`` and ``wkb``, the
+    outline in grid coordinates) on a map in grid metres. With the grid's ``crs`` the arrow
+    points to true north at the map's centre (the meridian convergence of the grid CRS) and
+    the scale bar measures ground (geodesic) distance; without it, grid north and grid
+    metres."""
     import shapely
 
     for outline in outlines:
@@ -64,18 +91,26 @@ def _decorate_map(ax, grid, outlines, t) -> None:
             ax.plot(x, y, color="black" if region else "#555555", lw=1.0 if region else 0.6)
     left, right, bottom, top = data_extent(grid, outlines)
     width = right - left
+    height = top - bottom
+    x0, y0 = left + width * 0.05, bottom + height * 0.05
+    ratio = ground_per_grid(crs, x0, y0, width / 4) if crs is not None else 1.0
     nice = [1, 2, 5]
-    target = width / 4
+    target = width / 4 * ratio  # ground metres
     mag = 10 ** int(np.floor(np.log10(target)))
     length = max(m * mag for m in nice if m * mag <= target)
-    x0, y0 = left + width * 0.05, bottom + (top - bottom) * 0.05
-    ax.plot([x0, x0 + length], [y0, y0], color="black", lw=3)
+    ax.plot([x0, x0 + length / ratio], [y0, y0], color="black", lw=3)
     label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
-    ax.text(x0 + length / 2, y0 + (top - bottom) * 0.015, label, ha="center", va="bottom",
+    ax.text(x0 + length / ratio / 2, y0 + height * 0.015, label, ha="center", va="bottom",
             fontsize=8)
-    ax.annotate(t("north"), xy=(0.95, 0.95), xytext=(0.95, 0.83), xycoords="axes fraction",
-                ha="center", va="center", fontsize=9,
+    angle = true_north(crs, (left + right) / 2, (bottom + top) / 2) if crs is not None else 0.0
+    size = 0.08 * min(width, height)
+    bx, by = right - width * 0.06, top - height * 0.06 - size
+    tip = (bx + size * np.sin(np.radians(angle)), by + size * np.cos(np.radians(angle)))
+    ax.annotate("", xy=tip, xytext=(bx, by), xycoords="data",
                 arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.5})
+    ax.text(bx - size * 0.35 * np.sin(np.radians(angle)),
+            by - size * 0.35 * np.cos(np.radians(angle)), t("north"), ha="center",
+            va="center", fontsize=9)
     ax.set_xlim(left, right)
     ax.set_ylim(bottom, top)
     ax.set_xticks([])
@@ -114,30 +149,60 @@ def _thin(grid):
     return grid.values[::step, ::step]
 
 
-def grade_map(grid, outlines, t, grade_names: dict[int, str]) -> bytes:
+def grade_map(grid, outlines, t, grade_names: dict[int, str], crs=None) -> bytes:
     _use_font()
     fig, ax = plt.subplots(figsize=(7, 7))
     cmap = ListedColormap(GRADE_COLOURS)
     norm = BoundaryNorm([0.5, 1.5, 2.5, 3.5, 4.5, 5.5], cmap.N)
     ax.imshow(np.ma.masked_invalid(_thin(grid)), cmap=cmap, norm=norm, extent=grid.extent,
               interpolation="nearest")
-    _decorate_map(ax, grid, outlines, t)
+    _decorate_map(ax, grid, outlines, t, crs)
     ax.legend(handles=[Patch(color=GRADE_COLOURS[g - 1], label=f"{g} {grade_names[g]}")
                        for g in range(1, 6)], loc="lower right", fontsize=8,
               title=t("grade"), title_fontsize=9, framealpha=0.9)
     return _png(fig, t("map_grades"))
 
 
-def change_map(grid, outlines, t, title: str) -> bytes:
+def change_map(grid, outlines, t, title: str, crs=None) -> bytes:
     _use_font()
     fig, ax = plt.subplots(figsize=(7, 7))
     v = _thin(grid)
     lim = np.nanpercentile(np.abs(v), 99) if np.isfinite(v).any() else 1.0
     im = ax.imshow(np.ma.masked_invalid(v), cmap="RdYlGn", vmin=-max(lim, 1e-9),
                    vmax=max(lim, 1e-9), extent=grid.extent, interpolation="nearest")
-    _decorate_map(ax, grid, outlines, t)
+    _decorate_map(ax, grid, outlines, t, crs)
     cb = fig.colorbar(im, ax=ax, shrink=0.7)
     cb.set_label(t("t_c_per_ha"))
+    return _png(fig, title)
+
+
+#: colours of land-cover classes without one in their legend
+CLASS_COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d",
+                 "#666666", "#1f78b4", "#b2df8a", "#fb9a99", "#cab2d6", "#ffff99", "#b15928"]
+
+
+def landcover_map(grid, outlines, t, classes: dict[int, tuple[str, str | None]], title: str,
+                  crs=None) -> bytes:
+    """A land-cover map: every class present in its legend colour (or one of CLASS_COLOURS),
+    named in the legend box; ``classes`` maps a code to (name, colour or None)."""
+    _use_font()
+    fig, ax = plt.subplots(figsize=(7, 7))
+    v = _thin(grid)
+    codes = sorted(int(c) for c in np.unique(v[np.isfinite(v)]))
+    colours = [classes.get(c, (str(c), None))[1] or CLASS_COLOURS[i % len(CLASS_COLOURS)]
+               for i, c in enumerate(codes)]
+    index = np.full(v.shape, np.nan)
+    for i, c in enumerate(codes):
+        index[v == c] = i
+    if codes:
+        cmap = ListedColormap(colours)
+        norm = BoundaryNorm(np.arange(len(codes) + 1) - 0.5, cmap.N)
+        ax.imshow(np.ma.masked_invalid(index), cmap=cmap, norm=norm, extent=grid.extent,
+                  interpolation="nearest")
+    _decorate_map(ax, grid, outlines, t, crs)
+    ax.legend(handles=[Patch(color=col, label=f"{c} {classes.get(c, (str(c), None))[0]}")
+                       for c, col in zip(codes, colours, strict=True)], loc="lower right",
+              fontsize=7, framealpha=0.9)
     return _png(fig, title)
 
 
