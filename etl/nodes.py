@@ -4,7 +4,7 @@ A *coordinator* is the ordinary ecorest database (registry, parameters, catalog,
 quarantine, runs, marts). A *data node* is another PostgreSQL + PostGIS + PL/Python server that
 holds raster tiles only. Nodes are registered on the coordinator as postgres_fdw foreign servers
 named ``ecorest_node_<name>`` (``async_capable``, PostGIS operators shippable): that is the whole
-node registry (``etl.nodes`` lists it).
+node registry (``ecorest db nodes`` lists it).
 
 Placement: once a coordinator has nodes, every catalog entry loaded from then on keeps its tiles
 on the nodes, split by tile key: the coordinator's ``raster.tiles_<catalog_id>`` is a partition of

@@ -1,31 +1,10 @@
--- Data nodes (ecorest/store/nodes.py, docs/ARCHITECTURE.md "Scale-out"): raster tiles kept on
+-- Data nodes (etl/nodes.py, docs/ARCHITECTURE.md "Scale-out"): raster tiles kept on
 -- other PostgreSQL servers, read through postgres_fdw foreign tables. The node registry is the
--- set of foreign servers named ecorest_node_<name>; `ecorest db add-node` creates them (and the
--- postgres_fdw extension) as the administrator. Nothing here is used on a single server.
+-- set of foreign servers named ecorest_node_<name> (pg_foreign_server; `ecorest db nodes` lists
+-- them); `ecorest db add-node` creates them (and the postgres_fdw and dblink extensions) as the
+-- administrator. Nothing here is used on a single server.
 
--- The registered data nodes (no credentials: those are user mappings, which PostgreSQL shows
--- only to the mapped role and to superusers).
-create or replace view etl.nodes as
-select substr(s.srvname, length('ecorest_node_') + 1) as node_name,
-       s.srvname as server_name,
-       (select split_part(o, '=', 2) from unnest(s.srvoptions) o where o like 'host=%') as host,
-       (select split_part(o, '=', 2) from unnest(s.srvoptions) o where o like 'port=%')::integer
-         as port,
-       (select split_part(o, '=', 2) from unnest(s.srvoptions) o where o like 'dbname=%')
-         as dbname,
-       (select count(*) from pg_foreign_table t where t.ftserver = s.oid) as tile_partitions
-from pg_foreign_server s
-where s.srvname like 'ecorest\_node\_%';
-comment on view etl.nodes is
-  'Data nodes holding raster tiles (postgres_fdw servers ecorest_node_<name>), with the number '
-  'of tile partitions (foreign tables) each serves';
-comment on column etl.nodes.node_name is 'Node name given to ecorest db add-node';
-comment on column etl.nodes.server_name is 'postgres_fdw foreign server of the node';
-comment on column etl.nodes.host is 'Host the coordinator connects to';
-comment on column etl.nodes.port is 'Port the coordinator connects to';
-comment on column etl.nodes.dbname is 'Database on the node';
-comment on column etl.nodes.tile_partitions is
-  'Foreign tables (one per catalog entry loaded since the node was added) reading this node';
+drop view if exists etl.nodes;  -- an earlier listing of the nodes (now `ecorest db nodes`)
 
 -- The partition of one catalog entry whose tiles live on data nodes: partitioned by hash of
 -- tile_y, one foreign table per node (raster.tiles_<id>_<k> reads raster.tiles_<id> on node k).
@@ -76,10 +55,6 @@ revoke all on function raster.create_node_tile_table(bigint, text[]) from public
 do $$ begin
   if exists (select 1 from pg_roles where rolname = 'ecorest_etl') then
     grant execute on function raster.create_node_tile_table(bigint, text[]) to ecorest_etl;
-    grant select on etl.nodes to ecorest_etl;
-  end if;
-  if exists (select 1 from pg_roles where rolname = 'ecorest_analyst') then
-    grant select on etl.nodes to ecorest_analyst;
   end if;
 end $$;
 
