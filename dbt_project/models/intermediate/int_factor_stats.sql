@@ -10,8 +10,11 @@ tiles as (
 ),
 
 mm as (
-    select factor, (st_summarystatsagg(rast, 1, true)).*
-    from tiles group by factor
+    -- factors with at least one valid pixel (a factor whose inputs are missing everywhere,
+    -- e.g. a sensitivity without its soil layers, has tiles of nodata only and is left out)
+    select * from (select factor, (st_summarystatsagg(rast, 1, true)).*
+                   from tiles group by factor) as s
+    where s.count > 0
 ),
 
 hist as (
