@@ -78,6 +78,24 @@ CODES = {
     "gpp": ("总初级生产力（GPP）", "gross primary production (GPP)"),
     "npp": ("净初级生产力（NPP）", "net primary production (NPP)"),
     "dem": ("数字高程模型（DEM）", "elevation (DEM)"),
+    "erosivity": ("降雨侵蚀力（R）", "rainfall erosivity (R)"),
+    "erodibility": ("土壤可蚀性（K）", "soil erodibility (K)"),
+    "precip": ("年降水量", "annual precipitation"),
+    "et0": ("参考蒸散发", "reference evapotranspiration"),
+    "aet": ("实际蒸散发", "actual evapotranspiration"),
+    "pawc": ("植物可利用水含量", "plant-available water content"),
+    "soil_depth": ("根系限制层深度", "depth to the root-restricting layer"),
+    "access": ("威胁可达性", "accessibility to threats"),
+    "wind_factor": ("气候因子（风）", "weather factor (wind)"),
+    "soil_sand": ("土壤砂粒含量", "soil sand"),
+    "soil_silt": ("土壤粉粒含量", "soil silt"),
+    "soil_clay": ("土壤黏粒含量", "soil clay"),
+    "soil_om": ("土壤有机质", "soil organic matter"),
+    "soil_caco3": ("土壤碳酸钙", "soil calcium carbonate"),
+    "snow_cover": ("积雪覆盖", "snow cover"),
+    "lithology": ("碳酸盐岩占比", "carbonate-rock share"),
+    "threat_*": ("生境威胁图层", "habitat threat layers"),
+    "soil_*": ("土壤质地图层", "soil texture layers"),
     # resampling
     "nearest": ("最邻近法", "nearest neighbour"),
     "bilinear": ("双线性插值", "bilinear"),
@@ -98,6 +116,16 @@ CODES = {
     "ndvi_trend": ("NDVI 变化趋势", "NDVI trend"),
     "slope": ("坡度", "slope"),
     "steep_cropland": ("陡坡耕地", "cropland on steep slopes"),
+    "soil_retention": ("土壤保持", "soil retention"),
+    "water_conservation": ("水源涵养", "water conservation"),
+    "water_yield": ("产水量", "water yield"),
+    "sand_fixation": ("防风固沙", "sand fixation"),
+    "habitat_quality": ("生境质量", "habitat quality"),
+    "soil_erosion": ("土壤侵蚀强度", "soil erosion intensity"),
+    "erosion_sensitivity": ("水土流失敏感性", "soil-erosion sensitivity"),
+    "desertification_sensitivity": ("土地沙化敏感性", "desertification sensitivity"),
+    "rocky_desertification_sensitivity": ("石漠化敏感性", "rocky-desertification sensitivity"),
+    "cumulative_share": ("累积服务量占比法", "cumulative-share rule"),
     "carbon_density": ("碳密度", "carbon density"),
     "landcover_degradation": ("土地覆盖退化", "land-cover degradation"),
     "degradation": ("退化因子", "degradation"),
@@ -143,8 +171,14 @@ def code(value, zh: bool) -> str:
         return CODES[v][0 if zh else 1]
     if v.startswith("factor_"):
         return (f"因子图层 {v[7:]}" if zh else f"factor layer {v[7:]}")
+    if v.startswith("threat_"):
+        return (f"威胁图层 {v[7:]}" if zh else f"threat layer {v[7:]}")
+    if v.startswith("mask_"):
+        return (f"约束图层 {v[5:]}" if zh else f"mask layer {v[5:]}")
     if "," in v:
         return ("、" if zh else ", ").join(code(x.strip(), zh) for x in v.split(","))
+    if "+" in v:       # the inputs of a service factor, e.g. dem+erosivity+erodibility
+        return ("、" if zh else ", ").join(code(x.strip(), zh) for x in v.split("+"))
     return v
 
 
