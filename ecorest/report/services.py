@@ -12,7 +12,7 @@ import psycopg
 
 from . import figures
 from .data import Grid, mosaic, rows
-from .document import Block, f0, f1, f2, tr
+from .document import Block, code, f0, f1, f2, tr
 
 #: service inputs whose being constant over the region is worth a caveat
 INPUT_LAYERS = ("erosivity", "erodibility", "precip", "et0", "aet", "pawc", "soil_depth",
@@ -148,8 +148,9 @@ def blocks(m: dict, L, zh: bool, outlines: list | None = None) -> list[Block]:  
                         "(HJ 1174-2021) are computed per pixel in the database: ")
                    + ("；" if zh else "; ").join(said) + ("。" if zh else "."))]
     if m["constant"]:
-        names = ", ".join(f"{r['layer']} ({r['epoch_label']}) = {r['lo']:g}"
-                          for r in m["constant"])
+        names = ("、" if zh else ", ").join(
+            f"{code(r['layer'], zh)}（{r['epoch_label']}）= {r['lo']:g}" if zh else
+            f"{code(r['layer'], zh)} ({r['epoch_label']}) = {r['lo']:g}" for r in m["constant"])
         out.append(Block("p", L(
             f"注意：以下输入在全区为常数（替代数据，非实测空间分布）：{names}。"
             "依赖这些输入的服务量仅可用于方法核验，不代表真实空间格局。",
