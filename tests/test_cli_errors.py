@@ -35,6 +35,9 @@ COMMANDS: dict[tuple[str, ...], list[str]] = {
     ("db", "status"): [],
     ("db", "backup"): [BACKUP],
     ("db", "restore"): [TABLE],
+    ("db", "add-node"): ["postgresql://postgres@127.0.0.1:9/ecorest"],
+    ("db", "remove-node"): ["n1"],
+    ("db", "nodes"): [],
     ("region", "create"): ["r", "--boundary", BOUNDARY],
     ("region", "set-ipcc"): ["r", "--climate", "boreal"],
     ("region", "set-legend"): ["r", "clcd"],
@@ -50,6 +53,7 @@ COMMANDS: dict[tuple[str, ...], list[str]] = {
     ("run",): ["r"],
     ("report",): ["r"],
     ("export",): ["r"],
+    ("qgis",): ["r"],
     ("demo",): [],
 }
 #: commands that manage the embedded cluster and refuse a server given by --dsn

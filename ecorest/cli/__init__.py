@@ -26,7 +26,7 @@ from .demo import demo
 from .load import load
 from .params import params
 from .region import region
-from .results import export, report
+from .results import export, qgis, report
 from .run import run_cmd
 
 log = logging.getLogger("ecorest")
@@ -120,11 +120,12 @@ def cli() -> None:
       ecorest load raster NAME --layer landcover --epoch 2020 FILE
       ecorest run NAME                 all models, one recorded run
       ecorest report NAME              the assessment report (zh, en)
+      ecorest qgis NAME                a QGIS project over the results
       ecorest db status                data folder, versions, schema revision, roles
     """
 
 
-for sub in (db, region, load, params, run_cmd, report, export, demo):
+for sub in (db, region, load, params, run_cmd, report, export, qgis, demo):
     cli.add_command(sub)
 
 

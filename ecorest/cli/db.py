@@ -104,7 +104,10 @@ def db_remove_node(settings: Settings, name: str, force: bool) -> None:
     """Unregister a data node (refused while it holds tiles, unless --force)."""
     from ecorest.etl import nodes as nodemod
 
-    nodemod.remove_node(dbmod.resolve_url(settings, admin=True), name, force=force)
+    url = dbmod.resolve_url(settings, admin=True)
+    with dbmod.connect(url):        # an unreachable server gets the usual one-line error
+        pass
+    nodemod.remove_node(url, name, force=force)
 
 
 @command(db, "nodes")
