@@ -178,8 +178,8 @@ def blocks(m: dict, L, zh: bool, outlines: list | None = None) -> list[Block]:  
     for zset, zrows in sorted(by_set.items(), key=lambda kv: (len(kv[1]), kv[0])):
         low = [str(r["zone_code"]) for r in zrows
                if r["zone_coverage_pct"] is not None and r["zone_coverage_pct"] < 50]
-        out.append(_table(L(f"各分区生态系统服务（{zset}，{last}）",
-                            f"Ecosystem services per zone ({zset}, {last})"),
+        out.append(_table(L(f"各分区生态系统服务（{code(zset, True)}，{last}）",
+                            f"Ecosystem services per zone ({code(zset, False)}, {last})"),
                           [(L("分区", "zone"), "zone_label", str),
                            (L("覆盖率", "coverage"), "zone_coverage_pct",
                             lambda v: f"{v:.0f} %")] + cols,
