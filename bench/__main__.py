@@ -4,7 +4,8 @@
                                          10 x 5000² NDVI stack)
     python -m bench --scale 0.25         the same at a quarter of the edge length (quick look)
     python -m bench --tile-sizes 128,256,512   also compare tile sizes
-    python -m bench --parts identification     only some parts (load, carbon, identification)
+    python -m bench --parts identification     only some parts (load, carbon, identification,
+                                         services: the service kernels, bench/services.py)
 
 Each measured step runs in a fresh child process, which reports its wall time and its peak
 resident memory; the baseline is rasterio's own read + warp of the same file onto the same grid.
@@ -42,7 +43,8 @@ def main() -> None:
                     help="Edge-length factor of the generated rasters (1.0 = full size).")
     ap.add_argument("--tile-sizes", default="256", help="Comma-separated tile sizes to try.")
     ap.add_argument("--parts", default="load,carbon,identification",
-                    help="Comma-separated parts to run: load, carbon, identification.")
+                    help="Comma-separated parts to run: load, carbon, identification, "
+                         "services (not run by default).")
     ap.add_argument("--workdir", default=None, help="Where to write the generated rasters.")
     ap.add_argument("--dsn", default=os.environ.get("ECOREST_DATABASE_URL"),
                     help="Server to use (default: an embedded cluster under .ecorest-bench/).")
@@ -79,6 +81,11 @@ def main() -> None:
         carbon(files, url, n_lc)
     if "identification" in parts:
         identification(files, url, n_ndvi)
+    if "services" in parts:             # bench/services.py (its own generated inputs)
+        from . import services
+        soil = ",".join(str(max(64, int(n * args.scale))) for n in (1000, 2000, 4000))
+        services.main(["--size", str(n_lc), "--soil-sizes", soil, "--workdir", str(work),
+                       "--dsn", url])
 
 
 def carbon(files: dict, url: str, n_lc: int) -> None:
