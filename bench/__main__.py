@@ -5,7 +5,8 @@
     python -m bench --scale 0.25         the same at a quarter of the edge length (quick look)
     python -m bench --tile-sizes 128,256,512   also compare tile sizes
     python -m bench --parts identification     only some parts (load, carbon, identification,
-                                         services: the service kernels, bench/services.py)
+                                         services: the service kernels, bench/services.py;
+                                         scaleout: one server vs data nodes, bench/scaleout.py)
 
 Each measured step runs in a fresh child process, which reports its wall time and its peak
 resident memory; the baseline is rasterio's own read + warp of the same file onto the same grid.
@@ -44,7 +45,7 @@ def main() -> None:
     ap.add_argument("--tile-sizes", default="256", help="Comma-separated tile sizes to try.")
     ap.add_argument("--parts", default="load,carbon,identification",
                     help="Comma-separated parts to run: load, carbon, identification, "
-                         "services (not run by default).")
+                         "services, scaleout (the last two not run by default).")
     ap.add_argument("--workdir", default=None, help="Where to write the generated rasters.")
     ap.add_argument("--dsn", default=os.environ.get("ECOREST_DATABASE_URL"),
                     help="Server to use (default: an embedded cluster under .ecorest-bench/).")
@@ -86,6 +87,9 @@ def main() -> None:
         soil = ",".join(str(max(64, int(n * args.scale))) for n in (1000, 2000, 4000))
         services.main(["--size", str(n_lc), "--soil-sizes", soil, "--workdir", str(work),
                        "--dsn", url])
+    if "scaleout" in parts:             # bench/scaleout.py (its own local clusters)
+        size = str(max(256, int(2048 * args.scale)))
+        subprocess.run([sys.executable, "-m", "bench.scaleout", "--size", size], check=True)
 
 
 def carbon(files: dict, url: str, n_lc: int) -> None:
