@@ -42,8 +42,8 @@ def _error(message: str) -> None:
         console.print(Text(f"  {line}"), highlight=False, soft_wrap=True)
 
 
-INTERRUPTED = ("interrupted: what was being written was rolled back, a run under way is marked "
-               "failed and its work on the server stopped")
+INTERRUPTED = ("cancelled by the user: what was being written was rolled back, a run under way "
+               "is marked failed and its work on the server stopped")
 
 
 def _one_line(text: str) -> str:
