@@ -28,8 +28,8 @@ def demo(settings: Settings, out_dir: str) -> None:
     cluster (or uses --dsn), brings the schema to head, loads every data set into its regions
     (willamette, ansai, assaba; the ecosystem-service inputs in willamette_services and
     willamette_habitat), runs every model (carbon, restoration-area identification, ecosystem
-    services) for each, writes the assessment reports of willamette, ansai and assaba (Chinese
-    and English; HTML, PDF, Markdown) and the exports (GeoPackage, GeoTIFF, CSV, Excel) to
+    services) for each, writes the assessment reports of every region (Chinese and English;
+    HTML, PDF, Markdown), the exports (GeoPackage, GeoTIFF, CSV, Excel) and a QGIS project to
     --out, then prints where to look and how to connect. Running it again loads and computes
     nothing new.
     """
