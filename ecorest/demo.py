@@ -339,12 +339,17 @@ def service_table(rows: list[tuple]):
     """The terminal table of :func:`service_inputs`."""
     from rich.table import Table
 
-    table = Table("region", "run", "land cover", "service inputs", "services parameters",
-                  title="ecosystem-service inputs (real InVEST Willamette inputs; R, ET0, PAWC "
+    table = Table(title="ecosystem-service inputs (real InVEST Willamette inputs; R, ET0, PAWC "
                   "and soil depth are constant stand-ins, see their SOURCE.md)",
                   title_justify="left")
-    for r in rows:
-        table.add_row(r[0], str(r[1]), r[2], r[3], r[4])
+    cells = [(f"{r[0]}\nland cover {r[2]}", str(r[1]), r[3], r[4]) for r in rows]
+    for k, name in enumerate(("region", "run", "service inputs", "services parameters")):
+        # wide enough for the longest single name, so names wrap between words, never cut
+        longest = max([len(w) for c in cells for w in c[k].replace(",", " ").split()],
+                      default=0)
+        table.add_column(name, min_width=longest, overflow="fold")
+    for c in cells:
+        table.add_row(*c)
     return table
 
 

@@ -282,8 +282,8 @@ import numpy as np
 if 'ecorest_decode' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
 v, m = GD['ecorest_decode'](a)
-lut_codes = np.asarray(codes, dtype=np.int64)
-lut_vals = np.asarray(vals, dtype=np.float64)
+lut_codes = np.asarray(codes or [], dtype=np.int64)     # no classes: every pixel nodata
+lut_vals = np.asarray(vals or [], dtype=np.float64)
 out = np.full(v.shape, nodata, dtype=np.float32)
 order = np.argsort(lut_codes)
 lut_codes, lut_vals = lut_codes[order], lut_vals[order]

@@ -135,7 +135,8 @@ def load(conn: psycopg.Connection, run: Row, with_maps: bool = True) -> ReportDa
         order by l.loader, l.load_id""", (region,))
     d.tiers = rows(conn, """
         select tier, pool, count(distinct class_code) as classes, min(source) as source
-        from marts.parameter_lineage where run_id = %s group by 1, 2 order by 1, 2""", p)
+        from marts.parameter_lineage where run_id = %s and parameter = 'carbon_density'
+        group by 1, 2 order by 1, 2""", p)
     d.factors = rows(conn, """
         select factor, factor_group, direction, source_layer,
                round(weight::numeric, 3) as weight, weight_method,

@@ -454,6 +454,7 @@ def _geotiffs(conn, region: str, run_id: int, out_dir: Path, stem: str,
                         "marts.carbon_stock_changes where run_id = %s order by 1", (run_id,))
     pools = [r["pool"] for r in data.rows(conn, "select distinct pool from "
                                           "marts.parameter_lineage where run_id = %s "
+                                          "and parameter = 'carbon_density' "
                                           "order by 1", (run_id,))]
     # each epoch's total density once; the change map is the last minus the first
     totals = {e: data.density_grid(conn, run_id, e, pools)

@@ -101,6 +101,7 @@ def _layers(conn, region: str, run_id: int, reg: dict) -> list[tuple[MapLayer, d
                         "marts.carbon_stock_changes where run_id = %s order by 1", (run_id,))
     pools = [r["pool"] for r in data.rows(conn, "select distinct pool from "
                                           "marts.parameter_lineage where run_id = %s "
+                                          "and parameter = 'carbon_density' "
                                           "order by 1", (run_id,))]
     epochs = sorted({r[c] for r in changes for c in ("epoch_t1", "epoch_t2")})
     totals = {e: data.density_grid(conn, run_id, e, pools) for e in epochs}
