@@ -246,6 +246,10 @@ def test_service_totals_grades_and_factor_by_hand(db_url: str, tmp_path: Path) -
 
         md = make_report(conn, "svc", tmp_path / "report", langs=("en",), formats=("md",))
         text = md[0].read_text(encoding="utf-8")
+        from ecorest.report.export import export_run
+
+        # the service parameters in the lineage (no pool) must not upset the exports
+        exported = export_run(conn, "svc", tmp_path / "exports")
     kc = np.where(lc == 1, 0.9, 1.1)
     root = np.where(lc == 1, 2000.0, 500.0)
     wy = _budyko(precip.astype(float), 1000.0, kc, root, 0.15, 900.0)
@@ -263,6 +267,7 @@ def test_service_totals_grades_and_factor_by_hand(db_url: str, tmp_path: Path) -
     assert imp[2:] == pytest.approx((n3 * 0.09, n2 * 0.09, (1024 - n3 - n2) * 0.09))
     assert factor == ("importance", 1024)
     assert bi == 3      # the region and the two halves, one epoch
+    assert any(str(p).endswith(".gpkg") for p in exported)
     # the report's identification chapter: the section, the zone table with the volume of
     # the west half as computed here, and water yield among the factors with its weight
     section = text[text.index("Ecosystem services and ecological sensitivity\n"):]

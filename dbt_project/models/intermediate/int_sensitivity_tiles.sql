@@ -12,46 +12,11 @@
 -- Vegetation cover: an fvc layer, else NDVI by the dimidiate model (region percentiles
 -- fvc_ndvi_soil_pct / fvc_ndvi_veg_pct). Rows only where at least one sensitivity has every
 -- input (no guess).
-with layers as (
-    select * from {{ ref('stg_raster__service_layers') }}
-),
-
-epochs as (
-    select landcover_catalog_id,
-           landcover_epoch,
-           max(catalog_id) filter (where layer = 'erosivity') as erosivity_id,
-           max(catalog_id) filter (where layer = 'erodibility') as erodibility_id,
-           max(catalog_id) filter (where layer = 'dem') as dem_id,
-           max(catalog_id) filter (where layer = 'et0') as et0_id,
-           max(catalog_id) filter (where layer = 'precip') as precip_id,
-           max(catalog_id) filter (where layer = 'soil_sand') as sand_id,
-           max(catalog_id) filter (where layer = 'soil_clay') as clay_id,
-           max(catalog_id) filter (where layer = 'lithology') as lithology_id,
-           coalesce(max(catalog_id) filter (where layer = 'fvc'),
-                    max(catalog_id) filter (where layer = 'ndvi')) as veg_id,
-           bool_or(layer = 'fvc') as veg_is_fvc,
-           array[max(scale_factor) filter (where layer = 'erosivity'),
-                 max(scale_factor) filter (where layer = 'erodibility'),
-                 max(scale_factor) filter (where layer = 'dem'),
-                 max(scale_factor) filter (where layer = 'et0'),
-                 max(scale_factor) filter (where layer = 'precip'),
-                 max(scale_factor) filter (where layer = 'soil_sand'),
-                 max(scale_factor) filter (where layer = 'soil_clay'),
-                 max(scale_factor) filter (where layer = 'lithology'),
-                 coalesce(max(scale_factor) filter (where layer = 'fvc'),
-                          max(scale_factor) filter (where layer = 'ndvi'))]::float8[] as scales,
-           array[max(add_offset) filter (where layer = 'erosivity'),
-                 max(add_offset) filter (where layer = 'erodibility'),
-                 max(add_offset) filter (where layer = 'dem'),
-                 max(add_offset) filter (where layer = 'et0'),
-                 max(add_offset) filter (where layer = 'precip'),
-                 max(add_offset) filter (where layer = 'soil_sand'),
-                 max(add_offset) filter (where layer = 'soil_clay'),
-                 max(add_offset) filter (where layer = 'lithology'),
-                 coalesce(max(add_offset) filter (where layer = 'fvc'),
-                          max(add_offset) filter (where layer = 'ndvi'))]::float8[] as offsets
-    from layers
-    group by landcover_catalog_id, landcover_epoch
+with epochs as (
+    {{ service_epoch_layers([('erosivity', 'erosivity'), ('erodibility', 'erodibility'),
+                             ('dem', 'dem'), ('et0', 'et0'), ('precip', 'precip'),
+                             ('soil_sand', 'sand'), ('soil_clay', 'clay'),
+                             ('lithology', 'lithology')], veg=true) }}
 ),
 
 computable as (
@@ -63,41 +28,8 @@ computable as (
            or (lithology_id is not null and dem_id is not null))
 ),
 
--- NDVI end members of the dimidiate model (as int_wind_tiles)
-ndvi as (
-    select distinct veg_id as catalog_id, scales[9] as scale, offsets[9] as "offset"
-    from computable where not veg_is_fvc
-),
-
-ndvi_range as (
-    select n.catalog_id, (st_summarystatsagg(t.rast, 1, true)).*
-    from ndvi as n
-    join {{ source('raster', 'tiles') }} as t on t.catalog_id = n.catalog_id
-    group by n.catalog_id
-),
-
-ndvi_bins as (
-    select r.catalog_id, u.i, sum(u.c)::bigint as c
-    from ndvi_range as r
-    join {{ source('raster', 'tiles') }} as t on t.catalog_id = r.catalog_id
-    cross join lateral raster.np_histogram(t.rast::bytea, 1, r.min, r.max, 1000) as h
-    cross join lateral unnest(h.counts) with ordinality as u(c, i)
-    group by r.catalog_id, u.i
-),
-
-ndvi_ends as (
-    select n.catalog_id,
-           ident.histogram_quantile(array_agg(b.c order by b.i), r.min, r.max,
-                                    {{ var('fvc_ndvi_soil_pct', 5) }} / 100.0)
-               * coalesce(n.scale, 1) + coalesce(n."offset", 0) as ndvi_soil,
-           ident.histogram_quantile(array_agg(b.c order by b.i), r.min, r.max,
-                                    {{ var('fvc_ndvi_veg_pct', 95) }} / 100.0)
-               * coalesce(n.scale, 1) + coalesce(n."offset", 0) as ndvi_veg
-    from ndvi as n
-    join ndvi_range as r on r.catalog_id = n.catalog_id
-    join ndvi_bins as b on b.catalog_id = n.catalog_id
-    group by n.catalog_id, n.scale, n."offset", r.min, r.max
-),
+-- NDVI end members of the dimidiate model
+{{ ndvi_end_members(9) }},
 
 tiles as (
     select

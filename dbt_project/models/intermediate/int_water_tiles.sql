@@ -5,11 +5,7 @@
 -- Rows only where the inputs exist (no guess): precipitation, and either ET0, PAWC, soil depth
 -- with the per-class kc, root_depth and lulc_veg (water yield; water conservation too when
 -- runoff_coefficient is given), or an aet layer with runoff_coefficient (water conservation).
-with layers as (
-    select * from {{ ref('stg_raster__service_layers') }}
-),
-
-params as (
+with params as (
     select class_code, parameter, value
     from {{ ref('stg_registry__service_parameters') }}
     where parameter in ('kc', 'root_depth', 'lulc_veg', 'runoff_coefficient')
@@ -39,25 +35,8 @@ classes as (
 ),
 
 epochs as (
-    select landcover_catalog_id,
-           landcover_epoch,
-           max(catalog_id) filter (where layer = 'precip') as precip_id,
-           max(catalog_id) filter (where layer = 'et0') as et0_id,
-           max(catalog_id) filter (where layer = 'pawc') as pawc_id,
-           max(catalog_id) filter (where layer = 'soil_depth') as soil_depth_id,
-           max(catalog_id) filter (where layer = 'aet') as aet_id,
-           array[max(scale_factor) filter (where layer = 'precip'),
-                 max(scale_factor) filter (where layer = 'et0'),
-                 max(scale_factor) filter (where layer = 'pawc'),
-                 max(scale_factor) filter (where layer = 'soil_depth'),
-                 max(scale_factor) filter (where layer = 'aet')]::float8[] as scales,
-           array[max(add_offset) filter (where layer = 'precip'),
-                 max(add_offset) filter (where layer = 'et0'),
-                 max(add_offset) filter (where layer = 'pawc'),
-                 max(add_offset) filter (where layer = 'soil_depth'),
-                 max(add_offset) filter (where layer = 'aet')]::float8[] as offsets
-    from layers
-    group by landcover_catalog_id, landcover_epoch
+    {{ service_epoch_layers([('precip', 'precip'), ('et0', 'et0'), ('pawc', 'pawc'),
+                             ('soil_depth', 'soil_depth'), ('aet', 'aet')]) }}
 ),
 
 computable as (

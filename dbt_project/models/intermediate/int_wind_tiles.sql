@@ -7,11 +7,7 @@
 -- snow_cover is optional. C = exp(a_i SC): a_i from rweq_cover_coefficient, else by the
 -- legend's ecosystem type (forest -0.1535, grassland -0.1151, desert -0.0658, other (bare)
 -- -0.0768, cropland -0.0438); wetland and settlement classes have none (no result).
-with layers as (
-    select * from {{ ref('stg_raster__service_layers') }}
-),
-
-coefficients as (
+with coefficients as (
     select coalesce(p.class_code, d.class_code) as class_code,
            coalesce(p.value, d.value) as value
     from (
@@ -39,41 +35,9 @@ lut as (
 ),
 
 epochs as (
-    select landcover_catalog_id,
-           landcover_epoch,
-           max(catalog_id) filter (where layer = 'wind_factor') as wf_id,
-           max(catalog_id) filter (where layer = 'snow_cover') as snow_id,
-           max(catalog_id) filter (where layer = 'dem') as dem_id,
-           max(catalog_id) filter (where layer = 'soil_sand') as sand_id,
-           max(catalog_id) filter (where layer = 'soil_silt') as silt_id,
-           max(catalog_id) filter (where layer = 'soil_clay') as clay_id,
-           max(catalog_id) filter (where layer = 'soil_om') as om_id,
-           max(catalog_id) filter (where layer = 'soil_caco3') as caco3_id,
-           coalesce(max(catalog_id) filter (where layer = 'fvc'),
-                    max(catalog_id) filter (where layer = 'ndvi')) as veg_id,
-           bool_or(layer = 'fvc') as veg_is_fvc,
-           array[max(scale_factor) filter (where layer = 'wind_factor'),
-                 max(scale_factor) filter (where layer = 'snow_cover'),
-                 max(scale_factor) filter (where layer = 'dem'),
-                 max(scale_factor) filter (where layer = 'soil_sand'),
-                 max(scale_factor) filter (where layer = 'soil_silt'),
-                 max(scale_factor) filter (where layer = 'soil_clay'),
-                 max(scale_factor) filter (where layer = 'soil_om'),
-                 max(scale_factor) filter (where layer = 'soil_caco3'),
-                 coalesce(max(scale_factor) filter (where layer = 'fvc'),
-                          max(scale_factor) filter (where layer = 'ndvi'))]::float8[] as scales,
-           array[max(add_offset) filter (where layer = 'wind_factor'),
-                 max(add_offset) filter (where layer = 'snow_cover'),
-                 max(add_offset) filter (where layer = 'dem'),
-                 max(add_offset) filter (where layer = 'soil_sand'),
-                 max(add_offset) filter (where layer = 'soil_silt'),
-                 max(add_offset) filter (where layer = 'soil_clay'),
-                 max(add_offset) filter (where layer = 'soil_om'),
-                 max(add_offset) filter (where layer = 'soil_caco3'),
-                 coalesce(max(add_offset) filter (where layer = 'fvc'),
-                          max(add_offset) filter (where layer = 'ndvi'))]::float8[] as offsets
-    from layers
-    group by landcover_catalog_id, landcover_epoch
+    {{ service_epoch_layers([('wind_factor', 'wf'), ('snow_cover', 'snow'), ('dem', 'dem'),
+                             ('soil_sand', 'sand'), ('soil_silt', 'silt'), ('soil_clay', 'clay'),
+                             ('soil_om', 'om'), ('soil_caco3', 'caco3')], veg=true) }}
 ),
 
 computable as (
@@ -85,40 +49,7 @@ computable as (
 
 -- NDVI end members of the dimidiate model: percentiles of the NDVI epoch over the region
 -- (1000-bin histogram of the stored values, then scale and offset)
-ndvi as (
-    select distinct veg_id as catalog_id, scales[9] as scale, offsets[9] as "offset"
-    from computable where not veg_is_fvc
-),
-
-ndvi_range as (
-    select n.catalog_id, (st_summarystatsagg(t.rast, 1, true)).*
-    from ndvi as n
-    join {{ source('raster', 'tiles') }} as t on t.catalog_id = n.catalog_id
-    group by n.catalog_id
-),
-
-ndvi_bins as (
-    select r.catalog_id, u.i, sum(u.c)::bigint as c
-    from ndvi_range as r
-    join {{ source('raster', 'tiles') }} as t on t.catalog_id = r.catalog_id
-    cross join lateral raster.np_histogram(t.rast::bytea, 1, r.min, r.max, 1000) as h
-    cross join lateral unnest(h.counts) with ordinality as u(c, i)
-    group by r.catalog_id, u.i
-),
-
-ndvi_ends as (
-    select n.catalog_id,
-           ident.histogram_quantile(array_agg(b.c order by b.i), r.min, r.max,
-                                    {{ var('fvc_ndvi_soil_pct', 5) }} / 100.0)
-               * coalesce(n.scale, 1) + coalesce(n."offset", 0) as ndvi_soil,
-           ident.histogram_quantile(array_agg(b.c order by b.i), r.min, r.max,
-                                    {{ var('fvc_ndvi_veg_pct', 95) }} / 100.0)
-               * coalesce(n.scale, 1) + coalesce(n."offset", 0) as ndvi_veg
-    from ndvi as n
-    join ndvi_range as r on r.catalog_id = n.catalog_id
-    join ndvi_bins as b on b.catalog_id = n.catalog_id
-    group by n.catalog_id, n.scale, n."offset", r.min, r.max
-),
+{{ ndvi_end_members(9) }},
 
 tiles as (
     select
