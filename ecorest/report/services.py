@@ -12,24 +12,18 @@ import psycopg
 
 from . import figures
 from .data import Grid, mosaic, rows
-from .document import Block, code, f0, f1, f2, tr
+from .document import CODES, Block, code, f0, f1, f2, tr
 
 #: service inputs whose being constant over the region is worth a caveat
 INPUT_LAYERS = ("erosivity", "erodibility", "precip", "et0", "aet", "pawc", "soil_depth",
                 "access", "wind_factor", "soil_sand", "soil_silt", "soil_clay", "soil_om",
                 "soil_caco3", "snow_cover", "lithology")
 
-NAMES = {
-    "soil_retention": ("土壤保持", "soil retention"),
-    "water_conservation": ("水源涵养", "water conservation"),
-    "water_yield": ("产水量", "water yield"),
-    "sand_fixation": ("防风固沙", "sand fixation"),
-    "habitat_quality": ("生境质量", "habitat quality"),
-    "soil_erosion": ("土壤侵蚀强度", "soil erosion intensity"),
-    "erosion_sensitivity": ("水土流失敏感性", "soil-erosion sensitivity"),
-    "desertification_sensitivity": ("土地沙化敏感性", "desertification sensitivity"),
-    "rocky_desertification_sensitivity": ("石漠化敏感性", "rocky-desertification sensitivity"),
-}
+#: the services and sensitivities by name (zh, en), as the report names every code
+NAMES = {k: CODES[k] for k in (
+    "soil_retention", "water_conservation", "water_yield", "sand_fixation", "habitat_quality",
+    "soil_erosion", "erosion_sensitivity", "desertification_sensitivity",
+    "rocky_desertification_sensitivity")}
 METHOD = {"cumulative_share": ("累积服务量占比法", "cumulative-share rule"),
           "natural_breaks": ("自然断点法", "natural breaks"),
           "quantile": ("三分位数法", "terciles")}
