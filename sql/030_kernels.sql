@@ -19,7 +19,8 @@
 -- (tests/test_kernel_timeout.py; the checks cost under 2 % of a call).
 create or replace function raster.np_kernels_loaded() returns boolean
 language plpython3u as $$
-if all(k in GD for k in ('ecorest_decode', 'ecorest_encode', 'ecorest_check', 'ecorest_label')):
+if all(k in GD for k in ('ecorest_decode', 'ecorest_encode', 'ecorest_check', 'ecorest_label',
+                         'ecorest_horn_slope')):
     return True
 import struct
 import time
@@ -145,7 +146,37 @@ GD['ecorest_decode'] = decode
 GD['ecorest_encode'] = encode
 GD['ecorest_place'] = place
 GD['ecorest_check'] = check
+def horn_slope(canvas, r, geo):
+    # Slope (degrees, Horn 1981) of the centre part of a canvas padded by r >= 1 px (geo: the
+    # pixel size in x and y first). A neighbour without data (nodata, outside the region
+    # boundary, a missing tile, the edge of the grid) is extrapolated, exactly on a plane: from
+    # the centre and the opposite neighbour (2 e - opposite); a corner whose opposite is
+    # missing too from the plane through the centre and its two filled side neighbours; a side
+    # whose opposite is missing too (a strip one pixel wide) takes the centre's value.
+    H, W = canvas.shape
+    h, w = H - 2 * r, W - 2 * r
+    e = canvas[r:r + h, r:r + w]
+    win = {(dr, dc): canvas[r + dr:r + dr + h, r + dc:r + dc + w]
+           for dr in (-1, 0, 1) for dc in (-1, 0, 1) if (dr, dc) != (0, 0)}
+    z = {}
+    for k in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        x, opp = win[k], win[(-k[0], -k[1])]
+        z[k] = np.where(np.isnan(x), np.where(np.isnan(opp), e, 2 * e - opp), x)
+    for k in ((-1, -1), (-1, 1), (1, -1), (1, 1)):
+        x, opp = win[k], win[(-k[0], -k[1])]
+        z[k] = np.where(np.isnan(x), np.where(np.isnan(opp), z[(k[0], 0)] + z[(0, k[1])] - e,
+                                              2 * e - opp), x)
+    a, b, c = z[(-1, -1)], z[(-1, 0)], z[(-1, 1)]
+    d, f = z[(0, -1)], z[(0, 1)]
+    g, hh, i = z[(1, -1)], z[(1, 0)], z[(1, 1)]
+    dx, dy = abs(geo[0]), abs(geo[1])
+    dzdx = ((c + 2 * f + i) - (a + 2 * d + g)) / (8 * dx)
+    dzdy = ((g + 2 * hh + i) - (a + 2 * b + c)) / (8 * dy)
+    return np.degrees(np.arctan(np.hypot(dzdx, dzdy)))
+
+
 GD['ecorest_label'] = label
+GD['ecorest_horn_slope'] = horn_slope
 return True
 $$;
 

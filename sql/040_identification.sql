@@ -118,7 +118,7 @@ create or replace function raster.np_slope(center bytea, neighbours bytea[],
                                            z_factor double precision default 1)
 returns bytea language plpython3u immutable as $$
 import numpy as np
-if 'ecorest_place' not in GD:
+if 'ecorest_horn_slope' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
 decode, encode, place = GD['ecorest_decode'], GD['ecorest_encode'], GD['ecorest_place']
 v, m, g = decode(center, with_geo=True)
@@ -131,29 +131,7 @@ for nb in neighbours or []:
         part = place(big, pgeo, nb, fill=np.nan)
         canvas = np.where(np.isnan(canvas), part, canvas)
 canvas = canvas * z_factor
-# A neighbour without data (nodata, outside the region boundary, a missing tile, the edge of
-# the grid) is extrapolated, exactly on a plane: from the centre and the opposite neighbour
-# (2 e - opposite); a corner whose opposite is missing too from the plane through the centre
-# and its two filled side neighbours; a side whose opposite is missing too (a strip one pixel
-# wide) takes the centre's value.
-e = canvas[1:-1, 1:-1]
-win = {(dr, dc): canvas[1 + dr:1 + dr + h, 1 + dc:1 + dc + w]
-       for dr in (-1, 0, 1) for dc in (-1, 0, 1) if (dr, dc) != (0, 0)}
-z = {}
-for k in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-    x, opp = win[k], win[(-k[0], -k[1])]
-    z[k] = np.where(np.isnan(x), np.where(np.isnan(opp), e, 2 * e - opp), x)
-for k in ((-1, -1), (-1, 1), (1, -1), (1, 1)):
-    x, opp = win[k], win[(-k[0], -k[1])]
-    z[k] = np.where(np.isnan(x), np.where(np.isnan(opp), z[(k[0], 0)] + z[(0, k[1])] - e,
-                                          2 * e - opp), x)
-a, b, c = z[(-1, -1)], z[(-1, 0)], z[(-1, 1)]
-d, f = z[(0, -1)], z[(0, 1)]
-gg, hh, ii = z[(1, -1)], z[(1, 0)], z[(1, 1)]
-dx, dy = abs(g[0]), abs(g[1])
-dzdx = ((c + 2 * f + ii) - (a + 2 * d + gg)) / (8 * dx)
-dzdy = ((gg + 2 * hh + ii) - (a + 2 * b + c)) / (8 * dy)
-slope = np.degrees(np.arctan(np.hypot(dzdx, dzdy)))
+slope = GD['ecorest_horn_slope'](canvas, 1, g)       # plane extrapolation at data edges
 slope[~m] = np.nan
 cls = np.digitize(slope, [5, 15, 25, 35, 45]).astype(np.float64) + 1
 cls[np.isnan(slope)] = np.nan

@@ -12,8 +12,8 @@
 --   svc_lut     per-class values of the land-cover tile (NaN: nodata or class not listed)
 --   svc_canvas  a DEM (centre tile and its neighbours) on the land-cover tile padded by r px
 --   svc_range   max - min of the canvas in a (2r + 1)^2 window (no-data cells ignored)
---   svc_slope   slope (degrees, Horn) of the canvas's centre part, neighbours without data
---               extrapolated on a plane (as raster.np_slope)
+-- (the slope of a padded canvas is GD['ecorest_horn_slope'] of sql/030_kernels.sql, the one
+-- raster.np_slope uses)
 --   svc_fvc     vegetation cover 0..1: an fvc layer, or NDVI by the dimidiate pixel model
 --               (NDVI - NDVI_soil) / (NDVI_veg - NDVI_soil), clipped to 0..1
 --   svc_grade   a factor graded 1, 3, 5 (, 7, 9) by its breaks (half-open: b_k <= x < b_k+1;
@@ -25,7 +25,7 @@ if 'ecorest_svc_grade' in GD:
     return True
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-if 'ecorest_place' not in GD:
+if 'ecorest_horn_slope' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
 decode, place, check = GD['ecorest_decode'], GD['ecorest_place'], GD['ecorest_check']
 
@@ -76,28 +76,6 @@ def svc_range(canvas, r):
     out[~np.isfinite(out)] = np.nan
     return out
 
-def svc_slope(canvas, r, geo):
-    # Horn (1981) on the centre part; canvas padded by r >= 1 px
-    H, W = canvas.shape
-    h, w = H - 2 * r, W - 2 * r
-    e = canvas[r:r + h, r:r + w]
-    win = {(dr, dc): canvas[r + dr:r + dr + h, r + dc:r + dc + w]
-           for dr in (-1, 0, 1) for dc in (-1, 0, 1) if (dr, dc) != (0, 0)}
-    z = {}
-    for k in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-        x, opp = win[k], win[(-k[0], -k[1])]
-        z[k] = np.where(np.isnan(x), np.where(np.isnan(opp), e, 2 * e - opp), x)
-    for k in ((-1, -1), (-1, 1), (1, -1), (1, 1)):
-        x, opp = win[k], win[(-k[0], -k[1])]
-        z[k] = np.where(np.isnan(x), np.where(np.isnan(opp), z[(k[0], 0)] + z[(0, k[1])] - e,
-                                              2 * e - opp), x)
-    a, b, c = z[(-1, -1)], z[(-1, 0)], z[(-1, 1)]
-    d, f = z[(0, -1)], z[(0, 1)]
-    g, hh, i = z[(1, -1)], z[(1, 0)], z[(1, 1)]
-    dx, dy = abs(geo[0]), abs(geo[1])
-    dzdx = ((c + 2 * f + i) - (a + 2 * d + g)) / (8 * dx)
-    dzdy = ((g + 2 * hh + i) - (a + 2 * b + c)) / (8 * dy)
-    return np.degrees(np.arctan(np.hypot(dzdx, dzdy)))
 
 def svc_fvc(shape, geo, wkb, scale, offset, ndvi_soil, ndvi_veg):
     x = svc_layer(shape, geo, wkb, scale, offset)
@@ -128,7 +106,6 @@ GD['ecorest_svc_layer'] = svc_layer
 GD['ecorest_svc_lut'] = svc_lut
 GD['ecorest_svc_canvas'] = svc_canvas
 GD['ecorest_svc_range'] = svc_range
-GD['ecorest_svc_slope'] = svc_slope
 GD['ecorest_svc_fvc'] = svc_fvc
 GD['ecorest_svc_classes'] = svc_classes
 GD['ecorest_svc_grade'] = svc_grade
@@ -322,7 +299,8 @@ if 'ecorest_svc_grade' not in GD:
     plpy.execute('select raster.np_services_loaded()')
 decode, encode, check = GD['ecorest_decode'], GD['ecorest_encode'], GD['ecorest_check']
 layer, canvas_of = GD['ecorest_svc_layer'], GD['ecorest_svc_canvas']
-rng, slope_of, fvc_of = GD['ecorest_svc_range'], GD['ecorest_svc_slope'], GD['ecorest_svc_fvc']
+rng, fvc_of = GD['ecorest_svc_range'], GD['ecorest_svc_fvc']
+slope_of = GD['ecorest_horn_slope']
 grade, classes = GD['ecorest_svc_grade'], GD['ecorest_svc_classes']
 if lc is None:
     return None
