@@ -122,8 +122,8 @@ def demo(settings: Settings, out_dir: str) -> None:
               "(bi.zone_scores, bi.restoration_patches, bi.carbon_stocks, ...; the latest "
               "run of each region).\nGive a BI login read access with: "
               "CREATE ROLE metabase LOGIN PASSWORD '...' IN ROLE ecorest_bi;\n"
-              "In QGIS add bi.restoration_patches and bi.zone_scores (MultiPolygon, EPSG:4326, "
-              "keys patch_id / zone_score_id); raster tiles are in raster.tiles_<catalog_id>.")
+              "In QGIS open <region>/exports/<region>_run<id>.qgz, or add any bi view (its first "
+              "column row_key is its key) and the rasters of schema maps.")
 
 
 def _pass(pct, passes) -> str:
