@@ -5,12 +5,18 @@ position; raster.np_overlay of two factor tiles into scores, classes and priorit
 timed as the SQL that the dbt models run, and the whole `ecorest run`. Baseline: plain numpy
 on the same values read with rasterio (Theil-Sen over all pairs, Mann-Kendall S with the ties
 correction, Z, p; min-max normalisation, weighted scores, fixed breaks, matrix lookup).
+
+The trend kernel alone, both of its paths (the compiled pass and the numpy path), in pair-slopes
+per second per core (pixels x year pairs / the server process's CPU seconds):
+
+    python -m bench.identification trend [--size 2500] [--repeat 3] [--dsn URL]
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import resource
 import sys
 import tempfile
@@ -20,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 
-from .load import _drop, aligned_region_db
+from .load import _drop, aligned_region_db, bench_cluster_url, generate
 
 MATRIX = np.array([5, 5, 3, 5, 3, 2, 4, 2, 1], dtype=np.float64)  # seeds/priority_matrix.csv
 
@@ -79,6 +85,58 @@ def step_baseline(path: str) -> dict:
             "grade_counts": np.bincount(grade.astype(int), minlength=6).tolist()}
 
 
+TREND_SQL = """
+    create temp table {table} as
+    select t.tile_x, t.tile_y, raster.np_ndvi_trend(
+        array_agg(t.rast::bytea order by c.epoch_date),
+        array_agg(extract(year from c.epoch_date)::int order by c.epoch_date),
+        array_agg(c.scale_factor order by c.epoch_date),
+        array_agg(c.add_offset order by c.epoch_date), 'max', 8) as wkb
+    from raster.catalog c join raster.tiles t using (catalog_id)
+    where c.layer = 'ndvi' {where} group by t.tile_x, t.tile_y"""
+#: the first tile position only (a session's first call, which compiles the pass)
+ONE_TILE = """and (t.tile_x, t.tile_y) = (select tile_x, tile_y from raster.tiles
+              join raster.catalog using (catalog_id) where layer = 'ndvi' limit 1)"""
+
+
+def _backend_cpu_s(conn) -> float | None:
+    """CPU seconds (user + system) of the connection's server process so far; None when the
+    server is not on this machine."""
+    host = conn.info.host or ""
+    if not (host.startswith("/") or host in ("localhost", "127.0.0.1", "::1")):
+        return None
+    try:
+        fields = Path(f"/proc/{conn.info.backend_pid}/stat").read_text().rsplit(")", 1)[1]
+    except OSError:
+        return None
+    utime, stime = fields.split()[11:13]
+    return (int(utime) + int(stime)) / os.sysconf("SC_CLK_TCK")
+
+
+def trend_pairs(conn) -> tuple[int, int]:
+    """(pixels of the tiles of one NDVI epoch, year pairs of a pixel) of the loaded stack."""
+    pixels, years = conn.execute("""
+        select sum(st_width(t.rast)::bigint * st_height(t.rast)) filter (
+                   where c.catalog_id = (select min(catalog_id) from raster.catalog
+                                         where layer = 'ndvi')),
+               count(distinct extract(year from c.epoch_date))
+        from raster.catalog c join raster.tiles t using (catalog_id)
+        where c.layer = 'ndvi'""").fetchone()
+    return int(pixels), int(years) * (int(years) - 1) // 2
+
+
+def time_trend(conn, impl: str, table: str) -> dict:
+    """The trend kernel over every tile position of the loaded stack in one statement, in one
+    session whose first call has already compiled the pass: wall and server CPU seconds."""
+    conn.execute("select set_config('ecorest.trend_impl', %s, false)", (impl,))
+    conn.execute(TREND_SQL.format(table="trend_warm_" + table, where=ONE_TILE))
+    cpu0, t0 = _backend_cpu_s(conn), time.perf_counter()
+    conn.execute(TREND_SQL.format(table=table, where=""))
+    wall = time.perf_counter() - t0
+    cpu1 = _backend_cpu_s(conn)
+    return {"wall_s": wall, "cpu_s": None if cpu0 is None else cpu1 - cpu0}
+
+
 def step_ecorest(path: str, url: str) -> dict:
     from ecorest.etl.rasters import load_raster
     from ecorest.run import run_assessment
@@ -88,17 +146,18 @@ def step_ecorest(path: str, url: str) -> dict:
     try:
         load_raster(conn, "bench", "ndvi", path, epoch_from="band", scale=0.0001,
                     show_progress=False)
+        # the first call of a session compiles the pass (timed apart); then both paths
         t0 = time.perf_counter()
-        conn.execute("""
-            create temp table trend as
-            select t.tile_x, t.tile_y, raster.np_ndvi_trend(
-                array_agg(t.rast::bytea order by c.epoch_date),
-                array_agg(extract(year from c.epoch_date)::int order by c.epoch_date),
-                array_agg(c.scale_factor order by c.epoch_date),
-                array_agg(c.add_offset order by c.epoch_date), 'max', 8) as wkb
-            from raster.catalog c join raster.tiles t using (catalog_id)
-            where c.layer = 'ndvi' group by t.tile_x, t.tile_y""")
-        trend_s = time.perf_counter() - t0
+        conn.execute(TREND_SQL.format(table="trend_first", where=ONE_TILE))
+        first_s = time.perf_counter() - t0
+        fast = time_trend(conn, "auto", "trend")
+        slow = time_trend(conn, "numpy", "trend_numpy")
+        conn.execute("reset ecorest.trend_impl")
+        differ = conn.execute("select count(*) from trend a join trend_numpy b "
+                              "using (tile_x, tile_y) where a.wkb is distinct from b.wkb"
+                              ).fetchone()[0]
+        pixels, pairs = trend_pairs(conn)
+        trend_s = fast["wall_s"]
         conn.execute("""
             create temp table factors as
             select tile_x, tile_y, raster.np_physical(wkb, 1) as d,
@@ -123,10 +182,86 @@ def step_ecorest(path: str, url: str) -> dict:
     for g, n in counts:
         grade_counts[int(g)] = int(n)
     return {"trend_s": trend_s, "overlay_s": overlay_s, "run_s": run_s,
+            "trend_first_call_s": first_s, "trend_cpu_s": fast["cpu_s"],
+            "trend_numpy_s": slow["wall_s"], "trend_numpy_cpu_s": slow["cpu_s"],
+            "trend_pair_slopes": pixels * pairs, "trend_paths_differ_tiles": differ,
             "grade_counts": grade_counts,
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def _rate(pairs: int, seconds: float | None) -> str:
+    return "-" if not seconds else f"{pairs / seconds / 1e6:.1f}"
+
+
+def trend_main(argv: list[str]) -> None:
+    """The trend kernel alone on the generated 10-epoch NDVI stack: each path `repeat` times
+    (alternating, one session each, the compile of the first call not counted), medians."""
+    import argparse
+    import statistics
+
+    import psycopg
+
+    from ecorest.etl.rasters import load_raster
+
+    ap = argparse.ArgumentParser(prog="python -m bench.identification trend")
+    ap.add_argument("--size", type=int, default=2500, help="edge of the NDVI stack in px")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--workdir", default=None)
+    ap.add_argument("--dsn", default=os.environ.get("ECOREST_DATABASE_URL"))
+    args = ap.parse_args(argv)
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="ecorest-bench-trend-"))
+    work.mkdir(parents=True, exist_ok=True)
+    url = args.dsn or bench_cluster_url()
+    path = str(generate(work, 64, args.size)["ndvi"])
+    name, dburl, conn = aligned_region_db(url, path)
+    try:
+        load_raster(conn, "bench", "ndvi", path, epoch_from="band", scale=0.0001,
+                    show_progress=False)
+        conn.commit()
+        pixels, pairs = trend_pairs(conn)
+        total = pixels * pairs
+        load_before = os.getloadavg()
+        runs: dict[str, list[dict]] = {"auto": [], "numpy": []}
+        first = []
+        for r in range(args.repeat):
+            for impl in ("auto", "numpy"):
+                with psycopg.connect(dburl) as c:
+                    t0 = time.perf_counter()
+                    c.execute("select set_config('ecorest.trend_impl', %s, false)", (impl,))
+                    c.execute(TREND_SQL.format(table="w", where=ONE_TILE))
+                    if impl == "auto":
+                        first.append(time.perf_counter() - t0)
+                    runs[impl].append(time_trend(c, impl, f"trend_{r}"))
+                    c.rollback()
+        load_after = os.getloadavg()
+        c = psycopg.connect(dburl)
+        time_trend(c, "auto", "a")
+        time_trend(c, "numpy", "b")
+        differ = c.execute("select count(*) from a join b using (tile_x, tile_y) "
+                           "where a.wkb is distinct from b.wkb").fetchone()[0]
+        c.close()
+    finally:
+        conn.close()
+        _drop(url, name)
+    print(f"NDVI trend kernel, 10 x {args.size}² stack ({pixels / 1e6:.2f} Mpx, {pairs} year "
+          f"pairs a pixel: {total / 1e6:.0f} M pair-slopes), {args.repeat} runs a path, "
+          f"medians; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after")
+    print(f"  {'path':28} {'wall s':>8} {'CPU s':>8} {'M pair-slopes/s per core':>25} "
+          f"{'(per wall s)':>13}")
+    for impl, label in (("auto", "compiled pass (numba)"), ("numpy", "numpy path")):
+        wall = statistics.median(r["wall_s"] for r in runs[impl])
+        cpus = [r["cpu_s"] for r in runs[impl] if r["cpu_s"] is not None]
+        cpu = statistics.median(cpus) if cpus else None
+        print(f"  {label:28} {wall:8.2f} {cpu if cpu is not None else float('nan'):8.2f} "
+              f"{_rate(total, cpu):>25} {_rate(total, wall):>13}")
+    print(f"  first call of a session (numba import + compile, one tile): median "
+          f"{statistics.median(first):.2f} s; tiles whose output differs between the paths: "
+          f"{differ}")
+
+
 if __name__ == "__main__":
-    step, args = sys.argv[1], json.loads(sys.argv[2])
-    print(json.dumps({"baseline": step_baseline, "ecorest": step_ecorest}[step](**args)))
+    if sys.argv[1] == "trend":
+        trend_main(sys.argv[2:])
+    else:
+        step, args = sys.argv[1], json.loads(sys.argv[2])
+        print(json.dumps({"baseline": step_baseline, "ecorest": step_ecorest}[step](**args)))

@@ -7,10 +7,19 @@
 -- (continuity-corrected), the two-sided p and the trend class:
 --   1 significant degradation, 2 slight degradation, 3 stable, 4 slight improvement,
 --   5 significant improvement, 0 too few valid years (< min_years), 6 not vegetated
---   (mean NDVI < ndvi_min).
+--   (mean of the valid annual values, rounded to 1e-9, < ndvi_min).
 -- |slope| < stable_slope is stable; otherwise p < alpha is significant.
 -- Bands (32BF): 1 sen_slope, 2 mk_s, 3 mk_var_s, 4 mk_z, 5 mk_p, 6 n_years, 7 trend_class,
 -- 8 ndvi of the latest valid year.
+--
+-- The per-pixel statistics run as one compiled loop when the server's Python has numba
+-- (python3-numba): per pixel the pair slopes in a buffer, their median by a branch-free
+-- quickselect, S from the same pairs, the ties of Var(S) from the sorted valid values, Z, p,
+-- n, the mean and the latest value. It is compiled once per session (about 1 s of CPU, in a
+-- thread while the call keeps checking for a cancel) and kept in GD; 4-5x the speed of the
+-- numpy path on (pairs x pixels) arrays, which runs when numba is missing or when the session
+-- sets ecorest.trend_impl = 'numpy' ('auto', the default, takes numba when present). Both
+-- give the same bands, bit for bit (tests/test_trend_kernel.py).
 create or replace function raster.np_ndvi_trend(
     tiles bytea[], years integer[], scales double precision[], offsets double precision[],
     reduce text default 'max', min_years integer default 8,
@@ -25,67 +34,269 @@ if 'ecorest_check' not in GD:
 decode, encode, check = GD['ecorest_decode'], GD['ecorest_encode'], GD['ecorest_check']
 if reduce not in ('max', 'mean'):
     plpy.error('annual reduction must be max or mean, not %r' % reduce)
+if 'impl_plan' not in SD:
+    SD['impl_plan'] = plpy.prepare("select current_setting('ecorest.trend_impl', true) as v")
+impl = plpy.execute(SD['impl_plan'])[0]['v'] or 'auto'
+if impl not in ('auto', 'numpy'):
+    plpy.error("ecorest.trend_impl must be 'auto' or 'numpy', not %r" % impl)
+
+
+def build_trend_pass():
+    # the compiled per-pixel pass, or None when numba is missing (the numpy path then runs)
+    try:
+        import numba
+    except ImportError:
+        return None
+    # x: annual values (years, pixels) with NaN, yr: the years; pixels p0..p1-1 of out (rows:
+    # slope, S, Var(S), Z, p, n, mean, latest value). One explicit signature (C-contiguous
+    # float64), compiled now: never recompiled for another layout.
+    @numba.njit('void(float64[:, ::1], float64[::1], int64, int64, float64[:, ::1])',
+                nogil=True)
+    def trend_pass(x, yr, p0, p1, out):
+        T = x.shape[0]
+        v = np.empty(T)                          # the valid values of a pixel, in year order
+        w = np.empty(T)                          # their years
+        buf = np.empty(max(T * (T - 1) // 2, 1))  # their pair slopes
+        for p in range(p0, p1):
+            n = 0
+            tot = 0.0
+            last = np.nan
+            for i in range(T):
+                xi = x[i, p]
+                if xi == xi:
+                    v[n] = xi
+                    w[n] = yr[i]
+                    n += 1
+                    tot += xi
+                    last = xi
+            k = 0
+            s = 0.0
+            for i in range(n):
+                vi = v[i]
+                wi = w[i]
+                for j in range(i + 1, n):
+                    d = v[j] - vi
+                    buf[k] = d / (w[j] - wi)
+                    k += 1
+                    s += (d > 0) - (d < 0)       # branch-free: signs are unpredictable
+            if k == 0:
+                med = np.nan
+            else:
+                # the h-th smallest by quickselect, in place: median-of-three pivot, branch-free
+                # partitions into < pivot | >= pivot and then, when h lies right of the
+                # first, == pivot | > pivot (the signs of random slopes defeat branch
+                # prediction; equal slopes, common on quantised NDVI, end the search)
+                h = k // 2
+                lo = 0
+                hi = k - 1
+                while True:
+                    if hi <= lo:
+                        med = buf[h]
+                        break
+                    x0 = buf[lo]
+                    x1 = buf[(lo + hi) >> 1]
+                    x2 = buf[hi]
+                    piv = max(min(x0, x1), min(max(x0, x1), x2))
+                    st = lo
+                    for i in range(lo, hi + 1):
+                        t = buf[i]
+                        buf[i] = buf[st]
+                        buf[st] = t
+                        st += t < piv
+                    if h < st:
+                        hi = st - 1
+                        continue
+                    eq = st
+                    for i in range(st, hi + 1):
+                        t = buf[i]
+                        buf[i] = buf[eq]
+                        buf[eq] = t
+                        eq += t <= piv
+                    if h < eq:
+                        med = piv
+                        break
+                    lo = eq
+                if k % 2 == 0:                   # and the largest of the lower half
+                    below = buf[0]
+                    for q in range(1, h):
+                        below = max(below, buf[q])
+                    med = 0.5 * (med + below)
+            # ties: runs of equal values among the sorted valid values (insertion sort)
+            for i in range(1, n):
+                t = v[i]
+                j = i - 1
+                while j >= 0 and v[j] > t:
+                    v[j + 1] = v[j]
+                    j -= 1
+                v[j + 1] = t
+            ties = 0.0
+            run = 1.0
+            for i in range(1, n):
+                if v[i] == v[i - 1]:
+                    run += 1.0
+                else:
+                    if run > 1.0:
+                        ties += run * (run - 1.0) * (2.0 * run + 5.0)
+                    run = 1.0
+            if run > 1.0:
+                ties += run * (run - 1.0) * (2.0 * run + 5.0)
+            fn = float(n)
+            var = (fn * (fn - 1.0) * (2.0 * fn + 5.0) - ties) / 18.0
+            if s > 0:
+                z = (s - 1.0) / math.sqrt(var)
+            elif s < 0:
+                z = (s + 1.0) / math.sqrt(var)
+            else:
+                z = 0.0
+            out[0, p] = med
+            out[1, p] = s
+            out[2, p] = var
+            out[3, p] = z
+            out[4, p] = math.erfc(abs(z) / math.sqrt(2.0)) if math.isfinite(z) else np.nan
+            out[5, p] = fn
+            out[6, p] = tot / fn if n > 0 else np.nan
+            out[7, p] = last
+    return trend_pass
+
+
+class Undo(Exception):
+    pass
+
+
+def quiet_check():
+    # a cancellation point that starts no LLVM of PostgreSQL's JIT (jit off in a subtransaction
+    # that is rolled back): numba's LLVM may be compiling in another thread meanwhile
+    try:
+        with plpy.subtransaction():
+            plpy.execute("select set_config('jit', 'off', true)")
+            plpy.execute('select 1')
+            raise Undo()
+    except Undo:
+        pass
+
+
+def compiled_trend_pass():
+    # compiled once per session (about 1 s of CPU) in a thread, so that a cancel or a
+    # terminate during the compile is noticed as in the loops; a cancelled call leaves the
+    # thread to finish and the next call takes its result
+    if 'ecorest_trend_pass' in GD:
+        return GD['ecorest_trend_pass']
+    build = GD.get('ecorest_trend_build')
+    if build is None:
+        import signal
+        import threading
+        build = GD['ecorest_trend_build'] = {}
+
+        def work():
+            try:
+                # signals (cancel, terminate) stay with the backend's own thread
+                signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+                build['pass'] = build_trend_pass()
+            except BaseException as e:          # handed to the calling thread
+                build['error'] = e
+        build['thread'] = threading.Thread(target=work, name='ecorest-trend-compile',
+                                           daemon=True)
+        build['thread'].start()
+    while build['thread'].is_alive():
+        build['thread'].join(0.25)
+        quiet_check()
+    del GD['ecorest_trend_build']
+    if 'error' in build:
+        plpy.error('compiling the NDVI trend pass with numba failed: %s: %s' % (
+            type(build['error']).__name__, build['error']),
+            hint="set ecorest.trend_impl = 'numpy' to use the numpy path")
+    GD['ecorest_trend_pass'] = build['pass']  # None without numba: the numpy path
+    return build['pass']
+
+
+trend_pass = compiled_trend_pass() if impl == 'auto' else None
+
 template = next((t for t in tiles if t is not None), None)
 if template is None:
     return None
 shape = decode(template)[0].shape
 uyears = sorted(set(years))
+T = len(uyears)
+x = np.full((T, shape[0] * shape[1]), np.nan)  # (years, pixels): the annual values
+row = {y: k for k, y in enumerate(uyears)}
+count = {y: 0 for y in uyears}                 # epochs with a tile, per year
+for t, y in zip(tiles, years):
+    count[y] += t is not None
 acc = {y: [] for y in uyears}
 for t, y, sc, of in zip(tiles, years, scales, offsets):
     check()                                     # a cancellation point (sql/030_kernels.sql)
     if t is None:
         continue
     v, m = decode(t)
-    acc[y].append(np.where(m, v.astype(np.float64) * sc + of, np.nan))
+    if count[y] == 1:                           # the year's only epoch: straight into x
+        a = x[row[y]]
+        a[:] = v.ravel()                        # = v.astype(float64) * sc + of, in place
+        a *= sc
+        a += of
+        a[~m.ravel()] = np.nan
+    else:
+        acc[y].append(np.where(m, v.astype(np.float64) * sc + of, np.nan))
 with warnings.catch_warnings():
     warnings.simplefilter('ignore', RuntimeWarning)
-    series = np.stack([(np.nanmax if reduce == 'max' else np.nanmean)(np.stack(acc[y]), axis=0)
-                       if acc[y] else np.full(shape, np.nan) for y in uyears])
-T = len(uyears)
+    for y in uyears:
+        if count[y] > 1:
+            x[row[y]] = (np.nanmax if reduce == 'max' else np.nanmean)(
+                np.stack(acc[y]), axis=0).ravel()
 # annual values rounded to 1e-9 (far below any NDVI precision) so that values equal in exact
 # arithmetic (e.g. means of the same months in another order) are ties, not +-1e-17 apart
-x = np.round(series.reshape(T, -1), 9)          # (years, pixels)
+np.round(x, 9, out=x)
 yr = np.asarray(uyears, dtype=np.float64)
-valid = ~np.isnan(x)
-n = valid.sum(axis=0)
-i_idx, j_idx = np.triu_indices(T, 1)
 P = x.shape[1]
-slope = np.full(P, np.nan)
-s = np.zeros(P)
-for c0 in range(0, P, 4096):                    # pairwise work in chunks of pixels
-    check()
-    xs = x[:, c0:c0 + 4096]
-    diff = xs[j_idx] - xs[i_idx]                # (pairs, chunk), NaN where a value is missing
+if trend_pass is not None:
+    out = np.empty((8, P))
+    step = max(1024, (1 << 22) // max(T * (T - 1) // 2, 1))   # ~4 M pairs (~50 ms) a chunk
+    for c0 in range(0, P, step):
+        check()
+        trend_pass(x, yr, c0, min(P, c0 + step), out)
+    slope, s, var, z, p, n, mean, last = out
+else:
+    valid = ~np.isnan(x)
+    n = valid.sum(axis=0)
+    i_idx, j_idx = np.triu_indices(T, 1)
+    slope = np.full(P, np.nan)
+    s = np.zeros(P)
+    for c0 in range(0, P, 4096):                # pairwise work in chunks of pixels
+        check()
+        xs = x[:, c0:c0 + 4096]
+        diff = xs[j_idx] - xs[i_idx]            # (pairs, chunk), NaN where a value is missing
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', RuntimeWarning)
+            slope[c0:c0 + 4096] = np.nanmedian(diff / (yr[j_idx] - yr[i_idx])[:, None], axis=0)
+        s[c0:c0 + 4096] = np.nansum(np.sign(diff), axis=0)
+    # ties: sizes of groups of equal values among the valid values of each pixel
+    srt = np.sort(x, axis=0)                     # NaN sort last
+    ties = np.zeros(P)
+    run = np.ones(P)
+    for k in range(1, T):
+        check()
+        same = (srt[k] == srt[k - 1])           # False where either is NaN
+        ended = ~same & (run > 1)
+        ties += np.where(ended, run * (run - 1) * (2 * run + 5), 0)
+        run = np.where(same, run + 1, 1)
+    ties += np.where(run > 1, run * (run - 1) * (2 * run + 5), 0)
+    var = (n * (n - 1) * (2 * n + 5) - ties) / 18.0
+    with np.errstate(divide='ignore', invalid='ignore'):
+        z = np.where(s > 0, (s - 1) / np.sqrt(var), np.where(s < 0, (s + 1) / np.sqrt(var), 0.0))
+    p = np.empty(P)
+    for c0 in range(0, P, 65536):               # per pixel in Python: in chunks, checked
+        check()
+        p[c0:c0 + 65536] = [math.erfc(abs(v) / math.sqrt(2)) if np.isfinite(v) else np.nan
+                            for v in z[c0:c0 + 65536]]
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning)
-        slope[c0:c0 + 4096] = np.nanmedian(diff / (yr[j_idx] - yr[i_idx])[:, None], axis=0)
-    s[c0:c0 + 4096] = np.nansum(np.sign(diff), axis=0)
-# ties: sizes of groups of equal values among the valid values of each pixel
-srt = np.sort(x, axis=0)                         # NaN sort last
-ties = np.zeros(P)
-run = np.ones(P)
-for k in range(1, T):
-    check()
-    same = (srt[k] == srt[k - 1])               # False where either is NaN
-    ended = ~same & (run > 1)
-    ties += np.where(ended, run * (run - 1) * (2 * run + 5), 0)
-    run = np.where(same, run + 1, 1)
-ties += np.where(run > 1, run * (run - 1) * (2 * run + 5), 0)
-var = (n * (n - 1) * (2 * n + 5) - ties) / 18.0
-with np.errstate(divide='ignore', invalid='ignore'):
-    z = np.where(s > 0, (s - 1) / np.sqrt(var), np.where(s < 0, (s + 1) / np.sqrt(var), 0.0))
-p = np.empty(P)
-for c0 in range(0, P, 65536):                   # per pixel in Python: in chunks, checked
-    check()
-    p[c0:c0 + 65536] = [math.erfc(abs(v) / math.sqrt(2)) if np.isfinite(v) else np.nan
-                        for v in z[c0:c0 + 65536]]
-with warnings.catch_warnings():
-    warnings.simplefilter('ignore', RuntimeWarning)
-    mean = np.nanmean(x, axis=0)
-last = np.full(P, np.nan)
-for k in range(T):
-    check()
-    last = np.where(valid[k], x[k], last)
+        mean = np.nanmean(x, axis=0)
+    last = np.full(P, np.nan)
+    for k in range(T):
+        check()
+        last = np.where(valid[k], x[k], last)
+# the mean rounded to 1e-9 as the annual values: a mean equal to ndvi_min in exact arithmetic
+# is not below it, whatever the order of summation
+mean = np.round(mean, 9)
 cls = np.full(P, 3.0)
 sig = p < alpha
 cls[(slope <= -stable_slope) & ~sig] = 2
