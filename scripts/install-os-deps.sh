@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Install the OS packages ecorest needs when they are missing (Debian/Ubuntu):
 #   PostgreSQL >= 15 server, PostGIS 3 for that server, PL/Python 3 for that server, numpy for the
-#   server's Python, python3-venv and a CJK font for the Chinese report (fonts-wqy-microhei).
+#   server's Python, python3-venv and a CJK font for the Chinese report (fonts-wqy-microhei);
+#   and, when the distribution has it, numba for the server's Python (python3-numba: the NDVI
+#   trend kernel's compiled pass). Without numba everything works: that kernel runs its numpy
+#   path (same results, about 4x slower), and this script says so in one line.
 # PL/Python and PostGIS are installed at the version matching the installed server: an unpinned
 # postgresql-plpython3-NN can pull a newer server package under a running cluster.
 # Does nothing (and prints one line) when everything is present. Never run by itself as root
@@ -32,7 +35,18 @@ have_cjk_font() {
     [ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ]
 }
 
-have_all() {
+have_numba() {
+  /usr/bin/python3 -c 'import numba' 2>/dev/null
+}
+
+numba_candidate() {
+  # the distribution's python3-numba version, empty when it has none
+  apt-cache policy python3-numba 2>/dev/null | awk '/Candidate:/ && $2 != "(none)" {print $2}'
+}
+
+NO_NUMBA="python3-numba is not installed: the NDVI trend kernel runs its numpy path (same results, about 4x slower)"
+
+have_required() {
   local m=$1
   [ -n "$m" ] || return 1
   [ -f "/usr/share/postgresql/$m/extension/postgis.control" ] || return 1
@@ -45,9 +59,20 @@ have_all() {
 }
 
 major=$(pg_major)
-if have_all "$major"; then
-  log "PostgreSQL $major, PostGIS, PL/Python, numpy and a CJK font are installed"
+if have_required "$major" && have_numba; then
+  log "PostgreSQL $major, PostGIS, PL/Python, numpy, numba and a CJK font are installed"
   exit 0
+fi
+if have_required "$major"; then
+  # only numba is missing: optional (tried below when apt-get and root or sudo are at hand)
+  if ! command -v apt-get >/dev/null 2>&1; then
+    log "$NO_NUMBA"
+    exit 0
+  fi
+  if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
+    log "$NO_NUMBA; to install it, as root: apt-get install -y python3-numba"
+    exit 0
+  fi
 fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -63,7 +88,7 @@ if [ "$(id -u)" -ne 0 ]; then
     SUDO="sudo"
   else
     log "missing OS packages and no sudo; run as root:"
-    log "  apt-get update && apt-get install -y postgresql postgresql-15-postgis-3 postgresql-plpython3-15 python3-numpy python3-venv fonts-wqy-microhei"
+    log "  apt-get update && apt-get install -y postgresql postgresql-15-postgis-3 postgresql-plpython3-15 python3-numpy python3-numba python3-venv fonts-wqy-microhei"
     exit 1
   fi
 fi
@@ -97,10 +122,21 @@ if [ ! -f "/usr/share/postgresql/$major/extension/plpython3u.control" ]; then
     pkgs+=("$server_pkg=$cand" "$plpy=$cand")
   fi
 fi
-apt_install "${pkgs[@]}"
+have_required "$major" || apt_install "${pkgs[@]}"
+# numba on its own: a distribution without it (or a failed install) leaves the numpy path
+if ! have_numba; then
+  if [ -n "$(numba_candidate)" ]; then
+    apt_install python3-numba || true
+  fi
+  have_numba || log "$NO_NUMBA"
+fi
 
-if ! have_all "$major"; then
+if ! have_required "$major"; then
   log "setup finished but something is still missing under /usr/share/postgresql/$major/extension"
   exit 1
 fi
-log "installed: PostgreSQL $major with PostGIS, postgis_raster, plpython3u and numpy"
+if have_numba; then
+  log "installed: PostgreSQL $major with PostGIS, postgis_raster, plpython3u, numpy and numba"
+else
+  log "installed: PostgreSQL $major with PostGIS, postgis_raster, plpython3u and numpy"
+fi
