@@ -20,6 +20,15 @@ If anything fails before that commit (a node down, a bad file), the coordinator 
 publishes nothing; the node tables left behind belong to no catalog entry and are dropped by
 ``ecorest db nodes --clean`` (:func:`clean_orphans`).
 
+Kernels run where the tiles are: the model that counts the land-cover cross-tabs calls
+``raster.np_node_trajectories`` (sql/070_nodes.sql), which runs ``raster.node_trajectories`` on
+every node over its own tiles — the kernels of sql/030_kernels.sql, installed on the node by
+``add-node`` (:func:`install_node_kernels`) — and sums the counts.
+
+Rebalancing (:func:`rebalance`, ``ecorest db nodes --rebalance``): after a node is added, every
+catalog entry is copied to a layout over all nodes, verified (counts, checksums), switched in one
+coordinator transaction and its old tables dropped; a node down changes nothing.
+
 Security: each node gets two logins made by ``add-node`` with generated passwords — a writer
 (creates and fills tile tables in the node's schema raster, nothing else) and a reader (SELECT on
 them). The coordinator maps ecorest_etl, the runner and the administering superuser to the
@@ -33,7 +42,8 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import psycopg
@@ -63,6 +73,8 @@ class Node:
     host: str
     port: int
     dbname: str
+    #: libpq TLS settings of the node's URL (sslmode, sslrootcert), kept by its foreign server
+    tls: dict[str, str] = field(default_factory=dict)
 
     def label(self) -> str:
         return f"data node {self.name} ({self.host}:{self.port}/{self.dbname})"
@@ -78,7 +90,8 @@ def list_nodes(conn: psycopg.Connection) -> list[Node]:
     for srvname, options in rows:
         opts = dict(o.split("=", 1) for o in options or [])
         nodes.append(Node(srvname[len(SERVER_PREFIX):], srvname, opts.get("host", ""),
-                          int(opts.get("port", 5432)), opts.get("dbname", "")))
+                          int(opts.get("port", 5432)), opts.get("dbname", ""),
+                          {k: v for k, v in opts.items() if k in TLS_OPTIONS}))
     return nodes
 
 
@@ -97,8 +110,9 @@ def node_url(conn: psycopg.Connection, node: Node) -> str:
                         "for it (ecorest db add-node maps ecorest_etl, ecorest_runner and the "
                         "administrator)")
     opts = dict(o.split("=", 1) for o in row[0])
+    tls = "&".join(f"{k}={quote(v)}" for k, v in sorted(node.tls.items()))
     return (f"postgresql://{quote(opts['user'])}:{quote(opts.get('password', ''))}@"
-            f"{node.host}:{node.port}/{quote(node.dbname)}")
+            f"{node.host}:{node.port}/{quote(node.dbname)}" + (f"?{tls}" if tls else ""))
 
 
 def _current_user(conn: psycopg.Connection) -> str:
@@ -113,6 +127,16 @@ def connect_node(conn: psycopg.Connection, node: Node, **kwargs) -> psycopg.Conn
         raise NodeError(f"{node.label()} is unreachable: {str(exc).strip()}") from exc
 
 
+#: the libpq TLS options of a node's URL that its foreign server keeps
+TLS_OPTIONS = ("sslmode", "sslrootcert", "sslcrl")
+
+
+def _tls_options(url: str) -> dict[str, str]:
+    from psycopg.conninfo import conninfo_to_dict
+
+    return {k: str(v) for k, v in conninfo_to_dict(url).items() if k in TLS_OPTIONS}
+
+
 def _split_url(url: str) -> tuple[str, int, str]:
     """(host, port, database) of a libpq URL or key=value connection string."""
     from psycopg.conninfo import conninfo_to_dict
@@ -122,50 +146,93 @@ def _split_url(url: str) -> tuple[str, int, str]:
             parts.get("dbname") or parts.get("user") or "")
 
 
-#: kernels installed on every data node: they read the node's own tile tables and return small
-#: aggregates (the coordinator sums them: raster.np_node_crosstab in sql/070_nodes.sql)
+#: the kernels of sql/030_kernels.sql a data node runs: the shared decoder and cancellation point
+#: (raster.np_kernels_loaded), the cross-tab and the trajectories. Taken from that file, so the
+#: nodes run the very code of one server.
+SHARED_KERNELS = (("np_kernels_loaded", ""), ("crosstab", "z bytea"), ("trajectories", "z bytea"))
+
+
+def shared_kernels() -> str:
+    """The ``create or replace function`` statements of :data:`SHARED_KERNELS`, as written in
+    sql/030_kernels.sql."""
+    from ecorest import assets
+
+    text = assets.path("sql", "030_kernels.sql").read_text()
+    out = []
+    for name, first_arg in SHARED_KERNELS:
+        m = re.search(rf"^create or replace function raster\.{name}\({re.escape(first_arg)}"
+                      r"[^)]*\)\s+returns.*?^\$\$;$", text, re.MULTILINE | re.DOTALL)
+        if m is None:
+            raise NodeError(f"sql/030_kernels.sql lacks the node kernel raster.{name}")
+        out.append(m.group(0))
+    return "\n".join(out)
+
+
+#: kernels only a data node has: they read the node's own tile tables (named by the
+#: coordinator, from its foreign tables' options: raster.tiles_N, or raster.tiles_N_rK after a
+#: rebalance) and return small aggregates, which the coordinator sums (raster.np_node_crosstab,
+#: raster.np_node_trajectories in sql/070_nodes.sql).
 NODE_KERNELS = r"""
-create or replace function raster.node_crosstab(p_a bigint, p_b bigint)
+drop function if exists raster.node_crosstab(bigint, bigint);
+create or replace function raster.node_crosstab(p_a text, p_b text)
 returns table (v1 integer, v2 integer, pixels bigint)
-language plpython3u stable as $$
-import struct
-import numpy as np
-# PostGIS raster WKB, band 1: pixel type -> numpy type
-TYPES = {0: 'u1', 1: 'u1', 2: 'u1', 3: 'i1', 4: 'u1', 5: 'i2', 6: 'u2', 7: 'i4', 8: 'u4',
-         10: 'f4', 11: 'f8'}
-def decode(wkb):
-    little = wkb[0] == 1
-    e = '<' if little else '>'
-    width, height = struct.unpack_from(e + 'HH', wkb, 57)
-    flags = wkb[61]
-    dt = np.dtype(TYPES[flags & 0x0F]).newbyteorder(e)
-    size = dt.itemsize
-    nodata = np.frombuffer(wkb, dt, 1, 62)[0]
-    v = np.frombuffer(wkb, dt, width * height, 62 + size).reshape(height, width)
-    ok = v != nodata if flags & 0x40 else np.ones(v.shape, bool)
-    return v.astype(np.int64), ok
-ta, tb = 'tiles_%d' % p_a, 'tiles_%d' % p_b
-for t in (ta, tb):
-    if plpy.execute("select to_regclass('raster.%s') is null as missing" % t)[0]['missing']:
-        plpy.error('raster.node_crosstab: no table raster.%s on this node' % t)
-counts = {}
-cur = plpy.cursor("select a.rast::bytea as a, b.rast::bytea as b from raster.%s a "
-                  "join raster.%s b using (tile_x, tile_y)" % (ta, tb))
-while True:
-    rows = cur.fetch(64)
-    if not rows:
-        break
-    for r in rows:
-        va, ma = decode(bytes(r['a']))
-        vb, mb = decode(bytes(r['b']))
-        ok = ma & mb
-        keys, n = np.unique((va[ok] << 16) | vb[ok], return_counts=True)
-        for k, c in zip(keys.tolist(), n.tolist()):
-            counts[k] = counts.get(k, 0) + c
-return [(k >> 16, k & 0xFFFF, c) for k, c in sorted(counts.items())]
-$$;
-revoke all on function raster.node_crosstab(bigint, bigint) from public;
+language plpgsql stable as $$
+begin
+  return query execute format(
+    'select c.v1, c.v2, sum(c.pixels)::bigint from raster.%I a join raster.%I b '
+    'using (tile_x, tile_y), lateral raster.crosstab(null::bytea, a.rast::bytea, b.rast::bytea) c '
+    'group by 1, 2', p_a, p_b);
+end $$;
+
+-- pixels per (zone, class at every epoch) of this node's tile tables p_tables (one per
+-- land-cover epoch, in time order); p_codes/p_geoms null: zone 0 everywhere, else the zones'
+-- polygons (in the tiles' CRS) burnt onto this node's tiles of the first epoch as
+-- raster.burn_tiles does on one server, pixels outside every zone left out. SRIDs are set to 0
+-- here: a node need not know a region's custom CRS, and burning depends on the grid only.
+create or replace function raster.node_trajectories(p_tables text[], p_codes integer[],
+                                                    p_geoms geometry[])
+returns table (zone_id integer, classes integer[], pixels bigint)
+language plpgsql stable as $$
+declare
+  keys text;
+  cols text;
+  joins text;
+  stacks text;
+begin
+  select string_agg(format('select tile_x, tile_y from raster.%I', tab), ' union '),
+         string_agg(format('t%s.rast::bytea', n), ', ' order by n),
+         string_agg(format('left join raster.%I t%s using (tile_x, tile_y)', tab, n), ' '
+                    order by n)
+    into keys, cols, joins
+    from unnest(p_tables) with ordinality as e(tab, n);
+  stacks := format('select p.tile_x, p.tile_y, array[%s] as tiles from (%s) p %s',
+                   cols, keys, joins);
+  if p_codes is null then
+    return query execute format(
+      'select x.zone_id, x.classes, sum(x.pixels)::bigint from (%s) s '
+      'cross join lateral raster.trajectories(null, s.tiles) x group by 1, 2', stacks);
+  else
+    return query execute format(
+      'with shapes as (select s.code, st_setsrid(s.g, 0) as g from unnest($1, $2) s(code, g)), '
+      'parts as (select t.tile_x, t.tile_y, st_setsrid(t.rast, 0) as tile, s.code, '
+      '  st_clipbybox2d(s.g, st_envelope(st_setsrid(t.rast, 0))) as g '
+      '  from raster.%I t join shapes s '
+      '  on st_intersects(s.g, st_envelope(st_setsrid(t.rast, 0)))), '
+      'zt as (select tile_x, tile_y, '
+      '  st_union(st_asraster(g, tile, ''32BSI'', code::double precision, 0, false), ''MAX'') '
+      '  as rast from parts where not st_isempty(g) and st_dimension(g) = 2 group by 1, 2) '
+      'select x.zone_id, x.classes, sum(x.pixels)::bigint from zt '
+      'join (%s) s on s.tile_x = zt.tile_x and s.tile_y = zt.tile_y '
+      'cross join lateral raster.trajectories(zt.rast::bytea, s.tiles) x '
+      'where x.zone_id <> 0 group by 1, 2', p_tables[1], stacks)
+      using p_codes, p_geoms;
+  end if;
+end $$;
 """
+
+#: the functions a node's writer login may execute (the coordinator's user mappings)
+NODE_FUNCTIONS = ("raster.node_crosstab(text, text)",
+                  "raster.node_trajectories(text[], integer[], geometry[])")
 
 
 NODE_SETUP = """
@@ -173,23 +240,47 @@ create extension if not exists postgis;
 create extension if not exists postgis_raster;
 create extension if not exists plpython3u;
 create schema if not exists raster;
-""" + NODE_KERNELS
+"""
+
+
+def install_node_kernels(node: psycopg.Connection) -> None:
+    """(Re)install the node kernels through a node's superuser connection (PL/Python is an
+    untrusted language) and let the writer and reader logins run them."""
+    node.execute(NODE_SETUP + shared_kernels() + "\n" + NODE_KERNELS)
+    for fn in ("raster.np_kernels_loaded()", "raster.crosstab(bytea, bytea, bytea)",
+               "raster.trajectories(bytea, bytea[])", *NODE_FUNCTIONS):
+        node.execute(sql.SQL("revoke all on function {} from public").format(sql.SQL(fn)))
+        node.execute(sql.SQL("grant execute on function {} to {}").format(
+            sql.SQL(fn), sql.Identifier(WRITER)))
 
 
 def add_node(admin_url: str, name: str, node_admin_url: str) -> Node:
-    """Register a data node: set it up (extensions, schema raster, a writer and a reader login
-    with generated passwords) through its administrator URL — which is used once and not
-    stored — and create the foreign server and the user mappings on the coordinator."""
+    """Register a data node: set it up (extensions, schema raster, the node kernels, a writer
+    and a reader login with generated passwords) through its administrator URL — which is used
+    once and not stored — and create the foreign server and the user mappings on the
+    coordinator. For a node registered already under that name and address, only its kernels
+    are installed again (after an upgrade of ecorest)."""
     if not NAME.match(name):
         raise NodeError(f"node name {name!r}: use lower-case letters, digits and _ (at most 31, "
                         "starting with a letter)")
     host, port, dbname = _split_url(node_admin_url)
     writer_pw, reader_pw = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        known = {n.name: n for n in list_nodes(conn)}
+    same = known.get(name)
+    if same is not None and (same.host, same.port, same.dbname) != (host, port, dbname):
+        raise NodeError(f"a node named {name} is registered already, at {same.host}:"
+                        f"{same.port}/{same.dbname} (ecorest db nodes)")
     try:
         node = psycopg.connect(node_admin_url, autocommit=True, connect_timeout=10)
     except psycopg.OperationalError as exc:
         raise NodeError(f"node {name} ({host}:{port}/{dbname}) is unreachable: "
                         f"{str(exc).strip()}") from exc
+    if same is not None:  # registered: bring its kernels up to this version, nothing else
+        with node:
+            install_node_kernels(node)
+        log.info("data node %s: kernels installed again", name)
+        return same
     with node:
         node.execute(NODE_SETUP)
         for role, pw in ((WRITER, writer_pw), (READER, reader_pw)):
@@ -203,8 +294,7 @@ def add_node(admin_url: str, name: str, node_admin_url: str) -> Node:
         node.execute(sql.SQL("grant usage, create on schema raster to {}").format(
             sql.Identifier(WRITER)))
         node.execute(sql.SQL("grant usage on schema raster to {}").format(sql.Identifier(READER)))
-        node.execute(sql.SQL("grant execute on function raster.node_crosstab(bigint, bigint) "
-                             "to {}").format(sql.Identifier(WRITER)))
+        install_node_kernels(node)
         node.execute(sql.SQL("grant select on all tables in schema raster to {}").format(
             sql.Identifier(READER)))
         node.execute(sql.SQL("alter default privileges for role {} in schema raster grant select "
@@ -220,11 +310,14 @@ def add_node(admin_url: str, name: str, node_admin_url: str) -> Node:
                             (server,)).fetchone():
                 raise NodeError(f"a node named {name} is registered already "
                                 "(ecorest db nodes)")
+            tls = _tls_options(node_admin_url)
             conn.execute(sql.SQL(
                 "create server {} foreign data wrapper postgres_fdw options (host {}, port {}, "
-                "dbname {}, async_capable 'true', extensions 'postgis', fetch_size '200')"
+                "dbname {}, async_capable 'true', extensions 'postgis', fetch_size '200'{})"
             ).format(sql.Identifier(server), sql.Literal(host), sql.Literal(str(port)),
-                     sql.Literal(dbname)))
+                     sql.Literal(dbname), sql.SQL("").join(
+                         sql.SQL(", {} {}").format(sql.Identifier(k), sql.Literal(v))
+                         for k, v in sorted(tls.items()))))
             conn.execute(sql.SQL("comment on server {} is {}").format(
                 sql.Identifier(server), sql.Literal(f"ecorest data node {name}")))
             roles = [r for r in (*WRITER_ROLES, *READER_ROLES)
@@ -242,7 +335,7 @@ def add_node(admin_url: str, name: str, node_admin_url: str) -> Node:
                     sql.Identifier(server), sql.Identifier(role)))
             _drop_tile_uniqueness(conn)
     log.info("data node %s registered (%s:%d/%s)", name, host, port, dbname)
-    return Node(name, server, host, port, dbname)
+    return Node(name, server, host, port, dbname, _tls_options(node_admin_url))
 
 
 def _drop_tile_uniqueness(conn: psycopg.Connection) -> None:
@@ -287,11 +380,11 @@ def node_status(conn: psycopg.Connection) -> list[dict]:
         try:
             with connect_node(conn, node) as nc:
                 tables = nc.execute("select count(*) from pg_tables where schemaname = 'raster' "
-                                    "and tablename ~ '^tiles_[0-9]+$'").fetchone()[0]
+                                    "and tablename ~ '^tiles_[0-9]+(_r[0-9]+)?$'").fetchone()[0]
                 size = nc.execute("select coalesce(sum(pg_total_relation_size(c.oid)), 0)"
                                   "::bigint from pg_class c where "
                                   "c.relnamespace = 'raster'::regnamespace "
-                                  "and c.relname ~ '^tiles_[0-9]+$'").fetchone()[0]
+                                  "and c.relname ~ '^tiles_[0-9]+(_r[0-9]+)?$'").fetchone()[0]
             state = "up"
         except NodeError as exc:
             tables, size, state = None, None, f"down: {exc}"
@@ -315,7 +408,8 @@ def clean_orphans(conn: psycopg.Connection) -> int:
         with connect_node(conn, node, autocommit=True) as nc:
             for (table,) in nc.execute(
                     "select tablename from pg_tables where schemaname = 'raster' and "
-                    "tablename ~ '^tiles_[0-9]+$' and tableowner = %s", (WRITER,)).fetchall():
+                    "tablename ~ '^tiles_[0-9]+(_r[0-9]+)?$' and tableowner = %s",
+                    (WRITER,)).fetchall():
                 if table not in used.get(node.server, set()):
                     nc.execute(sql.SQL("drop table raster.{}").format(sql.Identifier(table)))
                     dropped += 1
@@ -429,3 +523,235 @@ def writer_for(conn: psycopg.Connection) -> NodeWriter | None:
                         (SERVER_PREFIX + "%",)).fetchone()[0]:
         return None
     return NodeWriter(conn, list_nodes(conn))
+
+
+# ----- rebalancing -----------------------------------------------------------------------------
+CHECKSUM = ("select count(*), coalesce(sum(('x' || left(md5(tile_x || ',' || tile_y || ',' || "
+            "md5(rast::bytea)), 15))::bit(60)::bigint), 0)::numeric from raster.{}")
+
+
+@dataclass
+class _Move:
+    """One catalog entry to spread over the current nodes: where its tiles are (sources: the
+    coordinator's own table, or (server, node table) pairs) and the new node table's name."""
+    cid: int
+    local: bool
+    sources: list[tuple[str | None, str]]
+    new_table: str
+    count: int = 0
+    checksum: int = 0
+
+
+def _entries_to_move(conn: psycopg.Connection, servers: list[str]) -> list[_Move]:
+    moves = []
+    for (cid,) in conn.execute("select catalog_id from raster.catalog order by catalog_id"
+                               ).fetchall():
+        part = f"tiles_{cid}"
+        kind = conn.execute("select relkind::text from pg_class where oid = to_regclass(%s)",
+                            (f"raster.{part}",)).fetchone()
+        if kind is None:
+            continue
+        if kind[0] == "r":  # a local partition (loaded before the first node)
+            moves.append(_Move(cid, True, [(None, part)], f"tiles_{cid}_r1"))
+            continue
+        placement = conn.execute("select raster.node_placement(array[%s]::bigint[])",
+                                 (cid,)).fetchone()[0]
+        if placement == servers:
+            continue
+        sources = []
+        for srv, opts in conn.execute(
+                "select fs.srvname, ft.ftoptions from pg_inherits i "
+                "join pg_foreign_table ft on ft.ftrelid = i.inhrelid "
+                "join pg_foreign_server fs on fs.oid = ft.ftserver "
+                "where i.inhparent = %s::regclass order by fs.srvname",
+                (f"raster.{part}",)).fetchall():
+            table = dict(o.split("=", 1) for o in opts)["table_name"]
+            sources.append((srv, table))
+        gen = max([int(m.group(1)) for _, t in sources
+                   if (m := re.fullmatch(rf"tiles_{cid}_r(\d+)", t))] + [0])
+        moves.append(_Move(cid, False, sources, f"tiles_{cid}_r{gen + 1}"))
+    return moves
+
+
+def rebalance(admin_url: str) -> list[dict]:
+    """Spread every catalog entry's tiles over all registered data nodes again (after
+    ``add-node``), as one logical operation: copy each entry to a new layout (new node tables,
+    hash of tile_y over all nodes), verify tile counts and checksums against the old layout,
+    then flip every entry at once in one coordinator transaction and drop the old tables.
+    Entries loaded before the first node (local partitions) move to the nodes too. A node down
+    or failing before the flip: a NodeError and nothing changed (readers keep the old layout
+    throughout; the flip waits for running queries on raster.tiles). Returns one dict per
+    entry moved (catalog_id, tiles, from, to)."""
+    with psycopg.connect(admin_url) as conn:  # its one transaction is the flip
+        nodes = list_nodes(conn)
+        if not nodes:
+            raise NodeError("no data nodes to rebalance onto (ecorest db add-node)")
+        servers = [n.server for n in nodes]
+        moves = _entries_to_move(conn, servers)
+        if not moves:
+            conn.rollback()
+            return []
+        by_server = {n.server: n for n in nodes}
+        writers: list[psycopg.Connection] = []
+        readers: dict[str, psycopg.Connection] = {}
+        try:
+            for node in nodes:  # every node reachable first, or nothing is touched
+                try:
+                    writers.append(connect_node(conn, node))
+                    readers[node.server] = connect_node(conn, node, autocommit=True)
+                except NodeError as exc:
+                    raise NodeError(f"nothing was changed: {exc}") from exc
+            for move in moves:
+                _copy_entry(conn, move, nodes, writers, readers)
+            for k, nc in enumerate(writers):  # the new tables, still unpublished
+                try:
+                    nc.commit()
+                except psycopg.Error as exc:
+                    raise NodeError(f"{nodes[k].label()} failed to commit the new layout, "
+                                    "nothing was published (`ecorest db nodes --clean` drops "
+                                    f"its new tables): {str(exc).strip()}") from exc
+            for move in moves:
+                _flip(conn, move)
+            conn.commit()  # the flip: every entry reads its new layout from here on
+        except BaseException:
+            conn.rollback()
+            for nc in writers:
+                nc.rollback()
+            raise
+        finally:
+            for nc in (*writers, *readers.values()):
+                nc.close()
+        report = []
+        for move in moves:  # the old layouts, now read by nothing
+            for srv, table in move.sources:
+                if srv is None:
+                    continue
+                try:
+                    with connect_node(conn, by_server[srv], autocommit=True) as nc:
+                        nc.execute(sql.SQL("drop table if exists raster.{}").format(
+                            sql.Identifier(table)))
+                except (NodeError, psycopg.Error) as exc:  # `ecorest db nodes --clean` drops it
+                    log.warning("%s: the old table raster.%s was not dropped: %s",
+                                by_server[srv].label(), table, exc)
+            report.append({"catalog_id": move.cid, "tiles": move.count,
+                           "from": "coordinator" if move.local else
+                           ", ".join(s[len(SERVER_PREFIX):] for s, _ in move.sources),
+                           "to": ", ".join(n.name for n in nodes)})
+            log.info("catalog entry %d: %d tiles spread over %d nodes", move.cid, move.count,
+                     len(nodes))
+        return report
+
+
+def _copy_entry(conn: psycopg.Connection, move: _Move, nodes: list[Node],
+                writers: list[psycopg.Connection],
+                readers: dict[str, psycopg.Connection]) -> None:
+    """Copy one entry's tiles into its new node tables (in the writers' transactions) and
+    verify count and checksum against the old layout; create the coordinator's new partition
+    (raster.tiles_<id>_next, in the coordinator's transaction)."""
+    cid = move.cid
+    nxt = f"tiles_{cid}_next"
+    conn.execute("select raster.create_node_tile_table(%s, %s, %s, %s)",
+                 (cid, [n.server for n in nodes], move.new_table, nxt))
+    # the storage of the old table (lz4 for class codes, external for continuous values)
+    src_conn = conn if move.local else readers[move.sources[0][0]]
+    storage, compression = src_conn.execute(
+        "select attstorage::text, attcompression::text from pg_attribute "
+        "where attrelid = %s::regclass and attname = 'rast'",
+        (f"raster.{move.sources[0][1]}",)).fetchone()
+    for k, nc in enumerate(writers):
+        try:
+            # a table of that name is read by no published partition: left by a rebalance that
+            # failed after the nodes committed
+            nc.execute(sql.SQL("drop table if exists raster.{}").format(
+                sql.Identifier(move.new_table)))
+            nc.execute(sql.SQL(NODE_TABLE).format(table=sql.Identifier(move.new_table),
+                                                  cid=sql.Literal(cid)))
+            if compression == "l":
+                nc.execute(sql.SQL("alter table raster.{} alter column rast set compression "
+                                   "lz4").format(sql.Identifier(move.new_table)))
+            elif storage == "e":
+                nc.execute(sql.SQL("alter table raster.{} alter column rast set storage "
+                                   "external").format(sql.Identifier(move.new_table)))
+        except psycopg.Error as exc:
+            raise NodeError(f"{nodes[k].label()} failed during the rebalance, nothing was "
+                            f"changed: {str(exc).strip()}") from exc
+    n = len(nodes)
+    old_count, old_sum = 0, 0
+    for srv, table in move.sources:
+        src = conn if srv is None else readers[srv]
+        failing: list[int] = []  # the node whose COPY failed, if one did
+        try:
+            c, s = src.execute(sql.SQL(CHECKSUM).format(sql.Identifier(table))).fetchone()
+            old_count, old_sum = old_count + c, old_sum + int(s)
+            rows = src.execute(sql.SQL("select distinct tile_y from raster.{}").format(
+                sql.Identifier(table))).fetchall()
+            # the node of every tile row, as the coordinator's new partition routes it
+            routes = dict(conn.execute(
+                "select ty, r from unnest(%s::integer[]) ty, generate_series(0, %s - 1) r "
+                "where satisfies_hash_partition(%s::regclass::oid, %s, r, ty)",
+                ([r[0] for r in rows], n, f"raster.{nxt}", n)).fetchall())
+            with ExitStack() as stack:
+                copies: dict[int, object] = {}
+
+                def finish(k: int, cm, *exc_info, failing: list[int] = failing) -> bool | None:
+                    try:
+                        return cm.__exit__(*exc_info)
+                    except psycopg.Error:
+                        failing.append(k)
+                        raise
+
+                with src.cursor().copy(sql.SQL(
+                        "copy (select catalog_id, tile_x, tile_y, rast from raster.{}) "
+                        "to stdout").format(sql.Identifier(table))) as out:
+                    for row in out:
+                        line = bytes(row)
+                        k = routes[int(line.split(b"\t", 3)[2])]
+                        try:
+                            if k not in copies:
+                                cm = writers[k].cursor().copy(sql.SQL(
+                                    "copy raster.{} (catalog_id, tile_x, tile_y, rast) from "
+                                    "stdin").format(sql.Identifier(move.new_table)))
+                                copies[k] = cm.__enter__()
+                                stack.push(lambda *e, k=k, cm=cm: finish(k, cm, *e))
+                            copies[k].write(line)
+                        except psycopg.Error:
+                            failing.append(k)
+                            raise
+        except psycopg.Error as exc:
+            where = (nodes[failing[0]].label() if failing else "the coordinator"
+                     if srv is None else next(x.label() for x in nodes if x.server == srv))
+            raise NodeError(f"{where} failed while catalog entry {cid} was copied, nothing was "
+                            f"changed: {str(exc).strip()}") from exc
+    new_count, new_sum = 0, 0
+    for k, nc in enumerate(writers):
+        try:
+            c, s = nc.execute(sql.SQL(CHECKSUM).format(sql.Identifier(move.new_table))
+                              ).fetchone()
+            if c:
+                nc.execute("select addrasterconstraints('raster', %s, 'rast', true, true, "
+                           "true, true, true, true, false, true, true, true, true, false)",
+                           (move.new_table,))
+            nc.execute(sql.SQL("analyze raster.{}").format(sql.Identifier(move.new_table)))
+        except psycopg.Error as exc:
+            raise NodeError(f"{nodes[k].label()} failed during the rebalance, nothing was "
+                            f"changed: {str(exc).strip()}") from exc
+        new_count, new_sum = new_count + c, new_sum + int(s)
+    if (new_count, new_sum) != (old_count, old_sum):
+        raise NodeError(f"catalog entry {cid}: the new layout holds {new_count} tiles "
+                        f"(checksum {new_sum}), the old {old_count} ({old_sum}); nothing was "
+                        "changed")
+    move.count = new_count
+
+
+def _flip(conn: psycopg.Connection, move: _Move) -> None:
+    """Replace the entry's partition by the new one (in the coordinator's transaction)."""
+    cid = move.cid
+    conn.execute(sql.SQL("drop table raster.{}").format(sql.Identifier(f"tiles_{cid}")))
+    conn.execute(sql.SQL("alter table raster.{} rename to {}").format(
+        sql.Identifier(f"tiles_{cid}_next"), sql.Identifier(f"tiles_{cid}")))
+    for (child,) in conn.execute(
+            "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+            "where i.inhparent = %s::regclass", (f"raster.tiles_{cid}",)).fetchall():
+        conn.execute(sql.SQL("alter foreign table raster.{} rename to {}").format(
+            sql.Identifier(child), sql.Identifier(child.replace("_next_", "_", 1))))
+    conn.execute("select raster.attach_tile_table(%s)", (cid,))

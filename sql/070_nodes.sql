@@ -9,11 +9,15 @@ drop view if exists etl.nodes;  -- an earlier listing of the nodes (now `ecorest
 -- The partition of one catalog entry whose tiles live on data nodes: partitioned by hash of
 -- tile_y, one foreign table per node (raster.tiles_<id>_<k> reads raster.tiles_<id> on node k).
 -- Created in the load's transaction and attached by raster.attach_tile_table when it ends.
-create or replace function raster.create_node_tile_table(p_catalog_id bigint, p_servers text[])
+drop function if exists raster.create_node_tile_table(bigint, text[]);
+create or replace function raster.create_node_tile_table(p_catalog_id bigint, p_servers text[],
+                                                         p_node_table text default null,
+                                                         p_part text default null)
 returns regclass
 language plpgsql security definer set search_path = pg_catalog, public as $$
 declare
-  part text := format('tiles_%s', p_catalog_id);
+  part text := coalesce(p_part, format('tiles_%s', p_catalog_id));
+  node_table text := coalesce(p_node_table, format('tiles_%s', p_catalog_id));
   owner name := (select tableowner from pg_tables
                  where schemaname = 'raster' and tablename = 'tiles');
   n integer := cardinality(p_servers);
@@ -36,7 +40,8 @@ begin
       execute format('create foreign table raster.%I partition of raster.%I '
                      'for values with (modulus %s, remainder %s) server %I '
                      'options (schema_name %L, table_name %L)',
-                     format('%s_%s', part, k - 1), part, n, k - 1, p_servers[k], 'raster', part);
+                     format('%s_%s', part, k - 1), part, n, k - 1, p_servers[k], 'raster',
+                     node_table);
       execute format('alter foreign table raster.%I owner to %I', format('%s_%s', part, k - 1),
                      owner);
       execute format('grant select on raster.%I to ecorest_etl, ecorest_analyst',
@@ -48,13 +53,15 @@ begin
   end if;
   return format('raster.%I', part)::regclass;
 end $$;
-comment on function raster.create_node_tile_table(bigint, text[]) is
+comment on function raster.create_node_tile_table(bigint, text[], text, text) is
   'Create the partition of one catalog entry whose tiles live on data nodes: hash of tile_y, '
-  'one postgres_fdw foreign table per node';
-revoke all on function raster.create_node_tile_table(bigint, text[]) from public;
+  'one postgres_fdw foreign table per node (reading node table p_node_table, default '
+  'tiles_<id>; p_part: the partition''s name, default tiles_<id>)';
+revoke all on function raster.create_node_tile_table(bigint, text[], text, text) from public;
 do $$ begin
   if exists (select 1 from pg_roles where rolname = 'ecorest_etl') then
-    grant execute on function raster.create_node_tile_table(bigint, text[]) to ecorest_etl;
+    grant execute on function raster.create_node_tile_table(bigint, text[], text, text)
+      to ecorest_etl;
   end if;
 end $$;
 
@@ -69,16 +76,12 @@ language plpgsql as $$
 declare
   servers text[];
   s text;
-  q text := format('select v1, v2, pixels from raster.node_crosstab(%s, %s)', p_a, p_b);
+  q text;
   opened text[] := '{}';
 begin
-  select array_agg(distinct fs.srvname order by fs.srvname) into servers
-    from pg_inherits i
-    join pg_foreign_table ft on ft.ftrelid = i.inhrelid
-    join pg_foreign_server fs on fs.oid = ft.ftserver
-   where i.inhparent = to_regclass(format('raster.tiles_%s', p_a));
+  servers := raster.node_placement(array[p_a, p_b]);
   if servers is null then
-    -- tiles on this server: the same counts from the local kernel
+    -- tiles on this server (or the two not co-located): the same counts from the local kernel
     return query
       select c.v1, c.v2, sum(c.pixels)::bigint
         from raster.tiles a join raster.tiles b using (tile_x, tile_y),
@@ -89,6 +92,11 @@ begin
   end if;
   begin
     foreach s in array servers loop
+      q := format('select v1, v2, pixels from raster.node_crosstab(%L, %L)',
+                  (raster.node_tables(array[p_a], s))[1], (raster.node_tables(array[p_b], s))[1]);
+      if ('ecorest_' || s) = any(coalesce(public.dblink_get_connections(), '{}')) then
+        perform public.dblink_disconnect('ecorest_' || s);  -- left by a cancelled call
+      end if;
       perform public.dblink_connect('ecorest_' || s, s);
       opened := opened || ('ecorest_' || s);
       perform public.dblink_send_query('ecorest_' || s, q);
@@ -112,3 +120,174 @@ end $$;
 comment on function raster.np_node_crosstab(bigint, bigint) is
   'Pixel counts per (value in a, value in b) of two catalog entries, computed on each data '
   'node over its own tiles and summed here (on one server: the local raster.crosstab)';
+
+-- The data nodes of a set of catalog entries when their tiles are co-located there: every
+-- entry's partition is split by hash of tile_y into foreign tables only, with the same modulus
+-- and the same server at every remainder, so a tile key lies on one node for all of them and a
+-- node-side kernel joins them on that node's own tiles. Returns the servers in remainder order;
+-- null when any entry is a local partition (one server, or loaded before the first node) or the
+-- layouts differ (loaded before and after a node was added, not rebalanced since): callers then
+-- compute on this server through postgres_fdw (correct; the tiles travel).
+create or replace function raster.node_placement(p_ids bigint[])
+returns text[]
+language plpgsql stable as $$
+declare
+  ref text[];
+  cur text[];
+  ok boolean;
+  id bigint;
+begin
+  if p_ids is null or cardinality(p_ids) = 0 then
+    return null;
+  end if;
+  foreach id in array p_ids loop
+    with parts as (
+      select c.relkind, fs.srvname,
+             substring(pg_get_expr(c.relpartbound, c.oid) from 'modulus (\d+)')::int as modulus,
+             substring(pg_get_expr(c.relpartbound, c.oid) from 'remainder (\d+)')::int
+               as remainder
+        from pg_inherits i
+        join pg_class c on c.oid = i.inhrelid
+        left join pg_foreign_table ft on ft.ftrelid = c.oid
+        left join pg_foreign_server fs on fs.oid = ft.ftserver
+       where i.inhparent = to_regclass(format('raster.tiles_%s', id))
+    )
+    select array_agg(srvname order by remainder),
+           count(*) > 0
+           and bool_and(relkind = 'f' and srvname like 'ecorest\_node\_%'
+                        and modulus = (select count(*) from parts))
+           and count(distinct remainder) = count(*)
+      into cur, ok
+      from parts;
+    if not coalesce(ok, false) then
+      return null;
+    end if;
+    if ref is null then
+      ref := cur;
+    elsif ref is distinct from cur then
+      return null;
+    end if;
+  end loop;
+  return ref;
+end $$;
+comment on function raster.node_placement(bigint[]) is
+  'The data nodes (foreign servers, in hash-remainder order) holding the tiles of all the given '
+  'catalog entries co-located; null when they are not all on the same nodes in the same layout';
+
+-- The names, on data node p_server, of the tile tables of catalog entries p_ids (in their
+-- order): the table_name option of their foreign tables there (raster.tiles_N, or
+-- raster.tiles_N_rK after a rebalance).
+create or replace function raster.node_tables(p_ids bigint[], p_server text)
+returns text[]
+language sql stable as $$
+  select array_agg((select substring(o from 12) from unnest(ft.ftoptions) as o
+                     where o like 'table_name=%') order by e.n)
+    from unnest(p_ids) with ordinality as e(id, n)
+    join pg_inherits i on i.inhparent = to_regclass(format('raster.tiles_%s', e.id))
+    join pg_foreign_table ft on ft.ftrelid = i.inhrelid
+    join pg_foreign_server fs on fs.oid = ft.ftserver and fs.srvname = p_server
+$$;
+comment on function raster.node_tables(bigint[], text) is
+  'Names of the node tables holding the tiles of catalog entries on one data node';
+
+-- Land-cover trajectories (the cross-tab behind int_landcover_trajectories: pixels per zone
+-- and class at every epoch) counted where the tiles are. p_ids: the land-cover catalog entries
+-- in time order; p_zone_set null: the whole region (zone 0), else the region's zones of that
+-- set, burnt onto the tiles of the first epoch (zone 0, outside every zone, left out).
+-- With the tiles co-located on data nodes (raster.node_placement) each node runs
+-- raster.node_trajectories over its own tiles, all nodes at once (dblink asynchronous queries,
+-- the caller's user mapping), and only the per-node counts travel; the zones travel as their
+-- polygons, burnt on each node. Otherwise the same counts on this server, as the model computes
+-- them. A node that fails makes the call fail, naming the nodes.
+create or replace function raster.np_node_trajectories(p_ids bigint[], p_zone_set text)
+returns table (zone_id integer, classes integer[], pixels bigint)
+language plpgsql as $$
+declare
+  servers text[] := raster.node_placement(p_ids);
+  codes integer[];
+  geoms geometry[];
+  q text;
+  srv text;
+  opened text[] := '{}';
+  t0 timestamptz := clock_timestamp();
+begin
+  if p_zone_set is not null then
+    select array_agg(z.zone_id::integer order by z.zone_id),
+           array_agg(st_transform(z.geom, r.srid) order by z.zone_id)
+      into codes, geoms
+      from raster.catalog c
+      join registry.regions r on r.region_id = c.region_id
+      join registry.zones z on z.region_id = c.region_id and z.zone_set = p_zone_set
+     where c.catalog_id = p_ids[1];
+    if codes is null then
+      return;
+    end if;
+  end if;
+  if servers is null then
+    -- the tiles on this server (or not co-located): the counts of the local kernel
+    if p_zone_set is null then
+      return query
+        with stacks as (
+          select p.tile_x, p.tile_y, array_agg(t.rast::bytea order by e.no) as tiles
+            from (select distinct t.tile_x, t.tile_y from raster.tiles t
+                   where t.catalog_id = any(p_ids)) as p
+           cross join unnest(p_ids) with ordinality as e(catalog_id, no)
+            left join raster.tiles t on t.catalog_id = e.catalog_id
+                  and t.tile_x = p.tile_x and t.tile_y = p.tile_y
+           group by p.tile_x, p.tile_y)
+        select x.zone_id, x.classes, sum(x.pixels)::bigint
+          from stacks st cross join lateral raster.trajectories(null, st.tiles) x
+         group by 1, 2;
+    else
+      return query
+        with stacks as (
+          select p.tile_x, p.tile_y, array_agg(t.rast::bytea order by e.no) as tiles
+            from (select distinct t.tile_x, t.tile_y from raster.tiles t
+                   where t.catalog_id = any(p_ids)) as p
+           cross join unnest(p_ids) with ordinality as e(catalog_id, no)
+            left join raster.tiles t on t.catalog_id = e.catalog_id
+                  and t.tile_x = p.tile_x and t.tile_y = p.tile_y
+           group by p.tile_x, p.tile_y)
+        select x.zone_id, x.classes, sum(x.pixels)::bigint
+          from raster.burn_tiles(p_ids[1], codes, geoms) zt
+          join stacks st on st.tile_x = zt.tile_x and st.tile_y = zt.tile_y
+         cross join lateral raster.trajectories(zt.rast::bytea, st.tiles) x
+         where x.zone_id <> 0
+         group by 1, 2;
+    end if;
+    return;
+  end if;
+  begin
+    foreach srv in array servers loop
+      q := format('select zone_id, classes, pixels from raster.node_trajectories(%L::text[], '
+                  '%L::integer[], %L::geometry[])', raster.node_tables(p_ids, srv), codes, geoms);
+      if ('ecorest_' || srv) = any(coalesce(public.dblink_get_connections(), '{}')) then
+        perform public.dblink_disconnect('ecorest_' || srv);  -- left by a cancelled call
+      end if;
+      perform public.dblink_connect('ecorest_' || srv, srv);
+      opened := opened || ('ecorest_' || srv);
+      perform public.dblink_send_query('ecorest_' || srv, q);
+    end loop;
+    return query
+      select r.zone_id, r.classes, sum(r.pixels)::bigint
+        from unnest(opened) as c(name),
+             lateral public.dblink_get_result(c.name)
+               as r(zone_id integer, classes integer[], pixels bigint)
+       group by 1, 2;
+  exception when others then
+    foreach srv in array opened loop
+      perform public.dblink_disconnect(srv);
+    end loop;
+    raise exception 'node-side trajectories of catalog entries % failed on the data nodes '
+                    '(%): %', array_to_string(p_ids, ', '), array_to_string(servers, ', '),
+                    sqlerrm;
+  end;
+  foreach srv in array opened loop
+    perform public.dblink_disconnect(srv);
+  end loop;
+  raise debug 'raster.np_node_trajectories(%, %): % nodes, % ms', p_ids, p_zone_set,
+    cardinality(servers), round(extract(epoch from clock_timestamp() - t0) * 1000);
+end $$;
+comment on function raster.np_node_trajectories(bigint[], text) is
+  'Pixels per (zone, class at every epoch) of land-cover catalog entries, counted on each data '
+  'node over its own tiles and summed here (on one server: the local raster.trajectories)';

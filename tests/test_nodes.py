@@ -4,10 +4,13 @@ the next load and run after it is back succeed."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +25,7 @@ from ecorest.etl.legends import load_legend
 from ecorest.etl.params import load_params
 from ecorest.etl.rasters import load_raster
 from ecorest.etl.regions import create_region
+from ecorest.etl.vector_loads import load_zones
 from ecorest.run import run_assessment
 from ecorest.store.cluster import EmbeddedCluster
 from ecorest.store.nodes import local_node_homes, start_local_nodes
@@ -45,31 +49,73 @@ def node_clusters() -> Iterator[list[EmbeddedCluster]]:
             cluster.stop()
 
 
-@pytest.fixture
-def coordinator(node_clusters, server_url: str, template_db: str) -> Iterator[tuple[str, list]]:
-    """A fresh migrated database with two fresh node databases registered as n1, n2."""
+def _dbname(url: str) -> str:
+    return psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+
+
+def new_node_db(cluster: EmbeddedCluster) -> str:
+    """A fresh database on a node cluster, counting calls of PL functions (the node kernels)."""
+    url = url_for(cluster.url(), f"ecorest_n_{uuid.uuid4().hex[:12]}")
+    with psycopg.connect(cluster.url(), autocommit=True) as c:
+        c.execute(sql.SQL("create database {}").format(sql.Identifier(_dbname(url))))
+        c.execute(sql.SQL("alter database {} set track_functions = 'pl'").format(
+            sql.Identifier(_dbname(url))))
+    return url
+
+
+@contextmanager
+def coordinator_db(server_url: str, template_db: str, clusters: list[EmbeddedCluster],
+                   nodes: int) -> Iterator[tuple[str, list[str]]]:
+    """A fresh migrated database with a fresh database on each node cluster, the first
+    ``nodes`` of them registered as n1, n2, ...; yields its URL and the node databases' URLs."""
     name = f"ecorest_c_{uuid.uuid4().hex[:12]}"
     janitor = _janitor(server_url, name, template_dbname=template_db)
     janitor.init()
-    node_urls = []
-    for cluster in node_clusters:
-        node_urls.append(url_for(cluster.url(), f"ecorest_n_{uuid.uuid4().hex[:12]}"))
-        with psycopg.connect(cluster.url(), autocommit=True) as c:
-            c.execute(sql.SQL("create database {}").format(
-                sql.Identifier(psycopg.conninfo.conninfo_to_dict(node_urls[-1])["dbname"])))
+    node_urls = [new_node_db(c) for c in clusters]
     url = url_for(server_url, name)
     try:
-        for k, node_url in enumerate(node_urls, start=1):
+        for k, node_url in enumerate(node_urls[:nodes], start=1):
             nodemod.add_node(url, f"n{k}", node_url)
         yield url, node_urls
     finally:
         janitor.drop()
-        for cluster, node_url in zip(node_clusters, node_urls, strict=True):
+        for cluster, node_url in zip(clusters, node_urls, strict=True):
             if not cluster.is_running():
                 cluster.start()
             with psycopg.connect(cluster.url(), autocommit=True) as c:
                 c.execute(sql.SQL("drop database if exists {} with (force)").format(
-                    sql.Identifier(psycopg.conninfo.conninfo_to_dict(node_url)["dbname"])))
+                    sql.Identifier(_dbname(node_url))))
+
+
+@pytest.fixture
+def coordinator(node_clusters, server_url: str, template_db: str) -> Iterator[tuple[str, list]]:
+    """A fresh coordinator with two fresh node databases registered as n1, n2."""
+    with coordinator_db(server_url, template_db, node_clusters, 2) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def built(node_clusters, server_url: str, template_db: str, tmp_path_factory):
+    """One server and a coordinator with two nodes, the same region (two land-cover epochs,
+    a zone set) loaded on both and assessed once on each: (one server's URL, the coordinator's,
+    the node databases')."""
+    tmp = tmp_path_factory.mktemp("nodes")
+    name = f"ecorest_t_{uuid.uuid4().hex[:12]}"
+    janitor = _janitor(server_url, name, template_dbname=template_db)
+    janitor.init()
+    one_url = url_for(server_url, name)
+    try:
+        with coordinator_db(server_url, template_db, node_clusters, 2) as (coord_url, nodes):
+            for url, sub in ((one_url, "one"), (coord_url, "coord")):
+                build_region(url, tmp / sub, zones=True)
+                with psycopg.connect(url) as c:
+                    run_assessment(c, url, "small", work_dir=tmp / sub / "dbt")
+            # the run counted the land-cover trajectories on the nodes: the region and the zone
+            # set, each node once per call
+            calls = [node_calls(u, "node_trajectories", 2) for u in nodes]
+            yield one_url, coord_url, nodes, calls
+    finally:
+        janitor.drop()
 
 
 def land_cover() -> dict[str, np.ndarray]:
@@ -86,7 +132,25 @@ def land_cover() -> dict[str, np.ndarray]:
     return {"2000": a, "2015": b}
 
 
-def build_region(url: str, tmp: Path) -> None:
+#: two zones on pixel edges of the 96 x 80 px grid (rows, columns); the rest is in no zone
+ZONES = {"A": (slice(0, 40), slice(0, 48)), "B": (slice(20, 80), slice(48, 96))}
+
+
+def write_zones(path: Path) -> Path:
+    feats = []
+    for code, (rows, cols) in ZONES.items():
+        x0, x1 = 450_000.0 + 30 * cols.start, 450_000.0 + 30 * cols.stop
+        y0, y1 = 4_950_000.0 - 30 * rows.stop, 4_950_000.0 - 30 * rows.start
+        feats.append({"type": "Feature", "properties": {"zone_code": code, "name": code},
+                      "geometry": {"type": "Polygon", "coordinates": [
+                          [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}})
+    path.write_text(json.dumps({"type": "FeatureCollection", "crs": {
+        "type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::26910"}},
+        "features": feats}))
+    return path
+
+
+def build_region(url: str, tmp: Path, zones: bool = False) -> None:
     tmp.mkdir(parents=True, exist_ok=True)
     paths = {e: write_raster(tmp / f"lc_{e}.tif", a, nodata=255)
              for e, a in land_cover().items()}
@@ -102,6 +166,8 @@ def build_region(url: str, tmp: Path) -> None:
                         show_progress=False)
         load_params(conn, tmp / "pools.csv", name="small", kind="carbon_pools",
                     source_text="test")
+        if zones:
+            load_zones(conn, "small", write_zones(tmp / "zones.geojson"), zone_set="basin")
 
 
 VOLATILE = ("run_id", "created_at", "updated_at", "finished_at", "started_at", "computed_at",
@@ -149,15 +215,27 @@ def marts(url: str) -> dict[str, tuple]:
 def node_tiles(node_url: str) -> dict[str, int]:
     with psycopg.connect(node_url) as c:
         tables = [r[0] for r in c.execute("select tablename from pg_tables where schemaname = "
-                                          "'raster' and tablename ~ '^tiles_[0-9]+$'")]
+                                          "'raster' and tablename ~ '^tiles_[0-9]+'")]
         return {t: c.execute(sql.SQL("select count(*) from raster.{}").format(
             sql.Identifier(t))).fetchone()[0] for t in tables}
 
 
-def test_two_nodes_give_the_marts_of_one_server(db_url: str, coordinator, tmp_path) -> None:
-    coord_url, node_urls = coordinator
-    build_region(db_url, tmp_path / "one")
-    build_region(coord_url, tmp_path / "coord")
+def node_calls(node_url: str, function: str, expect: int) -> int:
+    """Calls of a node kernel on a node database (track_functions), waiting up to 5 s for the
+    ended sessions of the coordinator's dblink calls to report ``expect`` of them."""
+    deadline = time.monotonic() + 5
+    while True:
+        with psycopg.connect(node_url) as c:
+            row = c.execute("select sum(calls) from pg_stat_user_functions where schemaname = "
+                            "'raster' and funcname = %s", (function,)).fetchone()
+        n = int(row[0] or 0)
+        if n >= expect or time.monotonic() > deadline:
+            return n
+        time.sleep(0.1)
+
+
+def test_tiles_live_on_the_nodes_and_node_kernels_count_them(built) -> None:
+    one_url, coord_url, node_urls, _ = built
     # the tiles live on the nodes, split over both, none on the coordinator
     per_node = [node_tiles(u) for u in node_urls]
     with psycopg.connect(coord_url) as c:
@@ -175,23 +253,37 @@ def test_two_nodes_give_the_marts_of_one_server(db_url: str, coordinator, tmp_pa
             on_nodes = [n.get(f"tiles_{cid}", 0) for n in per_node]
             assert all(x > 0 for x in on_nodes) and sum(on_nodes) == total > 20
             totals.append(total)
-    with psycopg.connect(db_url) as c:
+        assert c.execute("select raster.node_placement(%s)", (cids,)).fetchone()[0] == [
+            "ecorest_node_n1", "ecorest_node_n2"]
+    with psycopg.connect(one_url) as c:
         assert [r[0] for r in c.execute("select count(*) from raster.tiles group by catalog_id "
                                         "order by catalog_id")] == totals
-    # the cross-tab computed on each node over its own tiles (only counts travel), on one
-    # server by the local kernel: both as numpy counts it
-    for url in (coord_url, db_url):
+        ids = [r[0] for r in c.execute("select catalog_id from raster.catalog order by 1")]
+        assert c.execute("select raster.node_placement(%s)", (ids,)).fetchone()[0] is None
+    # the cross-tab and the trajectories computed on each node over its own tiles (only counts
+    # travel), on one server by the local kernels: as numpy counts them
+    for url in (coord_url, one_url):
         with psycopg.connect(url) as c:
             a, b = [r[0] for r in c.execute("select catalog_id from raster.catalog order by 1")]
             got = {(v1, v2): n for v1, v2, n in c.execute(
                 "select * from raster.np_node_crosstab(%s, %s)", (a, b))}
-        assert got == numpy_transitions()
-    # the same models on both
-    with psycopg.connect(db_url) as c:
-        run_assessment(c, db_url, "small", work_dir=tmp_path / "dbt1")
-    with psycopg.connect(coord_url) as c:
-        run_assessment(c, coord_url, "small", work_dir=tmp_path / "dbt2")
-    one, coord = marts(db_url), marts(coord_url)
+            assert got == numpy_transitions()
+            assert trajectories(c, [a, b], None) == {
+                ("region", a1, b1): n for (a1, b1), n in numpy_transitions().items()}
+            assert trajectories(c, [a, b], "basin") == numpy_zone_transitions()
+
+
+def trajectories(c: psycopg.Connection, ids: list[int], zone_set: str | None) -> dict:
+    """raster.np_node_trajectories as {(zone code, class 2000, class 2015): pixels}."""
+    return {(code or "region", *classes): n for code, classes, n in c.execute(
+        "select z.zone_code, t.classes, t.pixels from raster.np_node_trajectories(%s, %s) t "
+        "left join registry.zones z on z.zone_id = t.zone_id and z.zone_set = %s",
+        (ids, zone_set, zone_set))}
+
+
+def test_two_nodes_give_the_marts_of_one_server(built) -> None:
+    one_url, coord_url, node_urls, calls = built
+    one, coord = marts(one_url), marts(coord_url)
     assert set(one) == set(coord) and len(one) > 5
     assert sum(v[0] for v in one.values()) > 20
     for table in one:
@@ -202,8 +294,13 @@ def test_two_nodes_give_the_marts_of_one_server(db_url: str, coordinator, tmp_pa
         for a, b in zip(sums1, sums2, strict=True):
             assert (a is None and b is None) or math.isclose(a, b, rel_tol=1e-12,
                                                              abs_tol=1e-9), table
-    # independently of either run: the transitions counted with numpy
-    assert transitions(coord_url) == numpy_transitions()
+    # independently of either run: the transitions of the region and of each zone by numpy
+    for url in (one_url, coord_url):
+        assert transitions(url) == numpy_transitions()
+        assert zone_transitions(url) == numpy_zone_transitions()
+    # the run counted the land-cover trajectories on the nodes (the region and the zone set,
+    # each node once per call), not through postgres_fdw on the coordinator
+    assert calls == [2, 2]
 
 
 def numpy_transitions() -> dict[tuple[int, int], int]:
@@ -213,11 +310,30 @@ def numpy_transitions() -> dict[tuple[int, int], int]:
     return {(int(a), int(b)): int(n) for (a, b), n in zip(pairs.T, counts, strict=True)}
 
 
+def numpy_zone_transitions() -> dict[tuple[str, int, int], int]:
+    lc = land_cover()
+    out = {}
+    for code, window in ZONES.items():
+        pairs, counts = np.unique(np.stack([lc["2000"][window].ravel(),
+                                            lc["2015"][window].ravel()]), axis=1,
+                                  return_counts=True)
+        out.update({(code, int(a), int(b)): int(n)
+                    for (a, b), n in zip(pairs.T, counts, strict=True)})
+    return out
+
+
 def transitions(url: str) -> dict[tuple[int, int], int]:
     with psycopg.connect(url) as c:
         return {(a, b): int(n) for a, b, n in c.execute(
             "select class_t1, class_t2, pixels from marts.landcover_transitions "
             "where zone_set = 'region'")}
+
+
+def zone_transitions(url: str) -> dict[tuple[str, int, int], int]:
+    with psycopg.connect(url) as c:
+        return {(z, a, b): int(n) for z, a, b, n in c.execute(
+            "select zone_code, class_t1, class_t2, pixels from marts.landcover_transitions "
+            "where zone_set = 'basin'")}
 
 
 def _fail_inserts_on(node_url: str) -> None:
@@ -318,8 +434,8 @@ def test_a_node_down_publishes_nothing_and_the_next_load_and_run_succeed(
     assert transitions(coord_url) == numpy_transitions()
 
 
-def test_node_passwords_are_hidden_from_analysts_and_bi(coordinator) -> None:
-    coord_url, _ = coordinator
+def test_node_passwords_are_hidden_from_analysts_and_bi(built) -> None:
+    _, coord_url, node_urls, _ = built
     with psycopg.connect(coord_url) as c:
         assert [n.name for n in nodemod.list_nodes(c)] == ["n1", "n2"]
         for role in ("ecorest_bi", "ecorest_analyst"):
@@ -337,8 +453,95 @@ def test_node_passwords_are_hidden_from_analysts_and_bi(coordinator) -> None:
                          "'ecorest_etl' and srvname = 'ecorest_node_n1'").fetchone()[0]
         c.execute("reset role")
         assert "user=ecorest_node_writer" in opts
-    for node_url in coordinator[1]:
+    for node_url in node_urls:
         with psycopg.connect(node_url) as c:
             supers = c.execute("select rolname from pg_roles where rolsuper and rolname like "
                                "'ecorest_node%'").fetchall()
             assert supers == []
+
+
+def layout(url: str) -> dict[int, list[tuple]]:
+    """Per catalog entry: its partition's kind and children (name, kind, server, node table)."""
+    with psycopg.connect(url) as c:
+        out = {}
+        for (cid,) in c.execute("select catalog_id from raster.catalog order by 1").fetchall():
+            kind = c.execute("select relkind::text from pg_class where oid = %s::regclass",
+                             (f"raster.tiles_{cid}",)).fetchone()[0]
+            out[cid] = [kind, *c.execute(
+                "select c.relname::text, c.relkind::text, fs.srvname::text, ft.ftoptions::text "
+                "from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+                "left join pg_foreign_table ft on ft.ftrelid = c.oid "
+                "left join pg_foreign_server fs on fs.oid = ft.ftserver "
+                "where i.inhparent = %s::regclass order by 1", (f"raster.tiles_{cid}",))]
+        return out
+
+
+def test_rebalance_spreads_every_entry_over_all_nodes(node_clusters, server_url, template_db,
+                                                      tmp_path) -> None:
+    lc = land_cover()
+    paths = {e: write_raster(tmp_path / f"lc_{e}.tif", a, nodata=255) for e, a in lc.items()}
+    (tmp_path / "legend.csv").write_text(LEGEND)
+    with coordinator_db(server_url, template_db, node_clusters, 0) as (url, node_urls):
+        # 2000 loaded on the coordinator alone, 2015 with one node, then a second node added
+        with psycopg.connect(url) as conn:
+            create_region(conn, "small", footprint(tmp_path, paths["2000"]),
+                          align_to=str(paths["2000"]), tile_size=16, allow_non_equal_area=True)
+            load_legend(conn, "small", tmp_path / "legend.csv")
+            load_raster(conn, "small", "landcover", paths["2000"], epoch="2000", legend="small",
+                        show_progress=False)
+        nodemod.add_node(url, "n1", node_urls[0])
+        with psycopg.connect(url) as conn:
+            load_raster(conn, "small", "landcover", paths["2015"], epoch="2015", legend="small",
+                        show_progress=False)
+        nodemod.add_node(url, "n2", node_urls[1])
+        with psycopg.connect(url) as c:
+            ids = [r[0] for r in c.execute("select catalog_id from raster.catalog order by 1")]
+            tiles = [c.execute("select count(*) from raster.tiles where catalog_id = %s",
+                               (i,)).fetchone()[0] for i in ids]
+            # not co-located: counted here through postgres_fdw, still numpy's counts
+            assert c.execute("select raster.node_placement(%s)", (ids,)).fetchone()[0] is None
+            assert c.execute("select raster.node_placement(%s)", (ids[1:],)).fetchone()[0] == [
+                "ecorest_node_n1"]
+            assert trajectories(c, ids, None) == {
+                ("region", a, b): n for (a, b), n in numpy_transitions().items()}
+        before = layout(url), node_tiles(node_urls[0]), node_tiles(node_urls[1])
+        assert before[0][ids[0]] == ["r"] and before[1] == {f"tiles_{ids[1]}": tiles[1]}
+        # a node down: a clear error naming it, nothing changed
+        node_clusters[1].stop()
+        try:
+            with pytest.raises(nodemod.NodeError, match="nothing was changed: data node n2 "):
+                nodemod.rebalance(url)
+        finally:
+            node_clusters[1].start()
+        assert (layout(url), node_tiles(node_urls[0]), node_tiles(node_urls[1])) == before
+        # a node failing in the middle of the copy: nothing changed either
+        _fail_inserts_on(node_urls[1])
+        with pytest.raises(nodemod.NodeError, match="n2.*nothing was changed"):
+            nodemod.rebalance(url)
+        with psycopg.connect(node_urls[1], autocommit=True) as c:
+            c.execute("drop event trigger arm")
+        assert (layout(url), node_tiles(node_urls[0]), node_tiles(node_urls[1])) == before
+        # rebalanced: both entries over n1 and n2, verified, the old layouts gone
+        report = nodemod.rebalance(url)
+        assert [(r["catalog_id"], r["tiles"], r["from"], r["to"]) for r in report] == [
+            (ids[0], tiles[0], "coordinator", "n1, n2"), (ids[1], tiles[1], "n1", "n1, n2")]
+        per_node = [node_tiles(u) for u in node_urls]
+        for i, n in zip(ids, tiles, strict=True):
+            on = [p.get(f"tiles_{i}_r1", 0) for p in per_node]
+            assert all(x > 0 for x in on) and sum(on) == n
+        assert sorted(per_node[0]) == [f"tiles_{i}_r1" for i in ids]  # old tables dropped
+        with psycopg.connect(url) as c:
+            assert c.execute("select raster.node_placement(%s)", (ids,)).fetchone()[0] == [
+                "ecorest_node_n1", "ecorest_node_n2"]
+            assert [c.execute("select count(*) from raster.tiles where catalog_id = %s",
+                              (i,)).fetchone()[0] for i in ids] == tiles
+            calls = [node_calls(u, "node_trajectories", 0) for u in node_urls]
+            got = {(v1, v2): n for v1, v2, n in c.execute(
+                "select * from raster.np_node_crosstab(%s, %s)", ids)}
+            assert got == numpy_transitions()
+            assert trajectories(c, ids, None) == {
+                ("region", a, b): n for (a, b), n in numpy_transitions().items()}
+        # ... counted on the nodes
+        assert [node_calls(u, "node_trajectories", k + 1) for u, k in
+                zip(node_urls, calls, strict=True)] == [k + 1 for k in calls]
+        assert nodemod.rebalance(url) == []  # nothing left to move

@@ -77,13 +77,20 @@ def _start_local_nodes(settings: Settings, count: int) -> None:
 @click.argument("url")
 @click.option("--name", default=None,
               help="Node name (lower-case letters, digits, _); default node<N>.")
-def db_add_node(settings: Settings, url: str, name: str | None) -> None:
+@click.option("--rebalance", "then_rebalance", is_flag=True,
+              help="Then spread the tiles loaded so far over all nodes (as "
+                   "`ecorest db nodes --rebalance`).")
+def db_add_node(settings: Settings, url: str, name: str | None, then_rebalance: bool) -> None:
     """Register a data node: URL is a superuser URL of an empty PostgreSQL + PostGIS +
-    PL/Python database on it, used once to set it up (extensions, schema raster, a writer and
-    a reader login with generated passwords) and never stored.
+    PL/Python database on it, used once to set it up (extensions, schema raster, the node
+    kernels, a writer and a reader login with generated passwords) and never stored.
 
     Raster tiles loaded from then on are spread over all registered nodes by tile key;
     registry, parameters, load log, runs and marts stay on this (coordinator) database.
+    Tiles loaded before stay where they are until `ecorest db nodes --rebalance` (or
+    --rebalance here).
+    Given the name and address of a registered node, it installs that node's kernels again
+    (after upgrading ecorest).
     """
     from ecorest.etl import nodes as nodemod
 
@@ -94,6 +101,19 @@ def db_add_node(settings: Settings, url: str, name: str | None) -> None:
         name = next(f"node{k}" for k in range(1, 1000) if f"node{k}" not in taken)
     node = nodemod.add_node(admin, name, url)
     log.info("registered %s", node.label())
+    if then_rebalance:
+        _rebalance(admin)
+
+
+def _rebalance(admin: str) -> None:
+    from ecorest.etl import nodes as nodemod
+
+    moved = nodemod.rebalance(admin)
+    if not moved:
+        log.info("every catalog entry is spread over all data nodes already")
+    for m in moved:
+        log.info("catalog entry %d: %d tiles moved from %s to %s", m["catalog_id"], m["tiles"],
+                 m["from"], m["to"])
 
 
 @command(db, "remove-node")
@@ -114,11 +134,26 @@ def db_remove_node(settings: Settings, name: str, force: bool) -> None:
 @click.option("--clean", is_flag=True,
               help="Drop node tables no published catalog entry reads (left by failed loads); "
                    "run it while no load is under way.")
-def db_nodes(settings: Settings, clean: bool) -> None:
-    """List the data nodes: address, state, tile partitions and size on each."""
+@click.option("--rebalance", "rebalance", is_flag=True,
+              help="First spread every catalog entry's tiles over all registered nodes again "
+                   "(after add-node): copy, verify counts and checksums, switch in one "
+                   "transaction, drop the old tables; a node down changes nothing. Run it "
+                   "while no load is under way.")
+def db_nodes(settings: Settings, clean: bool, rebalance: bool) -> None:
+    """List the data nodes: address, state, tile partitions and size on each.
+
+    Tiles loaded before a node was added stay on the nodes (or this server) they were loaded
+    onto; --rebalance moves them so each catalog entry is spread over all nodes, as one
+    operation: until its final switch readers see the old layout, and a node that is down or
+    fails leaves everything as it was.
+    """
     from ecorest.etl import nodes as nodemod
 
-    url = dbmod.resolve_url(settings)
+    url = dbmod.resolve_url(settings, admin=rebalance)
+    if rebalance:
+        with dbmod.connect(url):    # an unreachable server gets the usual one-line error
+            pass
+        _rebalance(url)
     with dbmod.connect(url) as conn:
         rows = nodemod.node_status(conn)
         if clean:
