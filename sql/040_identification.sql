@@ -34,9 +34,23 @@ if 'ecorest_check' not in GD:
 decode, encode, check = GD['ecorest_decode'], GD['ecorest_encode'], GD['ecorest_check']
 if reduce not in ('max', 'mean'):
     plpy.error('annual reduction must be max or mean, not %r' % reduce)
-if 'impl_plan' not in SD:
-    SD['impl_plan'] = plpy.prepare("select current_setting('ecorest.trend_impl', true) as v")
-impl = plpy.execute(SD['impl_plan'])[0]['v'] or 'auto'
+if 'ecorest_trend_pg' not in GD:
+    # PostgreSQL's own functions, for a call inside a parallel query (which refuses SPI)
+    import ctypes
+    lib = ctypes.CDLL(None)
+    lib.IsInParallelMode.restype = ctypes.c_bool
+    lib.IsInParallelMode.argtypes = []
+    lib.GetConfigOption.restype = ctypes.c_char_p      # (name, missing_ok, restrict_privileged)
+    lib.GetConfigOption.argtypes = [ctypes.c_char_p, ctypes.c_bool, ctypes.c_bool]
+    GD['ecorest_trend_pg'] = (lib.IsInParallelMode, lib.GetConfigOption)
+in_parallel_mode, config_option = GD['ecorest_trend_pg']
+if in_parallel_mode():
+    impl = (config_option(b'ecorest.trend_impl', True, False) or b'').decode()
+else:
+    if 'impl_plan' not in SD:
+        SD['impl_plan'] = plpy.prepare("select current_setting('ecorest.trend_impl', true) as v")
+    impl = plpy.execute(SD['impl_plan'])[0]['v']
+impl = impl or 'auto'
 if impl not in ('auto', 'numpy'):
     plpy.error("ecorest.trend_impl must be 'auto' or 'numpy', not %r" % impl)
 
@@ -165,7 +179,10 @@ class Undo(Exception):
 
 def quiet_check():
     # a cancellation point that starts no LLVM of PostgreSQL's JIT (jit off in a subtransaction
-    # that is rolled back): numba's LLVM may be compiling in another thread meanwhile
+    # that is rolled back): numba's LLVM may be compiling in another thread meanwhile. None in
+    # a parallel query (no SPI there): the cancel takes effect when the call returns.
+    if in_parallel_mode():
+        return
     try:
         with plpy.subtransaction():
             plpy.execute("select set_config('jit', 'off', true)")
