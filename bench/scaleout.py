@@ -3,6 +3,7 @@
     python -m bench.scaleout                    kernel part (1 server, 1 -> 2 -> 4 nodes) and
                                                 the run part (1 server vs coordinator + 2 nodes)
     python -m bench.scaleout --size 1024        edge length of the generated land cover
+    python -m bench.scaleout --size 256 --run-size 128 --repeat 1    a quick look
     python -m bench.scaleout --parts kernel     only one part (kernel, run)
 
 The clusters live under ``.ecorest-bench-scaleout/`` (a coordinator and four node clusters on
@@ -13,8 +14,12 @@ The clusters live under ``.ecorest-bench-scaleout/`` (a coordinator and four nod
   kernel on one server, raster.np_node_crosstab (each node over its own tiles, counts summed on
   the coordinator), and the same SQL over the foreign tables (every tile shipped to the
   coordinator). All counts must be equal; the benchmark stops otherwise.
-* run: a small region loaded and assessed (ecorest run, all models) on one server and on a
-  coordinator with two nodes; the marts' row counts and carbon totals must be equal.
+* run: a region with four zones loaded and assessed (ecorest run, all models, --repeat times)
+  on one server and on a coordinator with two nodes: the run's median time and the median time
+  of the model that counts the land-cover cross-tabs (int_landcover_trajectories: the local
+  kernel over the stacked tiles on one server, raster.np_node_trajectories on the nodes with
+  them) and the three slowest models; the marts' row counts, carbon total and transition rows
+  (region and zones) must be equal.
 
 On one machine the nodes share its cores and disk: the numbers show the overhead and the
 parallelism of the mechanism, not what separate machines would give.
@@ -139,6 +144,38 @@ select c.v1, c.v2, sum(c.pixels)::bigint
  group by 1, 2 order by 1, 2"""
 
 
+#: the trajectories as the model computes them without node-side kernels (the present SQL):
+#: the tile stacks of the epochs read on the coordinator (over postgres_fdw with nodes)
+FDW_TRAJECTORIES = """
+with stacks as (
+    select p.tile_x, p.tile_y, array_agg(t.rast::bytea order by e.no) as tiles
+      from (select distinct t.tile_x, t.tile_y from raster.tiles t
+             where t.catalog_id = any(%(ids)s)) as p
+     cross join unnest(%(ids)s::bigint[]) with ordinality as e(catalog_id, no)
+      left join raster.tiles t on t.catalog_id = e.catalog_id
+            and t.tile_x = p.tile_x and t.tile_y = p.tile_y
+     group by p.tile_x, p.tile_y)
+select x.zone_id, x.classes, sum(x.pixels)::bigint
+  from stacks s cross join lateral raster.trajectories(null, s.tiles) x
+ group by 1, 2 order by 1, 2"""
+
+FDW_ZONE_TRAJECTORIES = """
+with stacks as (
+    select p.tile_x, p.tile_y, array_agg(t.rast::bytea order by e.no) as tiles
+      from (select distinct t.tile_x, t.tile_y from raster.tiles t
+             where t.catalog_id = any(%(ids)s)) as p
+     cross join unnest(%(ids)s::bigint[]) with ordinality as e(catalog_id, no)
+      left join raster.tiles t on t.catalog_id = e.catalog_id
+            and t.tile_x = p.tile_x and t.tile_y = p.tile_y
+     group by p.tile_x, p.tile_y)
+select x.zone_id, x.classes, sum(x.pixels)::bigint
+  from raster.zone_tiles((%(ids)s::bigint[])[1], 'quadrant') zt
+  join stacks s on s.tile_x = zt.tile_x and s.tile_y = zt.tile_y
+ cross join lateral raster.trajectories(zt.rast::bytea, s.tiles) x
+ where x.zone_id <> 0
+ group by 1, 2 order by 1, 2"""
+
+
 def timed(conn: psycopg.Connection, query: str, args: tuple, repeat: int = 3) -> tuple[float,
                                                                                          list]:
     best, rows = float("inf"), None
@@ -150,9 +187,15 @@ def timed(conn: psycopg.Connection, query: str, args: tuple, repeat: int = 3) ->
 
 
 def kernel_part(bench: Bench, size: int, work: Path) -> None:
+    from ecorest.etl.vector_loads import load_zones
+
     files = generate(work, size)
-    print(f"\nkernel part: cross-tab of two {size}² land-cover epochs (128-px tiles), best of 3")
-    print(f"{'setup':28} {'load s':>7} {'node-side s':>12} {'via FDW s':>10} {'local s':>8}")
+    zones = write_zones(work, size)
+    print(f"\nkernel part: two land-cover epochs of {size}² px (128-px tiles), best of 3: the "
+          "cross-tab node-side and over postgres_fdw, the trajectories of the region and of 4 "
+          "zones (raster.np_node_trajectories: node-side with nodes, local on one server)")
+    print(f"{'setup':26} {'load s':>7} {'xtab node s':>11} {'xtab FDW s':>10} "
+          f"{'traj node s':>11} {'traj FDW s':>10} {'zones node s':>12} {'zones FDW s':>11}")
     reference = None
     for k in (0, 1, 2, 4):
         url = bench.coordinator(k) if k else bench.new_db(bench.server.url(), "bench_one")
@@ -160,48 +203,115 @@ def kernel_part(bench: Bench, size: int, work: Path) -> None:
             dbmod.migrate(url)
         load_s = load_region(url, files, 128, work)
         with psycopg.connect(url) as conn:
+            load_zones(conn, "bench", zones, zone_set="quadrant")
             a, b = [r[0] for r in conn.execute("select catalog_id from raster.catalog "
                                                "order by 1")]
             node_s, rows = timed(conn, "select * from raster.np_node_crosstab(%s, %s)", (a, b))
             fdw_s, rows2 = timed(conn, FDW_CROSSTAB, (a, b))
+            traj_s, traj = timed(conn, "select zone_id, classes, pixels from "
+                                 "raster.np_node_trajectories(%s, null) order by 1, 2", ([a, b],))
+            zone_s, ztraj = timed(conn, "select zone_id, classes, pixels from "
+                                  "raster.np_node_trajectories(%s, 'quadrant') order by 1, 2",
+                                  ([a, b],))
+            ftraj_s, ftraj = timed(conn, FDW_TRAJECTORIES, {"ids": [a, b]})
+            fzone_s, fztraj = timed(conn, FDW_ZONE_TRAJECTORIES, {"ids": [a, b]})
         rows, rows2 = [tuple(r) for r in rows], [tuple(r) for r in rows2]
+        traj, ftraj = ([(z, tuple(c), n) for z, c, n in x] for x in (traj, ftraj))
+        ztraj, fztraj = ([(z, tuple(c), n) for z, c, n in x] for x in (ztraj, fztraj))
         if reference is None:
-            reference = rows
-        if rows != reference or rows2 != reference:
-            raise SystemExit(f"{k} node(s): the cross-tab differs from one server's")
+            reference = rows, traj, ztraj
+        if ((rows, traj, ztraj) != reference or rows2 != reference[0] or ftraj != reference[1]
+                or fztraj != reference[2]):
+            raise SystemExit(f"{k} node(s): the counts differ from one server's")
         label = "1 server" if not k else f"coordinator + {k} node(s)"
-        print(f"{label:28} {load_s:7.2f} {node_s if k else float('nan'):12.2f} "
-              f"{fdw_s if k else float('nan'):10.2f} {fdw_s if not k else float('nan'):8.2f}")
-    px = sum(r[2] for r in reference)
-    print(f"counts equal in every setup ({px} pixels in {len(reference)} class pairs)")
+        print(f"{label:26} {load_s:7.2f} {node_s if k else float('nan'):11.2f} "
+              f"{fdw_s:10.2f} {traj_s if k else float('nan'):11.2f} {ftraj_s:10.2f} "
+              f"{zone_s if k else float('nan'):12.2f} {fzone_s:11.2f}")
+    px = sum(r[2] for r in reference[0])
+    zpx = sum(r[2] for r in reference[2])
+    print(f"counts equal in every setup ({px} pixels in {len(reference[0])} class pairs; "
+          f"{zpx} pixels in {len(reference[2])} zone trajectories)")
+    print("('node': raster.np_node_crosstab / np_node_trajectories, each node over its own "
+          "tiles; 'FDW': the same SQL as one server's on the coordinator, tiles shipped; on 1 "
+          "server that SQL reads local tiles)")
 
 
-def run_part(bench: Bench, size: int, work: Path) -> None:
+def write_zones(work: Path, n: int) -> Path:
+    """Four quadrant zones of the generated SIZE² region (a zone set 'quadrant')."""
+    h = 30.0 * n / 2
+    feats = []
+    for k, (cx, cy) in enumerate(((0, 0), (1, 0), (0, 1), (1, 1)), start=1):
+        x0, y1 = 450_000.0 + cx * h, 4_950_000.0 - cy * h
+        ring = [[x0, y1 - h], [x0 + h, y1 - h], [x0 + h, y1], [x0, y1], [x0, y1 - h]]
+        feats.append({"type": "Feature", "properties": {"zone_code": f"Q{k}", "name": f"Q{k}"},
+                      "geometry": {"type": "Polygon", "coordinates": [ring]}})
+    path = work / "zones.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "crs": {
+        "type": "name", "properties": {"name": "EPSG:26910"}}, "features": feats}))
+    return path
+
+
+#: the models that read land-cover tiles for the carbon cross-tabs (node-side with nodes)
+CROSSTAB_MODELS = ("int_landcover_trajectories",)
+
+
+def model_times(work: Path) -> dict[str, float]:
+    """Seconds per model of the last dbt build in ``work`` (its run_results.json)."""
+    results = json.loads((work / "target" / "run_results.json").read_text())
+    return {r["unique_id"].split(".")[-1]: r["execution_time"] for r in results["results"]
+            if r["unique_id"].startswith("model.")}
+
+
+def run_part(bench: Bench, size: int, work: Path, repeat: int) -> None:
+    from ecorest.etl.vector_loads import load_zones
+
     files = generate(work, size)
-    print(f"\nrun part: ecorest run (all models) on a {size}² region, 64-px tiles")
-    print(f"{'setup':28} {'load s':>7} {'run s':>7} {'mart rows':>10} {'carbon t':>14}")
+    zones = write_zones(work, size)
+    print(f"\nrun part: ecorest run (all models) on a {size}² region with 4 zones, 64-px "
+          f"tiles; medians of {repeat} runs (--force)")
+    print(f"{'setup':26} {'load s':>7} {'run s':>7} {'cross-tab s':>12} {'slowest models (s)':<40}")
     results = []
     for k in (0, 2):
         url = bench.coordinator(k) if k else bench.new_db(bench.server.url(), "bench_one")
         if not k:
             dbmod.migrate(url)
         load_s = load_region(url, files, 64, work)
+        runs, per_model = [], []
         with psycopg.connect(url) as conn:
-            t0 = time.perf_counter()
-            run_assessment(conn, url, "bench", work_dir=work / f"dbt{k}")
-            run_s = time.perf_counter() - t0
+            load_zones(conn, "bench", zones, zone_set="quadrant")
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                run_assessment(conn, url, "bench", work_dir=work / f"dbt{k}", force=True)
+                runs.append(time.perf_counter() - t0)
+                per_model.append(model_times(work / f"dbt{k}"))
             tables = [r[0] for r in conn.execute(
                 "select table_name from information_schema.tables where table_schema = "
                 "'marts' and table_type = 'BASE TABLE'")]
-            rows = sum(conn.execute(sql.SQL("select count(*) from marts.{}").format(
-                sql.Identifier(t))).fetchone()[0] for t in tables)
-            carbon = conn.execute("select sum(carbon_t) from marts.carbon_stocks").fetchone()[0]
-        results.append((rows, carbon))
+            last = conn.execute("select max(run_id) from etl.assessment_runs").fetchone()[0]
+            rows = sum(conn.execute(sql.SQL(
+                "select count(*) from marts.{} where run_id = %s").format(sql.Identifier(t)),
+                (last,)).fetchone()[0] for t in tables if t != "assessment_runs"
+                if conn.execute("select 1 from information_schema.columns where table_schema = "
+                                "'marts' and table_name = %s and column_name = 'run_id'",
+                                (t,)).fetchone())
+            carbon = conn.execute("select sum(carbon_t) from marts.carbon_stocks "
+                                  "where run_id = %s", (last,)).fetchone()[0]
+            transitions = conn.execute(
+                "select zone_set, zone_code, class_t1, class_t2, pixels from "
+                "marts.landcover_transitions where run_id = %s order by 1, 2, 3, 4",
+                (last,)).fetchall()
+        med = {m: float(np.median([p[m] for p in per_model])) for m in per_model[0]}
+        crosstab = sum(med.get(m, 0.0) for m in CROSSTAB_MODELS)
+        slowest = ", ".join(f"{m.removeprefix('int_')} {s:.1f}" for m, s in
+                            sorted(med.items(), key=lambda x: -x[1])[:3])
+        results.append((rows, carbon, transitions))
         label = "1 server" if not k else f"coordinator + {k} nodes"
-        print(f"{label:28} {load_s:7.2f} {run_s:7.1f} {rows:10d} {carbon:14.3f}")
+        print(f"{label:26} {load_s:7.2f} {float(np.median(runs)):7.1f} {crosstab:12.2f} "
+              f"{slowest:<40}")
     if results[0] != results[1]:
         raise SystemExit("the marts of the coordinator differ from one server's")
-    print("marts equal (row counts and carbon total)")
+    print(f"marts equal ({results[0][0]} rows of the last run, carbon total, "
+          f"{len(results[0][2])} transition rows of the region and the zones)")
 
 
 def main() -> None:
@@ -210,6 +320,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=2048, help="Kernel part: edge length in px.")
     ap.add_argument("--run-size", type=int, default=256, help="Run part: edge length in px.")
     ap.add_argument("--parts", default="kernel,run", help="kernel, run (comma-separated).")
+    ap.add_argument("--repeat", type=int, default=3, help="Run part: runs per setup (median).")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     bench = Bench()
@@ -219,7 +330,7 @@ def main() -> None:
             if "kernel" in parts:
                 kernel_part(bench, args.size, Path(tmp) / "kernel")
             if "run" in parts:
-                run_part(bench, args.run_size, Path(tmp) / "run")
+                run_part(bench, args.run_size, Path(tmp) / "run", args.repeat)
     finally:
         bench.drop_all()
     host = conninfo_to_dict(bench.server.url()).get("host")
