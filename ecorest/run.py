@@ -60,6 +60,19 @@ def code_version() -> str:
     return version("ecorest")
 
 
+#: Planner settings of dbt's sessions. The kernels are declared parallel safe with a high cost
+#: (sql/030_kernels.sql), so a model that calls one per tile runs in PostgreSQL's parallel
+#: workers as well as its own process when there are enough tiles to pay for starting them;
+#: a tile table's heap is small (the rasters are TOASTed), hence no minimum scan size. The
+#: number of workers is the server's max_parallel_workers_per_gather. The tiles the models
+#: write are compressed with lz4 (PostgreSQL's default, pglz, took as long as the kernels).
+#: No JIT: the kernels' high cost made PostgreSQL compile every model's query with LLVM
+#: (seconds each), for expressions that are not where the time goes.
+DBT_SESSION_OPTIONS = ("-c min_parallel_table_scan_size=0 -c min_parallel_index_scan_size=0 "
+                       "-c parallel_setup_cost=10000 -c default_toast_compression=lz4 "
+                       "-c jit=off")
+
+
 @contextmanager
 def dbt_environment(url: str):
     """Expose the connection to dbt's profiles.yml through ECOREST_DBT_* variables.
@@ -77,7 +90,9 @@ def dbt_environment(url: str):
                   "ECOREST_DBT_PASSWORD": p.get("password") or os.environ.get("PGPASSWORD", ""),
                   "ECOREST_DBT_DBNAME": p.get("dbname") or "",
                   # this process's dbt sessions, so that Ctrl-C stops exactly them
-                  "ECOREST_DBT_APPLICATION_NAME": dbt_application_name()}
+                  "ECOREST_DBT_APPLICATION_NAME": dbt_application_name(),
+                  # libpq's session options for dbt's connections (after the user's own)
+                  "PGOPTIONS": f"{os.environ.get('PGOPTIONS', '')} {DBT_SESSION_OPTIONS}".strip()}
         old = {k: os.environ.get(k) for k in values}
         os.environ.update(values)
         try:

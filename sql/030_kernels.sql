@@ -16,12 +16,22 @@
 -- vanished client (client_connection_check_interval) only when it calls into the server, so
 -- every loop whose length grows with the data calls check(): at most every 0.5 s it runs a
 -- prepared `select 1`, whose executor checks for interrupts and raises the pending error
--- (tests/test_kernel_timeout.py; the checks cost under 2 % of a call).
+-- (tests/test_kernel_timeout.py; the checks cost under 2 % of a call). Inside a parallel query
+-- (IsInParallelMode(), read through ctypes) no SPI call is allowed: there check() does nothing,
+-- and a cancel takes effect when the running kernel call returns (one tile: well under a
+-- second), as the executor checks for interrupts between rows.
+--
+-- Kernels need no SPI call to find these helpers either: where a kernel body says
+-- plpy.execute('select raster.np_kernels_loaded()') (or another np_*_loaded()), the migration
+-- puts the loader's own body in its place (ecorest/store/kernel_sql.py), so that a kernel
+-- declared parallel safe can run in PostgreSQL's parallel workers, which start with an empty GD
+-- and refuse SPI. The loader functions stay callable as they are.
 create or replace function raster.np_kernels_loaded() returns boolean
 language plpython3u as $$
 if all(k in GD for k in ('ecorest_decode', 'ecorest_encode', 'ecorest_check', 'ecorest_label',
                          'ecorest_horn_slope')):
     return True
+import ctypes
 import struct
 import time
 import numpy as np
@@ -92,11 +102,18 @@ def place(shape, geo, wkb, fill=0, band=1):
 
 _due = [0.0]
 _plan = []
+_in_parallel_mode = ctypes.CDLL(None).IsInParallelMode     # PostgreSQL's own (xact.c)
+_in_parallel_mode.restype = ctypes.c_bool
+_in_parallel_mode.argtypes = []
 
 def check(every=0.5):
-    # a cancellation point: one server call (SPI) at most every `every` seconds
+    # a cancellation point: one server call (SPI) at most every `every` seconds (none inside a
+    # parallel query, where SPI is refused)
     now = time.monotonic()
     if now < _due[0]:
+        return
+    if _in_parallel_mode():
+        _due[0] = now + every
         return
     if not _plan:
         _plan.append(plpy.prepare('select 1'))
@@ -186,7 +203,7 @@ $$;
 -- skipped; values must lie in 0..65535.
 create or replace function raster.crosstab(z bytea, a bytea, b bytea)
 returns table (zone_id integer, v1 integer, v2 integer, pixels bigint)
-language plpython3u immutable as $$
+language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
 if 'ecorest_place' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
@@ -220,7 +237,7 @@ comment on function raster.crosstab(bytea, bytea, bytea) is
 -- the same for raster arguments (the WKB is passed to the kernel as bytea, not as hex text)
 create or replace function raster.crosstab(z raster, a raster, b raster)
 returns table (zone_id integer, v1 integer, v2 integer, pixels bigint)
-language sql immutable as $$
+language sql immutable parallel safe cost 1000000 as $$
   select * from raster.crosstab(z::bytea, a::bytea, b::bytea)
 $$;
 comment on function raster.crosstab(raster, raster, raster) is
@@ -307,7 +324,7 @@ comment on function raster.project_tiles(bigint, double precision) is
 -- nodata where the tile has nodata or a code has no value. Returns the raster's WKB.
 create or replace function raster.np_lookup(a bytea, codes integer[], vals double precision[],
                                             nodata double precision default -9999)
-returns bytea language plpython3u immutable as $$
+returns bytea language plpython3u immutable parallel safe cost 1000000 as $$
 import struct
 import numpy as np
 if 'ecorest_decode' not in GD:
@@ -363,7 +380,7 @@ comment on function raster.carbon_density_tiles(bigint, text, text) is
 -- epoch. Pixels invalid at every epoch are skipped. z (zone ids, 0 = none) may be null (zone 0).
 create or replace function raster.trajectories(z bytea, tiles bytea[])
 returns table (zone_id integer, classes integer[], pixels bigint)
-language plpython3u immutable as $$
+language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
 if 'ecorest_check' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')

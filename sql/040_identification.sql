@@ -25,7 +25,7 @@ create or replace function raster.np_ndvi_trend(
     reduce text default 'max', min_years integer default 8,
     stable_slope double precision default 0.0005, alpha double precision default 0.05,
     ndvi_min double precision default 0.1)
-returns bytea language plpython3u immutable as $$
+returns bytea language plpython3u immutable parallel safe cost 1000000 as $$
 import math
 import warnings
 import numpy as np
@@ -344,7 +344,7 @@ comment on function raster.np_ndvi_trend(bytea[], integer[], double precision[],
 -- Bands (32BF): 1 slope_deg, 2 slope_class.
 create or replace function raster.np_slope(center bytea, neighbours bytea[],
                                            z_factor double precision default 1)
-returns bytea language plpython3u immutable as $$
+returns bytea language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
 if 'ecorest_horn_slope' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
@@ -373,7 +373,7 @@ comment on function raster.np_slope(bytea, bytea[], double precision) is
 -- transition: 32BF, 0 for pairs not listed, nodata where a or b has no data.
 create or replace function raster.np_pair_lookup(a bytea, b bytea, from_codes integer[],
                                                  to_codes integer[], vals double precision[])
-returns bytea language plpython3u immutable as $$
+returns bytea language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
 if 'ecorest_encode' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
@@ -401,7 +401,7 @@ comment on function raster.np_pair_lookup(bytea, bytea, integer[], integer[],
 create or replace function raster.np_physical(a bytea, band integer default 1,
                                               scale double precision default 1,
                                               "offset" double precision default 0)
-returns bytea language plpython3u immutable as $$
+returns bytea language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
 if 'ecorest_encode' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
@@ -416,7 +416,7 @@ comment on function raster.np_physical(bytea, integer, double precision, double 
 -- least min_deg, else 0; nodata where either has no data.
 create or replace function raster.np_steep_class(lc bytea, s bytea, codes integer[],
                                                  min_deg double precision default 15)
-returns bytea language plpython3u immutable as $$
+returns bytea language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
 if 'ecorest_encode' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
@@ -435,7 +435,7 @@ comment on function raster.np_steep_class(bytea, bytea, integer[], double precis
 create or replace function raster.np_histogram(a bytea, band integer, lo double precision,
                                                hi double precision, bins integer)
 returns table (counts bigint[], n bigint, total double precision, total_sq double precision)
-language plpython3u immutable as $$
+language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
 if 'ecorest_decode' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
@@ -465,7 +465,7 @@ create or replace function raster.np_overlay(
     grp integer[], weight double precision[], share_d double precision,
     d_breaks double precision[], i_breaks double precision[], c_breaks double precision[],
     matrix integer[])
-returns bytea language plpython3u immutable as $$
+returns bytea language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
 if 'ecorest_check' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
@@ -522,7 +522,7 @@ comment on function raster.np_overlay(bytea[], double precision[], double precis
 -- zone 0) and band of a tile: valid pixels and the sum of the band's values.
 create or replace function raster.np_zonal(z bytea, a bytea)
 returns table (zone_id integer, band integer, pixels bigint, total double precision)
-language plpython3u immutable as $$
+language plpython3u immutable parallel safe cost 1000000 as $$
 import struct
 import numpy as np
 if 'ecorest_check' not in GD:
@@ -726,7 +726,7 @@ create or replace function raster.np_histograms(a bytea, bands integer[], lo dou
                                                 hi double precision, bins integer)
 returns table (band integer, counts bigint[], n bigint, total double precision,
                total_sq double precision)
-language plpython3u immutable as $$
+language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
 if 'ecorest_check' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
@@ -759,7 +759,7 @@ comment on function raster.np_histograms(bytea, integer[], double precision, dou
 create or replace function raster.np_zone_stats(a bytea, zones bytea[])
 returns table (zone_no integer, zone_id integer, band integer, value integer, pixels bigint,
                total double precision)
-language plpython3u immutable as $$
+language plpython3u immutable parallel safe cost 1000000 as $$
 import struct
 import numpy as np
 if 'ecorest_check' not in GD:
@@ -815,7 +815,7 @@ comment on function raster.np_zone_stats(bytea, bytea[]) is
 create or replace function raster.np_patch_parts(a bytea, max_grade integer)
 returns table (part integer, grade integer, pixels bigint, band_pixels bigint[],
                band_totals double precision[], edge_keys bigint[])
-language plpython3u immutable as $$
+language plpython3u immutable parallel safe cost 1000000 as $$
 import struct
 import numpy as np
 if 'ecorest_label' not in GD:
@@ -875,7 +875,7 @@ comment on function raster.np_patch_parts(bytea, integer) is
 -- jumping over the distinct nodes).
 create or replace function raster.np_components(a bigint[], b bigint[])
 returns table (node bigint, root bigint)
-language plpython3u immutable as $$
+language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
 if 'ecorest_check' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
@@ -908,7 +908,7 @@ comment on function raster.np_components(bigint[], bigint[]) is
 -- elsewhere), for polygonising the kept patches only.
 create or replace function raster.np_patch_raster(a bytea, max_grade integer, parts integer[],
                                                   codes integer[])
-returns bytea language plpython3u immutable as $$
+returns bytea language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
 if 'ecorest_label' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')

@@ -58,11 +58,18 @@ def classes_at(cls, lc_years, years):
     idx = [max(int(np.searchsorted(lc_years, y, side='right')) - 1, 0) for y in years]
     return cls[..., idx] if idx else cls[..., :0]
 
+def lookup(d, cy):
+    # d[class] at every pixel of the integer array cy, NaN for classes not in d
+    if not d:
+        return np.full(cy.shape, np.nan)
+    keys = np.array(sorted(d), np.int64)
+    vals = np.array([d[k] for k in keys], np.float64)
+    pos = np.clip(np.searchsorted(keys, cy), 0, len(keys) - 1)
+    return np.where(keys[pos] == cy, vals[pos], np.nan)
+
 def biomass(cy, s, dens, sref, cal):
     # cy, s: arrays of the same shape (class, signal); dens/sref/cal: dicts by class
-    lut = lambda d: np.vectorize(lambda c: d.get(int(c), np.nan), otypes=[float])(cy) \
-        if cy.size else np.zeros(cy.shape)
-    d, ref = lut(dens), lut(sref)
+    d, ref = lookup(dens, cy), lookup(sref, cy)
     with np.errstate(all='ignore'):
         out = np.where(np.isfinite(s) & np.isfinite(ref) & (ref > 0), d * s / ref, d)
     for c, (a, b, f) in cal.items():
@@ -107,7 +114,7 @@ create or replace function raster.np_benefit_pixels(z bytea, lc bytea[], sig byt
 returns table (zone_id integer, in_sample boolean, classes integer[],
                signal double precision[], elevation double precision,
                slope_deg double precision)
-language plpython3u immutable as $$
+language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
 if 'ecorest_biomass' not in GD:
     plpy.execute('select benefit.np_signal_loaded()')
@@ -524,7 +531,7 @@ create or replace function raster.np_signal_stocks(z bytea, lc bytea[], lc_years
 returns table (zone_id integer, year integer, class_code integer, pixels bigint,
                signal_pixels bigint, signal_sum double precision,
                biomass_sum double precision, class_biomass_sum double precision)
-language plpython3u immutable as $$
+language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
 if 'ecorest_biomass' not in GD:
     plpy.execute('select benefit.np_signal_loaded()')
@@ -540,32 +547,56 @@ zone = place(shape, g, z) if z is not None else np.zeros(shape, np.int64)
 dens, sref, cal = GD['ecorest_class_tables'](codes, agb, bgb, signal_reference,
                                              cal_intercept, cal_slope)
 with_biomass = bool(codes)
-if with_biomass:
-    B = GD['ecorest_biomass'](CY, S, dens, sref, cal)
-    Bc = GD['ecorest_biomass'](CY, np.full(S.shape, np.nan), dens, {}, {})
+valid = CY >= 0
+if not valid.any():
+    return []
+# groups (zone, class) as compact indices, counted with bincount per year
+zone_ids = np.unique(zone)
+classes = np.unique(CY[valid])
+nz, nc = len(zone_ids), len(classes)
+zi = np.searchsorted(zone_ids, zone)
+ci = np.searchsorted(classes, np.where(valid, CY, classes[0]))
 out = []
 for j, y in enumerate(years):
-    cy = CY[..., j]
-    ok = cy >= 0
+    ok = valid[..., j]
     if not ok.any():
         continue
-    pairs = np.stack([zone[ok], cy[ok]], axis=1)
-    uniq, inv = np.unique(pairs, axis=0, return_inverse=True)
-    inv = inv.ravel()
+    grp = zi[ok] * nc + ci[..., j][ok]
     s = S[..., j][ok]
     fin = np.isfinite(s)
-    n = np.bincount(inv)
-    sp = np.bincount(inv, weights=fin.astype(float))
-    ss = np.bincount(inv, weights=np.where(fin, s, 0.0))
+    n = np.bincount(grp, minlength=nz * nc)
+    sp = np.bincount(grp, weights=fin.astype(float), minlength=nz * nc)
+    ss = np.bincount(grp, weights=np.where(fin, s, 0.0), minlength=nz * nc)
+    cal_sum = {}
     if with_biomass:
-        b = B[..., j][ok]
-        bc = Bc[..., j][ok]
-        bs = np.bincount(inv, weights=np.where(np.isfinite(b), b, 0.0))
-        bcs = np.bincount(inv, weights=np.where(np.isfinite(bc), bc, 0.0))
-    for k, (zid, c) in enumerate(uniq):
-        out.append((int(zid), int(y), int(c), int(n[k]), int(sp[k]), float(ss[k]),
-                    float(bs[k]) if with_biomass else None,
-                    float(bcs[k]) if with_biomass else None))
+        cls_px = classes[ci[..., j][ok]]
+        for c, (a, b, f) in cal.items():
+            on = (cls_px == c) & fin
+            if on.any():
+                cal_sum[c] = np.bincount(grp[on], weights=np.maximum(a + b * s[on], 0.0) * f,
+                                         minlength=nz * nc)
+    for k in np.nonzero(n)[0]:
+        zid, c = int(zone_ids[k // nc]), int(classes[k % nc])
+        bs = bcs = None
+        if with_biomass:
+            # the biomass of a pixel (benefit.np_signal_loaded): density x signal / reference
+            # signal where both are known, the plot calibration for calibrated classes, else
+            # the class density; summed per group from the group's signal sum (d and the
+            # reference are constant in a class). A class without density adds nothing.
+            d = dens.get(c, np.nan)
+            d0 = d if np.isfinite(d) else 0.0
+            r = sref.get(c)
+            unknown = n[k] - sp[k]                  # pixels without a signal this year
+            if c in cal:
+                bs = float(cal_sum[c][k]) if c in cal_sum else 0.0
+                bs += d0 * unknown
+            elif r is not None and np.isfinite(r) and r > 0:
+                bs = d0 / r * ss[k] + d0 * unknown
+            else:
+                bs = d0 * n[k]
+            bcs = d0 * n[k]
+        out.append((zid, int(y), c, int(n[k]), int(sp[k]), float(ss[k]),
+                    None if bs is None else float(bs), None if bcs is None else float(bcs)))
 return out
 $$;
 comment on function raster.np_signal_stocks(bytea, bytea[], integer[], bytea[], integer[],

@@ -133,7 +133,7 @@ create or replace function raster.np_water_yield(
     codes integer[], kc double precision[], root_depth double precision[],
     lulc_veg double precision[], runoff_coefficient double precision[],
     zhang_z double precision default 5)
-returns bytea language plpython3u immutable as $$
+returns bytea language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
 if 'ecorest_svc_grade' not in GD:
     plpy.execute('select raster.np_services_loaded()')
@@ -208,7 +208,7 @@ create or replace function raster.np_wind_erosion(
     ndvi_soil double precision, ndvi_veg double precision,
     codes integer[], cover_coefficient double precision[],
     z_m double precision default 50)
-returns bytea language plpython3u immutable as $$
+returns bytea language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
 if 'ecorest_svc_grade' not in GD:
     plpy.execute('select raster.np_services_loaded()')
@@ -293,7 +293,7 @@ create or replace function raster.np_sensitivity(
     desert_class_breaks double precision[],
     lithology_breaks double precision[], slope_breaks double precision[],
     rocky_cover_breaks double precision[], rocky_class_breaks double precision[])
-returns bytea language plpython3u immutable as $$
+returns bytea language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
 if 'ecorest_svc_grade' not in GD:
     plpy.execute('select raster.np_services_loaded()')

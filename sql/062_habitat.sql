@@ -27,7 +27,7 @@ create or replace function raster.np_threat_decay(template bytea, tiles bytea[],
                                                   max_dist_m double precision, decay integer,
                                                   scale double precision default 1,
                                                   "offset" double precision default 0)
-returns bytea language plpython3u immutable as $$
+returns bytea language plpython3u immutable parallel safe cost 1000000 as $$
 import math
 import numpy as np
 if 'ecorest_check' not in GD:
@@ -146,7 +146,7 @@ create or replace function raster.np_habitat_quality(
     habitat double precision[], sensitivity double precision[], access bytea default null,
     access_scale double precision default 1, access_offset double precision default 0,
     half_saturation double precision default 0.05, label text default null)
-returns bytea language plpython3u immutable as $$
+returns bytea language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
 if 'ecorest_place' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')

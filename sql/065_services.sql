@@ -9,7 +9,7 @@ create or replace function raster.np_value_histogram(a bytea, band integer,
                                                      lo double precision, hi double precision,
                                                      bins integer)
 returns table (counts bigint[], sums double precision[])
-language plpython3u immutable as $$
+language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
 if 'ecorest_decode' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
@@ -80,7 +80,7 @@ create or replace function raster.np_grade_band(a bytea, band integer,
                                                 breaks double precision[],
                                                 scores double precision[],
                                                 mask bytea default null)
-returns bytea language plpython3u immutable as $$
+returns bytea language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
 if 'ecorest_encode' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
@@ -109,7 +109,7 @@ comment on function raster.np_grade_band(bytea, integer, double precision[],
 -- (its land-cover class is one of `codes`, or any of the `masks` tiles holds a nonzero value
 -- there), 0 elsewhere, nodata where the land cover has no data. 8BUI.
 create or replace function raster.np_constraint_mask(lc bytea, codes integer[], masks bytea[])
-returns bytea language plpython3u immutable as $$
+returns bytea language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
 if 'ecorest_encode' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
@@ -135,7 +135,7 @@ comment on function raster.np_constraint_mask(bytea, integer[], bytea[]) is
 -- A factor tile with the masked pixels (mask tile nonzero) set to nodata; the tile itself
 -- where there is no mask.
 create or replace function raster.np_apply_mask(a bytea, mask bytea)
-returns bytea language plpython3u immutable as $$
+returns bytea language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
 if 'ecorest_encode' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')

@@ -33,3 +33,26 @@
     join {{ source('raster', 'tiles') }} as t on t.catalog_id = s.catalog_id
     group by t.tile_x, t.tile_y
 {%- endmacro %}
+
+{# the same two stacks at one tile position (p: a row with tile_x, tile_y), as lateral
+   subqueries: a model that drives them from int_tile_positions calls its kernel once per
+   position, in parallel workers too. The land-cover stack has n_tiles = 0 where no epoch has a
+   tile there; the signal stack's arrays are null where the signal has none. #}
+{% macro landcover_stack_at(p) -%}
+    select array_agg(t.rast::bytea order by e.epoch_no) as tiles,
+           array_agg(e.epoch_year order by e.epoch_no) as years,
+           count(t.rast) as n_tiles
+    from ({{ observed_landcover_epochs() }}) as e
+    left join {{ source('raster', 'tiles') }} as t
+        on t.catalog_id = e.catalog_id and t.tile_x = {{ p }}.tile_x and t.tile_y = {{ p }}.tile_y
+{%- endmacro %}
+
+{% macro signal_stack_at(p) -%}
+    select array_agg(t.rast::bytea order by s.epoch_date) as tiles,
+           array_agg(s.epoch_year order by s.epoch_date) as years,
+           array_agg(s.scale_factor order by s.epoch_date) as scales,
+           array_agg(s.add_offset order by s.epoch_date) as offsets
+    from {{ ref('int_signal_epochs') }} as s
+    join {{ source('raster', 'tiles') }} as t
+        on t.catalog_id = s.catalog_id and t.tile_x = {{ p }}.tile_x and t.tile_y = {{ p }}.tile_y
+{%- endmacro %}

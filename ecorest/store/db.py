@@ -137,11 +137,14 @@ def downgrade(url: str, revision: str) -> None:
 
 def apply_sql_files(conn) -> int:
     """Run every ``sql/NNN_*.sql`` file on ``conn`` (a DBAPI/psycopg connection)."""
+    from .kernel_sql import inline_loaders
+
     files = assets.sql_files()
+    texts = inline_loaders([path.read_text() for path in files])
     cur = conn.cursor()
-    for path in files:
+    for path, text in zip(files, texts, strict=True):
         log.debug("applying %s", path.name)
-        cur.execute(path.read_text())
+        cur.execute(text)
     return len(files)
 
 

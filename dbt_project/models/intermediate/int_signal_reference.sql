@@ -3,22 +3,18 @@
 -- <= the year, else the first) and all years of the signal (raster.np_signal_stocks, first
 -- pass, over every tile of the region). The anchored rule holds a class's density at this
 -- signal (docs/CARBON.md, "Benefit against matched controls").
-with stacks as (
-    {{ observed_landcover_stacks() }}
-),
-
-signal as (
-    {{ signal_tile_stacks() }}
-),
-
-sums as (
+-- Driven by the tile positions (int_tile_positions), each gathering its stacks in a lateral
+-- query: the kernel runs once per position, in PostgreSQL's parallel workers too.
+with sums as (
     select x.class_code, sum(x.signal_pixels) as signal_pixels, sum(x.signal_sum) as signal_sum
-    from stacks as s
-    join signal as g on g.tile_x = s.tile_x and g.tile_y = s.tile_y
+    from {{ ref('int_tile_positions') }} as p
+    cross join lateral ({{ landcover_stack_at('p') }}) as s
+    cross join lateral ({{ signal_stack_at('p') }}) as g
     cross join lateral raster.np_signal_stocks(null, s.tiles, s.years, g.tiles, g.years,
                                                g.scales, g.offsets,
                                                '{{ var("ndvi_annual_reduce") }}', null, null,
                                                null, null, null, null) as x
+    where s.n_tiles > 0 and g.tiles is not null
     group by x.class_code
 )
 

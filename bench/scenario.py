@@ -1,0 +1,508 @@
+"""The whole assessment of one region, stage by stage, against plain numpy of the same work.
+
+    python -m bench.scenario [--size N] [--workdir DIR] [--dsn URL]
+
+Inputs (generated under the work folder, reused when present; N = 10000 is 10^8 px a layer,
+30 m, UTM 10N): two land-cover epochs (2000, 2010; bench/carbon.py's pair), a 10-epoch NDVI
+series (2011-2020, int16 x 1e-4) on the same grid, a DEM (bench/services.py's ridges and
+valleys), two zone sets (13 districts, 2 halves split on a diagonal), a carbon pool table with
+uncertainties. Everything is loaded into a fresh database (load times reported), then `ecorest
+run` builds every model — carbon stocks and changes, the NDVI trend, slope and the other
+identification factors (six here), weighted overlay, grades, patches, zone scores, the Monte
+Carlo uncertainty — and runs every dbt test; then the same run again (nothing changed).
+
+Per stage: ecorest's seconds (the dbt nodes of the stage, from run_results.json; they overlap
+when dbt runs models in parallel, so the stages add up to more than the wall time), a plain
+numpy/rasterio/scipy baseline of the same computation measured in the same run (each in its own
+process), the ratio and the peak memory. Results are compared where both compute the same
+number (stocks per epoch, NDVI-trend classes, slope-class areas, zone pixel counts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.transform import from_origin
+
+from .carbon import model_timings, second_epoch
+from .identification import numpy_trend
+from .load import ORIGIN, _drop, _landcover, aligned_region_db
+from .memory import server_peak
+
+CELL = 30.0
+YEARS = list(range(2011, 2021))
+#: class -> (IPCC land category, agb, bgb, soc, dead wood t C/ha)
+CLASSES = {53: ("forest_land", 120, 30, 90, 12), 54: ("forest_land", 95, 24, 85, 9),
+           56: ("grassland", 6, 14, 70, 0), 58: ("grassland", 4, 10, 60, 0),
+           60: ("cropland", 5, 1, 45, 0), 67: ("wetlands", 20, 8, 150, 2),
+           85: ("settlements", 2, 0.5, 30, 0), 87: ("other_land", 0, 0, 15, 0)}
+POOLS = ("agb", "bgb", "soc", "dead_wood")
+UNCERTAINTY = {"agb": 30, "bgb": 40, "soc": 50, "dead_wood": 60}    # % (95 % half-width)
+#: dbt node -> stage
+STAGES = (("carbon", ("landcover", "carbon", "density", "trajector", "biomass", "soc_",
+                      "quantity", "stock", "gain_loss", "tier1", "ipcc")),
+          ("NDVI trend", ("ndvi",)),
+          ("slope", ("slope",)),
+          ("factors, overlay, grades", ("factor", "priority", "score_breaks", "ident",
+                                        "transition_severity", "accuracy", "constraint")),
+          ("patches", ("patches",)),
+          ("zone scores", ("zone",)),
+          ("uncertainty", ("uncertainty",)))
+
+
+# ------------------------------------------------------------------------------------------------
+# inputs
+# ------------------------------------------------------------------------------------------------
+
+def _profile(n: int, dtype: str, nodata, count: int = 1) -> dict:
+    return dict(driver="GTiff", width=n, height=n, count=count, dtype=dtype, crs="EPSG:26910",
+                nodata=nodata, tiled=True, blockxsize=512, blockysize=512,
+                transform=from_origin(*ORIGIN, CELL, CELL))
+
+
+def _ndvi_rows(n: int, r0: int, r1: int, band: int, rng) -> np.ndarray:
+    """NDVI x 1e4 of rows r0..r1-1 in year ``band``: a smooth field, a trend that changes sign
+    across the region (-60 ... +60 a year) and noise, so that all five trend classes occur."""
+    r = np.arange(r0, r1, dtype=np.float64)[:, None]
+    c = np.arange(n, dtype=np.float64)[None, :]
+    base = 5000 + 2500 * np.sin(c * 20 / n) * np.cos(r * 15 / n)
+    trend = 60 * np.sin(2 * math.pi * (r + c) / n)
+    return (base + trend * band + rng.normal(0, 250, (r1 - r0, n))).astype(np.int16)
+
+
+def generate(work: Path, n: int) -> dict[str, Path]:
+    from .services import _surface
+
+    work.mkdir(parents=True, exist_ok=True)
+    out = {"lc1": work / f"scn_landcover_{n}.tif", "ndvi": work / f"scn_ndvi_{n}x10.tif",
+           "dem": work / f"scn_dem_{n}.tif"}
+    if not out["lc1"].exists():
+        with rasterio.open(out["lc1"], "w", **_profile(n, "uint8", 255)) as dst:
+            dst.write(_landcover(n, np.random.default_rng(42)), 1)
+    out["lc2"] = second_epoch(out["lc1"])
+    if not out["ndvi"].exists():
+        tmp = out["ndvi"].with_suffix(".part.tif")
+        rng = np.random.default_rng(11)
+        with rasterio.open(tmp, "w", **_profile(n, "int16", -3000, len(YEARS))) as dst:
+            for b, year in enumerate(YEARS):
+                dst.set_band_description(b + 1, f"NDVI_{year}")
+                for r0 in range(0, n, 1024):
+                    r1 = min(n, r0 + 1024)
+                    dst.write(_ndvi_rows(n, r0, r1, b, rng), b + 1,
+                              window=rasterio.windows.Window(0, r0, n, r1 - r0))
+        tmp.rename(out["ndvi"])
+    if not out["dem"].exists():
+        with rasterio.open(out["dem"], "w", **_profile(n, "float32", -9999.0)) as dst:
+            for r0 in range(0, n, 1024):
+                r1 = min(n, r0 + 1024)
+                dst.write(_surface(n, "dem", r0, r1), 1,
+                          window=rasterio.windows.Window(0, r0, n, r1 - r0))
+    out.update(_zones(work, n))
+    out.update(_tables(work))
+    return out
+
+
+def _zones(work: Path, n: int) -> dict[str, Path]:
+    """13 districts (irregular column and row cuts, not on tile borders) and 2 halves split on
+    the diagonal, as GeoJSON in UTM 10N."""
+    x0, y1 = ORIGIN
+    x1, y0 = x0 + n * CELL, y1 - n * CELL
+
+    def fc(features):
+        return {"type": "FeatureCollection",
+                "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::26910"}},
+                "features": [{"type": "Feature", "properties": {"zone_code": code, "name": code},
+                              "geometry": {"type": "Polygon", "coordinates": [ring]}}
+                             for code, ring in features]}
+
+    def box(a, b, c, d):
+        return [[a, b], [c, b], [c, d], [a, d], [a, b]]
+
+    xs = [x0 + f * (x1 - x0) for f in (0, 0.23, 0.51, 0.77, 1)]
+    ys = [y0 + f * (y1 - y0) for f in (0, 0.31, 0.64, 1)]
+    districts = []
+    for i in range(4):
+        for j in range(3):
+            districts.append((f"D{len(districts) + 1:02d}", box(xs[i], ys[j], xs[i + 1],
+                                                                ys[j + 1])))
+    # the twelfth cell split in two: 13 districts
+    code, ring = districts.pop()
+    (a, b), (c, _), _, (_, d), _ = ring
+    mid = (a + c) / 2 + 0.37 * CELL
+    districts += [("D12", box(a, b, mid, d)), ("D13", box(mid, b, c, d))]
+    halves = [("H1", [[x0, y0], [x1, y0], [x1, y1], [x0, y0]]),
+              ("H2", [[x0, y0], [x1, y1], [x0, y1], [x0, y0]])]
+    out = {}
+    for name, feats in (("districts", districts), ("halves", halves)):
+        path = work / f"scn_{name}_{n}.geojson"
+        path.write_text(json.dumps(fc(feats)))
+        out[name] = path
+    return out
+
+
+def _tables(work: Path) -> dict[str, Path]:
+    legend = work / "scn_legend.csv"
+    legend.write_text("class_code,name_en,ipcc_category\n" + "".join(
+        f"{c},class {c},{v[0]}\n" for c, v in CLASSES.items()))
+    pools = work / "scn_pools.csv"
+    pools.write_text("parameter,class_code,pool,value,unit,uncertainty_pct,source\n" + "".join(
+        f"carbon_density,{c},{p},{v[1 + i]},t C/ha,{UNCERTAINTY[p]},bench\n"
+        for c, v in CLASSES.items() for i, p in enumerate(POOLS)))
+    growth = work / "scn_growth.csv"     # land entering a forest class grows at these rates
+    growth.write_text("parameter,class_code,pool,value,unit,uncertainty_pct,source\n" + "".join(
+        f"growth_rate,{c},{p},{g},t C/ha/yr,40,bench\n" for c in (53, 54)
+        for p, g in (("agb", 3.0), ("bgb", 0.8))))
+    return {"legend": legend, "pools": pools, "growth": growth}
+
+
+# ------------------------------------------------------------------------------------------------
+# numpy baselines (each stage in its own process)
+# ------------------------------------------------------------------------------------------------
+
+def _read(path, band=1, rows=None):
+    with rasterio.open(path) as src:
+        window = None if rows is None else rasterio.windows.Window(0, rows[0], src.width,
+                                                                   rows[1] - rows[0])
+        return src.read(band, window=window)
+
+
+def base_carbon(files: dict) -> dict:
+    """Class-pair counts of the two epochs, stocks per epoch and pool."""
+    a, b = _read(files["lc1"]), _read(files["lc2"])
+    valid = (a != 255) & (b != 255)
+    pairs = np.bincount(a[valid].astype(np.int32) * 256 + b[valid], minlength=65536)
+    lut = np.zeros((4, 256))
+    for c, v in CLASSES.items():
+        lut[:, c] = v[1:]
+    ha = CELL * CELL / 1e4
+    first = (lut * np.bincount(a[a != 255], minlength=256)).sum(axis=1) * ha
+    last = (lut * np.bincount(b[b != 255], minlength=256)).sum(axis=1) * ha
+    return {"stock_t": [first.sum(), last.sum()], "pairs": int(pairs.sum())}
+
+
+def base_trend(files: dict) -> dict:
+    """Theil-Sen + Mann-Kendall of the 10 years (bench/identification.py's numpy_trend), in
+    blocks of rows (the whole stack as float64 would need 8 GB)."""
+    years = np.asarray(YEARS, np.float64)
+    classes = np.zeros(8, np.int64)
+    with rasterio.open(files["ndvi"]) as src:
+        n = src.width
+        for r0 in range(0, n, 256):
+            w = rasterio.windows.Window(0, r0, n, min(256, n - r0))
+            raw = src.read(window=w)
+            x = np.where(raw == -3000, np.nan, raw * 1e-4).reshape(len(YEARS), -1)
+            x = np.round(x, 9)
+            slope, s, var, z, p = numpy_trend(x, years)
+            cls = np.full(slope.shape, 3)
+            sig = p < 0.05
+            cls[(slope <= -0.0005) & ~sig] = 2
+            cls[(slope <= -0.0005) & sig] = 1
+            cls[(slope >= 0.0005) & ~sig] = 4
+            cls[(slope >= 0.0005) & sig] = 5
+            classes += np.bincount(cls, minlength=8)
+    return {"trend_classes": classes.tolist()}
+
+
+def horn_slope(dem: np.ndarray, cell: float) -> np.ndarray:
+    z = np.pad(dem.astype(np.float64), 1, mode="edge")
+    a, b, c = z[:-2, :-2], z[:-2, 1:-1], z[:-2, 2:]
+    d, f = z[1:-1, :-2], z[1:-1, 2:]
+    g, h, i = z[2:, :-2], z[2:, 1:-1], z[2:, 2:]
+    dzdx = ((c + 2 * f + i) - (a + 2 * d + g)) / (8 * cell)
+    dzdy = ((g + 2 * h + i) - (a + 2 * b + c)) / (8 * cell)
+    return np.degrees(np.arctan(np.hypot(dzdx, dzdy)))
+
+
+def base_slope(files: dict) -> dict:
+    s = horn_slope(_read(files["dem"]), CELL)
+    cls = np.digitize(s, [5, 15, 25, 35, 45]) + 1
+    return {"slope_classes": np.bincount(cls.ravel(), minlength=7).tolist()}
+
+
+def _factors(files: dict) -> list[np.ndarray]:
+    """Six factor rasters of the same kind as the run's: trend score, transition severity,
+    slope, steep cropland, carbon density, vegetation cover (float32, NaN = no data)."""
+    a, b = _read(files["lc1"]), _read(files["lc2"])
+    ndvi = _read(files["ndvi"], len(YEARS)).astype(np.float32) * 1e-4
+    dens = np.full(256, np.nan, np.float32)
+    for c, v in CLASSES.items():
+        dens[c] = sum(v[1:])
+    slope = horn_slope(_read(files["dem"]), CELL).astype(np.float32)
+    return [np.where(ndvi < 0.3, 1.0, 0.0).astype(np.float32),
+            (dens[a] > dens[b]).astype(np.float32), slope,
+            ((b == 60) & (slope >= 25)).astype(np.float32), dens[b],
+            np.clip((ndvi - 0.1) / 0.7, 0, 1)]
+
+
+def base_overlay(files: dict) -> dict:
+    """Normalise six factors (min-max between percentiles for two), weight them into the
+    degradation and importance scores, grade each in three and apply the priority matrix."""
+    f = _factors(files)
+    t0 = time.perf_counter()
+    grade = _grade(f)
+    return {"seconds_kernel": time.perf_counter() - t0,
+            "grades": np.bincount(grade.ravel(), minlength=6).tolist()}
+
+
+def _grade(f: list[np.ndarray]) -> np.ndarray:
+    def norm(x, lo=None, hi=None):
+        if lo is None:
+            lo, hi = np.nanpercentile(x[::7, ::7], [2, 98])
+        return np.clip((x - lo) / max(hi - lo, 1e-12), 0, 1)
+
+    d = 0.4 * norm(f[0], 0, 1) + 0.3 * norm(f[1], 0, 1) + 0.2 * norm(f[2], 0, 35) \
+        + 0.1 * norm(f[3], 0, 1)
+    i = 0.6 * norm(f[4]) + 0.4 * norm(f[5])
+    dc = np.digitize(d, [1 / 3, 2 / 3]) + 1
+    ic = np.digitize(i, [1 / 3, 2 / 3]) + 1
+    matrix = np.array([5, 5, 3, 5, 3, 2, 4, 2, 1])
+    g = matrix[(ic - 1) * 3 + dc - 1]
+    return np.where(np.isnan(d) | np.isnan(i), 0, g)
+
+
+def base_patches(files: dict) -> dict:
+    """4-connected components of equal grades (scipy.ndimage.label per grade) and their areas,
+    on the baseline's own grade raster."""
+    from scipy import ndimage
+
+    grade = _grade(_factors(files))
+    t0 = time.perf_counter()
+    n = 0
+    for g in range(1, 6):
+        lab, k = ndimage.label(grade == g)
+        np.bincount(lab.ravel())
+        n += k
+    return {"seconds_kernel": time.perf_counter() - t0, "patches": n}
+
+
+def base_zones(files: dict) -> dict:
+    """Both zone sets onto the grid (rasterio.features.rasterize) and per zone the pixel counts
+    of the grades and the sums of the carbon density."""
+    from rasterio import features
+
+    with rasterio.open(files["lc1"]) as src:
+        shape, transform = (src.height, src.width), src.transform
+    f = _factors(files)
+    grade = _grade(f)
+    t0 = time.perf_counter()
+    counts = {}
+    for name in ("districts", "halves"):
+        gj = json.loads(Path(files[name]).read_text())
+        shapes = [(ft["geometry"], k + 1) for k, ft in enumerate(gj["features"])]
+        z = features.rasterize(shapes, out_shape=shape, transform=transform, fill=0,
+                               dtype="int32")
+        np.bincount(z.ravel() * 6 + grade.ravel())
+        np.bincount(z.ravel(), weights=np.nan_to_num(f[4]).ravel())
+        counts[name] = np.bincount(z.ravel())[1:].tolist()
+    return {"seconds_kernel": time.perf_counter() - t0, "zone_pixels": counts}
+
+
+def base_uncertainty(files: dict) -> dict:
+    """Monte Carlo of the region's stock per epoch: 10,000 draws of each class x pool density
+    (normal, the stated 95 % half-width), as the run's carbon_uncertainty does."""
+    a = _read(files["lc1"])
+    counts = np.bincount(a[a != 255], minlength=256)
+    rng = np.random.default_rng(1)
+    total = np.zeros(10_000)
+    for c, v in CLASSES.items():
+        for i, p in enumerate(POOLS):
+            sd = v[1 + i] * UNCERTAINTY[p] / 100 / 1.96
+            total += rng.normal(v[1 + i], sd, 10_000) * counts[c] * 0.09
+    return {"p2.5": float(np.percentile(total, 2.5)), "p97.5": float(np.percentile(total, 97.5))}
+
+
+BASELINES = {"carbon": base_carbon, "NDVI trend": base_trend, "slope": base_slope,
+             "factors, overlay, grades": base_overlay, "patches": base_patches,
+             "zone scores": base_zones, "uncertainty": base_uncertainty}
+
+
+def step_baseline(stage: str, files: dict) -> dict:
+    t0 = time.perf_counter()
+    out = BASELINES[stage](files)
+    out["seconds"] = time.perf_counter() - t0
+    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# ecorest
+# ------------------------------------------------------------------------------------------------
+
+def step_ecorest(files: dict, url: str) -> dict:
+    from ecorest.etl.legends import load_legend
+    from ecorest.etl.params import load_params
+    from ecorest.etl.rasters import load_raster
+    from ecorest.etl.vector_loads import load_zones
+    from ecorest.run import run_assessment
+
+    tmp = Path(tempfile.mkdtemp(prefix="ecorest-bench-scenario-"))
+    name, dburl, conn = aligned_region_db(url, files["lc1"])
+    loads = {}
+    try:
+        t0 = time.perf_counter()
+        load_legend(conn, "bench", files["legend"])
+        load_params(conn, files["pools"], region="bench", name="bench", kind="carbon_pools",
+                    source_text="bench")
+        load_params(conn, files["growth"], region="bench", name="bench_growth",
+                    kind="growth_rates", source_text="bench")
+        for path, epoch in ((files["lc1"], "2000"), (files["lc2"], "2010")):
+            load_raster(conn, "bench", "landcover", path, epoch=epoch, legend="bench",
+                        show_progress=False)
+        loads["land cover (2 epochs)"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        load_raster(conn, "bench", "ndvi", files["ndvi"], epoch_from="band", scale=0.0001,
+                    show_progress=False)
+        loads["NDVI (10 epochs)"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        load_raster(conn, "bench", "dem", files["dem"], epoch="2020", show_progress=False)
+        for zone_set in ("districts", "halves"):
+            load_zones(conn, "bench", files[zone_set], zone_set=zone_set)
+        conn.commit()
+        loads["DEM, 2 zone sets"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        with server_peak(name) as server:
+            run_id = run_assessment(conn, dburl, "bench", work_dir=tmp / "dbt")
+        run_s = time.perf_counter() - t0
+        nodes = model_timings(tmp / "dbt")
+        t0 = time.perf_counter()
+        again = run_assessment(conn, dburl, "bench", work_dir=tmp / "dbt")
+        noop_s = time.perf_counter() - t0
+        assert again == run_id
+        results = _results(conn, run_id)
+        # kernel calls of the run (track_functions = 'pl' on the embedded cluster): a kernel
+        # called more often than there are tiles shows a plan that repeats it
+        results["kernel_calls"] = {f"{s}.{f}": [int(n), round(ms / 1000, 2)] for s, f, n, ms in
+                                   conn.execute("select schemaname, funcname, calls, total_time "
+                                                "from pg_stat_user_functions "
+                                                "order by total_time desc")}
+        results["tiles_per_layer"] = conn.execute(
+            "select max(n) from (select count(*) as n from raster.tiles group by catalog_id) s"
+        ).fetchone()[0]
+        conn.close()
+    finally:
+        _drop(url, name)
+    return {"loads": loads, "run_s": run_s, "noop_s": noop_s, "nodes": nodes,
+            "server_peak_mb": server["peak_mb"],
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **results}
+
+
+def _results(conn, run_id: int) -> dict:
+    stocks = [float(r[0]) for r in conn.execute(
+        "select sum(carbon_t) from marts.carbon_stocks where run_id = %s and zone_set = 'region' "
+        "group by epoch_label order by epoch_label", (run_id,))]
+    trend = conn.execute(
+        "select trend_class, sum(pixels) from marts.ndvi_trends where run_id = %s "
+        "and zone_set = 'region' group by 1 order by 1", (run_id,)).fetchall()
+    zones = conn.execute(
+        "select zone_set, count(*) from marts.zone_scores where run_id = %s group by 1 "
+        "order by 1", (run_id,)).fetchall()
+    patches = conn.execute("select count(*) from marts.restoration_patches where run_id = %s",
+                           (run_id,)).fetchone()[0]
+    return {"stock_t": stocks, "trend_classes": {int(c): int(n) for c, n in trend if c},
+            "zones": {z: n for z, n in zones}, "patches": patches}
+
+
+def stage_of(node: str) -> str:
+    if node.startswith(("assert_", "not_null", "unique", "accepted", "relationships",
+                        "interval_", "dbt_utils")) or "__" in node and not node.startswith(
+                            ("stg_", "int_")):
+        return "dbt tests"
+    for stage, keys in STAGES:
+        if any(k in node for k in keys):
+            return stage
+    return "other models"
+
+
+# ------------------------------------------------------------------------------------------------
+
+def child(step: str, **kwargs) -> dict:
+    cmd = [sys.executable, "-m", "bench.scenario", step, json.dumps(kwargs, default=str)]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy(),
+                         check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"benchmark step {step} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench.scenario", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", type=int, default=10_000, help="Edge length in pixels.")
+    ap.add_argument("--workdir", default=None, help="Where to write the generated inputs.")
+    ap.add_argument("--dsn", default=os.environ.get("ECOREST_DATABASE_URL"),
+                    help="Server to use (default: an embedded cluster under .ecorest-bench/).")
+    ap.add_argument("--skip-baselines", action="store_true",
+                    help="Only the ecorest side (a quick look).")
+    args = ap.parse_args(argv)
+    from .load import bench_cluster_url
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="ecorest-bench-"))
+    n = args.size
+    t0 = time.monotonic()
+    files = {k: str(v) for k, v in generate(work, n).items()}
+    print(f"scenario {n}² ({n * n / 1e6:.0f} Mpx a layer): inputs ready in "
+          f"{time.monotonic() - t0:.0f} s under {work}; load average "
+          f"{os.getloadavg()[0]:.1f}", flush=True)
+    url = args.dsn or bench_cluster_url()
+    ours = child("ecorest", files=files, url=url)
+    base = {} if args.skip_baselines else {s: child("baseline", stage=s, files=files)
+                                           for s in BASELINES}
+    report(n, ours, base)
+
+
+def report(n: int, ours: dict, base: dict) -> None:
+    for what, s in ours["loads"].items():
+        print(f"  load {what:30} {s:8.1f} s")
+    stages: dict[str, float] = {}
+    for node, s in ours["nodes"].items():
+        stages[stage_of(node)] = stages.get(stage_of(node), 0.0) + s
+    print(f"\n  {'stage':28} {'ecorest s':>10} {'numpy s':>9} {'ratio':>6} {'numpy MB':>9}")
+    def cell(x, width: int, digits: int = 1) -> str:
+        return f"{x:{width}.{digits}f}" if isinstance(x, (int, float)) else f"{'-':>{width}}"
+
+    for stage in [s for s, _ in STAGES] + ["other models", "dbt tests"]:
+        b = base.get(stage, {})
+        ours_s = stages.get(stage, 0.0)
+        bs = b.get("seconds")
+        print(f"  {stage:28} {ours_s:10.1f} {cell(bs, 9)} "
+              f"{cell(ours_s / bs if bs else None, 6, 2)} {cell(b.get('peak_mb'), 9, 0)}")
+    total_base = sum(b["seconds"] for b in base.values())
+    print(f"  {'whole ecorest run (wall)':28} {ours['run_s']:10.1f} "
+          f"{cell(total_base if base else None, 9)} "
+          f"{cell(ours['run_s'] / total_base if base else None, 6, 2)}")
+    print(f"  ecorest run again, nothing changed: {ours['noop_s']:.2f} s; peak memory: one "
+          f"server process {ours['server_peak_mb']:.0f} MB, the run's client "
+          f"{ours['peak_mb']:.0f} MB; load average now {os.getloadavg()[0]:.1f}")
+    slow = sorted(ours["nodes"].items(), key=lambda kv: -kv[1])[:10]
+    print("  slowest dbt nodes (s): " + ", ".join(f"{k} {v:.1f}" for k, v in slow))
+    calls = ours.get("kernel_calls") or {}
+    if calls:
+        print(f"  kernel calls (calls, s; {ours['tiles_per_layer']} tiles a layer): " + ", ".join(
+            f"{k.split('.')[-1]} {n} {t:.1f}" for k, (n, t) in list(calls.items())[:12]))
+    if base:
+        st = base["carbon"]["stock_t"]
+        print(f"  stocks per epoch, ecorest {[round(x) for x in ours['stock_t']]} vs numpy "
+              f"{[round(x) for x in st]}")
+        print(f"  NDVI trend classes, ecorest {ours['trend_classes']} vs numpy "
+              f"{dict(enumerate(base['NDVI trend']['trend_classes']))}")
+    print(json.dumps({"ours": ours, "base": base}, default=str), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] in ("baseline", "ecorest"):
+        step, kw = sys.argv[1], json.loads(sys.argv[2])
+        fn = step_baseline if step == "baseline" else step_ecorest
+        print(json.dumps(fn(**kw), default=float))
+    else:
+        main()

@@ -1,0 +1,10 @@
+-- every tile position at which a layer the run pinned has a tile: the driving table of the
+-- per-tile models (a table, not a query, so that PostgreSQL can share its rows among parallel
+-- workers, each gathering the tiles of its positions and calling the kernels on them)
+select distinct t.tile_x, t.tile_y
+from {{ source('raster', 'catalog') }} as c
+join {{ source('etl', 'assessment_runs') }} as a
+    on a.run_id = {{ var('run_id') }} and c.catalog_id = any(a.input_catalog_ids)
+join {{ source('raster', 'tiles') }} as t on t.catalog_id = c.catalog_id
+where c.region_id = {{ var('region_id') }}
+order by t.tile_y, t.tile_x
