@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +18,34 @@ from rasterio.transform import from_origin
 from ecorest import samples
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def testing_home() -> Path:
+    """The test home: the embedded cluster, the derived demo files, lock files."""
+    return Path(os.environ.get("ECOREST_TEST_HOME", ROOT / ".ecorest-test")).resolve()
+
+
+@contextmanager
+def file_lock(name: str) -> Iterator[None]:
+    """An exclusive lock between the processes of a test run (pytest-xdist's workers): a lock
+    file in the test home."""
+    home = testing_home()
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / f"{name}.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 #: the public sample data (ECOREST_SAMPLE_DATA, else ../shared/data beside the checkout)
 SAMPLE = samples.locate()
 WILLAMETTE = SAMPLE / "invest_willamette"
-#: the demo's derived files, made by the project's code for this test session
-DERIVED = samples.derive(SAMPLE, Path(os.environ.get("ECOREST_TEST_HOME", ROOT / ".ecorest-test"))
-                         / "derived")
+#: the demo's derived files, made by the project's code for this test session (one process at
+#: a time: files being rewritten are not read half-written)
+with file_lock("derived"):
+    DERIVED = samples.derive(SAMPLE, testing_home() / "derived")
 
 #: tables whose content a failed load must leave untouched
 DATA_TABLES = (

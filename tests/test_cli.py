@@ -51,6 +51,7 @@ def test_status_says_when_schema_is_behind(empty_db_url: str) -> None:
     assert "behind" in result.output and "ecorest db migrate" in result.output
 
 
+@pytest.mark.xdist_group("migrations")  # beside no other migration (cluster-wide roles)
 def test_migrate_then_status_up_to_date(empty_db_url: str) -> None:
     runner = CliRunner()
     assert runner.invoke(cli, ["--dsn", empty_db_url, "db", "migrate"]).exit_code == 0

@@ -12,6 +12,9 @@ from ecorest.store import db as dbmod
 from ecorest.store.models import metadata
 from helpers import ROOT
 
+#: migrations change cluster-wide roles: one pytest-xdist worker runs them all, one by one
+pytestmark = pytest.mark.xdist_group("migrations")
+
 LOADED_TABLES = {
     "registry": {"regions", "legends", "legend_classes", "zones", "projects", "project_measures",
                  "survey_plots", "plot_measurements", "plot_trees", "plot_soil_layers",
