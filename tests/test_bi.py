@@ -15,18 +15,21 @@ from ecorest.run import run_assessment
 from helpers import ROOT
 
 
-@pytest.fixture
-def one_run(db_url: str, tmp_path: Path):
-    """Region 'tiny' (forest turning half to grassland) with one succeeded run."""
+def tiny_run(conn: psycopg.Connection, db_url: str, tmp: Path) -> int:
+    """Region 'tiny' (forest turning half to grassland) with one succeeded run; its id."""
     t2 = np.full((64, 64), 1)
     t2[:, 32:] = 2
-    conn = psycopg.connect(db_url)
-    tiny_region(conn, tmp_path, {"2000": np.full((64, 64), 1), "2010": t2},
+    tiny_region(conn, tmp, {"2000": np.full((64, 64), 1), "2010": t2},
                 "class_code,name_en,ipcc_category\n1,forest,forest_land\n2,grassland,grassland\n",
                 "lucode,C_above,C_below,C_soil,C_dead\n1,100,0,50,0\n2,10,0,80,0\n")
-    first = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt")
-    yield conn, first, db_url, tmp_path
-    conn.close()
+    return run_assessment(conn, db_url, "tiny", work_dir=tmp / "dbt")
+
+
+@pytest.fixture
+def one_run(prebuilt, tmp_path: Path):
+    """tiny_run (built once per test run), in a database of the test's own."""
+    with prebuilt("bi_tiny", tiny_run) as (url, first), psycopg.connect(url) as conn:
+        yield conn, first, url, tmp_path
 
 
 @pytest.fixture

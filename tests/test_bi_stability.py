@@ -13,7 +13,7 @@ import numpy as np
 import psycopg
 import pytest
 from psycopg import sql
-from test_run_isolation import forest_to_grass, small_region
+from test_run_isolation import alpha_run
 
 from ecorest.errors import RunError
 from ecorest.etl.rasters import load_raster
@@ -96,13 +96,11 @@ def bi_state(conn: psycopg.Connection) -> dict[str, tuple]:
 
 
 @pytest.fixture
-def alpha(db_url: str, tmp_path: Path):
-    """Region alpha (forest turning half to grassland) with one succeeded run."""
-    conn = psycopg.connect(db_url)
-    small_region(conn, tmp_path, "alpha", forest_to_grass(0.5))
-    first = run_assessment(conn, db_url, "alpha", work_dir=tmp_path / "dbt")
-    yield conn, first, db_url, tmp_path
-    conn.close()
+def alpha(prebuilt, tmp_path: Path):
+    """Region alpha (forest turning half to grassland) with one succeeded run (built once per
+    test run), in a database of the test's own."""
+    with prebuilt("alpha", alpha_run) as (db_url, first), psycopg.connect(db_url) as conn:
+        yield conn, first, db_url, tmp_path
 
 
 def test_readers_see_the_previous_run_then_the_new_one_never_an_error(alpha) -> None:

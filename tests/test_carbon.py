@@ -35,28 +35,34 @@ def numpy_stocks(path: Path, table: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+def willamette(conn: psycopg.Connection, db_url: str, tmp: Path) -> int:
+    """The Willamette sample (InVEST's carbon inputs, 2020 and the 2050 scenario, its
+    watersheds as zones) with one succeeded run; returns the run id."""
+    create_region(conn, "willamette", DERIVED / "willamette_region.geojson",
+                  align_to=str(WILLAMETTE / "lulc_samp_cur.tif"), allow_non_equal_area=True)
+    load_legend(conn, "willamette", DERIVED / "willamette_legend.csv")
+    for name, epoch in (("lulc_samp_cur.tif", "2020"), ("lulc_samp_fut.tif", "2050")):
+        load_raster(conn, "willamette", "landcover", WILLAMETTE / name, epoch=epoch,
+                    scenario=True, legend="willamette", show_progress=False)
+    load_params(conn, WILLAMETTE / "carbon_pools_willamette.csv", name="pools",
+                kind="carbon_pools", source_text="InVEST sample data")
+    # the scenario turns hybrid poplar (66, cropland) into conifer woodlot (95, forest
+    # land): entered forest needs a growth rate. A test rate fast enough to reach the
+    # class density (275 t C/ha above ground) within the 30 years, so that the stocks
+    # can be compared with InVEST's (which credits it at once)
+    rates = tmp / "growth.csv"
+    rates.write_text("parameter,class_code,pool,value,unit\n"
+                     "growth_rate,95,agb,10,t C/ha/yr\n")
+    load_params(conn, rates, name="growth", kind="growth_rates", source_text="test")
+    load_zones_ws(conn)
+    return run_assessment(conn, db_url, "willamette", work_dir=tmp / "dbt")
+
+
 @pytest.fixture
-def willamette_run(db_url: str, tmp_path: Path):
-    with psycopg.connect(db_url) as conn:
-        create_region(conn, "willamette", DERIVED / "willamette_region.geojson",
-                      align_to=str(WILLAMETTE / "lulc_samp_cur.tif"), allow_non_equal_area=True)
-        load_legend(conn, "willamette", DERIVED / "willamette_legend.csv")
-        for name, epoch in (("lulc_samp_cur.tif", "2020"), ("lulc_samp_fut.tif", "2050")):
-            load_raster(conn, "willamette", "landcover", WILLAMETTE / name, epoch=epoch,
-                        scenario=True, legend="willamette", show_progress=False)
-        load_params(conn, WILLAMETTE / "carbon_pools_willamette.csv", name="pools",
-                    kind="carbon_pools", source_text="InVEST sample data")
-        # the scenario turns hybrid poplar (66, cropland) into conifer woodlot (95, forest
-        # land): entered forest needs a growth rate. A test rate fast enough to reach the
-        # class density (275 t C/ha above ground) within the 30 years, so that the stocks
-        # can be compared with InVEST's (which credits it at once)
-        rates = tmp_path / "growth.csv"
-        rates.write_text("parameter,class_code,pool,value,unit\n"
-                         "growth_rate,95,agb,10,t C/ha/yr\n")
-        load_params(conn, rates, name="growth", kind="growth_rates", source_text="test")
-        load_zones_ws(conn)
-        run_id = run_assessment(conn, db_url, "willamette", work_dir=tmp_path / "dbt")
-        yield conn, run_id, db_url
+def willamette_run(prebuilt):
+    """The Willamette run (built once per test run), in a database of the test's own."""
+    with prebuilt("willamette", willamette) as (url, run_id), psycopg.connect(url) as conn:
+        yield conn, run_id, url
 
 
 def load_zones_ws(conn) -> None:

@@ -24,33 +24,40 @@ from ecorest.run import run_assessment
 from helpers import square_project, write_raster
 
 
-@pytest.fixture
-def exported(db_url: str, tmp_path: Path):
+def export_region(conn: psycopg.Connection, db_url: str, tmp: Path):
     """Region 'tiny' (64 x 64 px at 30 m: forest turning half to grassland), an erosion factor
-    on its southern half, one project started 2001-01-01; one run, exported."""
+    on its southern half, one project started 2001-01-01; one run, exported: (run id, files by
+    name)."""
     t2 = np.full((64, 64), 1)
     t2[:, 32:] = 2
-    conn = psycopg.connect(db_url)
-    tiny_region(conn, tmp_path, {"2000": np.full((64, 64), 1), "2010": t2},
+    tiny_region(conn, tmp, {"2000": np.full((64, 64), 1), "2010": t2},
                 "class_code,name_en,name_zh,ipcc_category\n1,forest,森林,forest_land\n"
                 "2,grassland,草地,grassland\n",
                 "lucode,C_above,C_below,C_soil,C_dead\n1,100,0,50,0\n2,10,0,80,0\n")
     erosion = np.zeros((64, 64), np.float32)
     erosion[32:, :] = 10
     load_raster(conn, "tiny", "factor_erosion",
-                write_raster(tmp_path / "erosion.tif", erosion, nodata=-9999),
+                write_raster(tmp / "erosion.tif", erosion, nodata=-9999),
                 epoch="2010", show_progress=False)
-    (tmp_path / "w.csv").write_text("parameter,stratum,value,unit\n"
-                                    "degradation_weight,factor_erosion,1,1\n")
+    (tmp / "w.csv").write_text("parameter,stratum,value,unit\n"
+                               "degradation_weight,factor_erosion,1,1\n")
     from ecorest.etl.params import load_params
     from ecorest.etl.vector_loads import load_projects
 
-    load_params(conn, tmp_path / "w.csv", name="w", kind="weights", source_text="test")
-    load_projects(conn, "tiny", square_project(tmp_path, "2001-01-01"))
-    run_id = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt")
-    files = export_run(conn, "tiny", tmp_path / "out")
-    yield conn, run_id, {f.name: f for f in files}, db_url
-    conn.close()
+    load_params(conn, tmp / "w.csv", name="w", kind="weights", source_text="test")
+    load_projects(conn, "tiny", square_project(tmp, "2001-01-01"))
+    run_id = run_assessment(conn, db_url, "tiny", work_dir=tmp / "dbt")
+    files = export_run(conn, "tiny", tmp / "out")
+    return run_id, {f.name: f for f in files}
+
+
+@pytest.fixture
+def exported(prebuilt):
+    """export_region (built once per test run, its files shared), in a database of the test's
+    own: (connection, run id, files by name, database URL)."""
+    with prebuilt("exported", export_region) as (url, (run_id, files)), \
+            psycopg.connect(url) as conn:
+        yield conn, run_id, files, url
 
 
 def test_geotiffs_are_cogs_cropped_to_the_region_with_colours_and_provenance(exported) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import psycopg
-from test_run_isolation import forest_to_grass, small_region, stocks
+import pytest
+from test_run_isolation import alpha_run, forest_to_grass, small_region, stocks
 
 from ecorest.etl.rasters import load_raster
 from ecorest.report.export import export_run
@@ -59,14 +60,14 @@ def test_a_dem_loaded_after_the_run_started_is_not_read(db_url: str, tmp_path: P
         assert float(steep[0][3]) > 30
 
 
+@pytest.mark.xdist_group("prebuilt_alpha")  # with the other tests starting from alpha
 def test_a_layer_replaced_while_the_run_computes_never_changes_its_numbers(
-        db_url: str, tmp_path: Path) -> None:
+        prebuilt, tmp_path: Path) -> None:
     """A corrected 2010 land cover replaces the one the run recorded, after the run started:
     the run computes with the recorded layer (the loader keeps the tiles a recorded run uses;
     were they gone, the run would fail naming them: see inputs_gone below)."""
-    with psycopg.connect(db_url) as conn:
-        small_region(conn, tmp_path, "alpha", forest_to_grass(0.5))
-        reference = run_assessment(conn, db_url, "alpha", work_dir=tmp_path / "dbt")
+    # region alpha and its reference run (built once per test run) in a database of its own
+    with prebuilt("alpha", alpha_run) as (db_url, reference), psycopg.connect(db_url) as conn:
         expected = stocks(conn, reference)
         region_id, edition, param_ids, options = conn.execute(
             "select region_id, ipcc_edition, parameter_set_ids, options "
@@ -85,11 +86,11 @@ def test_a_layer_replaced_while_the_run_computes_never_changes_its_numbers(
         assert later > run_id and stocks(conn, later) != expected
 
 
-def test_export_of_a_run_whose_layer_was_replaced_names_what_is_gone(db_url: str,
+@pytest.mark.xdist_group("prebuilt_alpha")
+def test_export_of_a_run_whose_layer_was_replaced_names_what_is_gone(prebuilt,
                                                                      tmp_path: Path) -> None:
-    with psycopg.connect(db_url) as conn:
-        small_region(conn, tmp_path, "alpha", forest_to_grass(0.5))
-        run_id = run_assessment(conn, db_url, "alpha", work_dir=tmp_path / "dbt")
+    # region alpha and its run (built once per test run) in a database of its own
+    with prebuilt("alpha", alpha_run) as (db_url, run_id), psycopg.connect(db_url) as conn:
         complete = export_run(conn, "alpha", tmp_path / "before", run_id=run_id,
                               formats=("tif",))
         assert {f"alpha_run{run_id}_carbon_density_2000.tif",

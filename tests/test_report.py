@@ -19,32 +19,39 @@ from ecorest.run import run_assessment
 from helpers import write_raster
 
 
-@pytest.fixture
-def reported(db_url: str, tmp_path: Path):
+def report_region(conn: psycopg.Connection, db_url: str, tmp: Path):
     """A small region with carbon (forest turning half to grassland) and identification
-    (an erosion factor and the carbon density), reported in both languages and exported."""
+    (an erosion factor and the carbon density), reported in both languages and exported:
+    (run id, report files, export files)."""
     t2 = np.full((64, 64), 1)
     t2[:, 32:] = 2
-    conn = psycopg.connect(db_url)
-    tiny_region(conn, tmp_path, {"2000": np.full((64, 64), 1), "2010": t2},
+    tiny_region(conn, tmp, {"2000": np.full((64, 64), 1), "2010": t2},
                 "class_code,name_en,name_zh,ipcc_category\n1,forest,森林,forest_land\n"
                 "2,grassland,草地,grassland\n",
                 "lucode,C_above,C_below,C_soil,C_dead\n1,100,0,50,0\n2,10,0,80,0\n")
     erosion = np.zeros((64, 64), np.float32)
     erosion[32:, :] = 10
-    e = write_raster(tmp_path / "erosion.tif", erosion, nodata=-9999)
+    e = write_raster(tmp / "erosion.tif", erosion, nodata=-9999)
     load_raster(conn, "tiny", "factor_erosion", e, epoch="2010", show_progress=False)
-    (tmp_path / "w.csv").write_text("parameter,stratum,value,unit\n"
-                                    "degradation_weight,factor_erosion,1,1\n")
+    (tmp / "w.csv").write_text("parameter,stratum,value,unit\n"
+                               "degradation_weight,factor_erosion,1,1\n")
     from ecorest.etl.params import load_params
 
-    load_params(conn, tmp_path / "w.csv", name="w", kind="weights", source_text="test")
-    run_id = run_assessment(conn, db_url, "tiny", work_dir=tmp_path / "dbt")
-    out = tmp_path / "out"
+    load_params(conn, tmp / "w.csv", name="w", kind="weights", source_text="test")
+    run_id = run_assessment(conn, db_url, "tiny", work_dir=tmp / "dbt")
+    out = tmp / "out"
     files = make_report(conn, "tiny", out)
     exports = export_run(conn, "tiny", out / "exports")
-    yield conn, run_id, files, exports
-    conn.close()
+    return run_id, files, exports
+
+
+@pytest.fixture
+def reported(prebuilt):
+    """report_region (built once per test run, its files shared), in a database of the test's
+    own: (connection, run id, report files, export files)."""
+    with prebuilt("reported", report_region) as (url, (run_id, files, exports)), \
+            psycopg.connect(url) as conn:
+        yield conn, run_id, files, exports
 
 
 def pdf_text(path: Path) -> str:

@@ -54,6 +54,13 @@ def forest_to_grass(share: float) -> dict[str, np.ndarray]:
     return {"2000": np.full((64, 64), 1), "2010": t2}
 
 
+def alpha_run(conn: psycopg.Connection, db_url: str, tmp: Path) -> int:
+    """Region alpha (forest turning half to grassland) with one succeeded run; its id (the
+    builder of the fixture ``prebuilt`` for the tests that start from it)."""
+    small_region(conn, tmp, "alpha", forest_to_grass(0.5))
+    return run_assessment(conn, db_url, "alpha", work_dir=tmp / "dbt")
+
+
 def stocks(conn: psycopg.Connection, run_id: int) -> list[tuple]:
     """A run's region-wide stocks per epoch, class and pool (t C, rounded)."""
     rows = conn.execute(
