@@ -4,9 +4,11 @@
                                          10 x 5000² NDVI stack)
     python -m bench --scale 0.25         the same at a quarter of the edge length (quick look)
     python -m bench --tile-sizes 128,256,512   also compare tile sizes
-    python -m bench --parts identification     only some parts (load, carbon, identification,
-                                         services: the service kernels, bench/services.py;
-                                         scaleout: one server vs data nodes, bench/scaleout.py)
+    python -m bench --parts identification     only some parts (scenario: the whole assessment
+                                         stage by stage, bench/scenario.py; load, carbon,
+                                         identification, services: the service kernels,
+                                         bench/services.py; scaleout: one server vs data
+                                         nodes, bench/scaleout.py)
 
 Each measured step runs in a fresh child process, which reports its wall time and its peak
 resident memory; the baseline is rasterio's own read + warp of the same file onto the same grid.
@@ -43,8 +45,8 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0,
                     help="Edge-length factor of the generated rasters (1.0 = full size).")
     ap.add_argument("--tile-sizes", default="256", help="Comma-separated tile sizes to try.")
-    ap.add_argument("--parts", default="load,carbon,identification",
-                    help="Comma-separated parts to run: load, carbon, identification, "
+    ap.add_argument("--parts", default="scenario,load,carbon,identification",
+                    help="Comma-separated parts to run: scenario, load, carbon, identification, "
                          "services, scaleout (the last two not run by default).")
     ap.add_argument("--workdir", default=None, help="Where to write the generated rasters.")
     ap.add_argument("--dsn", default=os.environ.get("ECOREST_DATABASE_URL"),
@@ -78,6 +80,9 @@ def main() -> None:
         print("ratio = ecorest load (validate + warp + tile + COPY, committed) / rasterio read "
               "+ warp of the same file onto the same grid; peak MB = the loading process's "
               "maximum resident memory")
+    if "scenario" in parts:             # bench/scenario.py (its own generated inputs)
+        from . import scenario
+        scenario.main(["--size", str(n_lc), "--workdir", str(work / "scenario"), "--dsn", url])
     if "carbon" in parts:
         carbon(files, url, n_lc)
     if "identification" in parts:

@@ -269,6 +269,68 @@ $$;
 comment on function raster.burn_tiles(bigint, integer[], geometry[]) is
   'Polygons burnt (by code) onto the grid of the tiles of a catalog entry';
 
+-- The tiles of several catalog entries at one tile position, in the order of p_ids (null where
+-- an entry has no tile there): the stack a per-position kernel reads. One row, or none when
+-- fewer than p_min tiles are there (with p_years: fewer than p_min distinct years among them).
+-- A set-returning function called laterally, rather than a lateral subquery with array_agg:
+-- PostgreSQL keeps a lateral subquery that aggregates over the outer row out of parallel
+-- workers, a parallel-safe function it does not, and the stack is read once per position.
+create or replace function raster.tile_stack(p_ids bigint[], p_x integer, p_y integer,
+                                             p_years integer[] default null,
+                                             p_min integer default 1)
+returns setof bytea[] language plpgsql stable parallel safe rows 1 as $$
+declare
+  r bytea[];
+begin
+  r := array(select t.rast::bytea
+               from unnest(p_ids) with ordinality as c(id, k)
+               left join raster.tiles as t
+                 on t.catalog_id = c.id and t.tile_x = p_x and t.tile_y = p_y
+              order by c.k);
+  if (case when p_years is null
+           then (select count(*) from unnest(r) as u(t) where t is not null)
+           else (select count(distinct y) from unnest(r, p_years) as u(t, y)
+                  where t is not null) end) >= p_min then
+    return next r;
+  end if;
+end $$;
+comment on function raster.tile_stack(bigint[], integer, integer, integer[], integer) is
+  'Tiles of the catalog entries p_ids at one tile position, in their order (null: no tile)';
+
+-- The (up to 8) tiles around one tile position of a catalog entry: a border for the kernels
+-- that look one pixel beyond their tile (slope).
+create or replace function raster.neighbour_tiles(p_id bigint, p_x integer, p_y integer)
+returns bytea[] language plpgsql stable parallel safe as $$
+begin
+  return array(select n.rast::bytea from raster.tiles as n
+                where n.catalog_id = p_id
+                  and n.tile_x between p_x - 1 and p_x + 1
+                  and n.tile_y between p_y - 1 and p_y + 1
+                  and (n.tile_x, n.tile_y) <> (p_x, p_y));
+end $$;
+comment on function raster.neighbour_tiles(bigint, integer, integer) is
+  'The tiles of a catalog entry around one tile position (its 8 neighbours that exist)';
+
+-- The same for a table of named tiles (columns factor, tile_x, tile_y, rast), e.g. a model's
+-- factor tiles: the tiles of p_names at one position, in their order, null where missing; no
+-- row when none is there.
+create or replace function raster.named_tile_stack(p_table regclass, p_names text[],
+                                                   p_x integer, p_y integer)
+returns setof bytea[] language plpgsql stable parallel safe rows 1 as $$
+declare
+  r bytea[];
+begin
+  execute format('select array(select f.rast::bytea from unnest($1) with ordinality as u(name, k) '
+                 'left join %s as f on f.factor = u.name and f.tile_x = $2 and f.tile_y = $3 '
+                 'order by u.k)', p_table)
+    into r using p_names, p_x, p_y;
+  if exists (select 1 from unnest(r) as u(t) where t is not null) then
+    return next r;
+  end if;
+end $$;
+comment on function raster.named_tile_stack(regclass, text[], integer, integer) is
+  'Tiles of the named factors of a table at one tile position, in their order (null: none)';
+
 -- Zone ids of one region's zone set on the tiles of a reference catalog entry.
 create or replace function raster.zone_tiles(p_catalog_id bigint, p_zone_set text)
 returns table (tile_x integer, tile_y integer, rast raster)

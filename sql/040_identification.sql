@@ -34,6 +34,12 @@ if 'ecorest_check' not in GD:
 decode, encode, check = GD['ecorest_decode'], GD['ecorest_encode'], GD['ecorest_check']
 if reduce not in ('max', 'mean'):
     plpy.error('annual reduction must be max or mean, not %r' % reduce)
+# epochs without a tile at this position (null, as raster.tile_stack gives them) are left out
+# with their years, as if not given
+global tiles, years, scales, offsets
+keep = [k for k, t in enumerate(tiles or []) if t is not None]
+tiles, years = [tiles[k] for k in keep], [years[k] for k in keep]
+scales, offsets = [scales[k] for k in keep], [offsets[k] for k in keep]
 if 'ecorest_trend_pg' not in GD:
     # PostgreSQL's own functions, for a call inside a parallel query (which refuses SPI)
     import ctypes

@@ -35,7 +35,9 @@ def signal_stack(shape, g, sig, sig_years, scales, offsets, reduce):
                   for t, ty, sc, of in zip(sig or [], sig_years or [], scales or [],
                                            offsets or [])
                   if ty == y and t is not None]
-        if layers:
+        if len(layers) == 1:
+            out[..., j] = layers[0]                 # one epoch that year: its values
+        elif layers:
             stack = np.stack(layers)
             if not np.isnan(stack).all():
                 with np.errstate(all='ignore'):
@@ -536,6 +538,13 @@ import numpy as np
 if 'ecorest_biomass' not in GD:
     plpy.execute('select benefit.np_signal_loaded()')
 decode, place = GD['ecorest_decode'], GD['ecorest_place']
+# signal epochs without a tile at this position (null, as raster.tile_stack gives them) are
+# left out with their years, as if not given
+global sig, sig_years, sig_scales, sig_offsets
+keep = [k for k, t in enumerate(sig or []) if t is not None]
+sig, sig_years = [sig[k] for k in keep], [sig_years[k] for k in keep]
+sig_scales = [sig_scales[k] for k in keep] if sig_scales is not None else None
+sig_offsets = [sig_offsets[k] for k in keep] if sig_offsets is not None else None
 ref = next((t for t in (lc or []) if t is not None), None)
 if ref is None or not sig_years:
     return []
@@ -551,30 +560,48 @@ valid = CY >= 0
 if not valid.any():
     return []
 # groups (zone, class) as compact indices, counted with bincount per year
-zone_ids = np.unique(zone)
-classes = np.unique(CY[valid])
+
+def present(a):
+    # the distinct values of an integer array (a bincount when they are small and >= 0)
+    lo, hi = int(a.min()), int(a.max())
+    if lo >= 0 and hi < (1 << 20):
+        return np.nonzero(np.bincount(a.ravel(), minlength=1))[0]
+    return np.unique(a)
+
+def index_of(values, a):
+    # the position of every element of a in the sorted array values (all present)
+    if len(values) and values[0] >= 0 and values[-1] < (1 << 20):
+        lut = np.zeros(int(values[-1]) + 1, np.int64)
+        lut[values] = np.arange(len(values))
+        return lut[a]
+    return np.searchsorted(values, a)
+
+zone = zone.astype(np.int64)
+zone_ids = present(zone)
+classes = present(CY[valid])
 nz, nc = len(zone_ids), len(classes)
-zi = np.searchsorted(zone_ids, zone)
-ci = np.searchsorted(classes, np.where(valid, CY, classes[0]))
+dump = nz * nc                                  # the group of invalid pixels, dropped
+zone_base = (index_of(zone_ids, zone) * nc).ravel()
+ci = index_of(classes, np.where(valid, CY, classes[0]))
 out = []
 for j, y in enumerate(years):
-    ok = valid[..., j]
-    if not ok.any():
+    okj = valid[..., j].ravel()
+    if not okj.any():
         continue
-    grp = zi[ok] * nc + ci[..., j][ok]
-    s = S[..., j][ok]
-    fin = np.isfinite(s)
-    n = np.bincount(grp, minlength=nz * nc)
-    sp = np.bincount(grp, weights=fin.astype(float), minlength=nz * nc)
-    ss = np.bincount(grp, weights=np.where(fin, s, 0.0), minlength=nz * nc)
+    grp = np.where(okj, zone_base + ci[..., j].ravel(), dump)
+    s = np.ascontiguousarray(S[..., j]).ravel()
+    fin = np.isfinite(s) & okj
+    n = np.bincount(grp, minlength=dump + 1)[:dump]
+    sp = np.bincount(grp, weights=fin.astype(float), minlength=dump + 1)[:dump]
+    ss = np.bincount(grp, weights=np.where(fin, s, 0.0), minlength=dump + 1)[:dump]
     cal_sum = {}
-    if with_biomass:
-        cls_px = classes[ci[..., j][ok]]
+    if with_biomass and cal:
+        cls_px = classes[ci[..., j].ravel()]
         for c, (a, b, f) in cal.items():
             on = (cls_px == c) & fin
             if on.any():
                 cal_sum[c] = np.bincount(grp[on], weights=np.maximum(a + b * s[on], 0.0) * f,
-                                         minlength=nz * nc)
+                                         minlength=dump + 1)[:dump]
     for k in np.nonzero(n)[0]:
         zid, c = int(zone_ids[k // nc]), int(classes[k % nc])
         bs = bcs = None

@@ -15,9 +15,8 @@ params as (
            array_agg(group_no order by factor_no) as grp,
            array_agg(weight order by factor_no) as wt
     from w
-),
+){% if with_breaks %},
 
-{% if with_breaks %}
 breaks as (
     select
         max(case when score = 'degradation' then breaks end) as d_breaks,
@@ -29,31 +28,23 @@ breaks as (
 matrix as (
     select array_agg(grade order by importance_class, degradation_class) as m
     from {{ ref('priority_matrix') }}
-),
-{% endif %}
+){% endif %}
 
-positions as (
-    select distinct tile_x, tile_y from {{ ref('int_factor_tiles') }}
-),
-
-stacked as (
-    select p.tile_x, p.tile_y, array_agg(f.rast::bytea order by w.factor_no) as rasts
-    from positions as p
-    cross join w
-    left join {{ ref('int_factor_tiles') }} as f
-        on f.factor = w.factor and f.tile_x = p.tile_x and f.tile_y = p.tile_y
-    group by p.tile_x, p.tile_y
-)
-
+-- each tile position reads its factor tiles through raster.named_tile_stack (in factor order,
+-- null where a factor has no tile there; no row where none has), so that the kernel runs once
+-- per position, in PostgreSQL's parallel workers too
 select
-    s.tile_x,
-    s.tile_y,
+    p.tile_x,
+    p.tile_y,
     st_rastfromwkb(raster.np_overlay(
-        s.rasts, pa.lo, pa.hi, pa.dir, pa.grp, pa.wt, {{ var('degradation_share') }},
+        g.rasts, pa.lo, pa.hi, pa.dir, pa.grp, pa.wt, {{ var('degradation_share') }},
         {% if with_breaks %}b.d_breaks, b.i_breaks, b.c_breaks, m.m
         {% else %}null, null, null, null{% endif %})) as rast
-from stacked as s
+from {{ ref('int_tile_positions') }} as p
 cross join params as pa
 {% if with_breaks %}cross join breaks as b cross join matrix as m{% endif %}
+cross join lateral raster.named_tile_stack(
+    '{{ ref("int_factor_tiles").include(database=false) }}'::regclass, pa.factors, p.tile_x,
+    p.tile_y) as g (rasts)
 where pa.factors is not null
 {%- endmacro %}

@@ -34,25 +34,21 @@
     group by t.tile_x, t.tile_y
 {%- endmacro %}
 
-{# the same two stacks at one tile position (p: a row with tile_x, tile_y), as lateral
-   subqueries: a model that drives them from int_tile_positions calls its kernel once per
-   position, in parallel workers too. The land-cover stack has n_tiles = 0 where no epoch has a
-   tile there; the signal stack's arrays are null where the signal has none. #}
-{% macro landcover_stack_at(p) -%}
-    select array_agg(t.rast::bytea order by e.epoch_no) as tiles,
-           array_agg(e.epoch_year order by e.epoch_no) as years,
-           count(t.rast) as n_tiles
-    from ({{ observed_landcover_epochs() }}) as e
-    left join {{ source('raster', 'tiles') }} as t
-        on t.catalog_id = e.catalog_id and t.tile_x = {{ p }}.tile_x and t.tile_y = {{ p }}.tile_y
+{# the catalog entries of the two stacks, in time order, with their years (and the signal's
+   scales and offsets): a model reads a position's tiles with raster.tile_stack(ids, x, y),
+   null where an entry has no tile there (the kernels skip those) #}
+{% macro landcover_epoch_ids(observed=true) -%}
+    select array_agg(catalog_id order by epoch_no) as ids,
+           array_agg(epoch_year order by epoch_no) as years
+    from ({% if observed %}{{ observed_landcover_epochs() }}{% else -%}
+          select catalog_id, epoch_no, epoch_year
+          from {{ ref('stg_raster__landcover_epochs') }}{% endif %}) as e
 {%- endmacro %}
 
-{% macro signal_stack_at(p) -%}
-    select array_agg(t.rast::bytea order by s.epoch_date) as tiles,
-           array_agg(s.epoch_year order by s.epoch_date) as years,
-           array_agg(s.scale_factor order by s.epoch_date) as scales,
-           array_agg(s.add_offset order by s.epoch_date) as offsets
-    from {{ ref('int_signal_epochs') }} as s
-    join {{ source('raster', 'tiles') }} as t
-        on t.catalog_id = s.catalog_id and t.tile_x = {{ p }}.tile_x and t.tile_y = {{ p }}.tile_y
+{% macro signal_epoch_ids() -%}
+    select array_agg(catalog_id order by epoch_date) as ids,
+           array_agg(epoch_year order by epoch_date) as years,
+           array_agg(scale_factor order by epoch_date) as scales,
+           array_agg(add_offset order by epoch_date) as offsets
+    from {{ ref('int_signal_epochs') }}
 {%- endmacro %}

@@ -1,3 +1,4 @@
+{{ config(indexes=[{'columns': ['tile_x', 'tile_y']}]) }}
 -- every factor of the run as one-band float tiles (physical values) on the region grid, with
 -- the pixels of the constraint mask (int_constraint_mask_tiles) set to nodata
 with f as (

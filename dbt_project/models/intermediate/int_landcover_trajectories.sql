@@ -2,41 +2,39 @@
 -- = class at epoch_no k, null where the pixel is invalid then), for the whole region (zone_set
 -- 'region') and every zone set, counted on the aligned tiles of all epochs by the
 -- raster.trajectories kernel (numpy inside the server). Zones are burnt onto the tiles of the
--- first epoch. int_landcover_counts and int_landcover_transitions are sums over these rows.
+-- first epoch once per run (int_landcover_zone_tiles). Each row of the tile positions and of
+-- the zone tiles reads its stack through raster.tile_stack, so that the kernel runs once per
+-- row, in PostgreSQL's parallel workers too. int_landcover_counts and int_landcover_transitions are
+-- sums over these rows.
 -- With the epochs' tiles on data nodes each node counts its own tiles (macro node_trajectories).
-with epochs as (
-    select catalog_id, epoch_no from {{ ref('stg_raster__landcover_epochs') }}
-),
-
-stacks as (
-    {{ landcover_tile_stacks() }}
+with e as (
+    {{ landcover_epoch_ids(observed=false) }}
 ),
 
 zone_sets as (
     select distinct zone_set from {{ ref('stg_registry__zones') }}
 ),
 
-{%- set epoch_ids = "array(select catalog_id from epochs order by epoch_no)" %}
-
 region_rows as (
-    {% call node_trajectories(epoch_ids) -%}
+    {% call node_trajectories() -%}
     select 'region' as zone_set, 0 as zone_id, x.classes, sum(x.pixels) as pixels
-    from stacks as s
+    from {{ ref('int_tile_positions') }} as p
+    cross join e
+    cross join lateral raster.tile_stack(e.ids, p.tile_x, p.tile_y) as s (tiles)
     cross join lateral raster.trajectories(null, s.tiles) as x
     group by x.classes
     {%- endcall %}
 ),
 
 zone_rows as (
-    {% call node_trajectories(epoch_ids, 'zone_sets') -%}
-    select zs.zone_set, x.zone_id, x.classes, sum(x.pixels) as pixels
-    from zone_sets as zs
-    cross join (select catalog_id from epochs where epoch_no = 1) as first_epoch
-    cross join lateral raster.zone_tiles(first_epoch.catalog_id, zs.zone_set) as zt
-    join stacks as s on s.tile_x = zt.tile_x and s.tile_y = zt.tile_y
+    {% call node_trajectories('zone_sets') -%}
+    select zt.zone_set, x.zone_id, x.classes, sum(x.pixels) as pixels
+    from {{ ref('int_landcover_zone_tiles') }} as zt
+    cross join e
+    cross join lateral raster.tile_stack(e.ids, zt.tile_x, zt.tile_y) as s (tiles)
     cross join lateral raster.trajectories(zt.rast::bytea, s.tiles) as x
     where x.zone_id <> 0
-    group by zs.zone_set, x.zone_id, x.classes
+    group by zt.zone_set, x.zone_id, x.classes
     {%- endcall %}
 )
 

@@ -3,18 +3,28 @@
 -- <= the year, else the first) and all years of the signal (raster.np_signal_stocks, first
 -- pass, over every tile of the region). The anchored rule holds a class's density at this
 -- signal (docs/CARBON.md, "Benefit against matched controls").
--- Driven by the tile positions (int_tile_positions), each gathering its stacks in a lateral
--- query: the kernel runs once per position, in PostgreSQL's parallel workers too.
-with sums as (
+-- Every tile position reads its stacks through raster.tile_stack: the kernel runs once per
+-- position, in PostgreSQL's parallel workers too.
+with lc as (
+    {{ landcover_epoch_ids() }}
+),
+
+sg as (
+    {{ signal_epoch_ids() }}
+),
+
+sums as (
     select x.class_code, sum(x.signal_pixels) as signal_pixels, sum(x.signal_sum) as signal_sum
     from {{ ref('int_tile_positions') }} as p
-    cross join lateral ({{ landcover_stack_at('p') }}) as s
-    cross join lateral ({{ signal_stack_at('p') }}) as g
-    cross join lateral raster.np_signal_stocks(null, s.tiles, s.years, g.tiles, g.years,
-                                               g.scales, g.offsets,
+    cross join lc
+    cross join sg
+    cross join lateral raster.tile_stack(lc.ids, p.tile_x, p.tile_y) as s (tiles)
+    cross join lateral raster.tile_stack(sg.ids, p.tile_x, p.tile_y) as g (tiles)
+    cross join lateral raster.np_signal_stocks(null, s.tiles, lc.years, g.tiles, sg.years,
+                                               sg.scales, sg.offsets,
                                                '{{ var("ndvi_annual_reduce") }}', null, null,
                                                null, null, null, null) as x
-    where s.n_tiles > 0 and g.tiles is not null
+    where lc.ids is not null and sg.ids is not null
     group by x.class_code
 )
 

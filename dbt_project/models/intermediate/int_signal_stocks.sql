@@ -2,10 +2,18 @@
 -- zone_set 'region', and every zone set), signal year and class of that year: pixels, mean
 -- signal, the biomass by the rule of docs/CARBON.md and the class-constant biomass
 -- (raster.np_signal_stocks, second pass, with the reference signal and plot calibration);
--- zones burnt onto the tiles of the first observed land-cover epoch (int_landcover_zone_tiles).
--- Driven by the positions (the whole region) and the zone tiles, each gathering its stacks in
--- lateral queries: the kernel runs once per row, in PostgreSQL's parallel workers too.
-with cb as (
+-- zones burnt onto the tiles of the first land-cover epoch (int_landcover_zone_tiles).
+-- Driven by the positions (the whole region) and the zone tiles, each reading its stacks
+-- through raster.tile_stack: the kernel runs once per row, in PostgreSQL's parallel workers too.
+with lc as (
+    {{ landcover_epoch_ids() }}
+),
+
+sg as (
+    {{ signal_epoch_ids() }}
+),
+
+cb as (
     select * from {{ ref('int_class_biomass') }}
 ),
 
@@ -21,14 +29,16 @@ select z.zone_set, x.zone_id, x.year, x.class_code, sum(x.pixels) as pixels,
        sum(x.signal_pixels) as signal_pixels, sum(x.signal_sum) as signal_sum,
        sum(x.biomass_sum) as biomass_px_t_per_ha, sum(x.class_biomass_sum) as class_px_t_per_ha
 from zone_tiles as z
-cross join lateral ({{ landcover_stack_at('z') }}) as s
-cross join lateral ({{ signal_stack_at('z') }}) as g
+cross join lc
+cross join sg
 cross join cb
-cross join lateral raster.np_signal_stocks(z.rast, s.tiles, s.years, g.tiles, g.years,
-                                           g.scales, g.offsets,
+cross join lateral raster.tile_stack(lc.ids, z.tile_x, z.tile_y) as s (tiles)
+cross join lateral raster.tile_stack(sg.ids, z.tile_x, z.tile_y) as g (tiles)
+cross join lateral raster.np_signal_stocks(z.rast, s.tiles, lc.years, g.tiles, sg.years,
+                                           sg.scales, sg.offsets,
                                            '{{ var("ndvi_annual_reduce") }}',
                                            cb.codes, cb.agb, cb.bgb, cb.reference_signal,
                                            cb.cal_intercept, cb.cal_slope) as x
-where s.n_tiles > 0 and g.tiles is not null
+where lc.ids is not null and sg.ids is not null
   and (z.zone_set = 'region' or x.zone_id <> 0)
 group by z.zone_set, x.zone_id, x.year, x.class_code

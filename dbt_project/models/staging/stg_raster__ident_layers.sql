@@ -1,3 +1,6 @@
+-- a table, not a view: the per-tile models read it inside their lateral gathers, and a view
+-- with a window function there would keep their kernels out of PostgreSQL's parallel workers
+{{ config(materialized='table') }}
 -- raster layers the identification uses, one row per catalog entry and role:
 --   ndvi           every observed NDVI epoch (trend, FVC)
 --   landcover_t1   the first observed land-cover epoch, landcover_t2 the last (transitions)

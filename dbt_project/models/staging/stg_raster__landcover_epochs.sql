@@ -1,3 +1,6 @@
+-- a table, not a view: the per-tile models read it inside their lateral gathers, and a view
+-- with a window function there would keep their kernels out of PostgreSQL's parallel workers
+{{ config(materialized='table') }}
 -- the land-cover layers the run pinned at its start (etl.assessment_runs.input_catalog_ids),
 -- one row per epoch, in time order: a layer replaced while the run computes is not read
 select
