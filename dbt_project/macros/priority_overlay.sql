@@ -32,19 +32,20 @@ matrix as (
 
 -- each tile position reads its factor tiles through raster.named_tile_stack (in factor order,
 -- null where a factor has no tile there; no row where none has), so that the kernel runs once
--- per position, in PostgreSQL's parallel workers too
+-- per position, in PostgreSQL's parallel workers too (the run's parameters enter as scalar
+-- subqueries: a one-row relation joined to the positions would keep the kernel out of them)
 select
     p.tile_x,
     p.tile_y,
     st_rastfromwkb(raster.np_overlay(
-        g.rasts, pa.lo, pa.hi, pa.dir, pa.grp, pa.wt, {{ var('degradation_share') }},
-        {% if with_breaks %}b.d_breaks, b.i_breaks, b.c_breaks, m.m
+        g.rasts, (select lo from params), (select hi from params), (select dir from params),
+        (select grp from params), (select wt from params), {{ var('degradation_share') }},
+        {% if with_breaks %}(select d_breaks from breaks), (select i_breaks from breaks),
+        (select c_breaks from breaks), (select m from matrix)
         {% else %}null, null, null, null{% endif %})) as rast
 from {{ ref('int_tile_positions') }} as p
-cross join params as pa
-{% if with_breaks %}cross join breaks as b cross join matrix as m{% endif %}
 cross join lateral raster.named_tile_stack(
-    '{{ ref("int_factor_tiles").include(database=false) }}'::regclass, pa.factors, p.tile_x,
-    p.tile_y) as g (rasts)
-where pa.factors is not null
+    '{{ ref("int_factor_tiles").include(database=false) }}'::regclass,
+    (select factors from params), p.tile_x, p.tile_y) as g (rasts)
+where (select factors from params) is not null
 {%- endmacro %}

@@ -2,6 +2,8 @@
 -- valid years, trend class and the latest year's NDVI (raster.np_ndvi_trend, 8 bands), where
 -- at least 3 years have a tile. Every tile position reads its stack through raster.tile_stack,
 -- so that the kernel runs once per position, in PostgreSQL's parallel workers too.
+-- The run's constant arrays enter as scalar subqueries (evaluated once, before the workers
+-- start): a one-row relation joined to the positions would keep the kernel out of them.
 with e as (
     select array_agg(catalog_id order by epoch_year, catalog_id) as ids,
            array_agg(epoch_year order by epoch_year, catalog_id) as years,
@@ -15,11 +17,11 @@ select
     p.tile_x,
     p.tile_y,
     st_rastfromwkb(raster.np_ndvi_trend(
-        k.tiles, e.years, e.scales, e.offsets,
+        k.tiles, (select years from e), (select scales from e), (select offsets from e),
         '{{ var("ndvi_annual_reduce") }}', {{ var('trend_min_years') }},
         {{ var('trend_stable_slope') }}, {{ var('trend_alpha') }}, {{ var('ndvi_min') }}))
         as rast
 from {{ ref('int_tile_positions') }} as p
-cross join e
-cross join lateral raster.tile_stack(e.ids, p.tile_x, p.tile_y, e.years, 3) as k (tiles)
-where e.ids is not null
+cross join lateral raster.tile_stack((select ids from e), p.tile_x, p.tile_y,
+                                     (select years from e), 3) as k (tiles)
+where (select ids from e) is not null

@@ -5,6 +5,8 @@
 -- signal (docs/CARBON.md, "Benefit against matched controls").
 -- Every tile position reads its stacks through raster.tile_stack: the kernel runs once per
 -- position, in PostgreSQL's parallel workers too.
+-- The run's constant arrays enter as scalar subqueries (evaluated once, before the workers
+-- start): a one-row relation joined to the positions would keep the kernel out of them.
 with lc as (
     {{ landcover_epoch_ids() }}
 ),
@@ -16,15 +18,14 @@ sg as (
 sums as (
     select x.class_code, sum(x.signal_pixels) as signal_pixels, sum(x.signal_sum) as signal_sum
     from {{ ref('int_tile_positions') }} as p
-    cross join lc
-    cross join sg
-    cross join lateral raster.tile_stack(lc.ids, p.tile_x, p.tile_y) as s (tiles)
-    cross join lateral raster.tile_stack(sg.ids, p.tile_x, p.tile_y) as g (tiles)
-    cross join lateral raster.np_signal_stocks(null, s.tiles, lc.years, g.tiles, sg.years,
-                                               sg.scales, sg.offsets,
+    cross join lateral raster.tile_stack((select ids from lc), p.tile_x, p.tile_y) as s (tiles)
+    cross join lateral raster.tile_stack((select ids from sg), p.tile_x, p.tile_y) as g (tiles)
+    cross join lateral raster.np_signal_stocks(null, s.tiles, (select years from lc), g.tiles,
+                                               (select years from sg), (select scales from sg),
+                                               (select offsets from sg),
                                                '{{ var("ndvi_annual_reduce") }}', null, null,
                                                null, null, null, null) as x
-    where lc.ids is not null and sg.ids is not null
+    where (select ids from lc) is not null and (select ids from sg) is not null
     group by x.class_code
 )
 
