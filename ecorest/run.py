@@ -517,13 +517,18 @@ def build_run(conn: psycopg.Connection, url: str, run_id: int, *, work_dir: Path
                 "ipcc_edition": ipcc_edition}
     models: dict[str, float] = {}
     try:
-        with StepBar(f"run {run_id}") as bar:
+        from ecorest.store.roles import least_privilege_url
+
+        # one login for both dbt calls of the run (a temporary one for a superuser URL): dbt
+        # keys its parsed project on the profile, so the second call reuses the first's parse
+        with StepBar(f"run {run_id}") as bar, least_privilege_url(url) as login_url:
             # checks that can fail without per-pixel work (Tier 1 gaps ...), first
-            failures = check_densities_first(conn, url, run_vars, work_dir, bar=bar)
+            failures = check_densities_first(conn, login_url, run_vars, work_dir, bar=bar)
             ok = failures is None
             if ok:
-                ok, failures = dbt(["build", "--vars", json.dumps(run_vars)], url, work_dir,
-                                   bar=bar, label=f"run {run_id} models", timings=models)
+                ok, failures = dbt(["build", "--vars", json.dumps(run_vars)], login_url,
+                                   work_dir, bar=bar, label=f"run {run_id} models",
+                                   timings=models)
     except KeyboardInterrupt:
         _finish(conn, run_id, "failed", CANCELLED,
                 {"dbt_build_s": round(time.monotonic() - t0, 2)}, remove_rows=True)

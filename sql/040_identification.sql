@@ -759,10 +759,12 @@ comment on function raster.np_histograms(bytea, integer[], double precision, dou
 -- (the tile is decoded once; raster.crosstab and raster.np_zonal per zone set read it once
 -- each). zones: one zone raster per zone set on the same grid (0 = no zone; null where the
 -- set has no zone on this tile). Rows: zone_no 0 = the whole tile as zone 0 (the region),
--- zone_no i = zones[i] (zone ids <> 0 only). With `value` set: pixels of band 1 equal to that
--- whole value (the grade counts; pixels valid in band 1); with `value` null: for each band
--- the valid finite pixels and the sum of the band's values.
-create or replace function raster.np_zone_stats(a bytea, zones bytea[])
+-- zone_no i = zones[i] (zone ids <> 0 only). With `value` set: pixels of band count_band
+-- (default 1) equal to that whole value (the grade counts; pixels valid in that band); with
+-- `value` null: for each band the valid finite pixels and the sum of the band's values.
+drop function if exists raster.np_zone_stats(bytea, bytea[]);
+create or replace function raster.np_zone_stats(a bytea, zones bytea[],
+                                                count_band integer default 1)
 returns table (zone_no integer, zone_id integer, band integer, value integer, pixels bigint,
                total double precision)
 language plpython3u immutable parallel safe cost 1000000 as $$
@@ -785,16 +787,20 @@ for i, z in enumerate(zones or [], start=1):
         layers.append((i, keys, inv, zone != 0))
 nb, = struct.unpack_from('<H', a, 3)
 decoded = [(v1, m1)] + [decode(a, b) for b in range(2, nb + 1)]
-grade = v1.ravel().astype(np.int64)
+if not 1 <= count_band <= nb:
+    plpy.error('count_band %d: the tile has bands 1 to %d' % (count_band, nb))
+vc, mc = decoded[count_band - 1]
+grade = vc.ravel().astype(np.int64)
 out = []
 for no, keys, inv, inz in layers:
     check()                                     # a cancellation point (sql/030_kernels.sql)
-    # band 1: pixels per (zone, whole value), as raster.crosstab counts them
-    ok = m1.ravel() & inz
+    # band count_band: pixels per (zone, whole value), as raster.crosstab counts them
+    ok = mc.ravel() & inz
     if ok.any():
         pair = inv[ok] * (1 << 32) + (grade[ok] & 0xFFFFFFFF)
         pk, counts = np.unique(pair, return_counts=True)
-        out += [(no, int(keys[k >> 32]), 1, int(np.int32(k & 0xFFFFFFFF)), int(c), None)
+        out += [(no, int(keys[k >> 32]), count_band, int(np.int32(k & 0xFFFFFFFF)), int(c),
+                 None)
                 for k, c in zip(pk, counts)]
     # every band: valid pixels and sums per zone, as raster.np_zonal sums them (bincount in
     # pixel order: the same sums to the last bit)
@@ -809,8 +815,8 @@ for no, keys, inv, inz in layers:
                 for j in np.nonzero(cnt)[0]]
 return out
 $$;
-comment on function raster.np_zone_stats(bytea, bytea[]) is
-  'Per zone (region and several zone sets) of a tile in one pass: band-1 value counts and valid pixels and sums of every band';
+comment on function raster.np_zone_stats(bytea, bytea[], integer) is
+  'Per zone (region and several zone sets) of a tile in one pass: value counts of one band and valid pixels and sums of every band';
 
 -- Restoration patches, step 1, per tile: the edge-connected parts of equal grade 1..max_grade
 -- (band 1) inside the tile (raster order of their first pixel: part 1, 2, ...), each with its

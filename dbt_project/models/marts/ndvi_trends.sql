@@ -1,10 +1,21 @@
 {{ config(pre_hook="{{ delete_this_run() }}") }}
 -- NDVI trend classes per zone (every zone set and the whole region): area and share of each
 -- class, and the zone's mean Theil-Sen slope over pixels with a trend
-with tt as (
-    select tile_x, tile_y, rast,
-           st_rastfromwkb(raster.np_physical(rast::bytea, 7)) as cls
-    from {{ ref('int_ndvi_trend_tiles') }}
+-- Each trend tile is read once for the region and all zone sets (raster.np_zone_stats: the
+-- counts of band 7, the trend class, and the valid pixels and sums of every band).
+with zone_tiles as (
+    select tile_x, tile_y, array_agg(zone_set order by zone_set) as sets,
+           array_agg(rast::bytea order by zone_set) as rasts
+    from {{ ref('int_ident_zone_tiles') }}
+    group by tile_x, tile_y
+),
+
+stats as (
+    select case when z.zone_no = 0 then 'region' else zt.sets[z.zone_no] end as zone_set,
+           z.zone_id, z.band, z.value, z.pixels, z.total
+    from {{ ref('int_ndvi_trend_tiles') }} as t
+    left join zone_tiles as zt on zt.tile_x = t.tile_x and zt.tile_y = t.tile_y
+    cross join lateral raster.np_zone_stats(t.rast::bytea, zt.rasts, 7) as z
 ),
 
 region as (
@@ -12,13 +23,15 @@ region as (
 ),
 
 counts as (
-    {{ zone_value_counts('tt', 'cls', 'trend_class') }}
+    select zone_set, zone_id, value as trend_class, sum(pixels) as pixels
+    from stats where value is not null
+    group by zone_set, zone_id, value
 ),
 
 slopes as (
-    select zone_set, zone_id, total / pixels as mean_slope
-    from ({{ zone_band_sums('tt', 'rast') }}) as s
-    where band = 1
+    select zone_set, zone_id, sum(total) / sum(pixels) as mean_slope
+    from stats where value is null and band = 1
+    group by zone_set, zone_id
 )
 
 select
