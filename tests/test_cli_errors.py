@@ -123,8 +123,12 @@ def test_stopped_server(path: tuple[str, ...], tmp_path) -> None:
     assert "pw@" not in line
 
 
-def test_options_after_the_command_count(tmp_path) -> None:
+def test_options_after_the_command_count(tmp_path, monkeypatch) -> None:
     """--home and --dsn work after the command name too, and the command's own win."""
+    from ecorest.cli._common import out
+
+    # the whole temporary path on one line (under pytest-xdist it is longer than 80 columns)
+    monkeypatch.setattr(out, "width", 400)
     code, lines = _invoke(["--home", "/elsewhere", "db", "status", "--home", str(tmp_path)])
     assert code == 0
     assert any(str(tmp_path) in line for line in lines), lines

@@ -32,6 +32,9 @@ from ecorest.store.nodes import local_node_homes, start_local_nodes
 from helpers import ROOT, footprint, write_raster
 
 HOME = Path(os.environ.get("ECOREST_TEST_HOME", ROOT / ".ecorest-test")).resolve()
+# one worker runs every test here: the node clusters live in one place under the test home,
+# and a second worker starting them again would set other passwords under the first's feet
+pytestmark = pytest.mark.xdist_group("nodes")
 LEGEND = ("class_code,name_en,ipcc_category\n1,forest,forest_land\n2,grassland,grassland\n"
           "3,cropland,cropland\n")
 POOLS = "lucode,C_above,C_below,C_soil,C_dead\n1,100,20,50,5\n2,10,3,80,0\n3,5,1,60,0\n"

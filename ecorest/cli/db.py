@@ -283,7 +283,7 @@ def db_status(settings: Settings) -> None:
 def print_status(settings: Settings) -> None:
     table = Table(title="ecorest database", show_header=False, title_justify="left")
     table.add_column("item", style="bold")
-    table.add_column("value")
+    table.add_column("value", overflow="fold")      # long paths wrap, never cut
     if settings.uses_embedded_cluster:
         cluster = EmbeddedCluster(settings.home)
         table.add_row("data folder", f"{settings.home} ({settings.home_source})")
