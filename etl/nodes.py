@@ -156,8 +156,11 @@ def shared_kernels() -> str:
     """The ``create or replace function`` statements of :data:`SHARED_KERNELS`, as written in
     sql/030_kernels.sql."""
     from ecorest import assets
+    from ecorest.store.kernel_sql import inline_loaders
 
-    text = assets.path("sql", "030_kernels.sql").read_text()
+    # as the migration applies them: helpers inlined, so that a node may run them in parallel
+    # workers too (they are declared parallel safe)
+    text = inline_loaders([assets.path("sql", "030_kernels.sql").read_text()])[0]
     out = []
     for name, first_arg in SHARED_KERNELS:
         m = re.search(rf"^create or replace function raster\.{name}\({re.escape(first_arg)}"
