@@ -28,3 +28,21 @@
     cross join lateral raster.np_zonal(zt.rast::bytea, t.{{ rast }}::bytea) as z
     group by zt.zone_set, z.zone_id, z.band
 {%- endmacro %}
+
+{# Zone statistics of a raster column of `tiles` (a relation with tile_x, tile_y), each tile
+   read once for the whole region (zone_set 'region', zone_id 0) and every zone set of
+   int_ident_zone_tiles (raster.np_zone_stats): rows with `value` set count the pixels of band
+   count_band per value; rows with `value` null hold every band's valid pixels and sum.
+   Columns: zone_set, zone_id, band, value, pixels, total. #}
+{% macro zone_tile_stats(tiles, rast='rast', count_band=1) -%}
+    select case when z.zone_no = 0 then 'region' else zt.sets[z.zone_no] end as zone_set,
+           z.zone_id, z.band, z.value, z.pixels, z.total
+    from {{ tiles }} as t
+    left join (
+        select tile_x, tile_y, array_agg(zone_set order by zone_set) as sets,
+               array_agg(rast::bytea order by zone_set) as rasts
+        from {{ ref('int_ident_zone_tiles') }}
+        group by tile_x, tile_y
+    ) as zt on zt.tile_x = t.tile_x and zt.tile_y = t.tile_y
+    cross join lateral raster.np_zone_stats(t.{{ rast }}::bytea, zt.rasts, {{ count_band }}) as z
+{%- endmacro %}

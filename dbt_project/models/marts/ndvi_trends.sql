@@ -3,19 +3,8 @@
 -- class, and the zone's mean Theil-Sen slope over pixels with a trend
 -- Each trend tile is read once for the region and all zone sets (raster.np_zone_stats: the
 -- counts of band 7, the trend class, and the valid pixels and sums of every band).
-with zone_tiles as (
-    select tile_x, tile_y, array_agg(zone_set order by zone_set) as sets,
-           array_agg(rast::bytea order by zone_set) as rasts
-    from {{ ref('int_ident_zone_tiles') }}
-    group by tile_x, tile_y
-),
-
-stats as (
-    select case when z.zone_no = 0 then 'region' else zt.sets[z.zone_no] end as zone_set,
-           z.zone_id, z.band, z.value, z.pixels, z.total
-    from {{ ref('int_ndvi_trend_tiles') }} as t
-    left join zone_tiles as zt on zt.tile_x = t.tile_x and zt.tile_y = t.tile_y
-    cross join lateral raster.np_zone_stats(t.rast::bytea, zt.rasts, 7) as z
+with stats as (
+    {{ zone_tile_stats(ref('int_ndvi_trend_tiles'), count_band=7) }}
 ),
 
 region as (

@@ -12,19 +12,8 @@ region as (
     select * from {{ ref('stg_registry__regions') }}
 ),
 
-zone_tiles as (
-    select tile_x, tile_y, array_agg(zone_set order by zone_set) as sets,
-           array_agg(rast::bytea order by zone_set) as rasts
-    from {{ ref('int_ident_zone_tiles') }}
-    group by tile_x, tile_y
-),
-
 stats as (
-    select case when z.zone_no = 0 then 'region' else zt.sets[z.zone_no] end as zone_set,
-           z.zone_id, z.band, z.value, z.pixels, z.total
-    from pt
-    left join zone_tiles as zt on zt.tile_x = pt.tile_x and zt.tile_y = pt.tile_y
-    cross join lateral raster.np_zone_stats(pt.rast::bytea, zt.rasts) as z
+    {{ zone_tile_stats('pt') }}
 ),
 
 grades as (
