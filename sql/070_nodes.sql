@@ -224,37 +224,27 @@ begin
     end if;
   end if;
   if servers is null then
-    -- the tiles on this server (or not co-located): the counts of the local kernel
-    if p_zone_set is null then
-      return query
-        with stacks as (
-          select p.tile_x, p.tile_y, array_agg(t.rast::bytea order by e.no) as tiles
-            from (select distinct t.tile_x, t.tile_y from raster.tiles t
-                   where t.catalog_id = any(p_ids)) as p
-           cross join unnest(p_ids) with ordinality as e(catalog_id, no)
-            left join raster.tiles t on t.catalog_id = e.catalog_id
-                  and t.tile_x = p.tile_x and t.tile_y = p.tile_y
-           group by p.tile_x, p.tile_y)
-        select x.zone_id, x.classes, sum(x.pixels)::bigint
-          from stacks st cross join lateral raster.trajectories(null, st.tiles) x
-         group by 1, 2;
-    else
-      return query
-        with stacks as (
-          select p.tile_x, p.tile_y, array_agg(t.rast::bytea order by e.no) as tiles
-            from (select distinct t.tile_x, t.tile_y from raster.tiles t
-                   where t.catalog_id = any(p_ids)) as p
-           cross join unnest(p_ids) with ordinality as e(catalog_id, no)
-            left join raster.tiles t on t.catalog_id = e.catalog_id
-                  and t.tile_x = p.tile_x and t.tile_y = p.tile_y
-           group by p.tile_x, p.tile_y)
-        select x.zone_id, x.classes, sum(x.pixels)::bigint
+    -- the tiles on this server (or not co-located): the counts of the local kernel, for the
+    -- whole region (no zones) or per zone of the set (zones burnt on the first entry's tiles)
+    return query
+      with stacks as (
+        select p.tile_x, p.tile_y, array_agg(t.rast::bytea order by e.no) as tiles
+          from (select distinct t.tile_x, t.tile_y from raster.tiles t
+                 where t.catalog_id = any(p_ids)) as p
+         cross join unnest(p_ids) with ordinality as e(catalog_id, no)
+          left join raster.tiles t on t.catalog_id = e.catalog_id
+                and t.tile_x = p.tile_x and t.tile_y = p.tile_y
+         group by p.tile_x, p.tile_y),
+      zones as (
+        select zt.tile_x, zt.tile_y, zt.rast::bytea as rast
           from raster.burn_tiles(p_ids[1], codes, geoms) zt
-          join stacks st on st.tile_x = zt.tile_x and st.tile_y = zt.tile_y
-         cross join lateral raster.trajectories(zt.rast::bytea, st.tiles) x
-         where x.zone_id <> 0
-         group by 1, 2;
-    end if;
+         where p_zone_set is not null)
+      select x.zone_id, x.classes, sum(x.pixels)::bigint
+        from stacks st
+        left join zones z on z.tile_x = st.tile_x and z.tile_y = st.tile_y
+       cross join lateral raster.trajectories(z.rast, st.tiles) x
+       where p_zone_set is null or (z.rast is not null and x.zone_id <> 0)
+       group by 1, 2;
     return;
   end if;
   begin
