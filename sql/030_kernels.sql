@@ -29,7 +29,8 @@
 create or replace function raster.np_kernels_loaded() returns boolean
 language plpython3u as $$
 if all(k in GD for k in ('ecorest_decode', 'ecorest_encode', 'ecorest_check', 'ecorest_label',
-                         'ecorest_horn_slope')):
+                         'ecorest_horn_slope', 'ecorest_in_parallel_mode',
+                         'ecorest_config_option')):
     return True
 import ctypes
 import struct
@@ -102,9 +103,15 @@ def place(shape, geo, wkb, fill=0, band=1):
 
 _due = [0.0]
 _plan = []
-_in_parallel_mode = ctypes.CDLL(None).IsInParallelMode     # PostgreSQL's own (xact.c)
+# PostgreSQL's own functions, callable inside a parallel query (which refuses SPI):
+# IsInParallelMode() (xact.c) and GetConfigOption(name, missing_ok, restrict_privileged) (guc.c)
+_pg = ctypes.CDLL(None)
+_in_parallel_mode = _pg.IsInParallelMode
 _in_parallel_mode.restype = ctypes.c_bool
 _in_parallel_mode.argtypes = []
+_config_option = _pg.GetConfigOption
+_config_option.restype = ctypes.c_char_p
+_config_option.argtypes = [ctypes.c_char_p, ctypes.c_bool, ctypes.c_bool]
 
 def check(every=0.5):
     # a cancellation point: one server call (SPI) at most every `every` seconds (none inside a
@@ -163,6 +170,8 @@ GD['ecorest_decode'] = decode
 GD['ecorest_encode'] = encode
 GD['ecorest_place'] = place
 GD['ecorest_check'] = check
+GD['ecorest_in_parallel_mode'] = _in_parallel_mode
+GD['ecorest_config_option'] = _config_option
 def horn_slope(canvas, r, geo):
     # Slope (degrees, Horn 1981) of the centre part of a canvas padded by r >= 1 px (geo: the
     # pixel size in x and y first). A neighbour without data (nodata, outside the region

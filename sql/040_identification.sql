@@ -29,7 +29,7 @@ returns bytea language plpython3u immutable parallel safe cost 1000000 as $$
 import math
 import warnings
 import numpy as np
-if 'ecorest_check' not in GD:
+if 'ecorest_config_option' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
 decode, encode, check = GD['ecorest_decode'], GD['ecorest_encode'], GD['ecorest_check']
 if reduce not in ('max', 'mean'):
@@ -40,16 +40,8 @@ global tiles, years, scales, offsets
 keep = [k for k, t in enumerate(tiles or []) if t is not None]
 tiles, years = [tiles[k] for k in keep], [years[k] for k in keep]
 scales, offsets = [scales[k] for k in keep], [offsets[k] for k in keep]
-if 'ecorest_trend_pg' not in GD:
-    # PostgreSQL's own functions, for a call inside a parallel query (which refuses SPI)
-    import ctypes
-    lib = ctypes.CDLL(None)
-    lib.IsInParallelMode.restype = ctypes.c_bool
-    lib.IsInParallelMode.argtypes = []
-    lib.GetConfigOption.restype = ctypes.c_char_p      # (name, missing_ok, restrict_privileged)
-    lib.GetConfigOption.argtypes = [ctypes.c_char_p, ctypes.c_bool, ctypes.c_bool]
-    GD['ecorest_trend_pg'] = (lib.IsInParallelMode, lib.GetConfigOption)
-in_parallel_mode, config_option = GD['ecorest_trend_pg']
+in_parallel_mode = GD['ecorest_in_parallel_mode']     # sql/030_kernels.sql
+config_option = GD['ecorest_config_option']
 if in_parallel_mode():
     impl = (config_option(b'ecorest.trend_impl', True, False) or b'').decode()
 else:
