@@ -320,19 +320,31 @@ end $$;
 comment on function raster.neighbour_tiles(bigint, integer, integer) is
   'The tiles of a catalog entry around one tile position (its 8 neighbours that exist)';
 
--- The same for a table of named tiles (columns factor, tile_x, tile_y, rast), e.g. a model's
--- factor tiles: the tiles of p_names at one position, in their order, null where missing; no
--- row when none is there.
-create or replace function raster.named_tile_stack(p_table regclass, p_names text[],
-                                                   p_x integer, p_y integer)
-returns setof bytea[] language plpgsql stable parallel safe rows 1 as $$
+-- The same for a table of named tiles (columns <p_column>, tile_x, tile_y, rast), e.g. a
+-- model's factor tiles (column factor) or zone tiles (column zone_set): the tiles of p_names at
+-- one position, in their order, null where missing (raster.named_tiles); raster.named_tile_stack
+-- gives no row when none is there.
+create or replace function raster.named_tiles(p_table regclass, p_names text[], p_x integer,
+                                              p_y integer, p_column text default 'factor')
+returns bytea[] language plpgsql stable parallel safe as $$
 declare
   r bytea[];
 begin
   execute format('select array(select f.rast::bytea from unnest($1) with ordinality as u(name, k) '
-                 'left join %s as f on f.factor = u.name and f.tile_x = $2 and f.tile_y = $3 '
-                 'order by u.k)', p_table)
+                 'left join %s as f on f.%I = u.name and f.tile_x = $2 and f.tile_y = $3 '
+                 'order by u.k)', p_table, p_column)
     into r using p_names, p_x, p_y;
+  return r;
+end $$;
+comment on function raster.named_tiles(regclass, text[], integer, integer, text) is
+  'Tiles of the named entries of a table at one tile position, in their order (null: none)';
+
+create or replace function raster.named_tile_stack(p_table regclass, p_names text[],
+                                                   p_x integer, p_y integer)
+returns setof bytea[] language plpgsql stable parallel safe rows 1 as $$
+declare
+  r bytea[] := raster.named_tiles(p_table, p_names, p_x, p_y);
+begin
   if exists (select 1 from unnest(r) as u(t) where t is not null) then
     return next r;
   end if;

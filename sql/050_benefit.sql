@@ -516,28 +516,32 @@ comment on function benefit.np_matched_benefits(integer[], boolean[], integer[],
   'Matched-control benefit, balance, leakage belt and sink-rate figures of every project';
 
 
--- Per zone (z: zone ids, null = 0 everywhere), signal year and class of that year: pixels,
--- pixels with a signal, the sum of the signal and - given the classes' densities (codes, agb,
--- bgb), the reference signal and the plot calibration - the sum of the biomass (t C/ha) by the
--- rule of benefit.np_signal_loaded and of the class-constant biomass. Without codes only the
--- counts and signal sums (the first pass, for the reference signal).
-create or replace function raster.np_signal_stocks(z bytea, lc bytea[], lc_years integer[],
-                                                   sig bytea[], sig_years integer[],
-                                                   sig_scales double precision[],
-                                                   sig_offsets double precision[], reduce text,
-                                                   codes integer[], agb double precision[],
-                                                   bgb double precision[],
-                                                   signal_reference double precision[],
-                                                   cal_intercept double precision[],
-                                                   cal_slope double precision[])
-returns table (zone_id integer, year integer, class_code integer, pixels bigint,
-               signal_pixels bigint, signal_sum double precision,
-               biomass_sum double precision, class_biomass_sum double precision)
+-- Per zone of the whole region and of several zone sets at once (zones: one zone raster per
+-- zone set on the tile's grid, null where the set has no zone on this tile; zone_no 0 = the
+-- whole tile as zone 0, zone_no i = zones[i], zone ids <> 0 only), signal year and class of that
+-- year: pixels, pixels with a signal, the sum of the signal and, for the classes the plots
+-- calibrate (cal_codes with intercept a and slope b), the sum of max(0, a + b x signal) over
+-- the pixels with a signal. The tiles are decoded once for the region and every zone set. The
+-- biomass rule of benefit.np_signal_loaded is linear in the signal within a class apart from
+-- the calibration's floor at 0, so these sums give every group's biomass (int_signal_stocks).
+drop function if exists raster.np_signal_stocks(bytea, bytea[], integer[], bytea[], integer[],
+  double precision[], double precision[], text, integer[], double precision[],
+  double precision[], double precision[], double precision[], double precision[]);
+create or replace function raster.np_signal_sums(zones bytea[], lc bytea[], lc_years integer[],
+                                                 sig bytea[], sig_years integer[],
+                                                 sig_scales double precision[],
+                                                 sig_offsets double precision[], reduce text,
+                                                 cal_codes integer[],
+                                                 cal_intercept double precision[],
+                                                 cal_slope double precision[])
+returns table (zone_no integer, zone_id integer, year integer, class_code integer,
+               pixels bigint, signal_pixels bigint, signal_sum double precision,
+               calibrated_sum double precision)
 language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
 if 'ecorest_biomass' not in GD:
     plpy.execute('select benefit.np_signal_loaded()')
-decode, place = GD['ecorest_decode'], GD['ecorest_place']
+decode, place, check = GD['ecorest_decode'], GD['ecorest_place'], GD['ecorest_check']
 # signal epochs without a tile at this position (null, as raster.tile_stack gives them) are
 # left out with their years, as if not given
 global sig, sig_years, sig_scales, sig_offsets
@@ -552,14 +556,12 @@ v0, _, g = decode(ref, with_geo=True)
 shape = v0.shape
 years, S = GD['ecorest_signal_stack'](shape, g, sig, sig_years, sig_scales, sig_offsets, reduce)
 CY = GD['ecorest_classes_at'](GD['ecorest_class_stack'](shape, lc), lc_years, years)
-zone = place(shape, g, z) if z is not None else np.zeros(shape, np.int64)
-dens, sref, cal = GD['ecorest_class_tables'](codes, agb, bgb, signal_reference,
-                                             cal_intercept, cal_slope)
-with_biomass = bool(codes)
 valid = CY >= 0
 if not valid.any():
     return []
-# groups (zone, class) as compact indices, counted with bincount per year
+cal = {int(c): (float(a), float(b))
+       for c, a, b in zip(cal_codes or [], cal_intercept or [], cal_slope or [])
+       if c is not None and a is not None and b is not None}
 
 def present(a):
     # the distinct values of an integer array (a bincount when they are small and >= 0)
@@ -576,57 +578,57 @@ def index_of(values, a):
         return lut[a]
     return np.searchsorted(values, a)
 
-zone = zone.astype(np.int64)
-zone_ids = present(zone)
 classes = present(CY[valid])
-nz, nc = len(zone_ids), len(classes)
-dump = nz * nc                                  # the group of invalid pixels, dropped
-zone_base = (index_of(zone_ids, zone) * nc).ravel()
+nc = len(classes)
 ci = index_of(classes, np.where(valid, CY, classes[0]))
-out = []
-for j, y in enumerate(years):
+# per year: each pixel's class index (nc = no class that year), whether it has a signal, the
+# signal and max(0, a + b x signal) of the calibrated classes (0 elsewhere)
+per_year = []
+for j in range(len(years)):
     okj = valid[..., j].ravel()
     if not okj.any():
         continue
-    grp = np.where(okj, zone_base + ci[..., j].ravel(), dump)
+    cls = np.where(okj, ci[..., j].ravel(), nc)
     s = np.ascontiguousarray(S[..., j]).ravel()
     fin = np.isfinite(s) & okj
-    n = np.bincount(grp, minlength=dump + 1)[:dump]
-    sp = np.bincount(grp, weights=fin.astype(float), minlength=dump + 1)[:dump]
-    ss = np.bincount(grp, weights=np.where(fin, s, 0.0), minlength=dump + 1)[:dump]
-    cal_sum = {}
-    if with_biomass and cal:
-        cls_px = classes[ci[..., j].ravel()]
-        for c, (a, b, f) in cal.items():
-            on = (cls_px == c) & fin
-            if on.any():
-                cal_sum[c] = np.bincount(grp[on], weights=np.maximum(a + b * s[on], 0.0) * f,
-                                         minlength=dump + 1)[:dump]
-    for k in np.nonzero(n)[0]:
-        zid, c = int(zone_ids[k // nc]), int(classes[k % nc])
-        bs = bcs = None
-        if with_biomass:
-            # the biomass of a pixel (benefit.np_signal_loaded): density x signal / reference
-            # signal where both are known, the plot calibration for calibrated classes, else
-            # the class density; summed per group from the group's signal sum (d and the
-            # reference are constant in a class). A class without density adds nothing.
-            d = dens.get(c, np.nan)
-            d0 = d if np.isfinite(d) else 0.0
-            r = sref.get(c)
-            unknown = n[k] - sp[k]                  # pixels without a signal this year
-            if c in cal:
-                bs = float(cal_sum[c][k]) if c in cal_sum else 0.0
-                bs += d0 * unknown
-            elif r is not None and np.isfinite(r) and r > 0:
-                bs = d0 / r * ss[k] + d0 * unknown
-            else:
-                bs = d0 * n[k]
-            bcs = d0 * n[k]
-        out.append((zid, int(y), c, int(n[k]), int(sp[k]), float(ss[k]),
-                    None if bs is None else float(bs), None if bcs is None else float(bcs)))
+    s0 = np.where(fin, s, 0.0)
+    cal_px = np.zeros(s.size)
+    for c, (a, b) in cal.items():
+        k = np.searchsorted(classes, c)
+        if k < nc and classes[k] == c:
+            on = (cls == k) & fin
+            cal_px[on] = np.maximum(a + b * s[on], 0.0)
+    per_year.append((int(years[j]), cls, fin.astype(float), s0, cal_px))
+# zone layers: (zone_no, zone ids, index of each pixel's zone in them, pixels in a zone <> 0)
+layers = [(0, np.zeros(1, np.int64), np.zeros(v0.size, np.int64), None)]
+for i, z in enumerate(zones or [], start=1):
+    if z is not None:
+        zone = place(shape, g, z).astype(np.int64).ravel()
+        zone_ids = present(zone)
+        layers.append((i, zone_ids, index_of(zone_ids, zone), zone != 0))
+out = []
+for no, zone_ids, zi, inz in layers:
+    check()                                     # a cancellation point (sql/030_kernels.sql)
+    nz = len(zone_ids)
+    dump = nz * (nc + 1)                        # pixels outside a zone, dropped
+    for y, cls, fin, s0, cal_px in per_year:
+        grp = zi * (nc + 1) + cls
+        if inz is not None:
+            grp = np.where(inz, grp, dump)
+        n = np.bincount(grp, minlength=dump + 1)[:dump]
+        sp = np.bincount(grp, weights=fin, minlength=dump + 1)[:dump]
+        ss = np.bincount(grp, weights=s0, minlength=dump + 1)[:dump]
+        cs = np.bincount(grp, weights=cal_px, minlength=dump + 1)[:dump] if cal else None
+        for k in np.nonzero(n)[0]:
+            c = k % (nc + 1)
+            if c == nc:                         # no class that year
+                continue
+            code = int(classes[c])
+            out.append((no, int(zone_ids[k // (nc + 1)]), y, code, int(n[k]), int(sp[k]),
+                        float(ss[k]), float(cs[k]) if code in cal else None))
 return out
 $$;
-comment on function raster.np_signal_stocks(bytea, bytea[], integer[], bytea[], integer[],
+comment on function raster.np_signal_sums(bytea[], bytea[], integer[], bytea[], integer[],
   double precision[], double precision[], text, integer[], double precision[],
-  double precision[], double precision[], double precision[], double precision[]) is
-  'Per zone, signal year and class: pixels, signal sums and the biomass following the signal';
+  double precision[]) is
+  'Per zone (region and several zone sets), signal year and class of one tile position: pixels, signal sums and the calibrated biomass sums';

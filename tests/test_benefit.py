@@ -20,7 +20,7 @@ from ecorest.etl.legends import load_legend
 from ecorest.etl.params import load_params
 from ecorest.etl.rasters import load_raster
 from ecorest.etl.regions import create_region
-from ecorest.etl.vector_loads import load_projects
+from ecorest.etl.vector_loads import load_projects, load_zones
 from ecorest.run import run_assessment
 from helpers import footprint, write_raster
 
@@ -49,6 +49,22 @@ def squares(tmp: Path, items: list[tuple[str, int, int, int, str, float | None]]
             "type": "Polygon", "coordinates": [[[x0, y0], [x0 + d, y0], [x0 + d, y0 - d],
                                                 [x0, y0 - d], [x0, y0]]]}})
     path = tmp / "projects.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "crs": {"type": "name", "properties":
+                                {"name": "urn:ogc:def:crs:EPSG::26910"}}, "features": features}))
+    return path
+
+
+def zones(tmp: Path, name: str, items: list[tuple[str, int, int, int, int]]) -> Path:
+    """Zones (code, col0, row0, col1, row1: pixel bounds, end exclusive) as a GeoJSON."""
+    features = []
+    for code, c0, r0, c1, r1 in items:
+        x0, x1 = 450_000 + c0 * 30, 450_000 + c1 * 30
+        y0, y1 = 4_950_000 - r0 * 30, 4_950_000 - r1 * 30
+        features.append({"type": "Feature", "properties": {"zone_code": code,
+                                                            "zone_name": f"Zone {code}"},
+                         "geometry": {"type": "Polygon", "coordinates": [[
+                             [x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}})
+    path = tmp / f"{name}.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "crs": {"type": "name", "properties":
                                 {"name": "urn:ogc:def:crs:EPSG::26910"}}, "features": features}))
     return path
@@ -110,6 +126,11 @@ def test_matched_benefit_recovers_x_minus_y_and_leaves_the_belt_out(db_url: str,
     with psycopg.connect(db_url) as conn:
         region(conn, tmp_path, landcover, ndvi,
                squares(tmp_path, [("P1", 20, 20, 10, "2012-03-01", 500_000.0)]))
+        # two zone sets: the west and east halves, and one strip of rows 0-15 (the rest of
+        # the region in no zone of that set)
+        load_zones(conn, "b", zones(tmp_path, "halves", [("W", 0, 0, 32, N), ("E", 32, 0, N, N)]),
+                   zone_set="halves")
+        load_zones(conn, "b", zones(tmp_path, "strip", [("S", 0, 0, N, 16)]), zone_set="strip")
         run_id = run_assessment(conn, db_url, "b", work_dir=tmp_path / "dbt",
                                 dbt_vars={"leakage_belt_m": 150, "bootstrap_draws": 2000})
         rows = {r[0]: r[1:] for r in conn.execute(
@@ -128,6 +149,10 @@ def test_matched_benefit_recovers_x_minus_y_and_leaves_the_belt_out(db_url: str,
         stocks = {(y, c): (b, cc) for y, c, b, cc in conn.execute(
             "select year, class_code, biomass_t, class_constant_biomass_t "
             "from marts.signal_carbon_stocks where run_id = %s and zone_set = 'region'",
+            (run_id,))}
+        zoned = {(z, y, c): (a, b, cc) for z, y, c, a, b, cc in conn.execute(
+            "select zone_code, year, class_code, area_ha, biomass_t, class_constant_biomass_t "
+            "from marts.signal_carbon_stocks where run_id = %s and zone_set <> 'region'",
             (run_id,))}
         change = conn.execute(
             "select change_t, class_constant_change_t, within_class_change_t "
@@ -166,6 +191,22 @@ def test_matched_benefit_recovers_x_minus_y_and_leaves_the_belt_out(db_url: str,
         assert stocks[(y, c)] == (pytest.approx(want, rel=1e-6),
                                   pytest.approx(d * mask.sum() * PX_HA))
     assert (2010, 2) not in stocks
+    # the same per zone, with the region's S_ref: west and east halves, the strip of rows
+    # 0-15; every year and class present in a zone, and nothing else
+    inz = {"W": np.s_[:, :32], "E": np.s_[:, 32:], "S": np.s_[:16, :]}
+    want_zoned = {}
+    for z, sl in inz.items():
+        for y in years:
+            for c, d in ((1, 20), (2, 5)):
+                mask = cls_of[y][sl] == c
+                if mask.any():
+                    want_zoned[(z, y, c)] = (mask.sum() * PX_HA,
+                                             d * st[y][sl][mask].sum() / s_ref[c] * PX_HA,
+                                             d * mask.sum() * PX_HA)
+    assert set(zoned) == set(want_zoned)
+    for key, (area, bio, const) in want_zoned.items():
+        assert zoned[key] == (pytest.approx(area), pytest.approx(bio, rel=1e-6),
+                              pytest.approx(const)), key
     # 2013 -> 2014: no land-cover change, so the whole change is within classes
     want = sum((d * st[2014][cls_of[2014] == c].sum() - d * st[2013][cls_of[2013] == c].sum())
                / s_ref[c] for c, d in ((1, 20), (2, 5))) * PX_HA
@@ -278,6 +319,10 @@ def test_plot_calibration_replaces_the_anchored_rule(db_url: str, tmp_path: Path
         benefit, calibrated = conn.execute(
             "select benefit_t, calibrated_classes from marts.project_matched_benefits "
             "where run_id = %s and year_t1 = 2013", (run_id,)).fetchone()
+        stock16 = conn.execute(
+            "select biomass_t, class_constant_biomass_t from marts.signal_carbon_stocks "
+            "where run_id = %s and zone_set = 'region' and year = 2016 and class_code = 1",
+            (run_id,)).fetchone()
     assert len(cal) == 1
     eco, plots, intercept, slope, r2, within = cal[0]
     assert (eco, plots, within) == ("grassland", 8, 100.0)
@@ -288,4 +333,9 @@ def test_plot_calibration_replaces_the_anchored_rule(db_url: str, tmp_path: Path
     own = (st16 - st13)[inside].mean()
     drift = (st16 - st13)[~inside].mean()
     assert calibrated == "1"
+    # the region's 2016 biomass: every pixel by the calibration, bgb at the class's ratio
+    agb = np.mean(values)
+    assert stock16 == (
+        pytest.approx(np.maximum(2 + 40 * st16, 0).sum() * (1 + ratio) * PX_HA, rel=1e-6),
+        pytest.approx((agb + 12) * N * N * PX_HA, rel=1e-6))
     assert benefit == pytest.approx(100 * PX_HA * 40 * (own - drift) * (1 + ratio), rel=1e-3)

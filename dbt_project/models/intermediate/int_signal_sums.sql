@@ -1,0 +1,48 @@
+-- pixels and vegetation-signal sums per zone (the whole region as zone_set 'region', and every
+-- zone set), signal year and class of that year (the latest observed land-cover epoch <= the
+-- year, else the first), with the sum of the plot calibration max(0, a + b x signal) for the
+-- classes the plots calibrate (raster.np_signal_sums): one pass over the tiles, from which the
+-- reference signal (int_signal_reference) and the biomass (int_signal_stocks) follow.
+-- Every tile position reads its stacks through raster.tile_stack and its zone tiles of every
+-- set at once (int_landcover_zone_tiles, burnt on the first land-cover epoch): the kernel runs
+-- once per position, in PostgreSQL's parallel workers too. The run's constant arrays enter as
+-- scalar subqueries (evaluated once, before the workers start): a one-row relation joined to
+-- the positions would keep the kernel out of them.
+with lc as (
+    {{ landcover_epoch_ids() }}
+),
+
+sg as (
+    {{ signal_epoch_ids() }}
+),
+
+cal as (
+    -- the classes whose ecosystem type the plots calibrate (int_signal_calibration)
+    select array_agg(c.class_code order by c.class_code) as codes,
+           array_agg(k.intercept order by c.class_code) as intercepts,
+           array_agg(k.slope order by c.class_code) as slopes
+    from {{ ref('int_landcover_classes') }} as c
+    join {{ ref('int_signal_calibration') }} as k on k.ecosystem_type = c.ecosystem_type
+),
+
+sets as (
+    select array_agg(distinct zone_set order by zone_set) as names
+    from {{ ref('int_landcover_zone_tiles') }}
+)
+
+select case when x.zone_no = 0 then 'region' else ((select names from sets))[x.zone_no] end
+           as zone_set,
+       x.zone_id, x.year, x.class_code, sum(x.pixels) as pixels,
+       sum(x.signal_pixels) as signal_pixels, sum(x.signal_sum) as signal_sum,
+       sum(x.calibrated_sum) as calibrated_sum
+from {{ ref('int_tile_positions') }} as p
+cross join lateral raster.tile_stack((select ids from lc), p.tile_x, p.tile_y) as s (tiles)
+cross join lateral raster.tile_stack((select ids from sg), p.tile_x, p.tile_y) as g (tiles)
+cross join lateral raster.np_signal_sums(
+    raster.named_tiles('{{ ref('int_landcover_zone_tiles') }}'::regclass,
+                       (select names from sets), p.tile_x, p.tile_y, 'zone_set'),
+    s.tiles, (select years from lc), g.tiles, (select years from sg),
+    (select scales from sg), (select offsets from sg), '{{ var("ndvi_annual_reduce") }}',
+    (select codes from cal), (select intercepts from cal), (select slopes from cal)) as x
+where (select ids from lc) is not null and (select ids from sg) is not null
+group by 1, x.zone_id, x.year, x.class_code
