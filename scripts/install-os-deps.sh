@@ -2,9 +2,10 @@
 # Install the OS packages ecorest needs when they are missing (Debian/Ubuntu):
 #   PostgreSQL >= 15 server, PostGIS 3 for that server, PL/Python 3 for that server, numpy for the
 #   server's Python, python3-venv and a CJK font for the Chinese report (fonts-wqy-microhei);
-#   and, when the distribution has it, numba for the server's Python (python3-numba: the NDVI
-#   trend kernel's compiled pass). Without numba everything works: that kernel runs its numpy
-#   path (same results, about 4x slower), and this script says so in one line.
+#   and, when the distribution has them, numba and scipy for the server's Python (python3-numba:
+#   the NDVI trend kernel's compiled pass; python3-scipy: scipy.ndimage.label in the patch
+#   kernels). Without them everything works: those kernels run their numpy paths (same
+#   results, slower), and this script says so in one line each.
 # PL/Python and PostGIS are installed at the version matching the installed server: an unpinned
 # postgresql-plpython3-NN can pull a newer server package under a running cluster.
 # Does nothing (and prints one line) when everything is present. Never run by itself as root
@@ -44,7 +45,17 @@ numba_candidate() {
   apt-cache policy python3-numba 2>/dev/null | awk '/Candidate:/ && $2 != "(none)" {print $2}'
 }
 
+have_scipy() {
+  /usr/bin/python3 -c 'from scipy import ndimage' 2>/dev/null
+}
+
+scipy_candidate() {
+  # the distribution's python3-scipy version, empty when it has none
+  apt-cache policy python3-scipy 2>/dev/null | awk '/Candidate:/ && $2 != "(none)" {print $2}'
+}
+
 NO_NUMBA="python3-numba is not installed: the NDVI trend kernel runs its numpy path (same results, about 4x slower)"
+NO_SCIPY="python3-scipy is not installed: the patch kernels label with numpy (same results, slower)"
 
 have_required() {
   local m=$1
@@ -59,18 +70,21 @@ have_required() {
 }
 
 major=$(pg_major)
-if have_required "$major" && have_numba; then
-  log "PostgreSQL $major, PostGIS, PL/Python, numpy, numba and a CJK font are installed"
+if have_required "$major" && have_numba && have_scipy; then
+  log "PostgreSQL $major, PostGIS, PL/Python, numpy, numba, scipy and a CJK font are installed"
   exit 0
 fi
 if have_required "$major"; then
-  # only numba is missing: optional (tried below when apt-get and root or sudo are at hand)
+  # only numba or scipy is missing: optional (tried below when apt-get and root or sudo are
+  # at hand)
   if ! command -v apt-get >/dev/null 2>&1; then
-    log "$NO_NUMBA"
+    have_numba || log "$NO_NUMBA"
+    have_scipy || log "$NO_SCIPY"
     exit 0
   fi
   if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
-    log "$NO_NUMBA; to install it, as root: apt-get install -y python3-numba"
+    have_numba || log "$NO_NUMBA; to install it, as root: apt-get install -y python3-numba"
+    have_scipy || log "$NO_SCIPY; to install it, as root: apt-get install -y python3-scipy"
     exit 0
   fi
 fi
@@ -88,7 +102,7 @@ if [ "$(id -u)" -ne 0 ]; then
     SUDO="sudo"
   else
     log "missing OS packages and no sudo; run as root:"
-    log "  apt-get update && apt-get install -y postgresql postgresql-15-postgis-3 postgresql-plpython3-15 python3-numpy python3-numba python3-venv fonts-wqy-microhei"
+    log "  apt-get update && apt-get install -y postgresql postgresql-15-postgis-3 postgresql-plpython3-15 python3-numpy python3-numba python3-scipy python3-venv fonts-wqy-microhei"
     exit 1
   fi
 fi
@@ -130,13 +144,19 @@ if ! have_numba; then
   fi
   have_numba || log "$NO_NUMBA"
 fi
+# scipy likewise: without it the patch kernels label with numpy
+if ! have_scipy; then
+  if [ -n "$(scipy_candidate)" ]; then
+    apt_install python3-scipy || true
+  fi
+  have_scipy || log "$NO_SCIPY"
+fi
 
 if ! have_required "$major"; then
   log "setup finished but something is still missing under /usr/share/postgresql/$major/extension"
   exit 1
 fi
-if have_numba; then
-  log "installed: PostgreSQL $major with PostGIS, postgis_raster, plpython3u, numpy and numba"
-else
-  log "installed: PostgreSQL $major with PostGIS, postgis_raster, plpython3u and numpy"
-fi
+extras=""
+have_numba && extras="$extras, numba"
+have_scipy && extras="$extras, scipy"
+log "installed: PostgreSQL $major with PostGIS, postgis_raster, plpython3u, numpy$extras"

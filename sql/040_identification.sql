@@ -810,21 +810,87 @@ $$;
 comment on function raster.np_zone_stats(bytea, bytea[], integer) is
   'Per zone (region and several zone sets) of a tile in one pass: value counts of one band and valid pixels and sums of every band';
 
+-- Restoration patches: the labelling of one tile's grades (GD['ecorest_patch_label'](g): the
+-- edge-connected parts of equal non-zero value of a 2-D integer array, labels 1..k numbered in
+-- raster order of each part's first pixel, 0 where g is 0; the numbering of
+-- GD['ecorest_label'] of sql/030_kernels.sql). With scipy in the server's Python
+-- (python3-scipy, scripts/install-os-deps.sh) each value is labelled by scipy.ndimage.label
+-- (4-connected, C) and the parts renumbered; without it, or when the session sets
+-- ecorest.label_impl = 'numpy', GD['ecorest_label'] runs (runs of equal values hooked in numpy
+-- passes, 2-3x slower). Both give the same labels (tests/test_patch_kernels.py).
+create or replace function raster.np_patch_loaded() returns boolean
+language plpython3u as $$
+if 'ecorest_patch_label' in GD:
+    return True
+if 'ecorest_label' not in GD:
+    plpy.execute('select raster.np_kernels_loaded()')
+import numpy as np
+try:
+    from scipy import ndimage
+except ImportError:
+    ndimage = None
+numpy_label = GD['ecorest_label']
+config_option = GD['ecorest_config_option']
+
+def patch_label(g):
+    impl = (config_option(b'ecorest.label_impl', True, False) or b'').decode() or 'auto'
+    if impl not in ('auto', 'numpy'):
+        plpy.error("ecorest.label_impl must be 'auto' or 'numpy', not %r" % impl)
+    if ndimage is None or impl == 'numpy':
+        return numpy_label(g)
+    flat = np.ascontiguousarray(g).ravel()
+    if flat.size == 0:
+        return np.zeros(g.shape, np.int32), 0
+    out = np.zeros(flat.size, np.int64)
+    firsts, total = [], 0
+    for v in np.unique(flat):
+        if v == 0:
+            continue
+        lab, k = ndimage.label((flat == v).reshape(g.shape))
+        lab = lab.ravel()
+        idx = np.flatnonzero(lab)
+        lv = lab[idx]
+        # scipy numbers the parts of one value in raster order too: a label's first pixel is
+        # where the running maximum of the labels grows
+        new = np.empty(lv.size, bool)
+        new[0] = True
+        new[1:] = lv[1:] > np.maximum.accumulate(lv)[:-1]
+        firsts.append(idx[new])
+        out[idx] = lv + total
+        total += k
+    if total == 0:
+        return np.zeros(g.shape, np.int32), 0
+    # all values together: parts numbered in raster order of their first pixel
+    rank = np.zeros(total + 1, np.int32)
+    rank[1 + np.argsort(np.concatenate(firsts), kind='stable')] = np.arange(1, total + 1)
+    return rank[out].reshape(g.shape), total
+
+GD['ecorest_patch_label'] = patch_label
+return True
+$$;
+
 -- Restoration patches, step 1, per tile: the edge-connected parts of equal grade 1..max_grade
 -- (band 1) inside the tile (raster order of their first pixel: part 1, 2, ...), each with its
 -- pixel count, per band the valid finite pixels and their sum (as raster.np_zonal sums them)
 -- and the keys of the tile borders it touches: one key per border pixel naming the pixel edge
 -- it shares with the neighbouring tile (global row and column on the grid), so that the parts
 -- of two tiles meeting there share the key. Parts of equal grade sharing a key are one patch.
-create or replace function raster.np_patch_parts(a bytea, max_grade integer)
+-- A part that touches no tile border is a patch by itself: with min_ha given, such a part
+-- smaller than min_ha (pixels x pixel_ha, with a relative margin of 1e-9 for rounding) can
+-- never be reported and is left out (its number stays taken, so raster.np_patch_raster numbers
+-- the parts alike); the band sums are computed for the returned parts only.
+drop function if exists raster.np_patch_parts(bytea, integer);
+create or replace function raster.np_patch_parts(a bytea, max_grade integer,
+                                                 pixel_ha double precision default null,
+                                                 min_ha double precision default null)
 returns table (part integer, grade integer, pixels bigint, band_pixels bigint[],
                band_totals double precision[], edge_keys bigint[])
 language plpython3u immutable parallel safe cost 1000000 as $$
 import struct
 import numpy as np
-if 'ecorest_label' not in GD:
-    plpy.execute('select raster.np_kernels_loaded()')
-decode, check, label = GD['ecorest_decode'], GD['ecorest_check'], GD['ecorest_label']
+if 'ecorest_patch_label' not in GD:
+    plpy.execute('select raster.np_patch_loaded()')
+decode, check, label = GD['ecorest_decode'], GD['ecorest_check'], GD['ecorest_patch_label']
 if a is None:
     return []
 v, m, geo = decode(a, with_geo=True)
@@ -839,16 +905,6 @@ idx = flat[fg] - 1
 pixels = np.bincount(idx, minlength=k)
 grade = np.zeros(k, np.int64)
 grade[idx] = g.ravel()[fg]
-nb, = struct.unpack_from('<H', a, 3)
-bp, bt = [], []
-for b in range(1, nb + 1):
-    check()                                     # a cancellation point (sql/030_kernels.sql)
-    vb, mb = decode(a, b)
-    ok = (mb & np.isfinite(vb)).ravel() & fg
-    li = flat[ok] - 1
-    bp.append(np.bincount(li, minlength=k))
-    bt.append(np.bincount(li, weights=vb.ravel()[ok].astype(np.float64), minlength=k))
-bp, bt = np.stack(bp, axis=1), np.stack(bt, axis=1)
 # global row / column of the tile's first pixel on the grid
 h, w = lab.shape
 r0 = int(round(geo[3] / geo[1]))
@@ -868,10 +924,27 @@ bl, bk = bl[keep], bk[keep]
 order = np.argsort(bl, kind='stable')
 bl, bk = bl[order], bk[order]
 cuts = np.searchsorted(bl, np.arange(1, k + 2))
+# the parts returned: all, or those on a tile border and those large enough by themselves
+wanted = np.ones(k, bool)
+if pixel_ha is not None and min_ha is not None:
+    wanted = (cuts[1:] > cuts[:-1]) | (pixels * pixel_ha >= min_ha * (1 - 1e-9))
+if not wanted.any():
+    return []
+sel = wanted[flat - 1] & fg                      # pixels of the parts returned
+li = flat[sel] - 1
+nb, = struct.unpack_from('<H', a, 3)
+bp, bt = [], []
+for b in range(1, nb + 1):
+    check()                                     # a cancellation point (sql/030_kernels.sql)
+    vb, mb = decode(a, b)
+    ok = (mb & np.isfinite(vb)).ravel()[sel]
+    bp.append(np.bincount(li[ok], minlength=k))
+    bt.append(np.bincount(li[ok], weights=vb.ravel()[sel][ok].astype(np.float64), minlength=k))
+bp, bt = np.stack(bp, axis=1), np.stack(bt, axis=1)
 return [(p + 1, int(grade[p]), int(pixels[p]), bp[p].tolist(), bt[p].tolist(),
-         bk[cuts[p]:cuts[p + 1]].tolist() or None) for p in range(k)]
+         bk[cuts[p]:cuts[p + 1]].tolist() or None) for p in np.flatnonzero(wanted).tolist()]
 $$;
-comment on function raster.np_patch_parts(bytea, integer) is
+comment on function raster.np_patch_parts(bytea, integer, double precision, double precision) is
   'Edge-connected parts of equal priority grade in one tile: pixels, band sums and tile-border keys';
 
 -- Restoration patches, step 2: connected components of a graph given as edge lists (a[i] -
@@ -914,9 +987,10 @@ create or replace function raster.np_patch_raster(a bytea, max_grade integer, pa
                                                   codes integer[])
 returns bytea language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
-if 'ecorest_label' not in GD:
-    plpy.execute('select raster.np_kernels_loaded()')
-decode, encode, label = GD['ecorest_decode'], GD['ecorest_encode'], GD['ecorest_label']
+if 'ecorest_patch_label' not in GD:
+    plpy.execute('select raster.np_patch_loaded()')
+decode, encode = GD['ecorest_decode'], GD['ecorest_encode']
+label = GD['ecorest_patch_label']
 if a is None or not parts:
     return None
 v, m = decode(a)

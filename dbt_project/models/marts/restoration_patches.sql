@@ -3,9 +3,10 @@
 -- restoration patches: contiguous areas (edge-connected pixels) of one priority grade up to
 -- patch_max_grade, of at least min_patch_ha, with their mean scores, dominant factors and
 -- the administrative units they lie in. Connected components of the grade raster: the parts
--- of each tile with their pixel counts and band sums (raster.np_patch_parts), merged across
--- tile borders where parts of one grade share a pixel edge (raster.np_components); only the
--- patches large enough are polygonised (raster.np_patch_raster, their tile pieces unioned)
+-- of each tile with their pixel counts and band sums (int_patch_parts: raster.np_patch_parts
+-- once per tile, in parallel workers), merged here across tile borders where parts of one
+-- grade share a pixel edge (raster.np_components); only the patches large enough are
+-- polygonised (raster.np_patch_raster, their tile pieces unioned)
 with pt as (
     select tile_x, tile_y, rast from {{ ref('priority_tiles') }}
     where run_id = {{ var('run_id') }}
@@ -16,10 +17,9 @@ region as (
 ),
 
 nodes as (
-    select row_number() over (order by pt.tile_x, pt.tile_y, p.part) as node,
-           pt.tile_x, pt.tile_y, p.*
-    from pt
-    cross join lateral raster.np_patch_parts(pt.rast::bytea, {{ var('patch_max_grade') }}) as p
+    -- parts numbered in (tile, part) order: a component's root is its first part
+    select row_number() over (order by p.tile_x, p.tile_y, p.part) as node, p.*
+    from {{ ref('int_patch_parts') }} as p
 ),
 
 border as (
