@@ -449,6 +449,28 @@ comment on function raster.np_histogram(bytea, integer, double precision, double
                                         integer) is
   'Histogram (equal bins over lo..hi), count, sum and sum of squares of one band of a tile';
 
+-- Statistics of band `band` of a tile: its valid finite pixels (not nodata), their sum, min
+-- and max (pixels 0 and nulls for a tile without any). The first pass of the factor
+-- statistics (int_factor_stats), once per tile in parallel workers.
+create or replace function raster.np_band_stats(a bytea, band integer default 1)
+returns table (pixels bigint, total double precision, min_value double precision,
+               max_value double precision)
+language plpython3u immutable parallel safe cost 1000000 as $$
+import numpy as np
+if 'ecorest_decode' not in GD:
+    plpy.execute('select raster.np_kernels_loaded()')
+if a is None:
+    return []
+v, m = GD['ecorest_decode'](a, band)
+x = v[m].astype(np.float64)
+x = x[np.isfinite(x)]
+if x.size == 0:
+    return [(0, None, None, None)]
+return [(int(x.size), float(x.sum()), float(x.min()), float(x.max()))]
+$$;
+comment on function raster.np_band_stats(bytea, integer) is
+  'Valid pixels, sum, min and max of one band of a tile';
+
 -- Weighted overlay of one tile position. Each factor tile (one band, physical values; null
 -- where absent) is normalised by min-max between lo and hi (values clipped), reversed where
 -- direction = -1, and weighted within its group (1 = degradation, 2 = importance); a pixel
@@ -585,9 +607,11 @@ comment on function ident.ahp(double precision[], integer) is
 -- Natural breaks (Fisher-Jenks: k classes of least within-class squared deviation) of a value
 -- distribution given as a histogram (equal bins over lo..hi; bin centres weighted by counts).
 -- Returns k - 1 ascending breaks (a value equal to a break falls in the upper class).
+-- Parallel restricted: it may stand in a parallel query (int_score_breaks reads the scores of
+-- every tile in workers) but runs in the leader, where its cancellation point may call SPI.
 create or replace function ident.histogram_breaks(counts bigint[], lo double precision,
                                                   hi double precision, k integer, method text)
-returns double precision[] language plpython3u immutable as $$
+returns double precision[] language plpython3u immutable parallel restricted as $$
 import time
 import numpy as np
 # a cancellation point like raster.np_kernels_loaded's check() (sql/030_kernels.sql): a prepared
@@ -698,10 +722,11 @@ comment on function ident.olofsson(double precision[], integer[], double precisi
   'Confusion-matrix accuracy with stratified area-adjusted estimates and 95 % CIs (Olofsson et al. 2014)';
 
 -- The q-quantile (0..1) of a distribution given as a histogram (equal bins over lo..hi),
--- interpolated linearly inside the bin that crosses it.
+-- interpolated linearly inside the bin that crosses it. Parallel safe, so that the queries
+-- that call it can call their tile kernels in parallel workers.
 create or replace function ident.histogram_quantile(counts bigint[], lo double precision,
                                                     hi double precision, q double precision)
-returns double precision language sql immutable as $$
+returns double precision language sql immutable parallel safe as $$
   with b as (
     select i, c, sum(c) over (order by i) as cum, sum(c) over () as total
     from unnest(counts) with ordinality as u(c, i)

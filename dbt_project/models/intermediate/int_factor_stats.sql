@@ -1,33 +1,60 @@
 -- distribution of every factor over the region: pixels, min, max, mean, the bounds of its
 -- min-max normalisation (fixed bounds where the factor table gives them, else the clipping
--- percentiles from a 1000-bin histogram) and the entropy of the normalised values
+-- percentiles from a 1000-bin histogram) and the entropy of the normalised values.
+-- Two passes over the factor tiles, both in PostgreSQL's parallel workers: the pixels, sum,
+-- min and max of each tile (raster.np_band_stats), then, with each factor's range, each
+-- tile's histogram (raster.np_histogram). The kernels are called in the select list of a
+-- subquery (in a lateral join PostgreSQL counts a kernel's cost once for all tiles and plans
+-- no workers), the ranges enter as scalar subqueries, and ident.histogram_quantile is
+-- declared parallel safe (one parallel-unsafe function anywhere keeps the whole query serial)
 with f as (
     select * from {{ ref('int_ident_factors') }}
 ),
 
-tiles as (
-    select * from {{ ref('int_factor_tiles') }}
+tile_stats as (
+    select s.factor, s.tile_x, s.tile_y, (s.st).*
+    from (select factor, tile_x, tile_y, raster.np_band_stats(rast::bytea, 1) as st
+          from {{ ref('int_factor_tiles') }}) as s
 ),
 
 mm as (
     -- factors with at least one valid pixel (a factor whose inputs are missing everywhere,
-    -- e.g. a sensitivity without its soil layers, has tiles of nodata only and is left out)
-    select * from (select factor, (st_summarystatsagg(rast, 1, true)).*
-                   from tiles group by factor) as s
-    where s.count > 0
+    -- e.g. a sensitivity without its soil layers, has tiles of nodata only and is left out);
+    -- the sum in tile order, so that the mean does not depend on the order of the rows
+    select factor, sum(pixels)::bigint as count, min(min_value) as min, max(max_value) as max,
+           sum(total order by tile_x, tile_y) / sum(pixels)::float8 as mean
+    from tile_stats
+    group by factor
+    having sum(pixels) > 0
 ),
 
-hist as (
-    select t.factor, h.*
-    from tiles as t
-    join mm on mm.factor = t.factor
-    cross join lateral raster.np_histogram(t.rast::bytea, 1, mm.min, mm.max, 1000) as h
+ranges as (
+    select array_agg(factor order by factor) as factors,
+           array_agg(min order by factor) as lo,
+           array_agg(max order by factor) as hi
+    from mm
 ),
 
 bins as (
-    select h.factor, u.i, sum(u.c)::bigint as c
-    from hist as h cross join lateral unnest(h.counts) with ordinality as u(c, i)
-    group by h.factor, u.i
+    -- the bins of every tile's histogram, summed per factor (the bins unnested in a select
+    -- list: one pass over the histograms, not a join per tile)
+    select s.factor, s.i, sum(s.c)::bigint as c
+    from (
+        select h.factor, generate_subscripts((h.h).counts, 1) as i, unnest((h.h).counts) as c
+        from (
+            select t.factor,
+                   raster.np_histogram(
+                       t.rast::bytea, 1,
+                       (select lo from ranges)[array_position((select factors from ranges),
+                                                              t.factor)],
+                       (select hi from ranges)[array_position((select factors from ranges),
+                                                              t.factor)],
+                       1000) as h
+            from {{ ref('int_factor_tiles') }} as t
+            where array_position((select factors from ranges), t.factor) is not null
+        ) as h
+    ) as s
+    group by s.factor, s.i
 ),
 
 agg as (

@@ -1,15 +1,19 @@
 {{ config(indexes=[{'columns': ['tile_x', 'tile_y']}]) }}
 -- every factor of the run as one-band float tiles (physical values) on the region grid, with
--- the pixels of the constraint mask (int_constraint_mask_tiles) set to nodata
-with f as (
+-- the pixels of the constraint mask (int_constraint_mask_tiles) set to nodata. The per-run
+-- lookup arrays enter each branch as scalar subqueries (a one-row relation joined to the tiles
+-- kept PostgreSQL from calling the branch's kernels in parallel workers)
+-- (f, layers and lc_now are read in several branches: inlined, not materialized, since a
+-- CTE scan would keep its branch out of the workers)
+with f as not materialized (
     select * from {{ ref('int_ident_factors') }}
 ),
 
-layers as (
+layers as not materialized (
     select * from {{ ref('stg_raster__ident_layers') }}
 ),
 
-lc_now as (
+lc_now as not materialized (
     select catalog_id from layers where role = 'landcover_now'
 ),
 
@@ -40,10 +44,10 @@ cropland as (
 
 raw as (
 select 'ndvi_trend' as factor, t.tile_x, t.tile_y,
-       st_rastfromwkb(raster.np_lookup(raster.np_physical(t.rast::bytea, 7), k.codes, k.vals))
-           as rast
+       st_rastfromwkb(raster.np_lookup(raster.np_physical(t.rast::bytea, 7),
+                                       (select codes from trend_scores),
+                                       (select vals from trend_scores))) as rast
 from {{ ref('int_ndvi_trend_tiles') }} as t
-cross join trend_scores as k
 where exists (select 1 from f where factor = 'ndvi_trend')
 
 union all
@@ -58,33 +62,34 @@ where exists (select 1 from f where factor = 'slope')
 
 union all
 select 'landcover_degradation', a.tile_x, a.tile_y,
-       st_rastfromwkb(raster.np_pair_lookup(a.rast::bytea, b.rast::bytea, s.t1, s.t2, s.sev))
+       st_rastfromwkb(raster.np_pair_lookup(a.rast::bytea, b.rast::bytea,
+                                            (select t1 from severity), (select t2 from severity),
+                                            (select sev from severity)))
 from layers as l1
 join layers as l2 on l2.role = 'landcover_t2'
 join {{ source('raster', 'tiles') }} as a on a.catalog_id = l1.catalog_id
 join {{ source('raster', 'tiles') }} as b
     on b.catalog_id = l2.catalog_id and b.tile_x = a.tile_x and b.tile_y = a.tile_y
-cross join severity as s
 where l1.role = 'landcover_t1'
   and exists (select 1 from f where factor = 'landcover_degradation')
 
 union all
 select 'steep_cropland', t.tile_x, t.tile_y,
-       st_rastfromwkb(raster.np_steep_class(t.rast::bytea, s.rast::bytea, c.codes,
+       st_rastfromwkb(raster.np_steep_class(t.rast::bytea, s.rast::bytea,
+                                            (select codes from cropland),
                                             {{ var('steep_slope_deg') }}))
 from lc_now
 join {{ source('raster', 'tiles') }} as t on t.catalog_id = lc_now.catalog_id
 join {{ ref('int_slope_tiles') }} as s on s.tile_x = t.tile_x and s.tile_y = t.tile_y
-cross join cropland as c
 where exists (select 1 from f where factor = 'steep_cropland')
 
 union all
 select 'carbon_density', t.tile_x, t.tile_y,
-       st_rastfromwkb(raster.np_lookup(t.rast::bytea, d.codes, d.vals, -9999))
+       st_rastfromwkb(raster.np_lookup(t.rast::bytea, (select codes from density),
+                                       (select vals from density), -9999))
 from lc_now
 join {{ source('raster', 'tiles') }} as t on t.catalog_id = lc_now.catalog_id
-cross join density as d
-where d.codes is not null
+where (select codes from density) is not null
   and exists (select 1 from f where factor = 'carbon_density')
 
 union all
