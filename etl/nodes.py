@@ -355,22 +355,71 @@ def _drop_tile_uniqueness(conn: psycopg.Connection) -> None:
                  "(catalog_id, tile_x, tile_y)")
 
 
-def remove_node(admin_url: str, name: str, force: bool = False) -> None:
-    """Unregister a node. Refused while catalog entries keep tiles on it unless ``force`` (then
-    those entries lose the node's share of their tiles: reload them)."""
+def holdings(conn: psycopg.Connection, node: Node) -> tuple[list[int], int | None]:
+    """The catalog entries with tiles on ``node`` (their partitions' foreign tables name its
+    server) and how many tiles it holds of them, counted on the node (None when it cannot be
+    reached)."""
+    rows = conn.execute(
+        "select p.relname::text, t.ftoptions from pg_foreign_table t "
+        "join pg_foreign_server s on s.oid = t.ftserver "
+        "join pg_inherits i on i.inhrelid = t.ftrelid join pg_class p on p.oid = i.inhparent "
+        "where s.srvname = %s order by 1", (node.server,)).fetchall()
+    entries = sorted({int(m.group(1)) for parent, _ in rows
+                      if (m := re.fullmatch(r"tiles_(\d+)", parent))})
+    if not rows:
+        return entries, 0
+    try:
+        with connect_node(conn, node, autocommit=True) as nc:
+            tiles = sum(nc.execute(sql.SQL("select count(*) from raster.{}").format(
+                sql.Identifier(dict(o.split("=", 1) for o in opts)["table_name"]))
+            ).fetchone()[0] for _, opts in rows)
+    except (NodeError, psycopg.Error):
+        tiles = None
+    return entries, tiles
+
+
+def remove_node(admin_url: str, name: str, force: bool = False, drain: bool = False
+                ) -> list[dict]:
+    """Unregister a node. While catalog entries keep tiles on it this is refused, naming how
+    many entries and tiles it holds, unless ``drain`` (its tiles move to the other nodes first:
+    :func:`drain_node`) or ``force`` (those entries lose the node's share of their tiles:
+    reload them). Returns the entries moved by a drain."""
+    if force and drain:
+        raise NodeError("--drain and --force exclude each other: --drain moves the node's "
+                        "tiles to the other nodes, --force drops them")
     server = SERVER_PREFIX + name
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("select 1 from pg_foreign_server where srvname = %s",
-                            (server,)).fetchone():
+        node = next((n for n in list_nodes(conn) if n.server == server), None)
+        if node is None:
             raise NodeError(f"no data node named {name} (ecorest db nodes)")
-        used = conn.execute(
-            "select count(*) from pg_foreign_table t join pg_foreign_server s "
-            "on s.oid = t.ftserver where s.srvname = %s", (server,)).fetchone()[0]
-        if used and not force:
-            raise NodeError(f"data node {name} holds the tiles of {used} catalog partition(s); "
-                            "move them first (docs/OPERATIONS.md, rebalancing) or give --force")
-        conn.execute(sql.SQL("drop server {} cascade").format(sql.Identifier(server)))
-    log.info("data node %s removed", name)
+        entries, tiles = holdings(conn, node)
+        if entries and not (force or drain):
+            held = "an unknown number of tiles" if tiles is None else f"{tiles} tiles"
+            raise NodeError(
+                f"{node.label()} holds {held} of {len(entries)} catalog "
+                f"entr{'y' if len(entries) == 1 else 'ies'} "
+                f"({', '.join(map(str, entries))})"
+                f"{'; it is unreachable now' if tiles is None else ''}"
+                "; move them to the other nodes first with "
+                f"`ecorest db remove-node {name} --drain`, or give --force to drop them (their "
+                "layers must then be loaded again)")
+        if not (entries and drain):
+            conn.execute(sql.SQL("drop server {} cascade").format(sql.Identifier(server)))
+            log.info("data node %s removed", name)
+            return []
+    return drain_node(admin_url, name)
+
+
+def _drop_server(conn: psycopg.Connection, node: Node) -> None:
+    """Unregister a drained node in the switching transaction, checking that no partition
+    reads it any more."""
+    left = conn.execute("select count(*) from pg_foreign_table t join pg_foreign_server s "
+                        "on s.oid = t.ftserver where s.srvname = %s", (node.server,)
+                        ).fetchone()[0]
+    if left:
+        raise NodeError(f"{node.label()}: {left} partition(s) still read it after the move, "
+                        "nothing was changed")
+    conn.execute(sql.SQL("drop server {} cascade").format(sql.Identifier(node.server)))
 
 
 def node_status(conn: psycopg.Connection) -> list[dict]:
@@ -545,7 +594,10 @@ class _Move:
     checksum: int = 0
 
 
-def _entries_to_move(conn: psycopg.Connection, servers: list[str]) -> list[_Move]:
+def _entries_to_move(conn: psycopg.Connection, servers: list[str],
+                     only: str | None = None) -> list[_Move]:
+    """The catalog entries not spread over ``servers`` (in that order); with ``only`` (a
+    server being drained) just those with tiles on it."""
     moves = []
     for (cid,) in conn.execute("select catalog_id from raster.catalog order by catalog_id"
                                ).fetchall():
@@ -555,7 +607,8 @@ def _entries_to_move(conn: psycopg.Connection, servers: list[str]) -> list[_Move
         if kind is None:
             continue
         if kind[0] == "r":  # a local partition (loaded before the first node)
-            moves.append(_Move(cid, True, [(None, part)], f"tiles_{cid}_r1"))
+            if only is None:
+                moves.append(_Move(cid, True, [(None, part)], f"tiles_{cid}_r1"))
             continue
         placement = conn.execute("select raster.node_placement(array[%s]::bigint[])",
                                  (cid,)).fetchone()[0]
@@ -570,6 +623,8 @@ def _entries_to_move(conn: psycopg.Connection, servers: list[str]) -> list[_Move
                 (f"raster.{part}",)).fetchall():
             table = dict(o.split("=", 1) for o in opts)["table_name"]
             sources.append((srv, table))
+        if only is not None and only not in {srv for srv, _ in sources}:
+            continue
         gen = max([int(m.group(1)) for _, t in sources
                    if (m := re.fullmatch(rf"tiles_{cid}_r(\d+)", t))] + [0])
         moves.append(_Move(cid, False, sources, f"tiles_{cid}_r{gen + 1}"))
@@ -585,27 +640,62 @@ def rebalance(admin_url: str) -> list[dict]:
     or failing before the flip: a NodeError and nothing changed (readers keep the old layout
     throughout; the flip waits for running queries on raster.tiles). Returns one dict per
     entry moved (catalog_id, tiles, from, to)."""
+    return _relayout(admin_url)
+
+
+def drain_node(admin_url: str, name: str) -> list[dict]:
+    """Move every tile of data node ``name`` to the other nodes, then unregister it — one
+    logical operation, as :func:`rebalance`: each catalog entry with tiles on the node is
+    copied to a layout over the remaining nodes and verified (counts, checksums); one
+    coordinator transaction switches every such entry to its new layout and drops the node's
+    foreign server; then the old node tables are dropped (the drained node's too, while it is
+    still reachable). A node down (the drained one or another) or failing before the switch: a
+    NodeError naming it and nothing changed — the node stays registered with its tiles.
+    Returns one dict per entry moved (catalog_id, tiles, from, to)."""
+    return _relayout(admin_url, drain=name)
+
+
+def _relayout(admin_url: str, drain: str | None = None) -> list[dict]:
+    """Rebalancing (``drain`` None: every entry over all nodes) or draining (the entries on
+    node ``drain`` over the other nodes, then the node removed); see :func:`rebalance` and
+    :func:`drain_node`."""
     with psycopg.connect(admin_url) as conn:  # its one transaction is the flip
         nodes = list_nodes(conn)
         if not nodes:
             raise NodeError("no data nodes to rebalance onto (ecorest db add-node)")
+        drained = None
+        if drain is not None:
+            drained = next((n for n in nodes if n.name == drain), None)
+            if drained is None:
+                raise NodeError(f"no data node named {drain} (ecorest db nodes)")
+            nodes = [n for n in nodes if n is not drained]
+            if not nodes and holdings(conn, drained)[0]:
+                raise NodeError(f"{drained.label()} is the only data node: its tiles have "
+                                "nowhere to go (add another node first, then drain it)")
+        # loads add catalog entries (and node tables on every registered node): wait for those
+        # under way and hold new ones back until the switch, so that none is missed
+        conn.execute("lock table raster.catalog in share mode")
         servers = [n.server for n in nodes]
-        moves = _entries_to_move(conn, servers)
-        if not moves:
-            conn.rollback()
-            return []
-        by_server = {n.server: n for n in nodes}
+        moves = _entries_to_move(conn, servers, only=drained.server if drained else None)
+        everyone = nodes + ([drained] if drained else [])
+        by_server = {n.server: n for n in everyone}
+        # the drained node's address and login, read while its foreign server still exists
+        # (its old tables are dropped after the switch that unregisters it)
+        urls = {n.server: node_url(conn, n) for n in everyone} if moves else {}
         writers: list[psycopg.Connection] = []
         readers: dict[str, psycopg.Connection] = {}
         try:
-            for node in nodes:  # every node reachable first, or nothing is touched
-                try:
-                    writers.append(connect_node(conn, node))
-                    readers[node.server] = connect_node(conn, node, autocommit=True)
-                except NodeError as exc:
-                    raise NodeError(f"nothing was changed: {exc}") from exc
+            if moves:
+                for node in everyone:  # every node reachable first, or nothing is touched
+                    try:
+                        if node is not drained:
+                            writers.append(connect_node(conn, node))
+                        readers[node.server] = connect_node(conn, node, autocommit=True)
+                    except NodeError as exc:
+                        raise NodeError(f"nothing was changed: {exc}") from exc
             for move in moves:
-                _copy_entry(conn, move, nodes, writers, readers)
+                _copy_entry(conn, move, nodes, writers, readers,
+                            (drained,) if drained else ())
             for k, nc in enumerate(writers):  # the new tables, still unpublished
                 try:
                     nc.commit()
@@ -615,6 +705,8 @@ def rebalance(admin_url: str) -> list[dict]:
                                     f"its new tables): {str(exc).strip()}") from exc
             for move in moves:
                 _flip(conn, move)
+            if drained is not None:
+                _drop_server(conn, drained)
             conn.commit()  # the flip: every entry reads its new layout from here on
         except BaseException:
             conn.rollback()
@@ -630,24 +722,30 @@ def rebalance(admin_url: str) -> list[dict]:
                 if srv is None:
                     continue
                 try:
-                    with connect_node(conn, by_server[srv], autocommit=True) as nc:
+                    with psycopg.connect(urls[srv], autocommit=True, connect_timeout=10,
+                                         application_name="ecorest-node-load") as nc:
                         nc.execute(sql.SQL("drop table if exists raster.{}").format(
                             sql.Identifier(table)))
-                except (NodeError, psycopg.Error) as exc:  # `ecorest db nodes --clean` drops it
-                    log.warning("%s: the old table raster.%s was not dropped: %s",
-                                by_server[srv].label(), table, exc)
+                except psycopg.Error as exc:  # `ecorest db nodes --clean` drops it
+                    log.warning("%s: the old table raster.%s was not dropped%s: %s",
+                                by_server[srv].label(), table,
+                                " (the node is no longer registered: drop it there by hand)"
+                                if by_server[srv] is drained else "", exc)
             report.append({"catalog_id": move.cid, "tiles": move.count,
                            "from": "coordinator" if move.local else
                            ", ".join(s[len(SERVER_PREFIX):] for s, _ in move.sources),
                            "to": ", ".join(n.name for n in nodes)})
             log.info("catalog entry %d: %d tiles spread over %d nodes", move.cid, move.count,
                      len(nodes))
+        if drained is not None:
+            log.info("data node %s drained and removed", drained.name)
         return report
 
 
 def _copy_entry(conn: psycopg.Connection, move: _Move, nodes: list[Node],
                 writers: list[psycopg.Connection],
-                readers: dict[str, psycopg.Connection]) -> None:
+                readers: dict[str, psycopg.Connection], others: tuple[Node, ...] = ()
+                ) -> None:
     """Copy one entry's tiles into its new node tables (in the writers' transactions) and
     verify count and checksum against the old layout; create the coordinator's new partition
     (raster.tiles_<id>_next, in the coordinator's transaction)."""
@@ -722,7 +820,8 @@ def _copy_entry(conn: psycopg.Connection, move: _Move, nodes: list[Node],
                             raise
         except psycopg.Error as exc:
             where = (nodes[failing[0]].label() if failing else "the coordinator"
-                     if srv is None else next(x.label() for x in nodes if x.server == srv))
+                     if srv is None else next((x.label() for x in (*nodes, *others)
+                                               if x.server == srv), srv))
             raise NodeError(f"{where} failed while catalog entry {cid} was copied, nothing was "
                             f"changed: {str(exc).strip()}") from exc
     new_count, new_sum = 0, 0

@@ -65,6 +65,90 @@ do $$ begin
   end if;
 end $$;
 
+-- The dblink connection of this session to data node p_server, kept open between calls of the
+-- node-side kernels (a login and a new node backend that loads PL/Python and numpy cost more
+-- than the counts of a few million pixels; measured in docs/ARCHITECTURE.md "Scale-out"). One
+-- connection per node and role: named after the oids of the foreign server and of the current
+-- role, and opened through that role's user mapping, so a session that changes its role (SET
+-- ROLE) never reads a node as another login, and a node removed and registered again under its
+-- name (another server) gets a connection of its own. A connection kept open is checked before use (one round trip):
+-- one still busy (its call was cancelled) is cancelled on the node and closed, one that broke
+-- (the node restarted, the network dropped it) is closed, and either is opened again once; a
+-- node that refuses the new login raises dblink's error, which the callers report naming the
+-- nodes. Connections end with the session. Returns the connection's name.
+create or replace function raster.node_connection(p_server text)
+returns text
+language plpgsql as $$
+declare
+  conn text := format('ecorest_node_%s_%s',
+                      (select oid from pg_foreign_server where srvname = p_server),
+                      (select oid from pg_roles where rolname = current_user));
+  quiet text := current_setting('client_min_messages');
+  alive boolean := false;
+begin
+  if conn = any(coalesce(public.dblink_get_connections(), '{}')) then
+    if public.dblink_is_busy(conn) = 0 then
+      -- dblink reports a failed command as a notice: not shown, the connection is replaced
+      perform set_config('client_min_messages', 'error', true);
+      alive := (select count(*) = 1 from public.dblink(conn, 'select 1', false)
+                                            as t(one integer));
+      perform set_config('client_min_messages', quiet, true);
+    else
+      perform public.dblink_cancel_query(conn);  -- left running by a cancelled call
+    end if;
+    if alive then
+      return conn;
+    end if;
+    perform public.dblink_disconnect(conn);
+  end if;
+  perform public.dblink_connect(conn, p_server);
+  return conn;
+end $$;
+comment on function raster.node_connection(text) is
+  'Name of this session''s dblink connection to a data node (foreign server), kept open '
+  'between calls of the node-side kernels: checked, and opened (again) when missing or broken';
+
+-- After a node-side call failed: the data nodes it failed on — the one it was connecting to,
+-- or those whose connection holds an error — as text for the caller's message. The call's
+-- connections are closed (their state is unknown; the next call opens new ones), a query still
+-- running on a node cancelled first.
+create or replace function raster.node_call_failed(p_servers text[], p_conns text[],
+                                                   p_current text)
+returns text
+language plpgsql as $$
+declare
+  failed text[] := '{}';
+  k integer;
+begin
+  for k in 1 .. coalesce(cardinality(p_conns), 0) loop
+    begin
+      if public.dblink_error_message(p_conns[k]) <> 'OK' then
+        failed := failed || p_servers[k];
+      end if;
+      if public.dblink_is_busy(p_conns[k]) = 1 then
+        perform public.dblink_cancel_query(p_conns[k]);
+      end if;
+    exception when others then
+      null;  -- a broken connection: closed below all the same
+    end;
+    begin
+      perform public.dblink_disconnect(p_conns[k]);
+    exception when others then
+      null;
+    end;
+  end loop;
+  if p_current is not null and not p_current = any(failed) then
+    failed := failed || p_current;
+  end if;
+  if cardinality(failed) = 0 then
+    return format('the data nodes (%s)', array_to_string(p_servers, ', '));
+  end if;
+  return format('data node %s (of %s)', array_to_string(failed, ', '),
+                array_to_string(p_servers, ', '));
+end $$;
+comment on function raster.node_call_failed(text[], text[], text) is
+  'The data nodes a failed node-side call failed on (for its message); closes its connections';
+
 -- Node-side kernels: the cross-tab of two catalog entries (v1 in a, v2 in b, pixels), computed
 -- by raster.node_crosstab on every node over its own tiles (tiles of one tile key lie on the
 -- same node for every catalog entry: the same hash of tile_y), all nodes at once (dblink
@@ -78,6 +162,9 @@ declare
   s text;
   q text;
   opened text[] := '{}';
+  cur_srv text;
+  detail text;
+  failed_on text;
 begin
   servers := raster.node_placement(array[p_a, p_b]);
   if servers is null then
@@ -92,30 +179,28 @@ begin
   end if;
   begin
     foreach s in array servers loop
+      cur_srv := s;
       q := format('select v1, v2, pixels from raster.node_crosstab(%L, %L)',
                   (raster.node_tables(array[p_a], s))[1], (raster.node_tables(array[p_b], s))[1]);
-      if ('ecorest_' || s) = any(coalesce(public.dblink_get_connections(), '{}')) then
-        perform public.dblink_disconnect('ecorest_' || s);  -- left by a cancelled call
+      opened := opened || raster.node_connection(s);
+      if public.dblink_send_query(opened[cardinality(opened)], q) <> 1 then
+        raise exception 'could not send the query: %',
+          public.dblink_error_message(opened[cardinality(opened)]);
       end if;
-      perform public.dblink_connect('ecorest_' || s, s);
-      opened := opened || ('ecorest_' || s);
-      perform public.dblink_send_query('ecorest_' || s, q);
     end loop;
+    cur_srv := null;
     return query
       select r.v1, r.v2, sum(r.pixels)::bigint
         from unnest(opened) as c(name),
              lateral public.dblink_get_result(c.name) as r(v1 integer, v2 integer, pixels bigint)
        group by 1, 2 order by 1, 2;
   exception when others then
-    foreach s in array opened loop
-      perform public.dblink_disconnect(s);
-    end loop;
-    raise exception 'node-side cross-tab of catalog entries % and % failed on the data nodes '
-                    '(%): %', p_a, p_b, array_to_string(servers, ', '), sqlerrm;
+    get stacked diagnostics detail = pg_exception_detail;
+    failed_on := raster.node_call_failed(servers, opened, cur_srv);
+    raise exception 'node-side cross-tab of catalog entries % and % failed on %: %',
+      p_a, p_b, failed_on, sqlerrm || coalesce(' (' || nullif(detail, '') || ')', '');
   end;
-  foreach s in array opened loop
-    perform public.dblink_disconnect(s);
-  end loop;
+  -- the connections stay open for the next call (raster.node_connection)
 end $$;
 comment on function raster.np_node_crosstab(bigint, bigint) is
   'Pixel counts per (value in a, value in b) of two catalog entries, computed on each data '
@@ -209,6 +294,9 @@ declare
   q text;
   srv text;
   opened text[] := '{}';
+  cur_srv text;
+  detail text;
+  failed_on text;
   t0 timestamptz := clock_timestamp();
 begin
   if p_zone_set is not null then
@@ -249,15 +337,16 @@ begin
   end if;
   begin
     foreach srv in array servers loop
+      cur_srv := srv;
       q := format('select zone_id, classes, pixels from raster.node_trajectories(%L::text[], '
                   '%L::integer[], %L::geometry[])', raster.node_tables(p_ids, srv), codes, geoms);
-      if ('ecorest_' || srv) = any(coalesce(public.dblink_get_connections(), '{}')) then
-        perform public.dblink_disconnect('ecorest_' || srv);  -- left by a cancelled call
+      opened := opened || raster.node_connection(srv);
+      if public.dblink_send_query(opened[cardinality(opened)], q) <> 1 then
+        raise exception 'could not send the query: %',
+          public.dblink_error_message(opened[cardinality(opened)]);
       end if;
-      perform public.dblink_connect('ecorest_' || srv, srv);
-      opened := opened || ('ecorest_' || srv);
-      perform public.dblink_send_query('ecorest_' || srv, q);
     end loop;
+    cur_srv := null;
     return query
       select r.zone_id, r.classes, sum(r.pixels)::bigint
         from unnest(opened) as c(name),
@@ -265,16 +354,13 @@ begin
                as r(zone_id integer, classes integer[], pixels bigint)
        group by 1, 2;
   exception when others then
-    foreach srv in array opened loop
-      perform public.dblink_disconnect(srv);
-    end loop;
-    raise exception 'node-side trajectories of catalog entries % failed on the data nodes '
-                    '(%): %', array_to_string(p_ids, ', '), array_to_string(servers, ', '),
-                    sqlerrm;
+    get stacked diagnostics detail = pg_exception_detail;
+    failed_on := raster.node_call_failed(servers, opened, cur_srv);
+    raise exception 'node-side trajectories of catalog entries % failed on %: %',
+      array_to_string(p_ids, ', '), failed_on,
+      sqlerrm || coalesce(' (' || nullif(detail, '') || ')', '');
   end;
-  foreach srv in array opened loop
-    perform public.dblink_disconnect(srv);
-  end loop;
+  -- the connections stay open for the next call (raster.node_connection)
   raise debug 'raster.np_node_trajectories(%, %): % nodes, % ms', p_ids, p_zone_set,
     cardinality(servers), round(extract(epoch from clock_timestamp() - t0) * 1000);
 end $$;

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,9 +17,11 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import pytest
+from click.testing import CliRunner
 from conftest import _janitor, url_for
 from psycopg import sql
 
+from ecorest.cli import cli
 from ecorest.errors import EcorestError
 from ecorest.etl import nodes as nodemod
 from ecorest.etl.legends import load_legend
@@ -223,6 +226,21 @@ def node_tiles(node_url: str) -> dict[str, int]:
             sql.Identifier(t))).fetchone()[0] for t in tables}
 
 
+def node_sessions(node_url: str, expect: int) -> list[int]:
+    """The backends of the writer login (the coordinator's dblink and postgres_fdw sessions) on
+    a node database, waiting up to 5 s for ``expect`` of them (ended sessions take a moment to
+    go)."""
+    deadline = time.monotonic() + 5
+    while True:
+        with psycopg.connect(node_url) as c:
+            pids = [r[0] for r in c.execute(
+                "select pid from pg_stat_activity where datname = current_database() and "
+                "usename = %s order by pid", (nodemod.WRITER,))]
+        if len(pids) == expect or time.monotonic() > deadline:
+            return pids
+        time.sleep(0.1)
+
+
 def node_calls(node_url: str, function: str, expect: int) -> int:
     """Calls of a node kernel on a node database (track_functions), waiting up to 5 s for the
     ended sessions of the coordinator's dblink calls to report ``expect`` of them."""
@@ -286,17 +304,7 @@ def trajectories(c: psycopg.Connection, ids: list[int], zone_set: str | None) ->
 
 def test_two_nodes_give_the_marts_of_one_server(built) -> None:
     one_url, coord_url, node_urls, calls = built
-    one, coord = marts(one_url), marts(coord_url)
-    assert set(one) == set(coord) and len(one) > 5
-    assert sum(v[0] for v in one.values()) > 20
-    for table in one:
-        n1, sums1, texts1 = one[table]
-        n2, sums2, texts2 = coord[table]
-        assert n1 == n2, table
-        assert texts1 == texts2, table
-        for a, b in zip(sums1, sums2, strict=True):
-            assert (a is None and b is None) or math.isclose(a, b, rel_tol=1e-12,
-                                                             abs_tol=1e-9), table
+    assert_same_marts(marts(one_url), marts(coord_url))
     # independently of either run: the transitions of the region and of each zone by numpy
     for url in (one_url, coord_url):
         assert transitions(url) == numpy_transitions()
@@ -304,6 +312,19 @@ def test_two_nodes_give_the_marts_of_one_server(built) -> None:
     # the run counted the land-cover trajectories on the nodes (the region and the zone set,
     # each node once per call), not through postgres_fdw on the coordinator
     assert calls == [2, 2]
+
+
+def assert_same_marts(one: dict[str, tuple], other: dict[str, tuple]) -> None:
+    assert set(one) == set(other) and len(one) > 5
+    assert sum(v[0] for v in one.values()) > 20
+    for table in one:
+        n1, sums1, texts1 = one[table]
+        n2, sums2, texts2 = other[table]
+        assert n1 == n2, table
+        assert texts1 == texts2, table
+        for a, b in zip(sums1, sums2, strict=True):
+            assert (a is None and b is None) or math.isclose(a, b, rel_tol=1e-12,
+                                                             abs_tol=1e-9), table
 
 
 def numpy_transitions() -> dict[tuple[int, int], int]:
@@ -325,11 +346,11 @@ def numpy_zone_transitions() -> dict[tuple[str, int, int], int]:
     return out
 
 
-def transitions(url: str) -> dict[tuple[int, int], int]:
+def transitions(url: str, run_id: int | None = None) -> dict[tuple[int, int], int]:
     with psycopg.connect(url) as c:
         return {(a, b): int(n) for a, b, n in c.execute(
             "select class_t1, class_t2, pixels from marts.landcover_transitions "
-            "where zone_set = 'region'")}
+            "where zone_set = 'region' and run_id = coalesce(%s, run_id)", (run_id,))}
 
 
 def zone_transitions(url: str) -> dict[tuple[str, int, int], int]:
@@ -419,22 +440,75 @@ def test_a_node_down_publishes_nothing_and_the_next_load_and_run_succeed(
     with psycopg.connect(coord_url) as conn:
         assert nodemod.clean_orphans(conn) == 1
     assert node_tiles(node_urls[0]) == published
-    # 4. node n1 down during a run: it fails naming the node, nothing of it is published
-    node_clusters[0].stop()
+    # 4. both up: a run succeeds and the bi views show it
     with psycopg.connect(coord_url) as conn:
+        first = run_assessment(conn, coord_url, "small", work_dir=tmp_path / "dbt")
+    shown = bi_rows(coord_url)
+    assert shown["runs"] == [(first,)] and shown["landcover_transitions"]
+    assert {r for rows in shown.values() for r in rows} == {(first,)}
+    # 5. node n1 killed in the middle of a run, while the nodes count the land-cover
+    # trajectories: the run fails naming the node, nothing of it is published (the bi views
+    # show the previous run's rows, as they were)
+    with killed_during(node_urls[0], node_clusters[0], "raster.node_trajectories(") as killed, \
+            psycopg.connect(coord_url) as conn:
         with pytest.raises(EcorestError, match="ecorest_node_n1"):
-            run_assessment(conn, coord_url, "small", work_dir=tmp_path / "dbt")
-        failed = conn.execute("select run_id, status from etl.assessment_runs").fetchall()
-        assert [s for _, s in failed] == ["failed"]
-        if conn.execute("select to_regclass('marts.carbon_stocks')").fetchone()[0]:
-            assert conn.execute("select count(*) from marts.carbon_stocks").fetchone()[0] == 0
-    node_clusters[0].start()
-    # 5. back up: the next run succeeds
+            run_assessment(conn, coord_url, "small", work_dir=tmp_path / "dbt", force=True)
+    assert killed() and not node_clusters[0].is_running()
     with psycopg.connect(coord_url) as conn:
-        run_id = run_assessment(conn, coord_url, "small", work_dir=tmp_path / "dbt")
+        runs = conn.execute("select run_id, status from etl.assessment_runs order by 1"
+                            ).fetchall()
+    assert [s for _, s in runs] == ["succeeded", "failed"] and runs[0][0] == first
+    assert bi_rows(coord_url) == shown
+    # 6. back up: the next run succeeds, with numpy's counts, and the bi views show it
+    node_clusters[0].start()
+    with psycopg.connect(coord_url) as conn:
+        run_id = run_assessment(conn, coord_url, "small", work_dir=tmp_path / "dbt",
+                                force=True)
         assert conn.execute("select status from etl.assessment_runs where run_id = %s",
                             (run_id,)).fetchone() == ("succeeded",)
-    assert transitions(coord_url) == numpy_transitions()
+    assert run_id > runs[1][0]
+    assert transitions(coord_url, run_id) == numpy_transitions()
+    assert bi_rows(coord_url)["landcover_transitions"] == [(run_id,)]
+
+
+def bi_rows(url: str) -> dict[str, list[tuple]]:
+    """Per bi view with a run_id column: the distinct run ids it shows (sorted)."""
+    with psycopg.connect(url) as c:
+        views = [r[0] for r in c.execute(
+            "select table_name from information_schema.columns where table_schema = 'bi' "
+            "and column_name = 'run_id' order by 1")]
+        return {v: c.execute(sql.SQL("select distinct run_id from bi.{} order by 1").format(
+            sql.Identifier(v))).fetchall() for v in views}
+
+
+@contextmanager
+def killed_during(node_url: str, cluster: EmbeddedCluster, query: str) -> Iterator:
+    """Stop ``cluster`` (pg_ctl stop -m fast: its sessions end at once) as soon as a session
+    on its database ``node_url`` runs a statement containing ``query``; yields a function
+    telling whether that happened."""
+    done = threading.Event()
+    fired: list[bool] = []
+
+    def watch() -> None:
+        with psycopg.connect(node_url, autocommit=True) as c:
+            while not done.is_set():
+                if c.execute("select exists (select from pg_stat_activity where state = "
+                             "'active' and pid <> pg_backend_pid() and strpos(query, %s) > 0)",
+                             (query,)).fetchone()[0]:
+                    break
+                time.sleep(0.01)
+            else:
+                return
+        cluster.stop()
+        fired.append(True)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield lambda: bool(fired)
+    finally:
+        done.set()
+        watcher.join(timeout=60)
 
 
 def test_node_passwords_are_hidden_from_analysts_and_bi(built) -> None:
@@ -548,3 +622,98 @@ def test_rebalance_spreads_every_entry_over_all_nodes(node_clusters, server_url,
         assert [node_calls(u, "node_trajectories", k + 1) for u, k in
                 zip(node_urls, calls, strict=True)] == [k + 1 for k in calls]
         assert nodemod.rebalance(url) == []  # nothing left to move
+        # a session keeps its node connections open between calls (one node backend serves all
+        # its calls) and opens a broken one again, once (the node restarted between two calls)
+        assert [node_sessions(u, 0) for u in node_urls] == [[], []]
+        region = {("region", a, b): n for (a, b), n in numpy_transitions().items()}
+        with psycopg.connect(url) as c:
+            assert trajectories(c, ids, None) == region
+            kept = [node_sessions(u, 1) for u in node_urls]
+            assert all(len(p) == 1 for p in kept)
+            assert trajectories(c, ids, None) == region
+            assert [node_sessions(u, 1) for u in node_urls] == kept
+            node_clusters[0].stop()
+            node_clusters[0].start()
+            assert trajectories(c, ids, None) == region
+            again = [node_sessions(u, 1) for u in node_urls]
+            assert again[1] == kept[1] and len(again[0]) == 1 and again[0] != kept[0]
+        # ... until the session ends
+        assert [node_sessions(u, 0) for u in node_urls] == [[], []]
+
+
+def test_remove_node_refuses_while_it_holds_tiles_and_drain_moves_them(
+        built, coordinator, node_clusters, tmp_path) -> None:
+    one_url, built_coord, _, _ = built
+    url, node_urls = coordinator
+    build_region(url, tmp_path, zones=True)
+    with psycopg.connect(url) as c:
+        ids = [r[0] for r in c.execute("select catalog_id from raster.catalog order by 1")]
+        tiles = [c.execute("select count(*) from raster.tiles where catalog_id = %s",
+                           (i,)).fetchone()[0] for i in ids]
+    held = node_tiles(node_urls[1])
+    assert sorted(held) == [f"tiles_{i}" for i in ids] and 0 < sum(held.values()) < sum(tiles)
+    # holding tiles: refused, naming the node, its tiles and catalog entries
+    with pytest.raises(nodemod.NodeError, match=(
+            rf"data node n2 \(127\.0\.0\.1:\d+/\w+\) holds {sum(held.values())} tiles of 2 "
+            rf"catalog entries \({ids[0]}, {ids[1]}\).*remove-node n2 --drain")):
+        nodemod.remove_node(url, "n2")
+    refused = CliRunner().invoke(cli, ["--dsn", url, "db", "remove-node", "n2"])
+    assert refused.exit_code == 1 and "--drain" in refused.output
+    both = CliRunner().invoke(cli, ["--dsn", url, "db", "remove-node", "n2", "--drain",
+                                    "--force"])
+    assert both.exit_code == 2 and "exclude each other" in both.output
+
+    def state() -> tuple:
+        with psycopg.connect(url) as c:
+            names = [n.name for n in nodemod.list_nodes(c)]
+        return names, layout(url), node_tiles(node_urls[0]), node_tiles(node_urls[1])
+
+    before = state()
+    assert before[0] == ["n1", "n2"]
+    # the node to drain down: a clear error naming it, nothing changed
+    node_clusters[1].stop()
+    try:
+        with pytest.raises(nodemod.NodeError, match="nothing was changed: data node n2 "):
+            nodemod.remove_node(url, "n2", drain=True)
+        with pytest.raises(nodemod.NodeError, match="n2 .*holds an unknown number of tiles "
+                           "of 2 catalog entries"):
+            nodemod.remove_node(url, "n2")
+    finally:
+        node_clusters[1].start()
+    assert state() == before
+    # the remaining node failing in the middle of the copy: nothing changed either
+    _fail_inserts_on(node_urls[0])
+    with pytest.raises(nodemod.NodeError, match=rf"data node n1 .* failed while catalog entry "
+                       rf"{ids[0]} was copied, nothing was changed"):
+        nodemod.remove_node(url, "n2", drain=True)
+    with psycopg.connect(node_urls[0], autocommit=True) as c:
+        c.execute("drop event trigger arm")
+    assert state() == before
+    # drained (by the command): every tile on n1, verified, n2 unregistered and its tables
+    # dropped
+    drained = CliRunner().invoke(cli, ["--dsn", url, "db", "remove-node", "n2", "--drain"])
+    assert drained.exit_code == 0, drained.output
+    names, _, on_n1, on_n2 = state()
+    assert names == ["n1"] and on_n2 == {}
+    assert on_n1 == {f"tiles_{i}_r1": n for i, n in zip(ids, tiles, strict=True)}
+    with psycopg.connect(url) as c:
+        assert c.execute("select raster.node_placement(%s)", (ids,)).fetchone()[0] == [
+            "ecorest_node_n1"]
+        assert c.execute("select count(*) from pg_foreign_server where srvname = "
+                         "'ecorest_node_n2'").fetchone()[0] == 0
+        assert trajectories(c, ids, "basin") == numpy_zone_transitions()
+    # a run after draining gives the marts of the same region on the undrained coordinator and
+    # on one server, counted on n1 alone
+    calls = node_calls(node_urls[0], "node_trajectories", 1)  # the zone call above
+    assert calls == 1
+    with psycopg.connect(url) as conn:
+        run_assessment(conn, url, "small", work_dir=tmp_path / "dbt")
+    after = marts(url)
+    assert_same_marts(marts(built_coord), after)
+    assert_same_marts(marts(one_url), after)
+    assert transitions(url) == numpy_transitions()
+    assert zone_transitions(url) == numpy_zone_transitions()
+    assert node_calls(node_urls[0], "node_trajectories", calls + 2) == calls + 2
+    # nothing left to drain: a node without tiles is removed at once
+    nodemod.add_node(url, "n3", node_urls[1])
+    assert nodemod.remove_node(url, "n3") == []

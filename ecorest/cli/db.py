@@ -118,16 +118,31 @@ def _rebalance(admin: str) -> None:
 
 @command(db, "remove-node")
 @click.argument("name")
+@click.option("--drain", is_flag=True,
+              help="First move the node's tiles to the other nodes (copy, verify counts and "
+                   "checksums, switch in one transaction, drop the old tables), then remove "
+                   "it; a node down changes nothing. Loads wait for it.")
 @click.option("--force", is_flag=True,
               help="Remove it although catalog entries keep tiles on it (they lose them).")
-def db_remove_node(settings: Settings, name: str, force: bool) -> None:
-    """Unregister a data node (refused while it holds tiles, unless --force)."""
+def db_remove_node(settings: Settings, name: str, drain: bool, force: bool) -> None:
+    """Unregister a data node.
+
+    Refused while it holds tiles, naming how many and of how many catalog entries, unless
+    --drain (they move to the remaining nodes first, as one operation: until its final switch
+    readers see the old layout, and a node that is down or fails leaves everything as it was)
+    or --force (they are lost: load those layers again).
+    """
     from ecorest.etl import nodes as nodemod
 
+    if drain and force:
+        raise click.UsageError("--drain and --force exclude each other")
     url = dbmod.resolve_url(settings, admin=True)
     with dbmod.connect(url):        # an unreachable server gets the usual one-line error
         pass
-    nodemod.remove_node(url, name, force=force)
+    moved = nodemod.remove_node(url, name, force=force, drain=drain)
+    for m in moved:
+        log.info("catalog entry %d: %d tiles moved from %s to %s", m["catalog_id"], m["tiles"],
+                 m["from"], m["to"])
 
 
 @command(db, "nodes")
@@ -137,8 +152,8 @@ def db_remove_node(settings: Settings, name: str, force: bool) -> None:
 @click.option("--rebalance", "rebalance", is_flag=True,
               help="First spread every catalog entry's tiles over all registered nodes again "
                    "(after add-node): copy, verify counts and checksums, switch in one "
-                   "transaction, drop the old tables; a node down changes nothing. Run it "
-                   "while no load is under way.")
+                   "transaction, drop the old tables; a node down changes nothing. Loads "
+                   "wait for it.")
 def db_nodes(settings: Settings, clean: bool, rebalance: bool) -> None:
     """List the data nodes: address, state, tile partitions and size on each.
 
