@@ -88,9 +88,15 @@ def place(shape, geo, wkb, fill=0, band=1):
     # a raster on the same grid (e.g. a zone raster covering part of a tile) placed onto a tile
     # of the given shape and geo transform; cells outside it or without data get `fill`
     v, m, g = decode(wkb, band, with_geo=True)
-    out = np.full(shape, fill, dtype=np.float64 if isinstance(fill, float) else np.int64)
+    dtype = np.float64 if isinstance(fill, float) else np.int64
     c0 = int(round((g[2] - geo[2]) / geo[0]))
     r0 = int(round((g[3] - geo[3]) / geo[1]))
+    if c0 == 0 and r0 == 0 and v.shape == tuple(shape):
+        # the same extent (tiles of one grid): a copy, `fill` where there is no data
+        out = v.astype(dtype)
+        np.copyto(out, fill, where=~m)
+        return out
+    out = np.full(shape, fill, dtype=dtype)
     h, w = shape
     rs0, cs0 = max(0, -r0), max(0, -c0)
     rd0, cd0 = max(0, r0), max(0, c0)

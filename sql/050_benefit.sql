@@ -27,23 +27,28 @@ if 'ecorest_place' not in GD:
 decode, place = GD['ecorest_decode'], GD['ecorest_place']
 
 def signal_stack(shape, g, sig, sig_years, scales, offsets, reduce):
+    # h x w x Y, a view of a year-major array (each year's plane contiguous)
     years = sorted(set(sig_years or []))
-    out = np.full(tuple(shape) + (len(years),), np.nan)
+    out = np.full((len(years),) + tuple(shape), np.nan)
     for j, y in enumerate(years):
-        layers = [place(shape, g, t, fill=np.nan) * (1.0 if sc is None else sc)
-                  + (0.0 if of is None else of)
-                  for t, ty, sc, of in zip(sig or [], sig_years or [], scales or [],
-                                           offsets or [])
-                  if ty == y and t is not None]
+        layers = []
+        for t, ty, sc, of in zip(sig or [], sig_years or [], scales or [], offsets or []):
+            if ty == y and t is not None:
+                a = place(shape, g, t, fill=np.nan)
+                if sc is not None and sc != 1:
+                    a *= sc
+                if of:
+                    a += of
+                layers.append(a)
         if len(layers) == 1:
-            out[..., j] = layers[0]                 # one epoch that year: its values
+            out[j] = layers[0]                      # one epoch that year: its values
         elif layers:
             stack = np.stack(layers)
             if not np.isnan(stack).all():
                 with np.errstate(all='ignore'):
-                    out[..., j] = (np.nanmax(stack, axis=0) if reduce == 'max'
-                                   else np.nanmean(stack, axis=0))
-    return years, out
+                    out[j] = (np.nanmax(stack, axis=0) if reduce == 'max'
+                              else np.nanmean(stack, axis=0))
+    return years, out.transpose(1, 2, 0)
 
 def class_stack(shape, lc):
     cls = []
@@ -554,10 +559,17 @@ if ref is None or not sig_years:
     return []
 v0, _, g = decode(ref, with_geo=True)
 shape = v0.shape
+P = v0.size
 years, S = GD['ecorest_signal_stack'](shape, g, sig, sig_years, sig_scales, sig_offsets, reduce)
-CY = GD['ecorest_classes_at'](GD['ecorest_class_stack'](shape, lc), lc_years, years)
-valid = CY >= 0
-if not valid.any():
+S = S.transpose(2, 0, 1).reshape(len(years), P)    # year-major: no copy
+cls = GD['ecorest_class_stack'](shape, lc).reshape(P, -1)
+# the land-cover epoch of every signal year (benefit.np_signal_loaded's classes_at: the latest
+# epoch <= the year, else the first); the epochs used, and their valid pixels
+lc_years_a = np.asarray(lc_years, np.int64)
+epoch_of = [max(int(np.searchsorted(lc_years_a, y, side='right')) - 1, 0) for y in years]
+used = sorted(set(epoch_of))
+valid = {e: cls[:, e] >= 0 for e in used}
+if not any(v.any() for v in valid.values()):
     return []
 cal = {int(c): (float(a), float(b))
        for c, a, b in zip(cal_codes or [], cal_intercept or [], cal_slope or [])
@@ -578,54 +590,85 @@ def index_of(values, a):
         return lut[a]
     return np.searchsorted(values, a)
 
-classes = present(CY[valid])
+classes = present(np.concatenate([cls[:, e][valid[e]] for e in used]))
 nc = len(classes)
-ci = index_of(classes, np.where(valid, CY, classes[0]))
-# per year: each pixel's class index (nc = no class that year), whether it has a signal, the
-# signal and max(0, a + b x signal) of the calibrated classes (0 elsewhere)
-per_year = []
-for j in range(len(years)):
-    okj = valid[..., j].ravel()
-    if not okj.any():
-        continue
-    cls = np.where(okj, ci[..., j].ravel(), nc)
-    s = np.ascontiguousarray(S[..., j]).ravel()
-    fin = np.isfinite(s) & okj
-    s0 = np.where(fin, s, 0.0)
-    cal_px = np.zeros(s.size)
-    for c, (a, b) in cal.items():
-        k = np.searchsorted(classes, c)
-        if k < nc and classes[k] == c:
-            on = (cls == k) & fin
-            cal_px[on] = np.maximum(a + b * s[on], 0.0)
-    per_year.append((int(years[j]), cls, fin.astype(float), s0, cal_px))
-# zone layers: (zone_no, zone ids, index of each pixel's zone in them, pixels in a zone <> 0)
-layers = [(0, np.zeros(1, np.int64), np.zeros(v0.size, np.int64), None)]
+cal_k = {}                                      # calibrated classes by class index
+for c, ab in cal.items():
+    k = int(np.searchsorted(classes, c))
+    if k < nc and classes[k] == c:
+        cal_k[k] = ab
+# the zone sets' zones of every pixel as one joint zone (the combinations present on the tile)
+sets = []
 for i, z in enumerate(zones or [], start=1):
     if z is not None:
         zone = place(shape, g, z).astype(np.int64).ravel()
         zone_ids = present(zone)
-        layers.append((i, zone_ids, index_of(zone_ids, zone), zone != 0))
-out = []
-for no, zone_ids, zi, inz in layers:
+        sets.append((i, zone_ids, index_of(zone_ids, zone)))
+joint = np.zeros(P, np.int64)
+radix = 1
+for _, zone_ids, zi in sets:
+    if radix * len(zone_ids) >= (1 << 62) // P:
+        # too many combinations for one integer: number those present so far
+        _, joint = np.unique(joint, return_inverse=True)
+        radix = int(joint.max()) + 1
+    joint = joint * len(zone_ids) + zi
+    radix *= len(zone_ids)
+combos = present(joint)
+ji = index_of(combos, joint)
+J = len(combos)
+G = J * (nc + 1)
+# per epoch used: each pixel's group (joint zone, class index; nc = no class) and the pixels
+# per group; per year: the pixels without a signal (few: counted on those alone), the sum of
+# the signal and of max(0, a + b x signal) over the calibrated classes' pixels with a signal
+key = {}
+n = {}
+for e in used:
+    ci = np.where(valid[e], index_of(classes, np.where(valid[e], cls[:, e], classes[0])), nc)
+    key[e] = ji * (nc + 1) + ci
+    n[e] = np.bincount(key[e], minlength=G)
+Y = len(years)
+t_n, t_sp, t_ss = (np.zeros((G, Y), np.int64), np.zeros((G, Y), np.int64), np.zeros((G, Y)))
+t_cs = np.zeros((G, Y)) if cal_k else None
+for j, e in enumerate(epoch_of):
     check()                                     # a cancellation point (sql/030_kernels.sql)
+    s = S[j]
+    fin = np.isfinite(s)
+    t_n[:, j] = n[e]
+    t_sp[:, j] = n[e] - np.bincount(key[e][~fin], minlength=G)
+    s0 = np.where(fin, s, 0.0)
+    t_ss[:, j] = np.bincount(key[e], weights=s0, minlength=G)
+    if cal_k:
+        ci = key[e] % (nc + 1)
+        cal_px = np.zeros(P)
+        for k, (a, b) in cal_k.items():
+            on = (ci == k) & fin
+            cal_px[on] = np.maximum(a + b * s[on], 0.0)
+        t_cs[:, j] = np.bincount(key[e], weights=cal_px, minlength=G)
+sums = {'n': t_n, 'sp': t_sp, 'ss': t_ss}
+if cal_k:
+    sums['cs'] = t_cs
+sums = {k: v.reshape(J, nc + 1, Y)[:, :nc, :] for k, v in sums.items()}
+# each combination's zone in every set: scattered from the pixels (all pixels of one
+# combination write the same zone)
+layers = [(0, np.zeros(1, np.int64), np.zeros(J, np.int64))]
+for no, zone_ids, zi in sets:
+    zc = np.empty(J, np.int64)
+    zc[ji] = zi
+    layers.append((no, zone_ids, zc))
+out = []
+for no, zone_ids, zc in layers:
     nz = len(zone_ids)
-    dump = nz * (nc + 1)                        # pixels outside a zone, dropped
-    for y, cls, fin, s0, cal_px in per_year:
-        grp = zi * (nc + 1) + cls
-        if inz is not None:
-            grp = np.where(inz, grp, dump)
-        n = np.bincount(grp, minlength=dump + 1)[:dump]
-        sp = np.bincount(grp, weights=fin, minlength=dump + 1)[:dump]
-        ss = np.bincount(grp, weights=s0, minlength=dump + 1)[:dump]
-        cs = np.bincount(grp, weights=cal_px, minlength=dump + 1)[:dump] if cal else None
-        for k in np.nonzero(n)[0]:
-            c = k % (nc + 1)
-            if c == nc:                         # no class that year
-                continue
-            code = int(classes[c])
-            out.append((no, int(zone_ids[k // (nc + 1)]), y, code, int(n[k]), int(sp[k]),
-                        float(ss[k]), float(cs[k]) if code in cal else None))
+    t = {k: np.zeros((nz, nc, Y), v.dtype) for k, v in sums.items()}
+    for k, v in sums.items():
+        np.add.at(t[k], zc, v)
+    for z, c, j in zip(*np.nonzero(t['n'])):
+        zid = int(zone_ids[z])
+        if no and zid == 0:                     # outside every zone of the set
+            continue
+        code = int(classes[c])
+        out.append((no, zid, int(years[j]), code, int(t['n'][z, c, j]), int(t['sp'][z, c, j]),
+                    float(t['ss'][z, c, j]),
+                    float(t['cs'][z, c, j]) if c in cal_k else None))
 return out
 $$;
 comment on function raster.np_signal_sums(bytea[], bytea[], integer[], bytea[], integer[],
