@@ -55,3 +55,31 @@ def server_peak(dbname: str, every: float = 0.25):
     finally:
         stop.set()
         t.join()
+
+
+def _stat(pid: int | str) -> list[str]:
+    with open(f"/proc/{pid}/stat") as fh:
+        return fh.read().rsplit(")", 1)[1].split()
+
+
+def server_cpu_seconds(backend_pid: int) -> float | None:
+    """CPU seconds used so far by the cluster a backend belongs to: the postmaster with every
+    child it has reaped (backends and parallel workers that have exited) plus the children
+    running now. Comparing two readings gives a step's server CPU whatever the machine's load
+    (None for a remote server)."""
+    try:
+        postmaster = int(_stat(backend_pid)[1])
+        tick = os.sysconf("SC_CLK_TCK")
+        f = _stat(postmaster)
+        total = sum(int(x) for x in f[11:15])      # utime, stime, cutime, cstime
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                try:
+                    c = _stat(pid)
+                except OSError:
+                    continue
+                if int(c[1]) == postmaster:
+                    total += int(c[11]) + int(c[12])
+        return total / tick
+    except (OSError, ValueError, IndexError):
+        return None

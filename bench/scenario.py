@@ -38,7 +38,7 @@ from rasterio.transform import from_origin
 from .carbon import model_timings, second_epoch
 from .identification import numpy_trend
 from .load import ORIGIN, _drop, _landcover, aligned_region_db
-from .memory import server_peak
+from .memory import server_cpu_seconds, server_peak
 
 CELL = 30.0
 YEARS = list(range(2011, 2021))
@@ -339,7 +339,7 @@ def step_baseline(stage: str, files: dict) -> dict:
 # ecorest
 # ------------------------------------------------------------------------------------------------
 
-def step_ecorest(files: dict, url: str) -> dict:
+def step_ecorest(files: dict, url: str, keep: bool = False) -> dict:
     from ecorest.etl.legends import load_legend
     from ecorest.etl.params import load_params
     from ecorest.etl.rasters import load_raster
@@ -371,9 +371,16 @@ def step_ecorest(files: dict, url: str) -> dict:
         conn.commit()
         loads["DEM, 2 zone sets"] = time.perf_counter() - t0
         t0 = time.perf_counter()
+        cpu0 = server_cpu_seconds(conn.info.backend_pid)
+        client0 = resource.getrusage(resource.RUSAGE_SELF)
         with server_peak(name) as server:
             run_id = run_assessment(conn, dburl, "bench", work_dir=tmp / "dbt")
         run_s = time.perf_counter() - t0
+        cpu1 = server_cpu_seconds(conn.info.backend_pid)
+        client1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = {"server_cpu_s": None if cpu0 is None or cpu1 is None else cpu1 - cpu0,
+               "client_cpu_s": (client1.ru_utime + client1.ru_stime
+                                - client0.ru_utime - client0.ru_stime)}
         nodes = model_timings(tmp / "dbt")
         t0 = time.perf_counter()
         again = run_assessment(conn, dburl, "bench", work_dir=tmp / "dbt")
@@ -389,10 +396,12 @@ def step_ecorest(files: dict, url: str) -> dict:
         results["tiles_per_layer"] = conn.execute(
             "select max(n) from (select count(*) as n from raster.tiles group by catalog_id) s"
         ).fetchone()[0]
+        results["database"] = name if keep else None
         conn.close()
     finally:
-        _drop(url, name)
-    return {"loads": loads, "run_s": run_s, "noop_s": noop_s, "nodes": nodes,
+        if not keep:
+            _drop(url, name)
+    return {"loads": loads, "run_s": run_s, "noop_s": noop_s, "nodes": nodes, **cpu,
             "server_peak_mb": server["peak_mb"],
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **results}
 
@@ -444,6 +453,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="Server to use (default: an embedded cluster under .ecorest-bench/).")
     ap.add_argument("--skip-baselines", action="store_true",
                     help="Only the ecorest side (a quick look).")
+    ap.add_argument("--keep", action="store_true",
+                    help="Keep ecorest's database after the run, to look into it (its name is "
+                         "printed; drop it afterwards).")
     args = ap.parse_args(argv)
     from .load import bench_cluster_url
 
@@ -455,7 +467,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{time.monotonic() - t0:.0f} s under {work}; load average "
           f"{os.getloadavg()[0]:.1f}", flush=True)
     url = args.dsn or bench_cluster_url()
-    ours = child("ecorest", files=files, url=url)
+    ours = child("ecorest", files=files, url=url, keep=args.keep)
     base = {} if args.skip_baselines else {s: child("baseline", stage=s, files=files)
                                            for s in BASELINES}
     report(n, ours, base)
@@ -481,11 +493,17 @@ def report(n: int, ours: dict, base: dict) -> None:
     print(f"  {'whole ecorest run (wall)':28} {ours['run_s']:10.1f} "
           f"{cell(total_base if base else None, 9)} "
           f"{cell(ours['run_s'] / total_base if base else None, 6, 2)}")
+    if ours.get("server_cpu_s") is not None:
+        print(f"  CPU of the run: server {ours['server_cpu_s']:.1f} s, client (dbt) "
+              f"{ours['client_cpu_s']:.1f} s — on 2 cores the wall time cannot go below half "
+              "their sum; it shows the work whatever the machine's load")
     print(f"  ecorest run again, nothing changed: {ours['noop_s']:.2f} s; peak memory: one "
           f"server process {ours['server_peak_mb']:.0f} MB, the run's client "
           f"{ours['peak_mb']:.0f} MB; load average now {os.getloadavg()[0]:.1f}")
     slow = sorted(ours["nodes"].items(), key=lambda kv: -kv[1])[:10]
     print("  slowest dbt nodes (s): " + ", ".join(f"{k} {v:.1f}" for k, v in slow))
+    if ours.get("database"):
+        print(f"  database kept: {ours['database']}")
     calls = ours.get("kernel_calls") or {}
     if calls:
         print(f"  kernel calls (calls, s; {ours['tiles_per_layer']} tiles a layer): " + ", ".join(
