@@ -794,42 +794,100 @@ if a is None:
     return []
 v1, m1, geo = decode(a, with_geo=True)
 npx = v1.size
-# zone layers: (zone_no, zone ids of the distinct zones, index of each pixel's zone in them,
-# pixels in a zone <> 0); the region is one zone 0 over the whole tile
-layers = [(0, np.zeros(1, np.int64), np.zeros(npx, np.int64), np.ones(npx, bool))]
+nb, = struct.unpack_from('<H', a, 3)
+if not 1 <= count_band <= nb:
+    plpy.error('count_band %d: the tile has bands 1 to %d' % (count_band, nb))
+
+def present(x):
+    # the distinct values of an integer array (a bincount when they are small and >= 0)
+    lo, hi = int(x.min()), int(x.max())
+    if lo >= 0 and hi < (1 << 20):
+        return np.nonzero(np.bincount(x, minlength=1))[0]
+    return np.unique(x)
+
+def index_of(values, x):
+    # the position of every element of x in the sorted array values (all present)
+    if len(values) and values[0] >= 0 and values[-1] < (1 << 20):
+        lut = np.zeros(int(values[-1]) + 1, np.int64)
+        lut[values] = np.arange(len(values))
+        return lut[x]
+    return np.searchsorted(values, x)
+
+# the zone sets' zones of every pixel as one joint zone (the combinations present on the tile):
+# every sum is one bincount over the joint zones, then summed per zone set
+sets = []
 for i, z in enumerate(zones or [], start=1):
     if z is not None:
         zone = place(v1.shape, geo, z).ravel()
-        keys, inv = np.unique(zone, return_inverse=True)    # one sort per zone set
-        layers.append((i, keys, inv, zone != 0))
-nb, = struct.unpack_from('<H', a, 3)
-decoded = [(v1, m1)] + [decode(a, b) for b in range(2, nb + 1)]
-if not 1 <= count_band <= nb:
-    plpy.error('count_band %d: the tile has bands 1 to %d' % (count_band, nb))
-vc, mc = decoded[count_band - 1]
-grade = vc.ravel().astype(np.int64)
+        keys = present(zone)
+        sets.append((i, keys, index_of(keys, zone)))
+joint = np.zeros(npx, np.int64)
+radix = 1
+for _, keys, zi in sets:
+    if radix * len(keys) >= (1 << 62) // npx:
+        _, joint = np.unique(joint, return_inverse=True)    # number the combinations so far
+        radix = int(joint.max()) + 1
+    joint = joint * len(keys) + zi
+    radix *= len(keys)
+combos = present(joint)
+ji = index_of(combos, joint)
+J = len(combos)
+# each combination's zone in every set (all pixels of a combination write the same zone); the
+# region is one zone 0 over the whole tile
+layers = [(0, np.zeros(1, np.int64), np.zeros(J, np.int64))]
+for no, keys, zi in sets:
+    zc = np.empty(J, np.int64)
+    zc[ji] = zi
+    layers.append((no, keys, zc))
+
+def per_layer(table):
+    # a table over the joint zones (first axis) -> per layer: (zone_no, keys, table per zone)
+    for no, keys, zc in layers:
+        t = np.zeros((len(keys),) + table.shape[1:], table.dtype)
+        np.add.at(t, zc, table)
+        yield no, keys, t
+
 out = []
-for no, keys, inv, inz in layers:
-    check()                                     # a cancellation point (sql/030_kernels.sql)
-    # band count_band: pixels per (zone, whole value), as raster.crosstab counts them
-    ok = mc.ravel() & inz
-    if ok.any():
-        pair = inv[ok] * (1 << 32) + (grade[ok] & 0xFFFFFFFF)
-        pk, counts = np.unique(pair, return_counts=True)
-        out += [(no, int(keys[k >> 32]), count_band, int(np.int32(k & 0xFFFFFFFF)), int(c),
-                 None)
-                for k, c in zip(pk, counts)]
-    # every band: valid pixels and sums per zone, as raster.np_zonal sums them (bincount in
-    # pixel order: the same sums to the last bit)
-    for b, (v, m) in enumerate(decoded, start=1):
-        ok = (m & np.isfinite(v)).ravel() & inz
-        if not ok.any():
+# band count_band: pixels per (zone, whole value), as raster.crosstab counts them
+vc, mc = decode(a, count_band) if count_band != 1 else (v1, m1)
+mc = mc.ravel()
+if mc.any():
+    grade = vc.ravel().astype(np.int64)
+    values = present(grade[mc] - int(grade[mc].min())) + int(grade[mc].min())
+    nv = len(values)
+    key = np.where(mc, ji * nv + index_of(values, np.where(mc, grade, values[0])), J * nv)
+    counts = np.bincount(key, minlength=J * nv + 1)[:J * nv].reshape(J, nv)
+    for no, keys, t in per_layer(counts):
+        for zk, vk in zip(*np.nonzero(t)):
+            zid = int(keys[zk])
+            if no and zid == 0:
+                continue
+            out.append((no, zid, count_band, int(np.int32(values[vk] & 0xFFFFFFFF)),
+                        int(t[zk, vk]), None))
+check()                                         # a cancellation point (sql/030_kernels.sql)
+# every band: valid finite pixels and sums per zone, as raster.np_zonal sums them
+cnt = np.zeros((J, nb), np.int64)
+tot = np.zeros((J, nb))
+n_joint = np.bincount(ji, minlength=J)
+for b in range(1, nb + 1):
+    v, m = (v1, m1) if b == 1 else (vc, mc) if b == count_band else decode(a, b)
+    v = v.ravel()
+    ok = (m.ravel() & np.isfinite(v)) if v.dtype.kind == 'f' else m.ravel()
+    bad = ~ok
+    if bad.any():                               # counted on the few pixels left out
+        cnt[:, b - 1] = n_joint - np.bincount(ji[bad], minlength=J)
+        v = np.where(ok, v, 0)
+    else:
+        cnt[:, b - 1] = n_joint
+    # one joint zone (a tile inside one zone of every set, the common case): a plain sum
+    tot[:, b - 1] = (v.sum(dtype=np.float64) if J == 1
+                     else np.bincount(ji, weights=v, minlength=J))
+for (no, keys, c), (_, _, t) in zip(per_layer(cnt), per_layer(tot)):
+    for zk, bk in zip(*np.nonzero(c)):
+        zid = int(keys[zk])
+        if no and zid == 0:
             continue
-        cnt = np.bincount(inv[ok], minlength=keys.size)
-        tot = np.bincount(inv[ok], weights=v.ravel()[ok].astype(np.float64),
-                          minlength=keys.size)
-        out += [(no, int(keys[j]), b, None, int(cnt[j]), float(tot[j]))
-                for j in np.nonzero(cnt)[0]]
+        out.append((no, zid, int(bk) + 1, None, int(c[zk, bk]), float(t[zk, bk])))
 return out
 $$;
 comment on function raster.np_zone_stats(bytea, bytea[], integer) is
