@@ -4,70 +4,31 @@
 -- patch_max_grade, of at least min_patch_ha, with their mean scores, dominant factors and
 -- the administrative units they lie in. Connected components of the grade raster: the parts
 -- of each tile with their pixel counts and band sums (int_patch_parts: raster.np_patch_parts
--- once per tile, in parallel workers), merged here across tile borders where parts of one
--- grade share a pixel edge (raster.np_components); only the patches large enough are
--- polygonised (raster.np_patch_raster, their tile pieces unioned)
-with pt as (
-    select tile_x, tile_y, rast from {{ ref('priority_tiles') }}
-    where run_id = {{ var('run_id') }}
-),
-
-region as (
-    select * from {{ ref('stg_registry__regions') }}
-),
-
-nodes as (
-    -- parts numbered in (tile, part) order: a component's root is its first part
-    select row_number() over (order by p.tile_x, p.tile_y, p.part) as node, p.*
-    from {{ ref('int_patch_parts') }} as p
-),
-
-border as (
-    select n.node, n.grade, k.edge_key
-    from nodes as n cross join lateral unnest(n.edge_keys) as k(edge_key)
-),
-
-edges as (
-    select distinct a.node as a, b.node as b
-    from border as a
-    join border as b on b.edge_key = a.edge_key and b.grade = a.grade and b.node > a.node
-),
-
-components as (
-    select c.node, c.root
-    from (select array_agg(a) as a, array_agg(b) as b from edges) as e
-    cross join lateral raster.np_components(e.a, e.b) as c
-),
-
-patch_parts as (
-    select n.*, coalesce(c.root, n.node) as root
-    from nodes as n left join components as c on c.node = n.node
+-- once per tile, in parallel workers), merged across tile borders where parts of one grade
+-- share a pixel edge (int_patch_components: raster.np_components); only the patches large
+-- enough are polygonised, per tile in parallel workers (int_patch_tiles drives
+-- raster.np_patch_raster and ST_DumpAsPolygons in a subquery's select list), and their tile
+-- pieces unioned here
+with pieces as (
+    select (d.p).val::int as code, (d.p).geom as geom
+    from (
+        select st_dumpaspolygons(st_rastfromwkb(raster.np_patch_raster(
+                   pt.rast::bytea, {{ var('patch_max_grade') }}, c.parts, c.codes)), 1, true) as p
+        from {{ ref('int_patch_tiles') }} as c
+        join {{ ref('priority_tiles') }} as pt
+            on pt.run_id = {{ var('run_id') }} and pt.tile_x = c.tile_x and pt.tile_y = c.tile_y
+    ) as d
 ),
 
 candidates as (
-    -- pixel count x pixel area with a margin: the polygon area decides below
-    select s.root, s.grade, row_number() over (order by s.root)::int as code
-    from (select root, min(grade) as grade, sum(pixels) as pixels
-          from patch_parts group by root) as s
-    cross join region as r
-    where s.pixels * r.pixel_area_ha >= {{ var('min_patch_ha') }} * 0.999
-),
-
-coded as (
-    select p.tile_x, p.tile_y, array_agg(p.part) as parts, array_agg(c.code) as codes
-    from patch_parts as p join candidates as c on c.root = p.root
-    group by p.tile_x, p.tile_y
-),
-
-pieces as (
-    select (st_dumpaspolygons(st_rastfromwkb(raster.np_patch_raster(
-                pt.rast::bytea, {{ var('patch_max_grade') }}, c.parts, c.codes)), 1, true)).*
-    from coded as c
-    join pt on pt.tile_x = c.tile_x and pt.tile_y = c.tile_y
+    select code, min(root) as root, min(grade) as grade
+    from {{ ref('int_patch_components') }}
+    where code is not null
+    group by code
 ),
 
 shapes as (
-    select val::int as code, st_union(geom) as g from pieces group by val::int
+    select code, st_union(geom) as g from pieces group by code
 ),
 
 patches as (
@@ -81,7 +42,9 @@ patches as (
 sums as (
     select p.patch_no, u.band::int as band, sum(u.px) as pixels, sum(u.total) as total
     from patches as p
-    join patch_parts as pp on pp.root = p.root
+    join {{ ref('int_patch_components') }} as pc on pc.root = p.root
+    join {{ ref('int_patch_parts') }} as pp
+        on pp.tile_x = pc.tile_x and pp.tile_y = pc.tile_y and pp.part = pc.part
     cross join lateral unnest(pp.band_pixels, pp.band_totals) with ordinality
         as u(px, total, band)
     group by p.patch_no, u.band
