@@ -503,13 +503,23 @@ for f, l, h, d, gr, w in zip(factors, lo, hi, direction, grp, weight):
         contrib.append(np.full(shape, np.nan))
         continue
     v, m = decode(f)
-    x = np.clip((v.astype(np.float64) - l) / (h - l), 0, 1) if h > l else np.zeros(shape)
+    # x = w * clip((v - l) / (h - l), 0, 1), reversed (1 - x) where direction < 0: in place,
+    # the same operations in the same order as written out
+    if h > l:
+        x = v.astype(np.float64)
+        x -= l
+        x /= h - l
+        np.clip(x, 0, 1, out=x)
+    else:
+        x = np.zeros(shape)
     if d < 0:
-        x = 1 - x
+        np.subtract(1, x, out=x)
+    x *= w
     ok = m & np.isfinite(v)
-    num[gr] += np.where(ok, w * x, 0)
-    den[gr] += np.where(ok, w, 0)
-    contrib.append(np.where(ok, w * x, np.nan))
+    np.add(num[gr], x, out=num[gr], where=ok)
+    np.add(den[gr], w, out=den[gr], where=ok)
+    x[~ok] = np.nan
+    contrib.append(x)
 with np.errstate(invalid='ignore', divide='ignore'):
     D = np.where(den[1] > 0, num[1] / den[1], np.nan)
     I = np.where(den[2] > 0, num[2] / den[2], np.nan)
@@ -519,7 +529,15 @@ if not (np.asarray(grp) == 2).any():
     I = np.zeros(shape)
 C = share_d * D + (1 - share_d) * I
 def grade(a, br):
-    out = np.digitize(a, br).astype(np.float64) + 1
+    # class 1 + the number of breaks <= a (np.digitize of ascending breaks, without its binary
+    # search per pixel); nan stays nan
+    if all(b0 <= b1 for b0, b1 in zip(br, br[1:])):
+        out = np.ones(shape)
+        with np.errstate(invalid='ignore'):
+            for b in br:
+                out += a >= b
+    else:
+        out = np.digitize(a, br).astype(np.float64) + 1
     out[np.isnan(a)] = np.nan
     return out
 if d_breaks is None or i_breaks is None or c_breaks is None:
