@@ -27,7 +27,14 @@ every node over its own tiles — the kernels of sql/030_kernels.sql, installed 
 
 Rebalancing (:func:`rebalance`, ``ecorest db nodes --rebalance``): after a node is added, every
 catalog entry is copied to a layout over all nodes, verified (counts, checksums), switched in one
-coordinator transaction and its old tables dropped; a node down changes nothing.
+coordinator transaction and its old tables dropped; a node down changes nothing. Draining
+(:func:`drain_node`, ``ecorest db remove-node NAME --drain``) is the same onto the other nodes
+for the entries on one node, whose foreign server is dropped in the switching transaction;
+without it :func:`remove_node` refuses while the node holds tiles, saying how many.
+
+The coordinator reaches the nodes' kernels through dblink connections that a session keeps
+open between calls (``raster.node_connection`` in sql/070_nodes.sql): a login and a node
+backend that loads PL/Python and numpy are paid once per session and node.
 
 Security: each node gets two logins made by ``add-node`` with generated passwords — a writer
 (creates and fills tile tables in the node's schema raster, nothing else) and a reader (SELECT on

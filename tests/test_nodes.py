@@ -1,6 +1,8 @@
 """Scale-out: a coordinator and two data nodes (local clusters on 127.0.0.1) give the marts of one
-server; tiles live on the nodes only; a node down during a load or a run publishes nothing, and
-the next load and run after it is back succeed."""
+server; tiles live on the nodes only; a node down during a load or killed during a run publishes
+nothing, and the next load and run after it is back succeed; rebalancing and draining a node
+move tiles as one operation (a node down or failing: nothing changed); a session keeps its node
+connections open between calls."""
 
 from __future__ import annotations
 
