@@ -30,7 +30,8 @@ create or replace function raster.np_kernels_loaded() returns boolean
 language plpython3u as $$
 if all(k in GD for k in ('ecorest_decode', 'ecorest_encode', 'ecorest_check', 'ecorest_label',
                          'ecorest_horn_slope', 'ecorest_in_parallel_mode',
-                         'ecorest_config_option')):
+                         'ecorest_config_option', 'ecorest_joint_zones',
+                         'ecorest_class_trajectories')):
     return True
 import ctypes
 import struct
@@ -172,9 +173,111 @@ def label(g):
     out[fg] = inv + 1
     return out.reshape(h, w), int(roots.size)
 
+def present(a):
+    # the distinct values of an integer array, sorted (a bincount when small and >= 0)
+    lo, hi = int(a.min()), int(a.max())
+    if lo >= 0 and hi < (1 << 20):
+        return np.nonzero(np.bincount(a.ravel(), minlength=1))[0]
+    return np.unique(a)
+
+def index_of(values, a):
+    # the position of every element of a in the sorted array values (all present)
+    if len(values) and values[0] >= 0 and values[-1] < (1 << 20):
+        lut = np.zeros(int(values[-1]) + 1, np.int64)
+        lut[values] = np.arange(len(values))
+        return lut[a]
+    return np.searchsorted(values, a)
+
+def joint_zones(shape, geo, zones):
+    # The zones of several zone sets (zones: one zone raster per set on the grid of a tile of
+    # this shape and geo transform, null where the set has no zone on the tile) as one joint
+    # zone per pixel: the combinations of zones present on the tile, so that a kernel sums once
+    # over the joint zones and then per set (joint_sums). Returns (ji: every pixel's joint
+    # zone, J: their number, layers: [(zone_no, zone ids, the zone index of each joint zone)]);
+    # layer zone_no 0 is the whole tile as zone 0, zone_no i the zones of zones[i] (1-based).
+    npx = shape[0] * shape[1]
+    sets = []
+    for i, z in enumerate(zones or [], start=1):
+        if z is not None:
+            zone = place(shape, geo, z).ravel()
+            ids = present(zone)
+            sets.append((i, ids, index_of(ids, zone)))
+    joint = np.zeros(npx, np.int64)
+    radix = 1
+    for _, ids, zi in sets:
+        if radix * len(ids) >= (1 << 62) // npx:
+            _, joint = np.unique(joint, return_inverse=True)    # the combinations so far
+            radix = int(joint.max()) + 1
+        joint = joint * len(ids) + zi
+        radix *= len(ids)
+    combos = present(joint)
+    ji = index_of(combos, joint)
+    J = len(combos)
+    layers = [(0, np.zeros(1, np.int64), np.zeros(J, np.int64))]
+    for no, ids, zi in sets:
+        zc = np.empty(J, np.int64)
+        zc[ji] = zi                 # all pixels of one joint zone write the same zone
+        layers.append((no, ids, zc))
+    return ji, J, layers
+
+def joint_sums(layers, table):
+    # a table over the joint zones (first axis) -> per layer (zone_no, zone ids, the table per
+    # zone of the layer), zone 0 of a zone set (no zone) left in: callers drop it
+    for no, ids, zc in layers:
+        t = np.zeros((len(ids),) + table.shape[1:], table.dtype)
+        np.add.at(t, zc, table)
+        yield no, ids, t
+
+def class_trajectories(tiles):
+    # The land-cover trajectories of a tile position (tiles: one tile per epoch in time order,
+    # null where an epoch has no tile): None when no pixel is valid at any epoch, else (shape,
+    # geo transform, seen: the pixels valid at some epoch, ti: the trajectory of each of them
+    # (an index into rows), rows: the trajectories, the class at every epoch, None where the
+    # pixel is invalid then)
+    ref = next((t for t in (tiles or []) if t is not None), None)
+    if ref is None:
+        return None
+    v0, _, g0 = decode(ref, with_geo=True)
+    shape = v0.shape
+    cols = []
+    seen = np.zeros(shape, bool)
+    for t in tiles:
+        check()
+        if t is None:
+            cols.append(np.full(shape, -1, np.int64))
+            continue
+        v, m = decode(t)
+        if v.shape != shape:
+            plpy.error('trajectory tiles differ in size: %s vs %s' % (v.shape, shape))
+        cols.append(np.where(m, v.astype(np.int64), -1))
+        seen |= m
+    if not seen.any():
+        return None
+    stack = np.stack([c[seen] for c in cols], axis=1)
+    # distinct rows: one int64 key per row (mixed radix over each column's range) when the
+    # ranges' product fits, a 1-D pass many times faster than np.unique(axis=0)
+    low = stack.min(axis=0)
+    span = stack.max(axis=0) - low + 1
+    if float(np.prod(span.astype(float))) < 2.0 ** 62:
+        mult = np.concatenate([[1], np.cumprod(span[:-1])]).astype(np.int64)
+        key = ((stack - low) * mult).sum(axis=1)
+        keys = present(key)
+        ti = index_of(keys, key)
+        rows = (keys[:, None] // mult) % span + low
+    else:
+        rows, ti = np.unique(stack, axis=0, return_inverse=True)
+        ti = ti.ravel()
+    rows = [[None if x < 0 else int(x) for x in r] for r in rows]
+    return shape, g0, seen, ti, rows
+
 GD['ecorest_decode'] = decode
 GD['ecorest_encode'] = encode
 GD['ecorest_place'] = place
+GD['ecorest_class_trajectories'] = class_trajectories
+GD['ecorest_present'] = present
+GD['ecorest_index_of'] = index_of
+GD['ecorest_joint_zones'] = joint_zones
+GD['ecorest_joint_sums'] = joint_sums
 GD['ecorest_check'] = check
 GD['ecorest_in_parallel_mode'] = _in_parallel_mode
 GD['ecorest_config_option'] = _config_option
@@ -261,9 +364,12 @@ comment on function raster.crosstab(raster, raster, raster) is
 -- Shapes (code, polygon in the tiles' SRID) burnt onto the grid of the tiles of a catalog entry
 -- (pixel centres inside the polygon; 0 = no shape; where shapes overlap the larger code wins).
 -- Each result raster covers the part of its tile that shapes touch; raster.crosstab places it
--- on the tile.
+-- on the tile. With p_except_catalog: not at the positions where that catalog entry has a tile
+-- (burnt there already: a region's layers share one grid, so a position has one extent).
+drop function if exists raster.burn_tiles(bigint, integer[], geometry[]);
 create or replace function raster.burn_tiles(p_catalog_id bigint, p_codes integer[],
-                                             p_geoms geometry[])
+                                             p_geoms geometry[],
+                                             p_except_catalog bigint default null)
 returns table (tile_x integer, tile_y integer, rast raster)
 language sql stable as $$
   with shapes as (
@@ -274,6 +380,9 @@ language sql stable as $$
     from raster.tiles t
     join shapes s on st_intersects(s.g, st_envelope(t.rast))
     where t.catalog_id = p_catalog_id
+      and not exists (select 1 from raster.tiles e
+                       where e.catalog_id = p_except_catalog
+                         and e.tile_x = t.tile_x and e.tile_y = t.tile_y)
   )
   select tile_x, tile_y,
          st_union(st_asraster(g, tile, '32BSI', code::double precision, 0, false), 'MAX')
@@ -281,7 +390,7 @@ language sql stable as $$
   where not st_isempty(g) and st_dimension(g) = 2
   group by tile_x, tile_y
 $$;
-comment on function raster.burn_tiles(bigint, integer[], geometry[]) is
+comment on function raster.burn_tiles(bigint, integer[], geometry[], bigint) is
   'Polygons burnt (by code) onto the grid of the tiles of a catalog entry';
 
 -- The tiles of several catalog entries at one tile position, in the order of p_ids (null where
@@ -358,8 +467,11 @@ end $$;
 comment on function raster.named_tile_stack(regclass, text[], integer, integer) is
   'Tiles of the named factors of a table at one tile position, in their order (null: none)';
 
--- Zone ids of one region's zone set on the tiles of a reference catalog entry.
-create or replace function raster.zone_tiles(p_catalog_id bigint, p_zone_set text)
+-- Zone ids of one region's zone set on the tiles of a reference catalog entry (with
+-- p_except_catalog: not where that entry has a tile, see raster.burn_tiles).
+drop function if exists raster.zone_tiles(bigint, text);
+create or replace function raster.zone_tiles(p_catalog_id bigint, p_zone_set text,
+                                             p_except_catalog bigint default null)
 returns table (tile_x integer, tile_y integer, rast raster)
 language sql stable as $$
   select b.*
@@ -371,10 +483,10 @@ language sql stable as $$
     join registry.zones z on z.region_id = c.region_id and z.zone_set = p_zone_set
     where c.catalog_id = p_catalog_id
   ) as a
-  cross join lateral raster.burn_tiles(p_catalog_id, a.codes, a.geoms) as b
+  cross join lateral raster.burn_tiles(p_catalog_id, a.codes, a.geoms, p_except_catalog) as b
   where a.codes is not null
 $$;
-comment on function raster.zone_tiles(bigint, text) is
+comment on function raster.zone_tiles(bigint, text, bigint) is
   'Zone-id rasters of a zone set aligned with the tiles of a catalog entry';
 
 -- Restoration projects (current versions) and their baseline rings burnt onto the tiles of a
@@ -471,45 +583,49 @@ create or replace function raster.trajectories(z bytea, tiles bytea[])
 returns table (zone_id integer, classes integer[], pixels bigint)
 language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
-if 'ecorest_check' not in GD:
+if 'ecorest_class_trajectories' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
-decode, check = GD['ecorest_decode'], GD['ecorest_check']
-ref = next((t for t in (tiles or []) if t is not None), None)
-if ref is None:
+found = GD['ecorest_class_trajectories'](tiles)
+if found is None:
     return []
-v0, _, g0 = decode(ref, with_geo=True)
-shape = v0.shape
-cols = []
-seen = np.zeros(shape, bool)
-for t in tiles:
-    check()
-    if t is None:
-        cols.append(np.full(shape, -1, np.int64))
-        continue
-    v, m = decode(t)
-    if v.shape != shape:
-        plpy.error('trajectory tiles differ in size: %s vs %s' % (v.shape, shape))
-    cols.append(np.where(m, v.astype(np.int64), -1))
-    seen |= m
-if not seen.any():
-    return []
-vz = GD['ecorest_place'](shape, g0, z) if z is not None else np.zeros(shape, np.int64)
-stack = np.stack([vz[seen]] + [c[seen] for c in cols], axis=1)
-# distinct rows: one int64 key per row (mixed radix over each column's range) when the ranges'
-# product fits, a 1-D sort that is many times faster than np.unique(axis=0)
-low = stack.min(axis=0)
-span = stack.max(axis=0) - low + 1
-if float(np.prod(span.astype(float))) < 2.0 ** 62:
-    mult = np.concatenate([[1], np.cumprod(span[:-1])]).astype(np.int64)
-    keys, counts = np.unique(((stack - low) * mult).sum(axis=1), return_counts=True)
-    rows = (keys[:, None] // mult) % span + low
-else:
-    rows, counts = np.unique(stack, axis=0, return_counts=True)
-return [(int(r[0]), [None if x < 0 else int(x) for x in r[1:]], int(n))
-        for r, n in zip(rows, counts)]
+shape, g0, seen, ti, rows = found
+vz = GD['ecorest_place'](shape, g0, z)[seen] if z is not None else np.zeros(ti.size, np.int64)
+zones, zi = np.unique(vz, return_inverse=True)
+counts = np.bincount(zi.ravel() * len(rows) + ti, minlength=len(zones) * len(rows))
+return [(int(zones[k // len(rows)]), rows[k % len(rows)], int(counts[k]))
+        for k in np.nonzero(counts)[0]]
 $$;
 comment on function raster.trajectories(bytea, bytea[]) is
   'Pixel counts per (zone, class at every epoch) of aligned tiles given as raster::bytea (WKB)';
+
+-- The same for the whole region and several zone sets at once (zones: one zone raster per zone
+-- set, null where the set has no zone on the tile): rows zone_no 0 = the whole tile as zone 0,
+-- zone_no i = zones[i], zone ids <> 0 only. The tiles are decoded once for all sets.
+create or replace function raster.zone_trajectories(zones bytea[], tiles bytea[])
+returns table (zone_no integer, zone_id integer, classes integer[], pixels bigint)
+language plpython3u immutable parallel safe cost 1000000 as $$
+import numpy as np
+if 'ecorest_class_trajectories' not in GD:
+    plpy.execute('select raster.np_kernels_loaded()')
+found = GD['ecorest_class_trajectories'](tiles)
+if found is None:
+    return []
+shape, g0, seen, ti, rows = found
+# the zone sets' zones as one joint zone per pixel, counted once, then per zone set
+ji, J, layers = GD['ecorest_joint_zones'](shape, g0, zones)
+nt = len(rows)
+counts = np.bincount(ji[seen.ravel()] * nt + ti, minlength=J * nt).reshape(J, nt)
+out = []
+for no, ids, t in GD['ecorest_joint_sums'](layers, counts):
+    for zk, tk in zip(*np.nonzero(t)):
+        zid = int(ids[zk])
+        if no and zid == 0:                         # outside every zone of the set
+            continue
+        out.append((no, zid, rows[tk], int(t[zk, tk])))
+return out
+$$;
+comment on function raster.zone_trajectories(bytea[], bytea[]) is
+  'Pixel counts per (zone of the region and of several zone sets, class at every epoch) of aligned tiles';
 
 -- Planner statistics of what a load wrote, inside the load's transaction (so they commit with
 -- it): the tables of its loader and the tile partitions of its catalog entries. Without them

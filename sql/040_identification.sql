@@ -805,66 +805,20 @@ returns table (zone_no integer, zone_id integer, band integer, value integer, pi
 language plpython3u immutable parallel safe cost 1000000 as $$
 import struct
 import numpy as np
-if 'ecorest_check' not in GD:
+if 'ecorest_joint_zones' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
-decode, check, place = GD['ecorest_decode'], GD['ecorest_check'], GD['ecorest_place']
+decode, check = GD['ecorest_decode'], GD['ecorest_check']
+present, index_of = GD['ecorest_present'], GD['ecorest_index_of']
 if a is None:
     return []
 v1, m1, geo = decode(a, with_geo=True)
-npx = v1.size
 nb, = struct.unpack_from('<H', a, 3)
 if not 1 <= count_band <= nb:
     plpy.error('count_band %d: the tile has bands 1 to %d' % (count_band, nb))
-
-def present(x):
-    # the distinct values of an integer array (a bincount when they are small and >= 0)
-    lo, hi = int(x.min()), int(x.max())
-    if lo >= 0 and hi < (1 << 20):
-        return np.nonzero(np.bincount(x, minlength=1))[0]
-    return np.unique(x)
-
-def index_of(values, x):
-    # the position of every element of x in the sorted array values (all present)
-    if len(values) and values[0] >= 0 and values[-1] < (1 << 20):
-        lut = np.zeros(int(values[-1]) + 1, np.int64)
-        lut[values] = np.arange(len(values))
-        return lut[x]
-    return np.searchsorted(values, x)
-
-# the zone sets' zones of every pixel as one joint zone (the combinations present on the tile):
-# every sum is one bincount over the joint zones, then summed per zone set
-sets = []
-for i, z in enumerate(zones or [], start=1):
-    if z is not None:
-        zone = place(v1.shape, geo, z).ravel()
-        keys = present(zone)
-        sets.append((i, keys, index_of(keys, zone)))
-joint = np.zeros(npx, np.int64)
-radix = 1
-for _, keys, zi in sets:
-    if radix * len(keys) >= (1 << 62) // npx:
-        _, joint = np.unique(joint, return_inverse=True)    # number the combinations so far
-        radix = int(joint.max()) + 1
-    joint = joint * len(keys) + zi
-    radix *= len(keys)
-combos = present(joint)
-ji = index_of(combos, joint)
-J = len(combos)
-# each combination's zone in every set (all pixels of a combination write the same zone); the
-# region is one zone 0 over the whole tile
-layers = [(0, np.zeros(1, np.int64), np.zeros(J, np.int64))]
-for no, keys, zi in sets:
-    zc = np.empty(J, np.int64)
-    zc[ji] = zi
-    layers.append((no, keys, zc))
-
-def per_layer(table):
-    # a table over the joint zones (first axis) -> per layer: (zone_no, keys, table per zone)
-    for no, keys, zc in layers:
-        t = np.zeros((len(keys),) + table.shape[1:], table.dtype)
-        np.add.at(t, zc, table)
-        yield no, keys, t
-
+# the zone sets' zones of every pixel as one joint zone (sql/030_kernels.sql): every sum is
+# taken once over the joint zones, then per zone set
+ji, J, layers = GD['ecorest_joint_zones'](v1.shape, geo, zones)
+per_layer = GD['ecorest_joint_sums']
 out = []
 # band count_band: pixels per (zone, whole value), as raster.crosstab counts them
 vc, mc = decode(a, count_band) if count_band != 1 else (v1, m1)
@@ -875,7 +829,7 @@ if mc.any():
     nv = len(values)
     key = np.where(mc, ji * nv + index_of(values, np.where(mc, grade, values[0])), J * nv)
     counts = np.bincount(key, minlength=J * nv + 1)[:J * nv].reshape(J, nv)
-    for no, keys, t in per_layer(counts):
+    for no, keys, t in per_layer(layers, counts):
         for zk, vk in zip(*np.nonzero(t)):
             zid = int(keys[zk])
             if no and zid == 0:
@@ -900,7 +854,7 @@ for b in range(1, nb + 1):
     # one joint zone (a tile inside one zone of every set, the common case): a plain sum
     tot[:, b - 1] = (v.sum(dtype=np.float64) if J == 1
                      else np.bincount(ji, weights=v, minlength=J))
-for (no, keys, c), (_, _, t) in zip(per_layer(cnt), per_layer(tot)):
+for (no, keys, c), (_, _, t) in zip(per_layer(layers, cnt), per_layer(layers, tot)):
     for zk, bk in zip(*np.nonzero(c)):
         zid = int(keys[zk])
         if no and zid == 0:

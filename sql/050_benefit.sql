@@ -546,7 +546,10 @@ language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
 if 'ecorest_biomass' not in GD:
     plpy.execute('select benefit.np_signal_loaded()')
-decode, place, check = GD['ecorest_decode'], GD['ecorest_place'], GD['ecorest_check']
+if 'ecorest_joint_zones' not in GD:
+    plpy.execute('select raster.np_kernels_loaded()')
+decode, check = GD['ecorest_decode'], GD['ecorest_check']
+present, index_of = GD['ecorest_present'], GD['ecorest_index_of']
 # signal epochs without a tile at this position (null, as raster.tile_stack gives them) are
 # left out with their years, as if not given
 global sig, sig_years, sig_scales, sig_offsets
@@ -574,22 +577,6 @@ if not any(v.any() for v in valid.values()):
 cal = {int(c): (float(a), float(b))
        for c, a, b in zip(cal_codes or [], cal_intercept or [], cal_slope or [])
        if c is not None and a is not None and b is not None}
-
-def present(a):
-    # the distinct values of an integer array (a bincount when they are small and >= 0)
-    lo, hi = int(a.min()), int(a.max())
-    if lo >= 0 and hi < (1 << 20):
-        return np.nonzero(np.bincount(a.ravel(), minlength=1))[0]
-    return np.unique(a)
-
-def index_of(values, a):
-    # the position of every element of a in the sorted array values (all present)
-    if len(values) and values[0] >= 0 and values[-1] < (1 << 20):
-        lut = np.zeros(int(values[-1]) + 1, np.int64)
-        lut[values] = np.arange(len(values))
-        return lut[a]
-    return np.searchsorted(values, a)
-
 classes = present(np.concatenate([cls[:, e][valid[e]] for e in used]))
 nc = len(classes)
 cal_k = {}                                      # calibrated classes by class index
@@ -597,25 +584,9 @@ for c, ab in cal.items():
     k = int(np.searchsorted(classes, c))
     if k < nc and classes[k] == c:
         cal_k[k] = ab
-# the zone sets' zones of every pixel as one joint zone (the combinations present on the tile)
-sets = []
-for i, z in enumerate(zones or [], start=1):
-    if z is not None:
-        zone = place(shape, g, z).astype(np.int64).ravel()
-        zone_ids = present(zone)
-        sets.append((i, zone_ids, index_of(zone_ids, zone)))
-joint = np.zeros(P, np.int64)
-radix = 1
-for _, zone_ids, zi in sets:
-    if radix * len(zone_ids) >= (1 << 62) // P:
-        # too many combinations for one integer: number those present so far
-        _, joint = np.unique(joint, return_inverse=True)
-        radix = int(joint.max()) + 1
-    joint = joint * len(zone_ids) + zi
-    radix *= len(zone_ids)
-combos = present(joint)
-ji = index_of(combos, joint)
-J = len(combos)
+# the zone sets' zones of every pixel as one joint zone (sql/030_kernels.sql): the sums are
+# taken once over the joint zones, then per zone set
+ji, J, layers = GD['ecorest_joint_zones'](shape, g, zones)
 G = J * (nc + 1)
 # per epoch used: each pixel's group (joint zone, class index; nc = no class) and the pixels
 # per group; per year: the pixels without a signal (few: counted on those alone), the sum of
@@ -644,31 +615,19 @@ for j, e in enumerate(epoch_of):
             on = (ci == k) & fin
             cal_px[on] = np.maximum(a + b * s[on], 0.0)
         t_cs[:, j] = np.bincount(key[e], weights=cal_px, minlength=G)
-sums = {'n': t_n, 'sp': t_sp, 'ss': t_ss}
-if cal_k:
-    sums['cs'] = t_cs
-sums = {k: v.reshape(J, nc + 1, Y)[:, :nc, :] for k, v in sums.items()}
-# each combination's zone in every set: scattered from the pixels (all pixels of one
-# combination write the same zone)
-layers = [(0, np.zeros(1, np.int64), np.zeros(J, np.int64))]
-for no, zone_ids, zi in sets:
-    zc = np.empty(J, np.int64)
-    zc[ji] = zi
-    layers.append((no, zone_ids, zc))
+# (joint zone, class, year, sum): pixels, with a signal, signal sum, calibrated sum; counts
+# are exact in float64
+T = np.stack([t_n, t_sp, t_ss] + ([t_cs] if cal_k else []), axis=-1)
+T = T.reshape(J, nc + 1, Y, -1)[:, :nc]
 out = []
-for no, zone_ids, zc in layers:
-    nz = len(zone_ids)
-    t = {k: np.zeros((nz, nc, Y), v.dtype) for k, v in sums.items()}
-    for k, v in sums.items():
-        np.add.at(t[k], zc, v)
-    for z, c, j in zip(*np.nonzero(t['n'])):
+for no, zone_ids, t in GD['ecorest_joint_sums'](layers, T):
+    for z, c, j in zip(*np.nonzero(t[..., 0])):
         zid = int(zone_ids[z])
         if no and zid == 0:                     # outside every zone of the set
             continue
-        code = int(classes[c])
-        out.append((no, zid, int(years[j]), code, int(t['n'][z, c, j]), int(t['sp'][z, c, j]),
-                    float(t['ss'][z, c, j]),
-                    float(t['cs'][z, c, j]) if c in cal_k else None))
+        row = t[z, c, j]
+        out.append((no, zid, int(years[j]), int(classes[c]), int(row[0]), int(row[1]),
+                    float(row[2]), float(row[3]) if c in cal_k else None))
 return out
 $$;
 comment on function raster.np_signal_sums(bytea[], bytea[], integer[], bytea[], integer[],
