@@ -51,12 +51,12 @@ POOLS = ("agb", "bgb", "soc", "dead_wood")
 UNCERTAINTY = {"agb": 30, "bgb": 40, "soc": 50, "dead_wood": 60}    # % (95 % half-width)
 #: dbt node -> stage
 STAGES = (("carbon", ("landcover", "carbon", "density", "trajector", "biomass", "soc_",
-                      "quantity", "stock", "gain_loss", "tier1", "ipcc")),
+                      "quantity", "stock", "gain_loss", "tier1", "ipcc", "signal")),
           ("NDVI trend", ("ndvi",)),
           ("slope", ("slope",)),
           ("factors, overlay, grades", ("factor", "priority", "score_breaks", "ident",
                                         "transition_severity", "accuracy", "constraint")),
-          ("patches", ("patches",)),
+          ("patches", ("patch",)),
           ("zone scores", ("zone",)),
           ("uncertainty", ("uncertainty",)))
 
