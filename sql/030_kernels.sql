@@ -31,7 +31,7 @@ language plpython3u as $$
 if all(k in GD for k in ('ecorest_decode', 'ecorest_encode', 'ecorest_check', 'ecorest_label',
                          'ecorest_horn_slope', 'ecorest_in_parallel_mode',
                          'ecorest_config_option', 'ecorest_joint_zones',
-                         'ecorest_class_trajectories')):
+                         'ecorest_class_trajectories', 'ecorest_finite_values')):
     return True
 import ctypes
 import struct
@@ -173,6 +173,17 @@ def label(g):
     out[fg] = inv + 1
     return out.reshape(h, w), int(roots.size)
 
+def finite_values(wkb, band=1):
+    # the valid (not nodata) finite values of a band of a tile, as a 1-D float64 array
+    v, m = decode(wkb, band)
+    x = v[m].astype(np.float64)
+    return x[np.isfinite(x)]
+
+def bin_index(x, lo, hi, bins):
+    # the bin of every value in `bins` equal bins over lo..hi (values outside: first/last bin)
+    width = (hi - lo) / bins if hi > lo else 1.0
+    return np.clip(((x - lo) / width).astype(np.int64), 0, bins - 1)
+
 def present(a):
     # the distinct values of an integer array, sorted (a bincount when small and >= 0)
     lo, hi = int(a.min()), int(a.max())
@@ -274,6 +285,8 @@ GD['ecorest_decode'] = decode
 GD['ecorest_encode'] = encode
 GD['ecorest_place'] = place
 GD['ecorest_class_trajectories'] = class_trajectories
+GD['ecorest_finite_values'] = finite_values
+GD['ecorest_bin_index'] = bin_index
 GD['ecorest_present'] = present
 GD['ecorest_index_of'] = index_of
 GD['ecorest_joint_zones'] = joint_zones

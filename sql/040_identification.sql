@@ -435,13 +435,10 @@ create or replace function raster.np_histogram(a bytea, band integer, lo double 
 returns table (counts bigint[], n bigint, total double precision, total_sq double precision)
 language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
-if 'ecorest_decode' not in GD:
+if 'ecorest_finite_values' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
-v, m = GD['ecorest_decode'](a, band)
-x = v[m].astype(np.float64)
-x = x[np.isfinite(x)]
-width = (hi - lo) / bins if hi > lo else 1.0
-idx = np.clip(((x - lo) / width).astype(np.int64), 0, bins - 1)
+x = GD['ecorest_finite_values'](a, band)
+idx = GD['ecorest_bin_index'](x, lo, hi, bins)
 return [(np.bincount(idx, minlength=bins).tolist(), int(x.size), float(x.sum()),
          float((x * x).sum()))]
 $$;
@@ -457,13 +454,11 @@ returns table (pixels bigint, total double precision, min_value double precision
                max_value double precision)
 language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
-if 'ecorest_decode' not in GD:
+if 'ecorest_finite_values' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
 if a is None:
     return []
-v, m = GD['ecorest_decode'](a, band)
-x = v[m].astype(np.float64)
-x = x[np.isfinite(x)]
+x = GD['ecorest_finite_values'](a, band)
 if x.size == 0:
     return [(0, None, None, None)]
 return [(int(x.size), float(x.sum()), float(x.min()), float(x.max()))]
@@ -769,19 +764,17 @@ returns table (band integer, counts bigint[], n bigint, total double precision,
                total_sq double precision)
 language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
-if 'ecorest_check' not in GD:
+if 'ecorest_finite_values' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
-decode, check = GD['ecorest_decode'], GD['ecorest_check']
+check, finite, bin_index = (GD['ecorest_check'], GD['ecorest_finite_values'],
+                            GD['ecorest_bin_index'])
 if a is None:
     return []
-width = (hi - lo) / bins if hi > lo else 1.0
 out = []
 for b in bands or []:
     check()                                     # a cancellation point (sql/030_kernels.sql)
-    v, m = decode(a, b)
-    x = v[m].astype(np.float64)
-    x = x[np.isfinite(x)]
-    idx = np.clip(((x - lo) / width).astype(np.int64), 0, bins - 1)
+    x = finite(a, b)
+    idx = bin_index(x, lo, hi, bins)
     out.append((b, np.bincount(idx, minlength=bins).tolist(), int(x.size), float(x.sum()),
                 float((x * x).sum())))
 return out

@@ -11,15 +11,12 @@ create or replace function raster.np_value_histogram(a bytea, band integer,
 returns table (counts bigint[], sums double precision[])
 language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
-if 'ecorest_decode' not in GD:
+if 'ecorest_finite_values' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
 if a is None:
     return []
-v, m = GD['ecorest_decode'](a, band)
-x = v[m].astype(np.float64)
-x = x[np.isfinite(x)]
-width = (hi - lo) / bins if hi > lo else 1.0
-idx = np.clip(((x - lo) / width).astype(np.int64), 0, bins - 1)
+x = GD['ecorest_finite_values'](a, band)
+idx = GD['ecorest_bin_index'](x, lo, hi, bins)
 return [(np.bincount(idx, minlength=bins).tolist(),
          np.bincount(idx, weights=x, minlength=bins).tolist())]
 $$;
