@@ -560,6 +560,36 @@ $$;
 comment on function raster.np_lookup(bytea, integer[], double precision[], double precision) is
   'Class codes to values on one tile (e.g. carbon density), as a 32BF raster WKB';
 
+-- Pixel counts per value of band 1 of one tile (PL/Python + numpy): the valid pixels only (not
+-- nodata; an all-nodata tile gives no rows), as ST_ValueCount(rast, 1, true) counts them, with
+-- one np.bincount when the values are small non-negative integers (np.unique otherwise).
+-- int_landcover_classes reads the classes present through it, once per tile, in PostgreSQL's
+-- parallel workers too. Integer bands only (a class is an integer).
+create or replace function raster.np_value_counts(a bytea)
+returns table (value integer, pixels bigint)
+language plpython3u immutable parallel safe cost 1000000 rows 20 as $$
+import numpy as np
+if 'ecorest_decode' not in GD:
+    plpy.execute('select raster.np_kernels_loaded()')
+if a is None:
+    return []
+v, m = GD['ecorest_decode'](a)
+if v.dtype.kind == 'f':
+    plpy.error('raster.np_value_counts counts integer bands; band 1 is %s' % v.dtype)
+x = v[m]
+if x.size == 0:
+    return []
+if int(x.min()) >= 0 and int(x.max()) < (1 << 20):
+    counts = np.bincount(x)
+    values = np.nonzero(counts)[0]
+    counts = counts[values]
+else:
+    values, counts = np.unique(x, return_counts=True)
+return list(zip(values.tolist(), counts.tolist()))
+$$;
+comment on function raster.np_value_counts(bytea) is
+  'Valid pixels per value of band 1 of one tile given as raster::bytea (WKB), nodata excluded';
+
 -- Per-pixel carbon density (t C/ha) of one pool at one epoch, as used by an assessment run
 -- (the run's own land-cover layer and its marts.parameter_lineage densities): for maps and
 -- GeoTIFF exports.
