@@ -1,22 +1,28 @@
 -- land-cover classes present in the run's land-cover layers (any epoch, nodata excluded), with
 -- their legend attributes and the IPCC Tier 1 land type whose defaults they take
--- (int_ipcc_default_densities). A quick pass over the tiles (ST_ValueCount), built before the
--- per-pixel models so that a class without a carbon density fails the run at its start
--- (int_density_gaps).
+-- (int_ipcc_default_densities). A quick pass over the tiles, built before the per-pixel models
+-- so that a class without a carbon density fails the run at its start (int_density_gaps): the
+-- kernel raster.np_value_counts counts the valid pixels per class of every tile of every epoch,
+-- in PostgreSQL's parallel workers. It is called in the select list of a subquery over the
+-- tiles (a set-returning function there is costed per tile; in a lateral join the planner
+-- counts its cost once and finds workers not worth starting), and the epochs enter as a scalar
+-- subquery (evaluated once, before the workers start).
 --   tier1_stratum: from the crosswalk seed (landcover_ipcc_crosswalk) for the built-in and
 --   standard legends (clcd, hj1166_l2, gbt21010_l1), else from the class's IPCC category:
 --   forest_land -> forest, grassland -> grassland, cropland -> cropland_<cropland_kind>,
 --   wetlands -> water (IPCC gives no Tier 1 stock for wetlands; a built-in legend tells marsh
 --   from open water), settlements -> settlement, other_land -> bare; null without a category
-with epochs as (
-    select catalog_id from {{ ref('stg_raster__landcover_epochs') }}
+with e as (
+    {{ landcover_epoch_ids(observed=false) }}
 ),
 
 present as (
-    select distinct vc.value::int as class_code
-    from epochs as e
-    join {{ source('raster', 'tiles') }} as t on t.catalog_id = e.catalog_id
-    cross join lateral st_valuecount(t.rast, 1, true) as vc
+    select distinct (c.counts).value as class_code
+    from (
+        select raster.np_value_counts(t.rast::bytea) as counts
+        from {{ source('raster', 'tiles') }} as t
+        where t.catalog_id = any((select ids from e)::bigint[])
+    ) as c
 ),
 
 legend as (
