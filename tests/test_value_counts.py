@@ -148,6 +148,8 @@ def test_runs_in_parallel_workers_with_the_serial_counts(conn: psycopg.Connectio
                                                 (landcover,)))
     assert "Gather" in plan and "Workers Launched: 0" not in plan, plan
     assert "Workers Launched" in plan, plan
+    # the kernel is called below the Gather: by the workers (the leader only gathers)
+    assert plan.index("Gather") < plan.index("raster.np_value_counts"), plan
     par = conn.execute(query, (landcover,)).fetchall()
     conn.execute("set max_parallel_workers_per_gather = 0")
     assert "Gather" not in "\n".join(
