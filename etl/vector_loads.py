@@ -25,6 +25,7 @@ from .regions import Region, get_region
 from .specs import Field, duplicates, resolve_columns, validate_rows
 from .validation import Issue, fail, issue
 from .vectors import FeatureTable, check_geometry, read_features
+from .zone_grid import burn_zone_tiles
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +135,9 @@ def admin_level_of(code: str) -> str:
 def load_zones(conn: psycopg.Connection, region_name: str, path: str | Path, *,
                zone_set: str = "admin", mapping: dict[str, str] | None = None,
                code: str | None = None, name: str | None = None, crs: str | None = None,
-               repair: bool = True, strict: bool = False) -> int:
-    """Load a zone set (default: GB/T 2260 admin units); a new file replaces the set."""
+               repair: bool = True, strict: bool = False, show_progress: bool = True) -> int:
+    """Load a zone set (default: GB/T 2260 admin units); a new file replaces the set. The
+    set is rasterised onto the region's grid in the same transaction (etl/zone_grid.py)."""
     fields = ZONE_FIELDS
     if code is not None:  # single-feature file whose code is given on the command line
         fields = [Field("zone_code")] + ZONE_FIELDS[1:]
@@ -182,10 +184,12 @@ def load_zones(conn: psycopg.Connection, region_name: str, path: str | Path, *,
                 [{"rid": prepared.region.region_id, "set": zone_set, "code": c, "name": n,
                   "level": lv, "parent": pc, "wkb": shapely.to_wkb(g), "srid": prepared.region.srid,
                   "load": ctx.load_id} for c, n, lv, pc, g in rows])
+        tiles = burn_zone_tiles(conn, prepared.region, zone_set, ctx.load_id, show_progress)
         if replaced:
             ctx.warn(Issue(str(path), "", "zones.replaced",
                            f"replaced {replaced} zone(s) of set {zone_set!r}", "warning"))
         _finish(ctx, prepared, len(rows), f"zones of set {zone_set!r}")
+        ctx.message += f"; {tiles} tiles on the region grid"
     return len(rows)
 
 

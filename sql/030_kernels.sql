@@ -689,7 +689,7 @@ begin
     when 'raster' then array['raster.catalog']
     when 'region' then array['registry.regions']
     when 'legend' then array['registry.legends', 'registry.legend_classes']
-    when 'zones' then array['registry.zones']
+    when 'zones' then array['registry.zones', 'registry.zone_tiles']
     when 'projects' then array['registry.projects', 'registry.project_measures']
     when 'samples' then array['registry.reference_samples']
     when 'plots' then array['registry.survey_plots', 'registry.plot_measurements',

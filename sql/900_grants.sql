@@ -10,7 +10,7 @@ revoke create on schema public from public;
 -- loader / model builder
 grant usage on schema registry, raster, etl to ecorest_etl;
 grant select, insert, update on all tables in schema registry, raster, etl to ecorest_etl;
-grant delete on registry.zones, registry.reference_samples, registry.legend_classes,
+grant delete on registry.zones, registry.zone_tiles, registry.reference_samples, registry.legend_classes,
                 raster.tiles, raster.catalog to ecorest_etl;
 revoke delete, truncate on registry.projects, etl.loads, etl.quarantine from ecorest_etl;
 -- history: past parameter values are never changed (a corrected table is a new version); of a

@@ -50,6 +50,7 @@ with file_lock("derived"):
 #: tables whose content a failed load must leave untouched
 DATA_TABLES = (
     "registry.regions", "registry.legends", "registry.legend_classes", "registry.zones",
+    "registry.zone_tiles",
     "registry.projects", "registry.project_measures", "registry.survey_plots",
     "registry.plot_measurements", "registry.plot_trees", "registry.plot_soil_layers",
     "registry.reference_samples", "registry.parameter_sets", "registry.parameter_values",

@@ -16,7 +16,7 @@ from helpers import ROOT
 pytestmark = pytest.mark.xdist_group("migrations")
 
 LOADED_TABLES = {
-    "registry": {"regions", "legends", "legend_classes", "zones", "projects", "project_measures",
+    "registry": {"regions", "legends", "legend_classes", "zones", "zone_tiles", "projects", "project_measures",
                  "survey_plots", "plot_measurements", "plot_trees", "plot_soil_layers",
                  "reference_samples", "parameter_sets", "parameter_values"},
     "raster": {"catalog", "tiles"},

@@ -154,7 +154,9 @@ def load_zones_cmd(settings: Settings, region_name: str, file: str, zone_set: st
                    crs: str | None, invalid_geometry: str, strict: bool) -> None:
     """Load zones (admin units or another zone set) for REGION; a new file replaces the set.
 
-    Columns: zone_code (aliases code, adcode, id ...), name, admin_level, parent_code.
+    Columns: zone_code (aliases code, adcode, id ...), name, admin_level, parent_code. The
+    zones are rasterised onto the region's grid as they are loaded (pixel centres inside a
+    zone), so that runs count by zone without burning them again.
     """
     from ecorest.etl.vector_loads import load_zones
 

@@ -270,6 +270,24 @@ zones = Table(
     comment="Administrative units (GB/T 2260 codes) and other zone sets used for summaries",
 )
 
+zone_tiles = Table(
+    "zone_tiles", metadata,
+    Column("region_id", Integer, ForeignKey("registry.regions.region_id", ondelete="CASCADE"),
+           nullable=False, comment="Region whose grid the tiles are on (registry.regions)"),
+    Column("zone_set", Text, nullable=False, comment="Zone set (registry.zones.zone_set)"),
+    Column("tile_x", Integer, nullable=False, comment="Tile column on the region grid (0 = west)"),
+    Column("tile_y", Integer, nullable=False, comment="Tile row on the region grid (0 = north)"),
+    Column("rast", Raster(spatial_index=False), nullable=False,
+           comment="Zone id (registry.zones.zone_id) of each pixel whose centre lies in the "
+                   "zone; 0 (nodata) outside every zone; where zones overlap the larger id"),
+    Column("load_id", BigInteger, ForeignKey("etl.loads.load_id"), nullable=False,
+           comment="The zone load (etl.loads) that wrote the tile"),
+    PrimaryKeyConstraint("region_id", "zone_set", "tile_x", "tile_y"),
+    schema="registry",
+    comment="Zone sets rasterised onto their region's grid when loaded: one tile per grid "
+            "position a set touches",
+)
+
 projects = Table(
     "projects", metadata,
     Column("project_version_id", BigInteger, Identity(), primary_key=True,
