@@ -31,7 +31,8 @@ language plpython3u as $$
 if all(k in GD for k in ('ecorest_decode', 'ecorest_encode', 'ecorest_check', 'ecorest_label',
                          'ecorest_horn_slope', 'ecorest_in_parallel_mode',
                          'ecorest_config_option', 'ecorest_joint_zones',
-                         'ecorest_class_trajectories', 'ecorest_finite_values')):
+                         'ecorest_class_trajectories', 'ecorest_trajectory_counts',
+                         'ecorest_finite_values')):
     return True
 import ctypes
 import struct
@@ -206,29 +207,45 @@ def joint_zones(shape, geo, zones):
     # over the joint zones and then per set (joint_sums). Returns (ji: every pixel's joint
     # zone, J: their number, layers: [(zone_no, zone ids, the zone index of each joint zone)]);
     # layer zone_no 0 is the whole tile as zone 0, zone_no i the zones of zones[i] (1-based).
+    # The combination is a mixed radix over each set's range of ids (one pass a set), numbered
+    # once; each set's zone of a combination follows from the combination alone.
     npx = shape[0] * shape[1]
     sets = []
     for i, z in enumerate(zones or [], start=1):
         if z is not None:
             zone = place(shape, geo, z).ravel()
-            ids = present(zone)
-            sets.append((i, ids, index_of(ids, zone)))
+            lo = int(zone.min())
+            sets.append((i, zone, lo, int(zone.max()) - lo + 1))
     joint = np.zeros(npx, np.int64)
     radix = 1
-    for _, ids, zi in sets:
-        if radix * len(ids) >= (1 << 62) // npx:
-            _, joint = np.unique(joint, return_inverse=True)    # the combinations so far
-            radix = int(joint.max()) + 1
-        joint = joint * len(ids) + zi
-        radix *= len(ids)
+    digits = []                 # (zone_no, lowest id, span) of the sets in the joint's radix
+    prior = []                  # (zone_no, id per number) of sets numbered before (overflow)
+
+    def zones_of(c):
+        # the zone id of every set for joint values c
+        out = []
+        for no, lo, span in reversed(digits):
+            out.append((no, c % span + lo))
+            c = c // span
+        return [(no, v[c]) for no, v in prior] + out[::-1]
+
+    for no, zone, lo, span in sets:
+        if radix * span >= (1 << 40):
+            combos = present(joint)         # the combinations so far, numbered
+            prior = zones_of(combos)
+            digits = []
+            joint = index_of(combos, joint)
+            radix = len(combos)
+        joint = joint * span + (zone - lo)
+        radix *= span
+        digits.append((no, lo, span))
     combos = present(joint)
     ji = index_of(combos, joint)
     J = len(combos)
     layers = [(0, np.zeros(1, np.int64), np.zeros(J, np.int64))]
-    for no, ids, zi in sets:
-        zc = np.empty(J, np.int64)
-        zc[ji] = zi                 # all pixels of one joint zone write the same zone
-        layers.append((no, ids, zc))
+    for no, v in sorted(zones_of(combos), key=lambda x: x[0]):
+        ids, zc = np.unique(v, return_inverse=True)
+        layers.append((no, ids, zc.ravel()))
     return ji, J, layers
 
 def joint_sums(layers, table):
@@ -242,49 +259,91 @@ def joint_sums(layers, table):
 def class_trajectories(tiles):
     # The land-cover trajectories of a tile position (tiles: one tile per epoch in time order,
     # null where an epoch has no tile): None when no pixel is valid at any epoch, else (shape,
-    # geo transform, seen: the pixels valid at some epoch, ti: the trajectory of each of them
-    # (an index into rows), rows: the trajectories, the class at every epoch, None where the
-    # pixel is invalid then)
+    # geo transform, key: every pixel's trajectory as one integer in 0..R-1, R, classes_of:
+    # key values -> their trajectories (the class at every epoch, None where the pixel is
+    # invalid then), none: the key of "invalid at every epoch" or None). The key is a mixed
+    # radix over each epoch's range of classes (-1 for invalid): a few 1-D passes a pixel, no
+    # sort; when the ranges' product is too large, the distinct rows (np.unique) number them.
     ref = next((t for t in (tiles or []) if t is not None), None)
     if ref is None:
         return None
     v0, _, g0 = decode(ref, with_geo=True)
     shape = v0.shape
+    P = v0.size
     cols = []
-    seen = np.zeros(shape, bool)
     for t in tiles:
         check()
         if t is None:
-            cols.append(np.full(shape, -1, np.int64))
+            cols.append(None)
             continue
         v, m = decode(t)
         if v.shape != shape:
             plpy.error('trajectory tiles differ in size: %s vs %s' % (v.shape, shape))
-        cols.append(np.where(m, v.astype(np.int64), -1))
-        seen |= m
-    if not seen.any():
+        c = v.astype(np.int64).ravel()
+        c[~m.ravel()] = -1
+        cols.append(c)
+    low = [-1 if c is None else int(c.min()) for c in cols]
+    high = [-1 if c is None else int(c.max()) for c in cols]
+    if max(high) < 0:
         return None
-    stack = np.stack([c[seen] for c in cols], axis=1)
-    # distinct rows: one int64 key per row (mixed radix over each column's range) when the
-    # ranges' product fits, a 1-D pass many times faster than np.unique(axis=0)
-    low = stack.min(axis=0)
-    span = stack.max(axis=0) - low + 1
-    if float(np.prod(span.astype(float))) < 2.0 ** 62:
-        mult = np.concatenate([[1], np.cumprod(span[:-1])]).astype(np.int64)
-        key = ((stack - low) * mult).sum(axis=1)
-        keys = present(key)
-        ti = index_of(keys, key)
-        rows = (keys[:, None] // mult) % span + low
+    span = [hi - lo + 1 for lo, hi in zip(low, high)]
+    if float(np.prod(np.array(span, float))) < 2.0 ** 40:
+        R = int(np.prod(span))
+        key = np.zeros(P, np.int64)
+        for c, lo, sp in zip(cols, low, span):
+            if sp > 1:
+                key *= sp
+                key += c - lo
+        mult = np.concatenate([np.cumprod(span[::-1])[::-1][1:], [1]]).astype(np.int64)
+        low_a, span_a = np.array(low, np.int64), np.array(span, np.int64)
+        none = int(((-1 - low_a) * mult).sum()) if all(lo == -1 for lo in low) else None
+
+        def classes_of(ks):
+            t = (np.asarray(ks, np.int64)[:, None] // mult) % span_a + low_a
+            return [[None if x < 0 else int(x) for x in r] for r in t]
     else:
-        rows, ti = np.unique(stack, axis=0, return_inverse=True)
-        ti = ti.ravel()
-    rows = [[None if x < 0 else int(x) for x in r] for r in rows]
-    return shape, g0, seen, ti, rows
+        stack = np.stack([np.full(P, -1, np.int64) if c is None else c for c in cols], axis=1)
+        table, key = np.unique(stack, axis=0, return_inverse=True)
+        key = key.ravel()
+        R = len(table)
+        hit = np.nonzero((table < 0).all(axis=1))[0]
+        none = int(hit[0]) if len(hit) else None
+
+        def classes_of(ks):
+            return [[None if x < 0 else int(x) for x in table[k]] for k in ks]
+    return shape, g0, key, R, classes_of, none
+
+def trajectory_counts(ji, J, layers, key, R, classes_of, none):
+    # Pixels per (zone of each layer of joint_zones, trajectory): (zone_no, zone id, classes,
+    # pixels) rows, zone 0 of a zone set (no zone) left in; pixels invalid at every epoch are
+    # not counted. One bincount over (joint zone, key) when that table is small, else a sort.
+    if J * R <= 4 * key.size + 65536:
+        counts = np.bincount(ji * R + key, minlength=J * R)
+        nz = np.nonzero(counts)[0]
+        jz, ks, n = nz // R, nz % R, counts[nz]
+    else:
+        u, n = np.unique(ji * R + key, return_counts=True)
+        jz, ks = u // R, u % R
+    if none is not None:
+        keep = ks != none
+        jz, ks, n = jz[keep], ks[keep], n[keep]
+    if not len(ks):
+        return []
+    kinds, kk = np.unique(ks, return_inverse=True)
+    classes = classes_of(kinds)
+    out = []
+    for no, ids, zc in layers:
+        u, inv = np.unique(zc[jz] * len(kinds) + kk.ravel(), return_inverse=True)
+        tot = np.bincount(inv.ravel(), weights=n)
+        for c, total in zip(u.tolist(), tot.tolist()):
+            out.append((no, int(ids[c // len(kinds)]), classes[c % len(kinds)], int(total)))
+    return out
 
 GD['ecorest_decode'] = decode
 GD['ecorest_encode'] = encode
 GD['ecorest_place'] = place
 GD['ecorest_class_trajectories'] = class_trajectories
+GD['ecorest_trajectory_counts'] = trajectory_counts
 GD['ecorest_finite_values'] = finite_values
 GD['ecorest_bin_index'] = bin_index
 GD['ecorest_present'] = present
@@ -331,36 +390,22 @@ $$;
 -- Pixel counts per (zone, value in a, value in b) of aligned tiles: the cross-tab behind areas,
 -- transition matrices and stocks. z (zone ids, 0 = none) and b may be null: a null zone raster
 -- means zone 0 everywhere, a null b counts single values (v2 = v1). Pixels invalid in a or b are
--- skipped; values must lie in 0..65535.
+-- skipped.
 create or replace function raster.crosstab(z bytea, a bytea, b bytea)
 returns table (zone_id integer, v1 integer, v2 integer, pixels bigint)
 language plpython3u immutable parallel safe cost 1000000 as $$
-import numpy as np
-if 'ecorest_place' not in GD:
+if 'ecorest_trajectory_counts' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
-decode = GD['ecorest_decode']
-va, ma = decode(a)
-if va is None:
+# a and b as a two-epoch trajectory (a alone when b is null), pixels valid in both kept
+tiles = [a, b] if b is not None else [a]
+found = GD['ecorest_class_trajectories'](tiles)
+if found is None:
     return []
-if b is not None:
-    vb, mb = decode(b)
-    if vb.shape != va.shape:
-        plpy.error('tiles a and b differ in size: %s vs %s' % (va.shape, vb.shape))
-    ma = ma & mb
-else:
-    vb = va
-if z is not None:
-    # zone rasters lie on the same grid but may cover only part of the tile (or more)
-    _, _, ga = decode(a, with_geo=True)
-    vz = GD['ecorest_place'](va.shape, ga, z)
-else:
-    vz = np.zeros(va.shape, np.int64)
-key = (vz[ma] << 32) | (va[ma].astype(np.int64) << 16) | vb[ma].astype(np.int64)
-if key.size == 0:
-    return []
-keys, counts = np.unique(key, return_counts=True)
-return [(int(k >> 32), int((k >> 16) & 0xFFFF), int(k & 0xFFFF), int(n))
-        for k, n in zip(keys, counts)]
+shape, g0, key, R, classes_of, none = found
+ji, J, layers = GD['ecorest_joint_zones'](shape, g0, [z] if z is not None else [])
+return [(zid, cls[0], cls[-1], n) for _, zid, cls, n in
+        GD['ecorest_trajectory_counts'](ji, J, layers[-1:], key, R, classes_of, none)
+        if None not in cls]
 $$;
 comment on function raster.crosstab(bytea, bytea, bytea) is
   'Pixel counts per (zone, value a, value b) of aligned tiles given as raster::bytea (WKB)';
@@ -625,18 +670,16 @@ comment on function raster.carbon_density_tiles(bigint, text, text) is
 create or replace function raster.trajectories(z bytea, tiles bytea[])
 returns table (zone_id integer, classes integer[], pixels bigint)
 language plpython3u immutable parallel safe cost 1000000 as $$
-import numpy as np
-if 'ecorest_class_trajectories' not in GD:
+if 'ecorest_trajectory_counts' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
 found = GD['ecorest_class_trajectories'](tiles)
 if found is None:
     return []
-shape, g0, seen, ti, rows = found
-vz = GD['ecorest_place'](shape, g0, z)[seen] if z is not None else np.zeros(ti.size, np.int64)
-zones, zi = np.unique(vz, return_inverse=True)
-counts = np.bincount(zi.ravel() * len(rows) + ti, minlength=len(zones) * len(rows))
-return [(int(zones[k // len(rows)]), rows[k % len(rows)], int(counts[k]))
-        for k in np.nonzero(counts)[0]]
+shape, g0, key, R, classes_of, none = found
+ji, J, layers = GD['ecorest_joint_zones'](shape, g0, [z] if z is not None else [])
+# the zones of z (zone 0 = none), or without z the whole tile as zone 0
+return [(zid, cls, n) for _, zid, cls, n in
+        GD['ecorest_trajectory_counts'](ji, J, layers[-1:], key, R, classes_of, none)]
 $$;
 comment on function raster.trajectories(bytea, bytea[]) is
   'Pixel counts per (zone, class at every epoch) of aligned tiles given as raster::bytea (WKB)';
@@ -647,25 +690,17 @@ comment on function raster.trajectories(bytea, bytea[]) is
 create or replace function raster.zone_trajectories(zones bytea[], tiles bytea[])
 returns table (zone_no integer, zone_id integer, classes integer[], pixels bigint)
 language plpython3u immutable parallel safe cost 1000000 as $$
-import numpy as np
-if 'ecorest_class_trajectories' not in GD:
+if 'ecorest_trajectory_counts' not in GD:
     plpy.execute('select raster.np_kernels_loaded()')
 found = GD['ecorest_class_trajectories'](tiles)
 if found is None:
     return []
-shape, g0, seen, ti, rows = found
+shape, g0, key, R, classes_of, none = found
 # the zone sets' zones as one joint zone per pixel, counted once, then per zone set
 ji, J, layers = GD['ecorest_joint_zones'](shape, g0, zones)
-nt = len(rows)
-counts = np.bincount(ji[seen.ravel()] * nt + ti, minlength=J * nt).reshape(J, nt)
-out = []
-for no, ids, t in GD['ecorest_joint_sums'](layers, counts):
-    for zk, tk in zip(*np.nonzero(t)):
-        zid = int(ids[zk])
-        if no and zid == 0:                         # outside every zone of the set
-            continue
-        out.append((no, zid, rows[tk], int(t[zk, tk])))
-return out
+return [(no, zid, cls, n) for no, zid, cls, n in
+        GD['ecorest_trajectory_counts'](ji, J, layers, key, R, classes_of, none)
+        if not (no and zid == 0)]                   # outside every zone of the set
 $$;
 comment on function raster.zone_trajectories(bytea[], bytea[]) is
   'Pixel counts per (zone of the region and of several zone sets, class at every epoch) of aligned tiles';

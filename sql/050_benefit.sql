@@ -589,14 +589,19 @@ for c, ab in cal.items():
 ji, J, layers = GD['ecorest_joint_zones'](shape, g, zones)
 G = J * (nc + 1)
 # per epoch used: each pixel's group (joint zone, class index; nc = no class) and the pixels
-# per group; per year: the pixels without a signal (few: counted on those alone), the sum of
-# the signal and of max(0, a + b x signal) over the calibrated classes' pixels with a signal
-key = {}
-n = {}
+# per group, and for the calibrated classes each pixel's intercept and slope (0 elsewhere, on:
+# the calibrated pixels); per year: the pixels without a signal (few: counted on those alone),
+# the sum of the signal and of max(0, a + b x signal) over the calibrated pixels with a signal
+key, n, cal_px = {}, {}, {}
 for e in used:
     ci = np.where(valid[e], index_of(classes, np.where(valid[e], cls[:, e], classes[0])), nc)
     key[e] = ji * (nc + 1) + ci
     n[e] = np.bincount(key[e], minlength=G)
+    if cal_k:
+        lut_a, lut_b, lut_on = np.zeros(nc + 1), np.zeros(nc + 1), np.zeros(nc + 1, bool)
+        for k, (a, b) in cal_k.items():
+            lut_a[k], lut_b[k], lut_on[k] = a, b, True
+        cal_px[e] = (lut_a[ci], lut_b[ci], lut_on[ci])
 Y = len(years)
 t_n, t_sp, t_ss = (np.zeros((G, Y), np.int64), np.zeros((G, Y), np.int64), np.zeros((G, Y)))
 t_cs = np.zeros((G, Y)) if cal_k else None
@@ -605,16 +610,20 @@ for j, e in enumerate(epoch_of):
     s = S[j]
     fin = np.isfinite(s)
     t_n[:, j] = n[e]
-    t_sp[:, j] = n[e] - np.bincount(key[e][~fin], minlength=G)
-    s0 = np.where(fin, s, 0.0)
+    if fin.all():
+        t_sp[:, j] = n[e]
+        s0 = s
+    else:
+        t_sp[:, j] = n[e] - np.bincount(key[e][~fin], minlength=G)
+        s0 = np.where(fin, s, 0.0)
     t_ss[:, j] = np.bincount(key[e], weights=s0, minlength=G)
     if cal_k:
-        ci = key[e] % (nc + 1)
-        cal_px = np.zeros(P)
-        for k, (a, b) in cal_k.items():
-            on = (ci == k) & fin
-            cal_px[on] = np.maximum(a + b * s[on], 0.0)
-        t_cs[:, j] = np.bincount(key[e], weights=cal_px, minlength=G)
+        a_px, b_px, on = cal_px[e]
+        c = b_px * s0
+        c += a_px
+        np.maximum(c, 0.0, out=c)
+        c *= on if fin.all() else on & fin
+        t_cs[:, j] = np.bincount(key[e], weights=c, minlength=G)
 # (joint zone, class, year, sum): pixels, with a signal, signal sum, calibrated sum; counts
 # are exact in float64
 T = np.stack([t_n, t_sp, t_ss] + ([t_cs] if cal_k else []), axis=-1)
