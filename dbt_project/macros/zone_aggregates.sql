@@ -35,14 +35,20 @@
    count_band per value; rows with `value` null hold every band's valid pixels and sum.
    Columns: zone_set, zone_id, band, value, pixels, total. #}
 {% macro zone_tile_stats(tiles, rast='rast', count_band=1) -%}
-    select case when z.zone_no = 0 then 'region' else zt.sets[z.zone_no] end as zone_set,
-           z.zone_id, z.band, z.value, z.pixels, z.total
-    from {{ tiles }} as t
-    left join (
-        select tile_x, tile_y, array_agg(zone_set order by zone_set) as sets,
-               array_agg(rast::bytea order by zone_set) as rasts
-        from {{ ref('int_ident_zone_tiles') }}
-        group by tile_x, tile_y
-    ) as zt on zt.tile_x = t.tile_x and zt.tile_y = t.tile_y
-    cross join lateral raster.np_zone_stats(t.{{ rast }}::bytea, zt.rasts, {{ count_band }}) as z
+    select case when (z.r).zone_no = 0 then 'region' else z.sets[(z.r).zone_no] end
+               as zone_set,
+           (z.r).zone_id, (z.r).band, (z.r).value, (z.r).pixels, (z.r).total
+    from (
+        -- the kernel in the select list: the planner counts its cost once per tile (called
+        -- laterally, once in all) and so runs it in parallel workers
+        select zt.sets,
+               raster.np_zone_stats(t.{{ rast }}::bytea, zt.rasts, {{ count_band }}) as r
+        from {{ tiles }} as t
+        left join (
+            select tile_x, tile_y, array_agg(zone_set order by zone_set) as sets,
+                   array_agg(rast::bytea order by zone_set) as rasts
+            from {{ ref('int_ident_zone_tiles') }}
+            group by tile_x, tile_y
+        ) as zt on zt.tile_x = t.tile_x and zt.tile_y = t.tile_y
+    ) as z
 {%- endmacro %}

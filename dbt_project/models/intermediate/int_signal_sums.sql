@@ -4,8 +4,8 @@
 -- classes the plots calibrate (raster.np_signal_sums): one pass over the tiles, from which the
 -- reference signal (int_signal_reference) and the biomass (int_signal_stocks) follow.
 -- Every tile position reads its stacks through raster.tile_stack and its zone tiles of every
--- set at once (int_landcover_zone_tiles, burnt on the first land-cover epoch): the kernel runs
--- once per position, in PostgreSQL's parallel workers too. The run's constant arrays enter as
+-- set at once (int_landcover_zone_tiles): the kernel runs once per position, in PostgreSQL's
+-- parallel workers too. The run's constant arrays enter as
 -- scalar subqueries (evaluated once, before the workers start): a one-row relation joined to
 -- the positions would keep the kernel out of them.
 with lc as (
@@ -30,19 +30,24 @@ sets as (
     from {{ ref('int_landcover_zone_tiles') }}
 )
 
-select case when x.zone_no = 0 then 'region' else ((select names from sets))[x.zone_no] end
-           as zone_set,
-       x.zone_id, x.year, x.class_code, sum(x.pixels) as pixels,
-       sum(x.signal_pixels) as signal_pixels, sum(x.signal_sum) as signal_sum,
-       sum(x.calibrated_sum) as calibrated_sum
-from {{ ref('int_tile_positions') }} as p
-cross join lateral raster.tile_stack((select ids from lc), p.tile_x, p.tile_y) as s (tiles)
-cross join lateral raster.tile_stack((select ids from sg), p.tile_x, p.tile_y) as g (tiles)
-cross join lateral raster.np_signal_sums(
-    raster.named_tiles('{{ ref('int_landcover_zone_tiles') }}'::regclass,
-                       (select names from sets), p.tile_x, p.tile_y, 'zone_set'),
-    s.tiles, (select years from lc), g.tiles, (select years from sg),
-    (select scales from sg), (select offsets from sg), '{{ var("ndvi_annual_reduce") }}',
-    (select codes from cal), (select intercepts from cal), (select slopes from cal)) as x
-where (select ids from lc) is not null and (select ids from sg) is not null
-group by 1, x.zone_id, x.year, x.class_code
+select case when (x.r).zone_no = 0 then 'region' else ((select names from sets))[(x.r).zone_no]
+       end as zone_set,
+       (x.r).zone_id, (x.r).year, (x.r).class_code, sum((x.r).pixels) as pixels,
+       sum((x.r).signal_pixels) as signal_pixels, sum((x.r).signal_sum) as signal_sum,
+       sum((x.r).calibrated_sum) as calibrated_sum
+from (
+    -- the kernel in the select list: the planner counts its cost once per position (called
+    -- laterally, once in all) and so runs it in parallel workers
+    select raster.np_signal_sums(
+               raster.named_tiles('{{ ref('int_landcover_zone_tiles') }}'::regclass,
+                                  (select names from sets), p.tile_x, p.tile_y, 'zone_set'),
+               s.tiles, (select years from lc), g.tiles, (select years from sg),
+               (select scales from sg), (select offsets from sg),
+               '{{ var("ndvi_annual_reduce") }}', (select codes from cal),
+               (select intercepts from cal), (select slopes from cal)) as r
+    from {{ ref('int_tile_positions') }} as p
+    cross join lateral raster.tile_stack((select ids from lc), p.tile_x, p.tile_y) as s (tiles)
+    cross join lateral raster.tile_stack((select ids from sg), p.tile_x, p.tile_y) as g (tiles)
+    where (select ids from lc) is not null and (select ids from sg) is not null
+) as x
+group by 1, 2, 3, 4
