@@ -62,6 +62,12 @@ def _stat(pid: int | str) -> list[str]:
         return fh.read().rsplit(")", 1)[1].split()
 
 
+def backend_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by one server process (a local server's)."""
+    f = _stat(pid)
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def server_cpu_seconds(backend_pid: int) -> float | None:
     """CPU seconds used so far by the cluster a backend belongs to: the postmaster with every
     child it has reaped (backends and parallel workers that have exited) plus the children

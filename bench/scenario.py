@@ -25,6 +25,7 @@ import json
 import math
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,7 +39,7 @@ from rasterio.transform import from_origin
 from .carbon import model_timings, second_epoch
 from .identification import numpy_trend
 from .load import ORIGIN, _drop, _landcover, aligned_region_db
-from .memory import server_cpu_seconds, server_peak
+from .memory import backend_cpu_seconds, server_cpu_seconds, server_peak
 
 CELL = 30.0
 YEARS = list(range(2011, 2021))
@@ -387,6 +388,7 @@ def step_ecorest(files: dict, url: str, keep: bool = False) -> dict:
         noop_s = time.perf_counter() - t0
         assert again == run_id
         results = _results(conn, run_id)
+        results["crosstab"] = _crosstab(conn)
         # kernel calls of the run (track_functions = 'pl' on the embedded cluster): a kernel
         # called more often than there are tiles shows a plan that repeats it
         results["kernel_calls"] = {f"{s}.{f}": [int(n), round(ms / 1000, 2)] for s, f, n, ms in
@@ -420,6 +422,44 @@ def _results(conn, run_id: int) -> dict:
                            (run_id,)).fetchone()[0]
     return {"stock_t": stocks, "trend_classes": {int(c): int(n) for c, n in trend if c},
             "zones": {z: n for z, n in zones}, "patches": patches}
+
+
+def _crosstab(conn) -> dict:
+    """The class x class cross-tab of the two land-cover epochs by the server's kernel
+    (raster.crosstab over every pair of tiles) in one process (no parallel workers): its CPU
+    seconds (the backend's, from /proc) and wall seconds, median of 3, and the pairs counted."""
+    q = ("select sum(x.pixels) from raster.catalog c1 "
+         "join raster.catalog c2 on c2.layer = 'landcover' and c2.epoch_label = '2010' "
+         "join raster.tiles a on a.catalog_id = c1.catalog_id "
+         "join raster.tiles b on b.catalog_id = c2.catalog_id and b.tile_x = a.tile_x "
+         " and b.tile_y = a.tile_y "
+         "cross join lateral raster.crosstab(null, a.rast, b.rast) x "
+         "where c1.layer = 'landcover' and c1.epoch_label = '2000'")
+    conn.execute("set max_parallel_workers_per_gather = 0")
+    pid = conn.info.backend_pid
+    conn.execute(q).fetchone()                  # kernels loaded, tiles cached
+    cpu, wall, pairs = [], [], 0
+    for _ in range(3):
+        c0, t0 = backend_cpu_seconds(pid), time.perf_counter()
+        pairs = int(conn.execute(q).fetchone()[0])
+        wall.append(time.perf_counter() - t0)
+        cpu.append(backend_cpu_seconds(pid) - c0)
+    conn.execute("reset max_parallel_workers_per_gather")
+    conn.rollback()
+    return {"cpu_s": statistics.median(cpu), "wall_s": statistics.median(wall), "pairs": pairs}
+
+
+def step_floor(files: dict) -> dict:
+    """The compute floor of a class x class cross-tab on one core: both epochs in memory
+    (uint8), one bincount of (a << 8 | b) over every pixel pair; median of 3."""
+    with rasterio.open(files["lc1"]) as a_src, rasterio.open(files["lc2"]) as b_src:
+        a, b = a_src.read(1), b_src.read(1)
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        counts = np.bincount(((a.astype(np.uint16) << 8) | b).ravel(), minlength=1 << 16)
+        times.append(time.perf_counter() - t0)
+    return {"seconds": statistics.median(times), "pairs": int(counts.sum())}
 
 
 def stage_of(node: str) -> str:
@@ -468,6 +508,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{os.getloadavg()[0]:.1f}", flush=True)
     url = args.dsn or bench_cluster_url()
     ours = child("ecorest", files=files, url=url, keep=args.keep)
+    ours["crosstab_floor"] = child("floor", files=files)
     base = {} if args.skip_baselines else {s: child("baseline", stage=s, files=files)
                                            for s in BASELINES}
     report(n, ours, base)
@@ -500,6 +541,14 @@ def report(n: int, ours: dict, base: dict) -> None:
     print(f"  ecorest run again, nothing changed: {ours['noop_s']:.2f} s; peak memory: one "
           f"server process {ours['server_peak_mb']:.0f} MB, the run's client "
           f"{ours['peak_mb']:.0f} MB; load average now {os.getloadavg()[0]:.1f}")
+    x, fl = ours.get("crosstab"), ours.get("crosstab_floor")
+    if x and fl:
+        per = 1e8 / x["pairs"]
+        print(f"  cross-tab of the two land-cover epochs ({x['pairs'] / 1e6:.0f} M pixel pairs, "
+              f"one process): raster.crosstab {x['cpu_s'] * per:.2f} s CPU "
+              f"({x['wall_s'] * per:.2f} s wall) per 10^8 pairs; numpy bincount floor "
+              f"{fl['seconds'] * 1e8 / fl['pairs']:.2f} s per 10^8 pairs on one core; ratio "
+              f"{x['cpu_s'] / fl['seconds'] * fl['pairs'] / x['pairs']:.2f}")
     slow = sorted(ours["nodes"].items(), key=lambda kv: -kv[1])[:10]
     print("  slowest dbt nodes (s): " + ", ".join(f"{k} {v:.1f}" for k, v in slow))
     if ours.get("database"):
@@ -518,9 +567,9 @@ def report(n: int, ours: dict, base: dict) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] in ("baseline", "ecorest"):
+    if len(sys.argv) > 1 and sys.argv[1] in ("baseline", "ecorest", "floor"):
         step, kw = sys.argv[1], json.loads(sys.argv[2])
-        fn = step_baseline if step == "baseline" else step_ecorest
+        fn = {"baseline": step_baseline, "ecorest": step_ecorest, "floor": step_floor}[step]
         print(json.dumps(fn(**kw), default=float))
     else:
         main()
