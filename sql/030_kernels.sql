@@ -212,10 +212,18 @@ def joint_zones(shape, geo, zones):
     npx = shape[0] * shape[1]
     sets = []
     for i, z in enumerate(zones or [], start=1):
-        if z is not None:
+        if z is None:
+            continue
+        v, m, g = decode(z, with_geo=True)
+        if v.shape == tuple(shape) and g[2:] == geo[2:]:
+            # a zone tile of the same extent: its ids as stored, 0 where no data
+            zone = (v if m.all() else np.where(m, v, 0)).ravel()
+        else:
             zone = place(shape, geo, z).ravel()
-            lo = int(zone.min())
-            sets.append((i, zone, lo, int(zone.max()) - lo + 1))
+        lo = int(zone.min())
+        sets.append((i, zone, lo, int(zone.max()) - lo + 1))
+    if not sets:                    # no zone: the whole tile is joint zone 0
+        return np.zeros(npx, np.int64), 1, [(0, np.zeros(1, np.int64), np.zeros(1, np.int64))]
     joint = np.zeros(npx, np.int64)
     radix = 1
     digits = []                 # (zone_no, lowest id, span) of the sets in the joint's radix
@@ -236,7 +244,9 @@ def joint_zones(shape, geo, zones):
             digits = []
             joint = index_of(combos, joint)
             radix = len(combos)
-        joint = joint * span + (zone - lo)
+        joint *= span               # in place, int64 whatever the ids' type
+        joint += zone
+        joint -= lo
         radix *= span
         digits.append((no, lo, span))
     combos = present(joint)
@@ -279,8 +289,11 @@ def class_trajectories(tiles):
         v, m = decode(t)
         if v.shape != shape:
             plpy.error('trajectory tiles differ in size: %s vs %s' % (v.shape, shape))
-        c = v.astype(np.int64).ravel()
-        c[~m.ravel()] = -1
+        if m.all():
+            c = v.ravel()                           # as stored (no copy)
+        else:
+            c = v.astype(np.int32 if v.dtype.itemsize < 4 else np.int64).ravel()
+            c[~m.ravel()] = -1
         cols.append(c)
     low = [-1 if c is None else int(c.min()) for c in cols]
     high = [-1 if c is None else int(c.max()) for c in cols]
@@ -293,7 +306,8 @@ def class_trajectories(tiles):
         for c, lo, sp in zip(cols, low, span):
             if sp > 1:
                 key *= sp
-                key += c - lo
+                key += c                            # in place: int64 whatever c's type
+                key -= lo
         mult = np.concatenate([np.cumprod(span[::-1])[::-1][1:], [1]]).astype(np.int64)
         low_a, span_a = np.array(low, np.int64), np.array(span, np.int64)
         none = int(((-1 - low_a) * mult).sum()) if all(lo == -1 for lo in low) else None
@@ -302,7 +316,8 @@ def class_trajectories(tiles):
             t = (np.asarray(ks, np.int64)[:, None] // mult) % span_a + low_a
             return [[None if x < 0 else int(x) for x in r] for r in t]
     else:
-        stack = np.stack([np.full(P, -1, np.int64) if c is None else c for c in cols], axis=1)
+        stack = np.stack([np.full(P, -1, np.int64) if c is None else c.astype(np.int64)
+                          for c in cols], axis=1)
         table, key = np.unique(stack, axis=0, return_inverse=True)
         key = key.ravel()
         R = len(table)
@@ -318,7 +333,7 @@ def trajectory_counts(ji, J, layers, key, R, classes_of, none):
     # pixels) rows, zone 0 of a zone set (no zone) left in; pixels invalid at every epoch are
     # not counted. One bincount over (joint zone, key) when that table is small, else a sort.
     if J * R <= 4 * key.size + 65536:
-        counts = np.bincount(ji * R + key, minlength=J * R)
+        counts = np.bincount(ji * R + key if J > 1 else key, minlength=J * R)
         nz = np.nonzero(counts)[0]
         jz, ks, n = nz // R, nz % R, counts[nz]
     else:
