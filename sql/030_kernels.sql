@@ -302,12 +302,18 @@ def class_trajectories(tiles):
     span = [hi - lo + 1 for lo, hi in zip(low, high)]
     if float(np.prod(np.array(span, float))) < 2.0 ** 40:
         R = int(np.prod(span))
-        key = np.zeros(P, np.int64)
+        key = None
         for c, lo, sp in zip(cols, low, span):
-            if sp > 1:
+            if sp == 1:
+                continue
+            if key is None:
+                key = c.astype(np.int64)
+            else:
                 key *= sp
                 key += c                            # in place: int64 whatever c's type
-                key -= lo
+            key -= lo
+        if key is None:
+            key = np.zeros(P, np.int64)
         mult = np.concatenate([np.cumprod(span[::-1])[::-1][1:], [1]]).astype(np.int64)
         low_a, span_a = np.array(low, np.int64), np.array(span, np.int64)
         none = int(((-1 - low_a) * mult).sum()) if all(lo == -1 for lo in low) else None
@@ -344,6 +350,11 @@ def trajectory_counts(ji, J, layers, key, R, classes_of, none):
         jz, ks, n = jz[keep], ks[keep], n[keep]
     if not len(ks):
         return []
+    if J == 1:                      # one joint zone: every layer's zone has all the counts
+        classes = classes_of(ks)
+        counts = n.tolist()
+        return [(no, int(ids[zc[0]]), c, k) for no, ids, zc in layers
+                for c, k in zip(classes, counts)]
     kinds, kk = np.unique(ks, return_inverse=True)
     classes = classes_of(kinds)
     out = []
