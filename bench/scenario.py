@@ -388,6 +388,7 @@ def step_ecorest(files: dict, url: str, keep: bool = False) -> dict:
                "client_cpu_s": (client1.ru_utime + client1.ru_stime
                                 - client0.ru_utime - client0.ru_stime)}
         nodes = model_timings(tmp / "dbt")
+        carbon_alone = _stage_alone(conn, tmp / "dbt", "carbon")
         t0 = time.perf_counter()
         again = run_assessment(conn, dburl, "bench", work_dir=tmp / "dbt")
         noop_s = time.perf_counter() - t0
@@ -409,6 +410,7 @@ def step_ecorest(files: dict, url: str, keep: bool = False) -> dict:
         if not keep:
             _drop(url, name)
     return {"loads": loads, "run_s": run_s, "noop_s": noop_s, "nodes": nodes, **cpu,
+            "carbon_alone": carbon_alone,
             "server_peak_mb": server["peak_mb"],
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **results}
 
@@ -427,6 +429,41 @@ def _results(conn, run_id: int) -> dict:
                            (run_id,)).fetchone()[0]
     return {"stock_t": stocks, "trend_classes": {int(c): int(n) for c, n in trend if c},
             "zones": {z: n for z, n in zones}, "patches": patches}
+
+
+def _stage_alone(conn, dbt_dir: Path, stage: str) -> dict:
+    """The models of one stage run again alone, one after the other in the run's order, each
+    on its own (their compiled SELECT as a temporary table, with dbt's session settings, so
+    with the same parallel workers): in the run they share the 2 cores with the other stage's
+    models (dbt's 2 threads), so the sum of their seconds there says little about the stage
+    itself. Returns the seconds per model and their sum."""
+    from ecorest.run import DBT_SESSION_OPTIONS
+
+    target = dbt_dir / "target"
+    manifest = json.loads((target / "manifest.json").read_text())["nodes"]
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    started = {r["unique_id"]: min((t["started_at"] for t in r["timing"]), default="")
+               for r in results}
+    conn.rollback()
+    for opt in DBT_SESSION_OPTIONS.split("-c ")[1:]:
+        name, value = opt.strip().split("=", 1)
+        conn.execute("select set_config(%s, %s, false)", (name, value))
+    conn.commit()                                   # the settings stay for the session
+    seconds = {}
+    for uid in sorted(started, key=started.get):
+        node = manifest.get(uid, {})
+        if node.get("resource_type") != "model" or stage_of(node["name"]) != stage:
+            continue
+        compiled = target / "compiled" / node["package_name"] / node["original_file_path"]
+        query = "\n".join(line for line in compiled.read_text().splitlines()
+                          if not line.lstrip().startswith("--"))
+        t0 = time.perf_counter()
+        conn.execute(f"create temporary table bench_stage_alone as {query}")  # noqa: S608
+        seconds[node["name"]] = time.perf_counter() - t0
+        conn.rollback()
+    conn.execute("reset all")
+    conn.commit()
+    return {"models": seconds, "seconds": sum(seconds.values())}
 
 
 def _crosstab(conn) -> dict:
@@ -546,6 +583,12 @@ def report(n: int, ours: dict, base: dict) -> None:
     print(f"  ecorest run again, nothing changed: {ours['noop_s']:.2f} s; peak memory: one "
           f"server process {ours['server_peak_mb']:.0f} MB, the run's client "
           f"{ours['peak_mb']:.0f} MB; load average now {os.getloadavg()[0]:.1f}")
+    alone = ours.get("carbon_alone")
+    if alone:
+        top = sorted(alone["models"].items(), key=lambda kv: -kv[1])[:4]
+        print(f"  carbon stage alone (its {len(alone['models'])} models run again one after the "
+              f"other, nothing beside them): {alone['seconds']:.1f} s ("
+              + ", ".join(f"{k} {v:.1f}" for k, v in top) + ")")
     x, fl = ours.get("crosstab"), ours.get("crosstab_floor")
     if x and fl:
         per = 1e8 / x["pairs"]

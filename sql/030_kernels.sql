@@ -488,17 +488,28 @@ create or replace function raster.tile_stack(p_ids bigint[], p_x integer, p_y in
                                              p_min integer default 1)
 returns setof bytea[] language plpgsql stable parallel safe rows 1 as $$
 declare
-  r bytea[];
+  n integer := coalesce(cardinality(p_ids), 0);
+  r bytea[] := case when n > 0 then array_fill(null::bytea, array[n]) else '{}' end;
+  found_n integer := 0;
+  years integer[] := '{}';
+  t bytea;
 begin
-  r := array(select t.rast::bytea
-               from unnest(p_ids) with ordinality as c(id, k)
-               left join raster.tiles as t
-                 on t.catalog_id = c.id and t.tile_x = p_x and t.tile_y = p_y
-              order by c.k);
-  if (case when p_years is null
-           then (select count(*) from unnest(r) as u(t) where t is not null)
-           else (select count(distinct y) from unnest(r, p_years) as u(t, y)
-                  where t is not null) end) >= p_min then
+  -- one indexed lookup per entry (a cached plan; the partition is chosen at run time), each
+  -- tile put in its place: no join of the entries with every partition, no sort of megabytes
+  for i in 1 .. n loop
+    select x.rast::bytea into t from raster.tiles as x
+     where x.catalog_id = p_ids[i] and x.tile_x = p_x and x.tile_y = p_y;
+    if t is not null then
+      r[i] := t;
+      if p_years is null then
+        found_n := found_n + 1;
+      elsif p_years[i] is not null and not p_years[i] = any(years) then
+        years := years || p_years[i];
+        found_n := found_n + 1;
+      end if;
+    end if;
+  end loop;
+  if found_n >= p_min then
     return next r;
   end if;
 end $$;
