@@ -120,6 +120,14 @@ _in_parallel_mode.argtypes = []
 _config_option = _pg.GetConfigOption
 _config_option.restype = ctypes.c_char_p
 _config_option.argtypes = [ctypes.c_char_p, ctypes.c_bool, ctypes.c_bool]
+# A kernel's temporaries are arrays of a tile (0.06-2 MB), allocated and freed many times a
+# call. glibc serves blocks of that size with fresh mmap()s and trims the heap after each
+# free, so every temporary costs page faults: about half of a cross-tab's time. Keeping them
+# on the heap (mmap above 32 MB only, trim above 128 MB; glibc's mallopt) halves it. Once
+# per process; what a backend keeps is bounded by one call's working set.
+if hasattr(_pg, 'mallopt'):
+    _pg.mallopt(-3, 32 << 20)       # M_MMAP_THRESHOLD
+    _pg.mallopt(-1, 128 << 20)      # M_TRIM_THRESHOLD
 
 def check(every=0.5):
     # a cancellation point: one server call (SPI) at most every `every` seconds (none inside a
