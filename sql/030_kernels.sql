@@ -310,18 +310,22 @@ def class_trajectories(tiles):
     span = [hi - lo + 1 for lo, hi in zip(low, high)]
     if float(np.prod(np.array(span, float))) < 2.0 ** 40:
         R = int(np.prod(span))
+        # the key in the narrowest unsigned type that holds 0..R-1, computed modulo its range
+        # (exact: every key lies in 0..R-1), in place
+        dt = np.uint16 if R <= 1 << 16 else np.uint32 if R <= 1 << 32 else np.uint64
+        M = 1 << (8 * np.dtype(dt).itemsize)
         key = None
         for c, lo, sp in zip(cols, low, span):
             if sp == 1:
                 continue
             if key is None:
-                key = c.astype(np.int64)
+                key = c.astype(dt)
             else:
-                key *= sp
-                key += c                            # in place: int64 whatever c's type
-            key -= lo
+                key *= dt(sp)
+                np.add(key, c, out=key, casting='unsafe')
+            key += dt(-lo % M)
         if key is None:
-            key = np.zeros(P, np.int64)
+            key = np.zeros(P, dt)
         mult = np.concatenate([np.cumprod(span[::-1])[::-1][1:], [1]]).astype(np.int64)
         low_a, span_a = np.array(low, np.int64), np.array(span, np.int64)
         none = int(((-1 - low_a) * mult).sum()) if all(lo == -1 for lo in low) else None
