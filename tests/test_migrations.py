@@ -16,9 +16,9 @@ from helpers import ROOT
 pytestmark = pytest.mark.xdist_group("migrations")
 
 LOADED_TABLES = {
-    "registry": {"regions", "legends", "legend_classes", "zones", "zone_tiles", "projects", "project_measures",
-                 "survey_plots", "plot_measurements", "plot_trees", "plot_soil_layers",
-                 "reference_samples", "parameter_sets", "parameter_values"},
+    "registry": {"regions", "legends", "legend_classes", "zones", "zone_tiles", "projects",
+                 "project_measures", "survey_plots", "plot_measurements", "plot_trees",
+                 "plot_soil_layers", "reference_samples", "parameter_sets", "parameter_values"},
     "raster": {"catalog", "tiles"},
     "etl": {"loads", "quarantine", "assessment_runs"},
 }
