@@ -149,6 +149,24 @@ end $$;
 comment on function raster.node_call_failed(text[], text[], text) is
   'The data nodes a failed node-side call failed on (for its message); closes its connections';
 
+-- Wait until the node queries sent on the connections p_conns have their results. dblink's
+-- get_result waits inside libpq, where a cancel of this statement (statement_timeout,
+-- pg_cancel_backend, Ctrl-C) is seen only once every node has answered; here the wait is in
+-- short sleeps, which a cancel interrupts, so that the caller can cancel the node queries
+-- (raster.node_call_failed) and return at once.
+create or replace function raster.node_wait(p_conns text[]) returns void
+language plpgsql as $$
+begin
+  -- (a connection that broke has an error message and no result to wait for)
+  while exists (select 1 from unnest(p_conns) as c(name)
+                where public.dblink_is_busy(c.name) = 1
+                  and public.dblink_error_message(c.name) = 'OK') loop
+    perform pg_sleep(0.005);
+  end loop;
+end $$;
+comment on function raster.node_wait(text[]) is
+  'Waits, interruptibly, until the queries sent on these dblink connections have their results';
+
 -- Node-side kernels: the cross-tab of two catalog entries (v1 in a, v2 in b, pixels), computed
 -- by raster.node_crosstab on every node over its own tiles (tiles of one tile key lie on the
 -- same node for every catalog entry: the same hash of tile_y), all nodes at once (dblink
@@ -189,12 +207,17 @@ begin
       end if;
     end loop;
     cur_srv := null;
+    perform raster.node_wait(opened);
     return query
       select r.v1, r.v2, sum(r.pixels)::bigint
         from unnest(opened) as c(name),
              lateral public.dblink_get_result(c.name) as r(v1 integer, v2 integer, pixels bigint)
        group by 1, 2 order by 1, 2;
-  exception when others then
+  exception when query_canceled then
+    -- this statement was cancelled: so are the node queries, and their connections closed
+    perform raster.node_call_failed(servers, opened, null);
+    raise;
+  when others then
     get stacked diagnostics detail = pg_exception_detail;
     failed_on := raster.node_call_failed(servers, opened, cur_srv);
     raise exception 'node-side cross-tab of catalog entries % and % failed on %: %',
@@ -347,13 +370,18 @@ begin
       end if;
     end loop;
     cur_srv := null;
+    perform raster.node_wait(opened);
     return query
       select r.zone_id, r.classes, sum(r.pixels)::bigint
         from unnest(opened) as c(name),
              lateral public.dblink_get_result(c.name)
                as r(zone_id integer, classes integer[], pixels bigint)
        group by 1, 2;
-  exception when others then
+  exception when query_canceled then
+    -- this statement was cancelled: so are the node queries, and their connections closed
+    perform raster.node_call_failed(servers, opened, null);
+    raise;
+  when others then
     get stacked diagnostics detail = pg_exception_detail;
     failed_on := raster.node_call_failed(servers, opened, cur_srv);
     raise exception 'node-side trajectories of catalog entries % failed on %: %',

@@ -296,6 +296,53 @@ def test_tiles_live_on_the_nodes_and_node_kernels_count_them(built) -> None:
             assert trajectories(c, [a, b], "basin") == numpy_zone_transitions()
 
 
+def test_a_cancelled_call_cancels_its_node_queries(built) -> None:
+    _, coord_url, node_urls, _ = built
+    # node 1's tiles locked by another session: its part of a node-side call waits for them
+    locker = psycopg.connect(node_urls[0])
+    tables = list(node_tiles(node_urls[0]))
+    for t in tables:
+        locker.execute(sql.SQL("lock table raster.{} in access exclusive mode").format(
+            sql.Identifier(t)))
+    # whatever happens, the lock goes after 20 s (a call that is not cancelled would wait)
+    release = threading.Timer(20, locker.rollback)
+    release.start()
+    try:
+        with psycopg.connect(coord_url, autocommit=True) as c:
+            a, b = [r[0] for r in c.execute("select catalog_id from raster.catalog order by 1")]
+            for call, args in (("select * from raster.np_node_crosstab(%s, %s)", (a, b)),
+                               ("select * from raster.np_node_trajectories(%s, null)",
+                                ([a, b],))):
+                c.execute("set statement_timeout = '1s'")
+                t0 = time.monotonic()
+                with pytest.raises(psycopg.errors.QueryCanceled):
+                    c.execute(call, args)
+                assert time.monotonic() - t0 < 5       # the coordinator returns at once
+                c.execute("reset statement_timeout")
+                # and node 1 no longer runs (or waits for the lock with) the call's query
+                deadline = time.monotonic() + 5
+                while True:
+                    with psycopg.connect(node_urls[0]) as n:
+                        waiting = n.execute(
+                            "select count(*) from pg_stat_activity where usename = %s "
+                            "and state = 'active' and query ~ 'raster.node_'",
+                            (nodemod.WRITER,)).fetchone()[0]
+                    if waiting == 0 or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.1)
+                assert waiting == 0
+    finally:
+        release.cancel()
+        locker.rollback()
+        locker.close()
+    # with the lock gone the same calls succeed on new connections
+    with psycopg.connect(coord_url) as c:
+        a, b = [r[0] for r in c.execute("select catalog_id from raster.catalog order by 1")]
+        got = {(v1, v2): n for v1, v2, n in c.execute(
+            "select * from raster.np_node_crosstab(%s, %s)", (a, b))}
+        assert got == numpy_transitions()
+
+
 def trajectories(c: psycopg.Connection, ids: list[int], zone_set: str | None) -> dict:
     """raster.np_node_trajectories as {(zone code, class 2000, class 2015): pixels}."""
     return {(code or "region", *classes): n for code, classes, n in c.execute(
