@@ -388,12 +388,13 @@ def holdings(conn: psycopg.Connection, node: Node) -> tuple[list[int], int | Non
 def remove_node(admin_url: str, name: str, force: bool = False, drain: bool = False
                 ) -> list[dict]:
     """Unregister a node. While catalog entries keep tiles on it this is refused, naming how
-    many entries and tiles it holds, unless ``drain`` (its tiles move to the other nodes first:
-    :func:`drain_node`) or ``force`` (those entries lose the node's share of their tiles:
-    reload them). Returns the entries moved by a drain."""
+    many entries and tiles it holds, unless ``drain`` (its tiles move to the other nodes first,
+    or from the last node back to the coordinator: :func:`drain_node`) or ``force`` (those
+    entries lose the node's share of their tiles: reload them). Returns the entries moved by
+    a drain."""
     if force and drain:
         raise NodeError("--drain and --force exclude each other: --drain moves the node's "
-                        "tiles to the other nodes, --force drops them")
+                        "tiles away first, --force drops them")
     server = SERVER_PREFIX + name
     with psycopg.connect(admin_url, autocommit=True) as conn:
         node = next((n for n in list_nodes(conn) if n.server == server), None)
@@ -407,7 +408,7 @@ def remove_node(admin_url: str, name: str, force: bool = False, drain: bool = Fa
                 f"entr{'y' if len(entries) == 1 else 'ies'} "
                 f"({', '.join(map(str, entries))})"
                 f"{'; it is unreachable now' if tiles is None else ''}"
-                "; move them to the other nodes first with "
+                "; move them away first with "
                 f"`ecorest db remove-node {name} --drain`, or give --force to drop them (their "
                 "layers must then be loaded again)")
         if not (entries and drain):
@@ -651,9 +652,10 @@ def rebalance(admin_url: str) -> list[dict]:
 
 
 def drain_node(admin_url: str, name: str) -> list[dict]:
-    """Move every tile of data node ``name`` to the other nodes, then unregister it — one
-    logical operation, as :func:`rebalance`: each catalog entry with tiles on the node is
-    copied to a layout over the remaining nodes and verified (counts, checksums); one
+    """Move every tile of data node ``name`` to the other nodes (the last node: back to the
+    coordinator's own tables), then unregister it — one logical operation, as
+    :func:`rebalance`: each catalog entry with tiles on the node is copied to a layout over
+    the remaining nodes (or to a local table) and verified (counts, checksums); one
     coordinator transaction switches every such entry to its new layout and drops the node's
     foreign server; then the old node tables are dropped (the drained node's too, while it is
     still reachable). A node down (the drained one or another) or failing before the switch: a
@@ -676,9 +678,6 @@ def _relayout(admin_url: str, drain: str | None = None) -> list[dict]:
             if drained is None:
                 raise NodeError(f"no data node named {drain} (ecorest db nodes)")
             nodes = [n for n in nodes if n is not drained]
-            if not nodes and holdings(conn, drained)[0]:
-                raise NodeError(f"{drained.label()} is the only data node: its tiles have "
-                                "nowhere to go (add another node first, then drain it)")
         # loads add catalog entries (and node tables on every registered node): wait for those
         # under way and hold new ones back until the switch, so that none is missed
         conn.execute("lock table raster.catalog in share mode")
@@ -701,8 +700,11 @@ def _relayout(admin_url: str, drain: str | None = None) -> list[dict]:
                     except NodeError as exc:
                         raise NodeError(f"nothing was changed: {exc}") from exc
             for move in moves:
-                _copy_entry(conn, move, nodes, writers, readers,
-                            (drained,) if drained else ())
+                if nodes:
+                    _copy_entry(conn, move, nodes, writers, readers,
+                                (drained,) if drained else ())
+                else:  # the last node drained: its tiles come home to the coordinator
+                    _copy_home(conn, move, readers, drained)
             for k, nc in enumerate(writers):  # the new tables, still unpublished
                 try:
                     nc.commit()
@@ -741,9 +743,9 @@ def _relayout(admin_url: str, drain: str | None = None) -> list[dict]:
             report.append({"catalog_id": move.cid, "tiles": move.count,
                            "from": "coordinator" if move.local else
                            ", ".join(s[len(SERVER_PREFIX):] for s, _ in move.sources),
-                           "to": ", ".join(n.name for n in nodes)})
-            log.info("catalog entry %d: %d tiles spread over %d nodes", move.cid, move.count,
-                     len(nodes))
+                           "to": ", ".join(n.name for n in nodes) or "coordinator"})
+            log.info("catalog entry %d: %d tiles %s", move.cid, move.count,
+                     f"spread over {len(nodes)} nodes" if nodes else "back on the coordinator")
         if drained is not None:
             log.info("data node %s drained and removed", drained.name)
         return report
@@ -852,6 +854,56 @@ def _copy_entry(conn: psycopg.Connection, move: _Move, nodes: list[Node],
     move.count = new_count
 
 
+def _copy_home(conn: psycopg.Connection, move: _Move,
+               readers: dict[str, psycopg.Connection], drained: Node) -> None:
+    """Copy one entry's tiles from the last data node into a local table of the coordinator
+    (raster.tiles_<id>_next, in the coordinator's transaction, stored as the node stored them)
+    and verify count and checksum against the node's tables."""
+    cid = move.cid
+    nxt = sql.Identifier(f"tiles_{cid}_next")
+    storage, compression = readers[move.sources[0][0]].execute(
+        "select attstorage::text, attcompression::text from pg_attribute "
+        "where attrelid = %s::regclass and attname = 'rast'",
+        (f"raster.{move.sources[0][1]}",)).fetchone()
+    owner = conn.execute("select tableowner from pg_tables where schemaname = 'raster' and "
+                         "tablename = 'tiles'").fetchone()[0]
+    conn.execute(sql.SQL("create table raster.{} (like raster.tiles including defaults, "
+                         "primary key (catalog_id, tile_x, tile_y), check (catalog_id = {}))"
+                         ).format(nxt, sql.Literal(cid)))
+    if compression == "l":
+        conn.execute(sql.SQL("alter table raster.{} alter column rast set compression lz4"
+                             ).format(nxt))
+    elif storage == "e":
+        conn.execute(sql.SQL("alter table raster.{} alter column rast set storage external"
+                             ).format(nxt))
+    conn.execute(sql.SQL("alter table raster.{} owner to {}").format(nxt, sql.Identifier(owner)))
+    conn.execute(sql.SQL("grant select, insert, delete on raster.{} to ecorest_etl").format(nxt))
+    conn.execute(sql.SQL("grant select on raster.{} to ecorest_analyst").format(nxt))
+    old_count, old_sum = 0, 0
+    try:
+        for srv, table in move.sources:
+            src = readers[srv]
+            c, s = src.execute(sql.SQL(CHECKSUM).format(sql.Identifier(table))).fetchone()
+            old_count, old_sum = old_count + c, old_sum + int(s)
+            with src.cursor().copy(sql.SQL("copy (select catalog_id, tile_x, tile_y, rast from "
+                                           "raster.{}) to stdout").format(
+                                               sql.Identifier(table))) as out, \
+                    conn.cursor().copy(sql.SQL("copy raster.{} (catalog_id, tile_x, tile_y, "
+                                               "rast) from stdin").format(nxt)) as into:
+                for row in out:
+                    into.write(row)
+    except psycopg.Error as exc:
+        raise NodeError(f"{drained.label()} failed while catalog entry {cid} was copied to the "
+                        f"coordinator, nothing was changed: {str(exc).strip()}") from exc
+    c, s = conn.execute(sql.SQL(CHECKSUM).format(nxt)).fetchone()
+    if (c, int(s)) != (old_count, old_sum):
+        raise NodeError(f"catalog entry {cid}: the coordinator's copy holds {c} tiles "
+                        f"(checksum {s}), the node's {old_count} ({old_sum}); nothing was "
+                        "changed")
+    conn.execute(sql.SQL("analyze raster.{}").format(nxt))
+    move.count = c
+
+
 def _flip(conn: psycopg.Connection, move: _Move) -> None:
     """Replace the entry's partition by the new one (in the coordinator's transaction)."""
     cid = move.cid
@@ -864,3 +916,6 @@ def _flip(conn: psycopg.Connection, move: _Move) -> None:
         conn.execute(sql.SQL("alter foreign table raster.{} rename to {}").format(
             sql.Identifier(child), sql.Identifier(child.replace("_next_", "_", 1))))
     conn.execute("select raster.attach_tile_table(%s)", (cid,))
+    if conn.execute("select relkind = 'r' from pg_class where oid = %s::regclass",
+                    (f"raster.tiles_{cid}",)).fetchone()[0]:
+        conn.execute("select raster.constrain_tile_partition(%s)", (cid,))  # a local table

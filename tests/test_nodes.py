@@ -766,3 +766,21 @@ def test_remove_node_refuses_while_it_holds_tiles_and_drain_moves_them(
     # nothing left to drain: a node without tiles is removed at once
     nodemod.add_node(url, "n3", node_urls[1])
     assert nodemod.remove_node(url, "n3") == []
+    # the last node drained: every tile back in the coordinator's own tables, verified, the
+    # node unregistered and its tables dropped; the counts are numpy's
+    report = nodemod.remove_node(url, "n1", drain=True)
+    assert [(r["catalog_id"], r["tiles"], r["to"]) for r in report] == [
+        (i, n, "coordinator") for i, n in zip(ids, tiles, strict=True)]
+    assert node_tiles(node_urls[0]) == {}
+    with psycopg.connect(url) as c:
+        assert nodemod.list_nodes(c) == []
+        for i, n in zip(ids, tiles, strict=True):
+            assert c.execute("select relkind::text from pg_class where oid = %s::regclass",
+                             (f"raster.tiles_{i}",)).fetchone()[0] == "r"
+            assert c.execute("select count(*) from raster.tiles where catalog_id = %s",
+                             (i,)).fetchone()[0] == n
+        assert c.execute("select raster.node_placement(%s)", (ids,)).fetchone()[0] is None
+        got = {(v1, v2): n for v1, v2, n in c.execute(
+            "select * from raster.np_node_crosstab(%s, %s)", ids)}
+        assert got == numpy_transitions()
+        assert trajectories(c, ids, "basin") == numpy_zone_transitions()

@@ -119,16 +119,18 @@ def _rebalance(admin: str) -> None:
 @command(db, "remove-node")
 @click.argument("name")
 @click.option("--drain", is_flag=True,
-              help="First move the node's tiles to the other nodes (copy, verify counts and "
-                   "checksums, switch in one transaction, drop the old tables), then remove "
-                   "it; a node down changes nothing. Loads wait for it.")
+              help="First move the node's tiles to the other nodes, or from the last node back "
+                   "to the coordinator (copy, verify counts and checksums, switch in one "
+                   "transaction, drop the old tables), then remove it; a node down changes "
+                   "nothing. Loads wait for it.")
 @click.option("--force", is_flag=True,
               help="Remove it although catalog entries keep tiles on it (they lose them).")
 def db_remove_node(settings: Settings, name: str, drain: bool, force: bool) -> None:
     """Unregister a data node.
 
     Refused while it holds tiles, naming how many and of how many catalog entries, unless
-    --drain (they move to the remaining nodes first, as one operation: until its final switch
+    --drain (they move to the remaining nodes first, or from the last node back to the
+    coordinator's own tables, as one operation: until its final switch
     readers see the old layout, and a node that is down or fails leaves everything as it was)
     or --force (they are lost: load those layers again).
     """
