@@ -32,8 +32,6 @@ import rasterio
 import shapely
 from pyproj import CRS, Transformer
 from rasterio.crs import CRS as RioCRS
-from rasterio.features import rasterize
-from rasterio.transform import Affine
 
 from ecorest.errors import LoadError
 
@@ -42,6 +40,7 @@ from .rasters import MASK, EpochError, layer_spec, load_raster, parse_epoch_opti
 from .regions import Region, get_region, grid_crs
 from .validation import fail, issue
 from .vectors import require_earth_crs
+from .zone_grid import rasterize_rows
 
 log = logging.getLogger(__name__)
 
@@ -168,19 +167,12 @@ def burn_to_grid(polygons: list[tuple[object, float]], region: Region, crs: CRS,
                    dtype="float32", nodata=NODATA, crs=RioCRS.from_wkt(crs.to_wkt()),
                    transform=region.transform, tiled=True, blockxsize=256, blockysize=256,
                    compress="deflate", BIGTIFF="IF_SAFER")
-    px = region.pixel_size_m
+    background = NODATA if fill is None else fill
     with rasterio.open(target, "w", **profile) as dst:
         for r0 in range(0, region.height_px, BLOCK_ROWS):
             r1 = min(region.height_px, r0 + BLOCK_ROWS)
-            y_top, y_bottom = region.origin_y - r0 * px, region.origin_y - r1 * px
-            here = [s for s, b in zip(shapes, bounds, strict=True)
-                    if b[1] <= y_top and b[3] >= y_bottom]
-            background = NODATA if fill is None else fill
-            if here:
-                block = rasterize(here, out_shape=(r1 - r0, region.width_px), fill=background,
-                                  transform=region.transform @ Affine.translation(0, r0),
-                                  all_touched=False, dtype="float32")
-            else:
+            block = rasterize_rows(shapes, bounds, region, r0, r1, background, "float32")
+            if block is None:
                 block = np.full((r1 - r0, region.width_px), background, dtype=np.float32)
             dst.write(block, 1, window=((r0, r1), (0, region.width_px)))
     return target

@@ -14,6 +14,8 @@ them without resampling.
 
 from __future__ import annotations
 
+from itertools import product
+
 import numpy as np
 import psycopg
 import shapely
@@ -36,6 +38,21 @@ def pixel_type(max_id: int) -> tuple[str, type]:
     if max_id <= 0xFFFF:
         return "16BUI", np.uint16
     return "32BSI", np.int32
+
+
+def rasterize_rows(shapes: list[tuple[object, float]], bounds: list[tuple], region: Region,
+                   r0: int, r1: int, fill: float, dtype) -> np.ndarray | None:
+    """Grid rows r0..r1 (end exclusive, full width) with ``shapes`` (geometry in the grid CRS,
+    value; ``bounds`` their bounding boxes) burnt by pixel centre, each drawn over the ones
+    before it, ``fill`` elsewhere; None when no shape reaches these rows."""
+    px = region.pixel_size_m
+    y_top, y_bottom = region.origin_y - r0 * px, region.origin_y - r1 * px
+    here = [s for s, b in zip(shapes, bounds, strict=True) if b[1] <= y_top and b[3] >= y_bottom]
+    if not here:
+        return None
+    return rasterize(here, out_shape=(r1 - r0, region.width_px), fill=fill,
+                     transform=region.transform @ Affine.translation(0, r0), all_touched=False,
+                     dtype=dtype)
 
 
 def burn_zone_tiles(conn: psycopg.Connection, region: Region, zone_set: str, load_id: int,
@@ -64,26 +81,20 @@ def burn_zone_tiles(conn: psycopg.Connection, region: Region, zone_set: str, loa
             conn.cursor().copy(copy_sql) as copy:
         for ty0 in range(0, region.tiles_y, tile_rows):
             r0, r1 = ty0 * t, min(H, (ty0 + tile_rows) * t)
-            y_top, y_bottom = region.origin_y - r0 * px, region.origin_y - r1 * px
-            here = [s for s, b in zip(shapes, bounds, strict=True)
-                    if b[1] <= y_top and b[3] >= y_bottom]
-            if here:
-                # ascending ids, each drawn over the previous: the larger id wins an overlap
-                block = rasterize(here, out_shape=(r1 - r0, W), fill=0,
-                                  transform=region.transform @ Affine.translation(0, r0),
-                                  all_touched=False, dtype=dtype)
-                for i in range(0, r1 - r0, t):
-                    for k in range(0, W, t):
-                        part = block[i:i + t, k:k + t]
-                        if not part.any():
-                            continue
-                        full = np.zeros((t, t), dtype)
-                        full[:part.shape[0], :part.shape[1]] = part
-                        tx, ty = k // t, ty0 + i // t
-                        wkb = raster_wkb(full, ptype, 0, region.origin_x + tx * t * px,
-                                         region.origin_y - ty * t * px, px, region.srid)
-                        copy.write_row((region.region_id, zone_set, tx, ty, wkb.hex(),
-                                        load_id))
-                        written += 1
+            # ascending ids, each drawn over the previous: the larger id wins an overlap
+            block = rasterize_rows(shapes, bounds, region, r0, r1, 0, dtype)
             bar.advance(r1 - r0)
+            if block is None:                       # no zone reaches these rows
+                continue
+            for i, k in product(range(0, r1 - r0, t), range(0, W, t)):
+                part = block[i:i + t, k:k + t]
+                if not part.any():
+                    continue
+                full = np.zeros((t, t), dtype)
+                full[:part.shape[0], :part.shape[1]] = part
+                tx, ty = k // t, ty0 + i // t
+                wkb = raster_wkb(full, ptype, 0, region.origin_x + tx * t * px,
+                                 region.origin_y - ty * t * px, px, region.srid)
+                copy.write_row((region.region_id, zone_set, tx, ty, wkb.hex(), load_id))
+                written += 1
     return written
