@@ -751,6 +751,25 @@ def _relayout(admin_url: str, drain: str | None = None) -> list[dict]:
         return report
 
 
+def _rast_storage(conn: psycopg.Connection, table: str) -> tuple[str, str]:
+    """How raster.<table> stores its rasters: (attstorage, attcompression) of column rast."""
+    return conn.execute(
+        "select attstorage::text, attcompression::text from pg_attribute "
+        "where attrelid = %s::regclass and attname = 'rast'", (f"raster.{table}",)).fetchone()
+
+
+def _store_like(conn: psycopg.Connection, table: str, storage: tuple[str, str]) -> None:
+    """Give raster.<table> that storage: lz4 for class codes, external for continuous
+    values (as the loader stores them)."""
+    attstorage, compression = storage
+    if compression == "l":
+        conn.execute(sql.SQL("alter table raster.{} alter column rast set compression lz4"
+                             ).format(sql.Identifier(table)))
+    elif attstorage == "e":
+        conn.execute(sql.SQL("alter table raster.{} alter column rast set storage external"
+                             ).format(sql.Identifier(table)))
+
+
 def _copy_entry(conn: psycopg.Connection, move: _Move, nodes: list[Node],
                 writers: list[psycopg.Connection],
                 readers: dict[str, psycopg.Connection], others: tuple[Node, ...] = ()
@@ -764,10 +783,7 @@ def _copy_entry(conn: psycopg.Connection, move: _Move, nodes: list[Node],
                  (cid, [n.server for n in nodes], move.new_table, nxt))
     # the storage of the old table (lz4 for class codes, external for continuous values)
     src_conn = conn if move.local else readers[move.sources[0][0]]
-    storage, compression = src_conn.execute(
-        "select attstorage::text, attcompression::text from pg_attribute "
-        "where attrelid = %s::regclass and attname = 'rast'",
-        (f"raster.{move.sources[0][1]}",)).fetchone()
+    storage = _rast_storage(src_conn, move.sources[0][1])
     for k, nc in enumerate(writers):
         try:
             # a table of that name is read by no published partition: left by a rebalance that
@@ -776,12 +792,7 @@ def _copy_entry(conn: psycopg.Connection, move: _Move, nodes: list[Node],
                 sql.Identifier(move.new_table)))
             nc.execute(sql.SQL(NODE_TABLE).format(table=sql.Identifier(move.new_table),
                                                   cid=sql.Literal(cid)))
-            if compression == "l":
-                nc.execute(sql.SQL("alter table raster.{} alter column rast set compression "
-                                   "lz4").format(sql.Identifier(move.new_table)))
-            elif storage == "e":
-                nc.execute(sql.SQL("alter table raster.{} alter column rast set storage "
-                                   "external").format(sql.Identifier(move.new_table)))
+            _store_like(nc, move.new_table, storage)
         except psycopg.Error as exc:
             raise NodeError(f"{nodes[k].label()} failed during the rebalance, nothing was "
                             f"changed: {str(exc).strip()}") from exc
@@ -861,21 +872,13 @@ def _copy_home(conn: psycopg.Connection, move: _Move,
     and verify count and checksum against the node's tables."""
     cid = move.cid
     nxt = sql.Identifier(f"tiles_{cid}_next")
-    storage, compression = readers[move.sources[0][0]].execute(
-        "select attstorage::text, attcompression::text from pg_attribute "
-        "where attrelid = %s::regclass and attname = 'rast'",
-        (f"raster.{move.sources[0][1]}",)).fetchone()
     owner = conn.execute("select tableowner from pg_tables where schemaname = 'raster' and "
                          "tablename = 'tiles'").fetchone()[0]
     conn.execute(sql.SQL("create table raster.{} (like raster.tiles including defaults, "
                          "primary key (catalog_id, tile_x, tile_y), check (catalog_id = {}))"
                          ).format(nxt, sql.Literal(cid)))
-    if compression == "l":
-        conn.execute(sql.SQL("alter table raster.{} alter column rast set compression lz4"
-                             ).format(nxt))
-    elif storage == "e":
-        conn.execute(sql.SQL("alter table raster.{} alter column rast set storage external"
-                             ).format(nxt))
+    _store_like(conn, f"tiles_{cid}_next",
+                _rast_storage(readers[move.sources[0][0]], move.sources[0][1]))
     conn.execute(sql.SQL("alter table raster.{} owner to {}").format(nxt, sql.Identifier(owner)))
     conn.execute(sql.SQL("grant select, insert, delete on raster.{} to ecorest_etl").format(nxt))
     conn.execute(sql.SQL("grant select on raster.{} to ecorest_analyst").format(nxt))
