@@ -282,20 +282,17 @@ def class_trajectories(tiles):
     # invalid then), none: the key of "invalid at every epoch" or None). The key is a mixed
     # radix over each epoch's range of classes (-1 for invalid): a few 1-D passes a pixel, no
     # sort; when the ranges' product is too large, the distinct rows (np.unique) number them.
-    ref = next((t for t in (tiles or []) if t is not None), None)
-    if ref is None:
-        return None
-    v0, _, g0 = decode(ref, with_geo=True)
-    shape = v0.shape
-    P = v0.size
+    shape = g0 = None
     cols = []
-    for t in tiles:
+    for t in tiles or []:
         check()
         if t is None:
             cols.append(None)
             continue
-        v, m = decode(t)
-        if v.shape != shape:
+        v, m, g = decode(t, with_geo=True)
+        if shape is None:
+            shape, g0 = v.shape, g                  # the first tile there: the position's grid
+        elif v.shape != shape:
             plpy.error('trajectory tiles differ in size: %s vs %s' % (v.shape, shape))
         if m.all():
             c = v.ravel()                           # as stored (no copy)
@@ -303,6 +300,9 @@ def class_trajectories(tiles):
             c = v.astype(np.int32 if v.dtype.itemsize < 4 else np.int64).ravel()
             c[~m.ravel()] = -1
         cols.append(c)
+    if shape is None:
+        return None
+    P = shape[0] * shape[1]
     low = [-1 if c is None else int(c.min()) for c in cols]
     high = [-1 if c is None else int(c.max()) for c in cols]
     if max(high) < 0:
@@ -362,20 +362,17 @@ def trajectory_counts(ji, J, layers, key, R, classes_of, none):
         jz, ks, n = jz[keep], ks[keep], n[keep]
     if not len(ks):
         return []
-    if J == 1:                      # one joint zone: every layer's zone has all the counts
-        classes = classes_of(ks)
-        counts = n.tolist()
-        return [(no, int(ids[zc[0]]), c, k) for no, ids, zc in layers
-                for c, k in zip(classes, counts)]
-    kinds, kk = np.unique(ks, return_inverse=True)
+    # the trajectories present, numbered (with one joint zone they are distinct and sorted
+    # already), and the table (joint zone, trajectory) -> pixels, summed per layer by joint_sums
+    if J == 1:
+        kinds, kk = ks, np.arange(len(ks))
+    else:
+        kinds, kk = np.unique(ks, return_inverse=True)
+    table = np.zeros((J, len(kinds)), np.int64)
+    table[jz, kk.ravel()] = n
     classes = classes_of(kinds)
-    out = []
-    for no, ids, zc in layers:
-        u, inv = np.unique(zc[jz] * len(kinds) + kk.ravel(), return_inverse=True)
-        tot = np.bincount(inv.ravel(), weights=n)
-        for c, total in zip(u.tolist(), tot.tolist()):
-            out.append((no, int(ids[c // len(kinds)]), classes[c % len(kinds)], int(total)))
-    return out
+    return [(no, int(ids[z]), classes[k], int(t[z, k]))
+            for no, ids, t in joint_sums(layers, table) for z, k in zip(*np.nonzero(t))]
 
 GD['ecorest_decode'] = decode
 GD['ecorest_encode'] = encode

@@ -592,15 +592,15 @@ G = J * (nc + 1)
 # per group, and for the calibrated classes each pixel's intercept and slope (0 elsewhere, on:
 # the calibrated pixels); per year: the pixels without a signal (few: counted on those alone),
 # the sum of the signal and of max(0, a + b x signal) over the calibrated pixels with a signal
+lut_a, lut_b, lut_on = np.zeros(nc + 1), np.zeros(nc + 1), np.zeros(nc + 1, bool)
+for k, (a, b) in cal_k.items():
+    lut_a[k], lut_b[k], lut_on[k] = a, b, True
 key, n, cal_px = {}, {}, {}
 for e in used:
     ci = np.where(valid[e], index_of(classes, np.where(valid[e], cls[:, e], classes[0])), nc)
     key[e] = ji * (nc + 1) + ci
     n[e] = np.bincount(key[e], minlength=G)
     if cal_k:
-        lut_a, lut_b, lut_on = np.zeros(nc + 1), np.zeros(nc + 1), np.zeros(nc + 1, bool)
-        for k, (a, b) in cal_k.items():
-            lut_a[k], lut_b[k], lut_on[k] = a, b, True
         cal_px[e] = (lut_a[ci], lut_b[ci], lut_on[ci])
 Y = len(years)
 t_n, t_sp, t_ss = (np.zeros((G, Y), np.int64), np.zeros((G, Y), np.int64), np.zeros((G, Y)))
@@ -609,8 +609,9 @@ for j, e in enumerate(epoch_of):
     check()                                     # a cancellation point (sql/030_kernels.sql)
     s = S[j]
     fin = np.isfinite(s)
+    all_fin = bool(fin.all())
     t_n[:, j] = n[e]
-    if fin.all():
+    if all_fin:
         t_sp[:, j] = n[e]
         s0 = s
     else:
@@ -622,7 +623,7 @@ for j, e in enumerate(epoch_of):
         c = b_px * s0
         c += a_px
         np.maximum(c, 0.0, out=c)
-        c *= on if fin.all() else on & fin
+        c *= on if all_fin else on & fin
         t_cs[:, j] = np.bincount(key[e], weights=c, minlength=G)
 # (joint zone, class, year, sum): pixels, with a signal, signal sum, calibrated sum; counts
 # are exact in float64
