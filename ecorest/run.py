@@ -503,6 +503,33 @@ def record_run(slot: psycopg.Connection, region_id: int, ipcc_edition: str,
     return run_id
 
 
+#: per-pixel results computed and kept on the data nodes when their inputs lie co-located there
+#: (the run's catalog entries of a layer, as stg_raster__ident_layers picks them: every NDVI
+#: epoch; the latest DEM)
+DERIVED_INPUTS = {
+    "ndvi_trend": "select array(select catalog_id from raster.catalog where catalog_id = any(%s) "
+                  "and region_id = %s and layer = 'ndvi' and epoch_date <= current_date "
+                  "order by epoch_date, catalog_id)",
+    "slope": "select array(select catalog_id from raster.catalog where catalog_id = any(%s) "
+             "and region_id = %s and layer = 'dem' and epoch_date <= current_date "
+             "order by epoch_date desc limit 1)",
+}
+
+
+def derived_on_nodes(conn: psycopg.Connection, region_id: int, catalog_ids: list[int]
+                     ) -> list[str]:
+    """The per-pixel results of the run to compute and keep on the data nodes (dbt variable
+    ``derived_on_nodes``): those whose inputs lie co-located there (raster.node_placement);
+    none on a single server."""
+    kinds = []
+    for kind, query in DERIVED_INPUTS.items():
+        ids = conn.execute(query, (catalog_ids, region_id)).fetchone()[0]
+        if conn.execute("select raster.node_placement(%s) is not null", (ids,)).fetchone()[0]:
+            kinds.append(kind)
+    conn.rollback()
+    return kinds
+
+
 def build_run(conn: psycopg.Connection, url: str, run_id: int, *, work_dir: Path) -> int:
     """dbt build of a recorded run (its region, inputs, IPCC edition and settings as recorded),
     then its status; the caller holds the run slot."""
@@ -518,7 +545,8 @@ def build_run(conn: psycopg.Connection, url: str, run_id: int, *, work_dir: Path
     log.info("assessment run %d of region %s: dbt build", run_id, region_name)
     t0 = time.monotonic()
     run_vars = {**dbt_vars, "run_id": run_id, "region_id": region_id,
-                "ipcc_edition": ipcc_edition}
+                "ipcc_edition": ipcc_edition,
+                "derived_on_nodes": derived_on_nodes(conn, region_id, catalog_ids)}
     models: dict[str, float] = {}
     try:
         from ecorest.store.roles import least_privilege_url

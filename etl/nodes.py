@@ -153,27 +153,35 @@ def _split_url(url: str) -> tuple[str, int, str]:
             parts.get("dbname") or parts.get("user") or "")
 
 
-#: the kernels of sql/030_kernels.sql a data node runs: the shared decoder and cancellation point
-#: (raster.np_kernels_loaded), the cross-tab and the trajectories. Taken from that file, so the
-#: nodes run the very code of one server.
-SHARED_KERNELS = (("np_kernels_loaded", ""), ("crosstab", "z bytea"), ("trajectories", "z bytea"))
+#: the kernels of the SQL files a data node runs (file, function, its first argument): the
+#: shared decoder and cancellation point (raster.np_kernels_loaded), the cross-tab, the
+#: trajectories, the NDVI trend and the zone statistics. Taken from those files, so the nodes
+#: run the very code of one server.
+SHARED_KERNELS = (("030_kernels.sql", "np_kernels_loaded", ""),
+                  ("030_kernels.sql", "crosstab", "z bytea"),
+                  ("030_kernels.sql", "trajectories", "z bytea"),
+                  ("040_identification.sql", "np_ndvi_trend", "\n    tiles bytea[]"),
+                  ("040_identification.sql", "np_zone_stats", "a bytea"),
+                  ("040_identification.sql", "np_slope", "center bytea"))
 
 
 def shared_kernels() -> str:
     """The ``create or replace function`` statements of :data:`SHARED_KERNELS`, as written in
-    sql/030_kernels.sql."""
+    their SQL files."""
     from ecorest import assets
     from ecorest.store.kernel_sql import inline_loaders
 
     # as the migration applies them: helpers inlined, so that a node may run them in parallel
     # workers too (they are declared parallel safe)
-    text = inline_loaders([assets.path("sql", "030_kernels.sql").read_text()])[0]
+    files = sorted({f for f, _, _ in SHARED_KERNELS})
+    texts = dict(zip(files, inline_loaders([assets.path("sql", f).read_text() for f in files]),
+                     strict=True))
     out = []
-    for name, first_arg in SHARED_KERNELS:
+    for file, name, first_arg in SHARED_KERNELS:
         m = re.search(rf"^create or replace function raster\.{name}\({re.escape(first_arg)}"
-                      r"[^)]*\)\s+returns.*?^\$\$;$", text, re.MULTILINE | re.DOTALL)
+                      r"[^)]*\)\s+returns.*?^\$\$;$", texts[file], re.MULTILINE | re.DOTALL)
         if m is None:
-            raise NodeError(f"sql/030_kernels.sql lacks the node kernel raster.{name}")
+            raise NodeError(f"sql/{file} lacks the node kernel raster.{name}")
         out.append(m.group(0))
     return "\n".join(out)
 
@@ -203,46 +211,236 @@ create or replace function raster.node_trajectories(p_tables text[], p_codes int
                                                     p_geoms geometry[])
 returns table (zone_id integer, classes integer[], pixels bigint)
 language plpgsql stable as $$
-declare
-  keys text;
-  cols text;
-  joins text;
-  stacks text;
 begin
-  select string_agg(format('select tile_x, tile_y from raster.%I', tab), ' union '),
-         string_agg(format('t%s.rast::bytea', n), ', ' order by n),
-         string_agg(format('left join raster.%I t%s using (tile_x, tile_y)', tab, n), ' '
-                    order by n)
-    into keys, cols, joins
-    from unnest(p_tables) with ordinality as e(tab, n);
-  stacks := format('select p.tile_x, p.tile_y, array[%s] as tiles from (%s) p %s',
-                   cols, keys, joins);
   if p_codes is null then
     return query execute format(
       'select x.zone_id, x.classes, sum(x.pixels)::bigint from (%s) s '
-      'cross join lateral raster.trajectories(null, s.tiles) x group by 1, 2', stacks);
+      'cross join lateral raster.trajectories(null, s.tiles) x group by 1, 2',
+      raster.node_stacks(p_tables));
   else
     return query execute format(
-      'with shapes as (select s.code, st_setsrid(s.g, 0) as g from unnest($1, $2) s(code, g)), '
-      'parts as (select t.tile_x, t.tile_y, st_setsrid(t.rast, 0) as tile, s.code, '
-      '  st_clipbybox2d(s.g, st_envelope(st_setsrid(t.rast, 0))) as g '
-      '  from raster.%I t join shapes s '
-      '  on st_intersects(s.g, st_envelope(st_setsrid(t.rast, 0)))), '
-      'zt as (select tile_x, tile_y, '
-      '  st_union(st_asraster(g, tile, ''32BSI'', code::double precision, 0, false), ''MAX'') '
-      '  as rast from parts where not st_isempty(g) and st_dimension(g) = 2 group by 1, 2) '
+      'with zt as (%s) '
       'select x.zone_id, x.classes, sum(x.pixels)::bigint from zt '
       'join (%s) s on s.tile_x = zt.tile_x and s.tile_y = zt.tile_y '
       'cross join lateral raster.trajectories(zt.rast::bytea, s.tiles) x '
-      'where x.zone_id <> 0 group by 1, 2', p_tables[1], stacks)
-      using p_codes, p_geoms;
+      'where x.zone_id <> 0 group by 1, 2',
+      raster.node_zone_burn(p_tables[1]), raster.node_stacks(p_tables))
+      using array_fill(1, array[cardinality(p_codes)]), p_codes, p_geoms;
   end if;
+end $$;
+
+-- The stacks of this node's tile tables p_tables at every tile position one of them has: rows
+-- (tile_x, tile_y, tiles), tiles in the tables' order (null where a table has no tile there),
+-- as the SQL text of a subquery.
+create or replace function raster.node_stacks(p_tables text[])
+returns text
+language sql immutable as $f$
+  select format('select p.tile_x, p.tile_y, array[%s] as tiles from (%s) p %s',
+                string_agg(format('t%s.rast::bytea', n), ', ' order by n),
+                string_agg(format('select tile_x, tile_y from raster.%I', tab), ' union '),
+                string_agg(format('left join raster.%I t%s using (tile_x, tile_y)', tab, n), ' '
+                           order by n))
+    from unnest(p_tables) with ordinality as e(tab, n)
+$f$;
+
+-- Zone rasters of the zones given (p_set_nos: the zone set of each zone, 1 .. p_sets; codes;
+-- polygons in the tiles' CRS) burnt onto this node's tiles of table p_table, as the SQL text
+-- of a subquery with rows (tile_x, tile_y, set_no, rast): pixels by their centre, as
+-- raster.burn_tiles does on one server. SRIDs are set to 0 here: a node need not know a
+-- region's custom CRS, and burning depends on the grid only. Takes its zones as $1 (set
+-- numbers), $2 (codes), $3 (polygons).
+create or replace function raster.node_zone_burn(p_table text)
+returns text
+language sql immutable as $f$
+  select format(
+    'select tile_x, tile_y, no as set_no, '
+    '  st_union(st_asraster(g, tile, ''32BSI'', code::double precision, 0, false), ''MAX'') '
+    '  as rast from (select t.tile_x, t.tile_y, st_setsrid(t.rast, 0) as tile, s.no, s.code, '
+    '  st_clipbybox2d(s.g, st_envelope(st_setsrid(t.rast, 0))) as g '
+    '  from raster.%I t join (select s.no, s.code, st_setsrid(s.g, 0) as g '
+    '  from unnest($1::integer[], $2::integer[], $3::geometry[]) s(no, code, g)) s '
+    '  on st_intersects(s.g, st_envelope(st_setsrid(t.rast, 0)))) parts '
+    'where not st_isempty(g) and st_dimension(g) = 2 group by 1, 2, 3', p_table)
+$f$;
+
+-- Before this node writes derived table p_target (derived_<kind>_<n>): the tables of that
+-- kind left by earlier runs are dropped, except p_keep, the one the coordinator reads now
+-- (it reads the new one only when its transaction commits).
+create or replace function raster.node_replace_derived(p_target text, p_keep text)
+returns void
+language plpgsql as $$
+declare
+  kind text := substring(p_target from '^(derived_[a-z_]+)_[0-9]+$');
+  old text;
+begin
+  if kind is null then
+    raise exception 'raster.node_replace_derived: % is not a derived table name', p_target;
+  end if;
+  for old in select tablename from pg_tables
+              where schemaname = 'raster' and tablename ~ ('^' || kind || '_[0-9]+$')
+                and tablename <> p_target and tablename is distinct from p_keep
+                and tableowner = current_user loop
+    execute format('drop table raster.%I', old);
+  end loop;
+  execute format('drop table if exists raster.%I', p_target);
+end $$;
+
+-- The NDVI trend (raster.np_ndvi_trend) of this node's NDVI tile tables p_tables (in time
+-- order, with their years, scales and offsets), written to a new table p_target: one row per
+-- tile position where at least 3 distinct years have a tile, as raster.tile_stack gives the
+-- stacks on one server. Returns the tiles written.
+create or replace function raster.node_ndvi_trend(
+    p_target text, p_keep text, p_tables text[], p_years integer[],
+    p_scales double precision[], p_offsets double precision[], p_reduce text,
+    p_min_years integer, p_stable_slope double precision, p_alpha double precision,
+    p_ndvi_min double precision)
+returns bigint
+language plpgsql as $$
+declare
+  n bigint;
+begin
+  perform raster.node_replace_derived(p_target, p_keep);
+  -- the kernel in the select list of a subquery: run in parallel workers, as on one server
+  execute format(
+    'create table raster.%I as select s.tile_x, s.tile_y, st_rastfromwkb(raster.np_ndvi_trend('
+    's.tiles, %L::integer[], %L::double precision[], %L::double precision[], %L, %s, %s, %s, '
+    '%s)) as rast from (%s) s where (select count(distinct u.y) from unnest(s.tiles, '
+    '%L::integer[]) as u(t, y) where u.t is not null) >= 3',
+    p_target, p_years, p_scales, p_offsets, p_reduce, p_min_years, p_stable_slope, p_alpha,
+    p_ndvi_min, raster.node_stacks(p_tables), p_years);
+  get diagnostics n = row_count;
+  execute format('alter table raster.%I add primary key (tile_x, tile_y)', p_target);
+  execute format('analyze raster.%I', p_target);
+  return n;
+end $$;
+
+-- The first and the last pixel row of a tile as two one-row rasters of the same grid (all
+-- bands, their nodata): the border another node's tiles need for their slope. Cut from the
+-- raster's WKB (little-endian, in-database bands, no skew, as the kernels read them).
+create or replace function raster.np_edge_rows(a bytea)
+returns bytea[]
+language plpython3u immutable parallel safe as $py$
+import struct
+if a is None:
+    return None
+SIZE = {0: 1, 1: 1, 2: 1, 3: 1, 4: 1, 5: 2, 6: 2, 7: 4, 8: 4, 10: 4, 11: 8}
+if a[0] != 1:
+    plpy.error('raster.np_edge_rows reads little-endian rasters only')
+nbands, = struct.unpack_from('<H', a, 3)
+sx, sy, ulx, uly, kx, ky = struct.unpack_from('<dddddd', a, 5)
+w, h = struct.unpack_from('<HH', a, 57)
+out = []
+for row in (0, h - 1):
+    head = bytearray(a[:61])
+    struct.pack_into('<dd', head, 21, ulx + row * kx, uly + row * sy)
+    struct.pack_into('<H', head, 59, 1)
+    parts = [bytes(head)]
+    off = 61
+    for _ in range(nbands):
+        flags = a[off]
+        if flags & 0x80:
+            plpy.error('raster.np_edge_rows: out-of-database bands are not supported')
+        size = SIZE[flags & 0x0F]
+        data = off + 1 + size
+        parts.append(bytes([flags & ~0x20]) + a[off + 1:data]
+                     + a[data + row * w * size:data + (row + 1) * w * size])
+        off = data + w * h * size
+    out.append(b''.join(parts))
+return out
+$py$;
+
+-- The edge rows (raster.np_edge_rows) of every tile of this node's table p_table: the borders
+-- of the tiles next to them that lie on other nodes.
+create or replace function raster.node_edge_rows(p_table text)
+returns table (tile_x integer, tile_y integer, strip bytea)
+language plpgsql stable as $$
+begin
+  return query execute format(
+    'select t.tile_x, t.tile_y, e.strip from raster.%I t, '
+    'unnest(raster.np_edge_rows(t.rast::bytea)) as e(strip)', p_table);
+end $$;
+
+-- The tiles around one tile position of this node's table p_table that the slope's border
+-- reads: its own tiles there and the edge rows of other nodes' tiles (table p_edges).
+create or replace function raster.node_neighbours(p_table text, p_edges text, p_x integer,
+                                                  p_y integer)
+returns bytea[]
+language plpgsql stable parallel safe as $$
+declare
+  r bytea[];
+begin
+  execute format(
+    'select array(select n.rast::bytea from raster.%I n where n.tile_x between $1 - 1 and $1 + 1 '
+    'and n.tile_y between $2 - 1 and $2 + 1 and (n.tile_x, n.tile_y) <> ($1, $2) '
+    'union all select e.strip from raster.%I e where e.tile_x between $1 - 1 and $1 + 1 '
+    'and e.tile_y between $2 - 1 and $2 + 1)', p_table, p_edges)
+    into r using p_x, p_y;
+  return r;
+end $$;
+
+-- Slope (raster.np_slope) of this node's DEM tiles (table p_table) written to a new table
+-- p_target, the borders from this node's own tiles and from the edge rows of other nodes'
+-- tiles given (p_xs, p_ys, p_strips: their tile positions and rows). Returns the tiles.
+create or replace function raster.node_slope(p_target text, p_keep text, p_table text,
+                                             p_xs integer[], p_ys integer[], p_strips bytea[])
+returns bigint
+language plpgsql as $$
+declare
+  edges text := p_target || '_edges';
+  n bigint;
+begin
+  perform raster.node_replace_derived(p_target, p_keep);
+  -- a plain table, not a temporary one: parallel workers read it too
+  execute format('drop table if exists raster.%I', edges);
+  execute format('create unlogged table raster.%I as select * from unnest($1, $2, $3) '
+                 'as e(tile_x, tile_y, strip)', edges)
+    using coalesce(p_xs, '{}'), coalesce(p_ys, '{}'), coalesce(p_strips, '{}');
+  execute format('analyze raster.%I', edges);
+  execute format(
+    'create table raster.%I as select c.tile_x, c.tile_y, st_rastfromwkb(raster.np_slope('
+    'c.rast::bytea, raster.node_neighbours(%L, %L, c.tile_x, c.tile_y))) as rast '
+    'from raster.%I c', p_target, p_table, edges, p_table);
+  get diagnostics n = row_count;
+  execute format('drop table raster.%I', edges);
+  execute format('alter table raster.%I add primary key (tile_x, tile_y)', p_target);
+  execute format('analyze raster.%I', p_target);
+  return n;
+end $$;
+
+-- Zone statistics (raster.np_zone_stats) of this node's tiles of table p_table: the whole
+-- region (zone_no 0) and p_sets zone sets (zone_no 1 .. p_sets) of the zones given (each
+-- zone's set number, code and polygon), burnt onto these tiles; summed over the tiles.
+create or replace function raster.node_zone_stats(p_table text, p_count_band integer,
+                                                  p_sets integer, p_set_nos integer[],
+                                                  p_codes integer[], p_geoms geometry[])
+returns table (zone_no integer, zone_id integer, band integer, value integer, pixels bigint,
+               total double precision)
+language plpgsql stable as $$
+begin
+  return query execute format(
+    'with zt as (%s), '
+    'za as (select p.tile_x, p.tile_y, array(select zt.rast::bytea '
+    '  from generate_series(1, %s) as k left join zt on zt.tile_x = p.tile_x '
+    '  and zt.tile_y = p.tile_y and zt.set_no = k order by k) as rasts '
+    '  from (select distinct tile_x, tile_y from zt) p) '
+    'select (z.r).zone_no, (z.r).zone_id, (z.r).band, (z.r).value, sum((z.r).pixels)::bigint, '
+    '  sum((z.r).total) '
+    'from (select raster.np_zone_stats(t.rast::bytea, za.rasts, %s) as r '
+    '  from raster.%I t left join za on za.tile_x = t.tile_x and za.tile_y = t.tile_y) z '
+    'group by 1, 2, 3, 4', raster.node_zone_burn(p_table), p_sets, p_count_band, p_table)
+    using coalesce(p_set_nos, '{}'), coalesce(p_codes, '{}'), coalesce(p_geoms, '{}');
 end $$;
 """
 
 #: the functions a node's writer login may execute (the coordinator's user mappings)
 NODE_FUNCTIONS = ("raster.node_crosstab(text, text)",
-                  "raster.node_trajectories(text[], integer[], geometry[])")
+                  "raster.node_trajectories(text[], integer[], geometry[])",
+                  "raster.node_ndvi_trend(text, text, text[], integer[], double precision[], "
+                  "double precision[], text, integer, double precision, double precision, "
+                  "double precision)",
+                  "raster.node_zone_stats(text, integer, integer, integer[], integer[], "
+                  "geometry[])", "raster.node_edge_rows(text)",
+                  "raster.node_slope(text, text, text, integer[], integer[], bytea[])")
 
 
 NODE_SETUP = """
@@ -258,7 +456,13 @@ def install_node_kernels(node: psycopg.Connection) -> None:
     untrusted language) and let the writer and reader logins run them."""
     node.execute(NODE_SETUP + shared_kernels() + "\n" + NODE_KERNELS)
     for fn in ("raster.np_kernels_loaded()", "raster.crosstab(bytea, bytea, bytea)",
-               "raster.trajectories(bytea, bytea[])", *NODE_FUNCTIONS):
+               "raster.trajectories(bytea, bytea[])",
+               "raster.np_ndvi_trend(bytea[], integer[], double precision[], "
+               "double precision[], text, integer, double precision, double precision, "
+               "double precision)", "raster.np_zone_stats(bytea, bytea[], integer)",
+               "raster.np_slope(bytea, bytea[], double precision)",
+               "raster.np_edge_rows(bytea)",
+               *NODE_FUNCTIONS):
         node.execute(sql.SQL("revoke all on function {} from public").format(sql.SQL(fn)))
         node.execute(sql.SQL("grant execute on function {} to {}").format(
             sql.SQL(fn), sql.Identifier(WRITER)))
@@ -370,7 +574,8 @@ def holdings(conn: psycopg.Connection, node: Node) -> tuple[list[int], int | Non
         "select p.relname::text, t.ftoptions from pg_foreign_table t "
         "join pg_foreign_server s on s.oid = t.ftserver "
         "join pg_inherits i on i.inhrelid = t.ftrelid join pg_class p on p.oid = i.inhparent "
-        "where s.srvname = %s order by 1", (node.server,)).fetchall()
+        "where s.srvname = %s and p.relname ~ '^tiles_[0-9]+$' order by 1",
+        (node.server,)).fetchall()
     entries = sorted({int(m.group(1)) for parent, _ in rows
                       if (m := re.fullmatch(r"tiles_(\d+)", parent))})
     if not rows:
@@ -412,6 +617,7 @@ def remove_node(admin_url: str, name: str, force: bool = False, drain: bool = Fa
                 f"`ecorest db remove-node {name} --drain`, or give --force to drop them (their "
                 "layers must then be loaded again)")
         if not (entries and drain):
+            drop_derived(conn, node)
             conn.execute(sql.SQL("drop server {} cascade").format(sql.Identifier(server)))
             log.info("data node %s removed", name)
             return []
@@ -421,6 +627,7 @@ def remove_node(admin_url: str, name: str, force: bool = False, drain: bool = Fa
 def _drop_server(conn: psycopg.Connection, node: Node) -> None:
     """Unregister a drained node in the switching transaction, checking that no partition
     reads it any more."""
+    drop_derived(conn, node)
     left = conn.execute("select count(*) from pg_foreign_table t join pg_foreign_server s "
                         "on s.oid = t.ftserver where s.srvname = %s", (node.server,)
                         ).fetchone()[0]
@@ -428,6 +635,24 @@ def _drop_server(conn: psycopg.Connection, node: Node) -> None:
         raise NodeError(f"{node.label()}: {left} partition(s) still read it after the move, "
                         "nothing was changed")
     conn.execute(sql.SQL("drop server {} cascade").format(sql.Identifier(node.server)))
+
+
+def drop_derived(conn: psycopg.Connection, node: Node) -> None:
+    """Empty the derived tile tables (raster.derived_*, results of the last run kept on the
+    nodes) that have a partition on ``node``: their partitions are dropped, so that the node can
+    go; the next run computes them again."""
+    for (parent,) in conn.execute(
+            "select distinct p.relname from pg_foreign_table t "
+            "join pg_foreign_server s on s.oid = t.ftserver "
+            "join pg_inherits i on i.inhrelid = t.ftrelid join pg_class p on p.oid = i.inhparent "
+            "where s.srvname = %s and p.relname ~ '^derived_[a-z_]+$' "
+            "and p.relnamespace = 'raster'::regnamespace", (node.server,)).fetchall():
+        for (child,) in conn.execute(
+                "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+                "where i.inhparent = %s::regclass", (f"raster.{parent}",)).fetchall():
+            conn.execute(sql.SQL("drop foreign table raster.{}").format(sql.Identifier(child)))
+        log.info("%s: the last run's %s emptied (computed again by the next run)",
+                 node.label(), parent)
 
 
 def node_status(conn: psycopg.Connection) -> list[dict]:
@@ -456,7 +681,8 @@ def node_status(conn: psycopg.Connection) -> list[dict]:
 
 def clean_orphans(conn: psycopg.Connection) -> int:
     """Drop node tile tables that no published catalog partition reads (left by a load that
-    failed or was rolled back after writing them). Run it when no load is under way."""
+    failed or was rolled back after writing them), and derived tables (a run's results kept on
+    the nodes) that no partition reads. Run it when no load or run is under way."""
     used: dict[str, set[str]] = {}
     for srv, opts in conn.execute(
             "select s.srvname, t.ftoptions from pg_foreign_table t join pg_foreign_server s "
@@ -468,7 +694,8 @@ def clean_orphans(conn: psycopg.Connection) -> int:
         with connect_node(conn, node, autocommit=True) as nc:
             for (table,) in nc.execute(
                     "select tablename from pg_tables where schemaname = 'raster' and "
-                    "tablename ~ '^tiles_[0-9]+(_r[0-9]+)?$' and tableowner = %s",
+                    "tablename ~ '^(tiles_[0-9]+(_r[0-9]+)?|derived_[a-z_]+_[0-9]+)$' "
+                    "and tableowner = %s",
                     (WRITER,)).fetchall():
                 if table not in used.get(node.server, set()):
                     nc.execute(sql.SQL("drop table raster.{}").format(sql.Identifier(table)))

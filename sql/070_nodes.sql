@@ -176,15 +176,8 @@ create or replace function raster.np_node_crosstab(p_a bigint, p_b bigint)
 returns table (v1 integer, v2 integer, pixels bigint)
 language plpgsql as $$
 declare
-  servers text[];
-  s text;
-  q text;
-  opened text[] := '{}';
-  cur_srv text;
-  detail text;
-  failed_on text;
+  servers text[] := raster.node_placement(array[p_a, p_b]);
 begin
-  servers := raster.node_placement(array[p_a, p_b]);
   if servers is null then
     -- tiles on this server (or the two not co-located): the same counts from the local kernel
     return query
@@ -195,35 +188,16 @@ begin
        group by 1, 2 order by 1, 2;
     return;
   end if;
-  begin
-    foreach s in array servers loop
-      cur_srv := s;
-      q := format('select v1, v2, pixels from raster.node_crosstab(%L, %L)',
-                  (raster.node_tables(array[p_a], s))[1], (raster.node_tables(array[p_b], s))[1]);
-      opened := opened || raster.node_connection(s);
-      if public.dblink_send_query(opened[cardinality(opened)], q) <> 1 then
-        raise exception 'could not send the query: %',
-          public.dblink_error_message(opened[cardinality(opened)]);
-      end if;
-    end loop;
-    cur_srv := null;
-    perform raster.node_wait(opened);
-    return query
-      select r.v1, r.v2, sum(r.pixels)::bigint
-        from unnest(opened) as c(name),
-             lateral public.dblink_get_result(c.name) as r(v1 integer, v2 integer, pixels bigint)
-       group by 1, 2 order by 1, 2;
-  exception when query_canceled then
-    -- this statement was cancelled: so are the node queries, and their connections closed
-    perform raster.node_call_failed(servers, opened, null);
-    raise;
-  when others then
-    get stacked diagnostics detail = pg_exception_detail;
-    failed_on := raster.node_call_failed(servers, opened, cur_srv);
-    raise exception 'node-side cross-tab of catalog entries % and % failed on %: %',
-      p_a, p_b, failed_on, sqlerrm || coalesce(' (' || nullif(detail, '') || ')', '');
-  end;
-  -- the connections stay open for the next call (raster.node_connection)
+  return query
+    select r.v1, r.v2, sum(r.pixels)::bigint
+      from raster.node_call(
+             format('node-side cross-tab of catalog entries %s and %s', p_a, p_b), servers,
+             array(select format('select v1, v2, pixels from raster.node_crosstab(%L, %L)',
+                                 (raster.node_tables(array[p_a], s))[1],
+                                 (raster.node_tables(array[p_b], s))[1])
+                     from unnest(servers) with ordinality as u(s, n) order by n)) as j,
+           lateral jsonb_to_recordset(j.rows) as r(v1 integer, v2 integer, pixels bigint)
+     group by 1, 2 order by 1, 2;
 end $$;
 comment on function raster.np_node_crosstab(bigint, bigint) is
   'Pixel counts per (value in a, value in b) of two catalog entries, computed on each data '
@@ -314,12 +288,6 @@ declare
   servers text[] := raster.node_placement(p_ids);
   codes integer[];
   geoms geometry[];
-  q text;
-  srv text;
-  opened text[] := '{}';
-  cur_srv text;
-  detail text;
-  failed_on text;
   t0 timestamptz := clock_timestamp();
 begin
   if p_zone_set is not null then
@@ -358,40 +326,299 @@ begin
        group by 1, 2;
     return;
   end if;
-  begin
-    foreach srv in array servers loop
-      cur_srv := srv;
-      q := format('select zone_id, classes, pixels from raster.node_trajectories(%L::text[], '
-                  '%L::integer[], %L::geometry[])', raster.node_tables(p_ids, srv), codes, geoms);
-      opened := opened || raster.node_connection(srv);
-      if public.dblink_send_query(opened[cardinality(opened)], q) <> 1 then
-        raise exception 'could not send the query: %',
-          public.dblink_error_message(opened[cardinality(opened)]);
-      end if;
-    end loop;
-    cur_srv := null;
-    perform raster.node_wait(opened);
-    return query
-      select r.zone_id, r.classes, sum(r.pixels)::bigint
-        from unnest(opened) as c(name),
-             lateral public.dblink_get_result(c.name)
-               as r(zone_id integer, classes integer[], pixels bigint)
-       group by 1, 2;
-  exception when query_canceled then
-    -- this statement was cancelled: so are the node queries, and their connections closed
-    perform raster.node_call_failed(servers, opened, null);
-    raise;
-  when others then
-    get stacked diagnostics detail = pg_exception_detail;
-    failed_on := raster.node_call_failed(servers, opened, cur_srv);
-    raise exception 'node-side trajectories of catalog entries % failed on %: %',
-      array_to_string(p_ids, ', '), failed_on,
-      sqlerrm || coalesce(' (' || nullif(detail, '') || ')', '');
-  end;
-  -- the connections stay open for the next call (raster.node_connection)
+  return query
+    select r.zone_id, r.classes, sum(r.pixels)::bigint
+      from raster.node_call(
+             format('node-side trajectories of catalog entries %s',
+                    array_to_string(p_ids, ', ')), servers,
+             array(select format('select zone_id, classes, pixels from '
+                                 'raster.node_trajectories(%L::text[], %L::integer[], '
+                                 '%L::geometry[])', raster.node_tables(p_ids, s), codes, geoms)
+                     from unnest(servers) with ordinality as u(s, n) order by n)) as j,
+           lateral jsonb_to_recordset(j.rows) as r(zone_id integer, classes integer[], pixels bigint)
+     group by 1, 2;
   raise debug 'raster.np_node_trajectories(%, %): % nodes, % ms', p_ids, p_zone_set,
     cardinality(servers), round(extract(epoch from clock_timestamp() - t0) * 1000);
 end $$;
 comment on function raster.np_node_trajectories(bigint[], text) is
   'Pixels per (zone, class at every epoch) of land-cover catalog entries, counted on each data '
   'node over its own tiles and summed here (on one server: the local raster.trajectories)';
+
+-- Derived tiles kept on the data nodes: per-pixel results computed by a node-side kernel over
+-- each node's own tiles (the NDVI trend), written there, and read on the coordinator through
+-- a partitioned table raster.derived_<kind> of postgres_fdw foreign tables, laid out as the
+-- tiles they come from (hash of tile_y, one foreign table per node). Node tables are named
+-- derived_<kind>_<n> (n: the coordinator's transaction); a node keeps the one its coordinator
+-- reads and the new one, and drops older ones when it writes the next (raster.node_derive).
+-- Nothing here is used on a single server.
+
+-- The name of the table on data node p_server that the foreign partition of raster.<p_parent>
+-- for that node reads; null when there is none.
+create or replace function raster.node_table_of(p_parent text, p_server text)
+returns text
+language sql stable as $$
+  select (select substring(o from 12) from unnest(ft.ftoptions) as o where o like 'table_name=%')
+    from pg_inherits i
+    join pg_foreign_table ft on ft.ftrelid = i.inhrelid
+    join pg_foreign_server fs on fs.oid = ft.ftserver and fs.srvname = p_server
+   where i.inhparent = to_regclass(format('raster.%I', p_parent))
+   limit 1
+$$;
+comment on function raster.node_table_of(text, text) is
+  'The node table that the foreign partition of a partitioned raster table reads on one node';
+
+-- Point raster.<p_name> at node tables p_tables (one per node of p_servers, in hash-remainder
+-- order): created (tile_x, tile_y, rast; partitioned by hash of tile_y) when missing, its
+-- foreign partitions replaced. In the caller's transaction: readers see the old partitions
+-- until it commits. Owned like raster.tiles; readable by ecorest_etl (dbt's role) and
+-- analysts (whose user mappings read the nodes), not by BI.
+create or replace function raster.replace_derived_partitions(p_name text, p_servers text[],
+                                                             p_tables text[])
+returns regclass
+language plpgsql security definer set search_path = pg_catalog, public as $$
+declare
+  owner name := (select tableowner from pg_tables
+                 where schemaname = 'raster' and tablename = 'tiles');
+  n integer := cardinality(p_servers);
+  part text;
+  k integer;
+begin
+  if p_name !~ '^derived_[a-z_]+$' then
+    raise exception 'raster.replace_derived_partitions: % is not a derived tile table', p_name;
+  end if;
+  if n is null or n < 1 or n <> cardinality(p_tables) then
+    raise exception 'raster.replace_derived_partitions: one node table per data node';
+  end if;
+  for k in 1 .. n loop
+    if p_servers[k] not like 'ecorest\_node\_%'
+       or not exists (select from pg_foreign_server where srvname = p_servers[k]) then
+      raise exception 'raster.replace_derived_partitions: % is not a registered data node',
+        p_servers[k];
+    end if;
+    if p_tables[k] !~ ('^' || p_name || '_[0-9]+$') then
+      raise exception 'raster.replace_derived_partitions: % is not a node table of %',
+        p_tables[k], p_name;
+    end if;
+  end loop;
+  if to_regclass(format('raster.%I', p_name)) is null then
+    execute format('create table raster.%I (tile_x integer not null, tile_y integer not null, '
+                   'rast raster not null) partition by hash (tile_y)', p_name);
+    execute format('alter table raster.%I owner to %I', p_name, owner);
+    execute format('grant select on raster.%I to ecorest_etl, ecorest_analyst', p_name);
+  end if;
+  for part in select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid
+               where i.inhparent = format('raster.%I', p_name)::regclass loop
+    execute format('drop foreign table raster.%I', part);
+  end loop;
+  for k in 1 .. n loop
+    part := format('%s_%s', p_name, k - 1);
+    execute format('create foreign table raster.%I partition of raster.%I '
+                   'for values with (modulus %s, remainder %s) server %I '
+                   'options (schema_name %L, table_name %L)',
+                   part, p_name, n, k - 1, p_servers[k], 'raster', p_tables[k]);
+    execute format('alter foreign table raster.%I owner to %I', part, owner);
+    execute format('grant select on raster.%I to ecorest_etl, ecorest_analyst', part);
+  end loop;
+  return format('raster.%I', p_name)::regclass;
+end $$;
+comment on function raster.replace_derived_partitions(text, text[], text[]) is
+  'Point the derived tile table raster.<name> at new node tables, one per data node';
+-- (executable by ecorest_etl, the role of dbt's sessions, as every raster function:
+-- sql/900_grants.sql)
+
+-- Run one node-side query per data node, all at once (dblink asynchronous queries through
+-- the nodes' foreign servers and the caller's user mapping), and return each node's rows as
+-- one jsonb array (callers read them with jsonb_to_recordset), with the node's server.
+-- p_what names the work for the error: a node that cannot be reached or fails makes the call fail naming it, the other
+-- nodes' queries cancelled and the call's connections closed; a cancelled call cancels its
+-- node queries. The connections stay open for the next call (raster.node_connection).
+drop function if exists raster.node_call(text, text[], text[]);
+create or replace function raster.node_call(p_what text, p_servers text[], p_queries text[])
+returns table (server text, rows jsonb)
+language plpgsql as $$
+declare
+  opened text[] := '{}';
+  cur_srv text;
+  detail text;
+  k integer;
+begin
+  begin
+    for k in 1 .. cardinality(p_servers) loop
+      cur_srv := p_servers[k];
+      opened := opened || raster.node_connection(p_servers[k]);
+      if public.dblink_send_query(opened[k], format(
+           'select coalesce(jsonb_agg(q), ''[]'') from (%s) q', p_queries[k])) <> 1 then
+        raise exception 'could not send the query: %', public.dblink_error_message(opened[k]);
+      end if;
+    end loop;
+    cur_srv := null;
+    perform raster.node_wait(opened);
+    return query
+      select p_servers[c.k], r.rows
+        from unnest(opened) with ordinality as c(name, k),
+             lateral public.dblink_get_result(c.name) as r(rows jsonb);
+  exception when query_canceled then
+    perform raster.node_call_failed(p_servers, opened, null);
+    raise;
+  when others then
+    get stacked diagnostics detail = pg_exception_detail;
+    raise exception '% failed on %: %', p_what,
+      raster.node_call_failed(p_servers, opened, cur_srv),
+      sqlerrm || coalesce(' (' || nullif(detail, '') || ')', '');
+  end;
+end $$;
+comment on function raster.node_call(text, text[], text[]) is
+  'Runs one query on every data node at once; each node''s rows as one jsonb array';
+
+-- The NDVI trend (raster.np_ndvi_trend, the tiles of int_ndvi_trend_tiles) computed on every
+-- data node over its own NDVI tiles and kept there: each node writes a new table of trend
+-- tiles (raster.node_ndvi_trend); raster.derived_ndvi_trend then reads them (in the caller's
+-- transaction). p_ids: the NDVI catalog entries in time order, co-located on the nodes;
+-- the other arguments as raster.np_ndvi_trend takes them. Returns the trend tiles written.
+create or replace function raster.np_node_ndvi_trend(
+    p_ids bigint[], p_years integer[], p_scales double precision[],
+    p_offsets double precision[], p_reduce text, p_min_years integer,
+    p_stable_slope double precision, p_alpha double precision, p_ndvi_min double precision)
+returns bigint
+language plpgsql as $$
+declare
+  servers text[] := raster.node_placement(p_ids);
+  target text := format('derived_ndvi_trend_%s', txid_current());
+  queries text[] := '{}';
+  srv text;
+  tiles bigint;
+begin
+  if servers is null then
+    raise exception 'raster.np_node_ndvi_trend: the NDVI entries % are not co-located on '
+      'data nodes', array_to_string(p_ids, ', ');
+  end if;
+  foreach srv in array servers loop
+    queries := queries || format(
+      'select raster.node_ndvi_trend(%L, %L, %L::text[], %L::integer[], '
+      '%L::double precision[], %L::double precision[], %L, %s, %s, %s, %s) as tiles',
+      target, raster.node_table_of('derived_ndvi_trend', srv), raster.node_tables(p_ids, srv),
+      p_years, p_scales, p_offsets, p_reduce, p_min_years, p_stable_slope, p_alpha,
+      p_ndvi_min);
+  end loop;
+  select sum((j.rows -> 0 ->> 'tiles')::bigint)::bigint into tiles
+    from raster.node_call(format('node-side NDVI trend of catalog entries %s',
+                                 array_to_string(p_ids, ', ')), servers, queries) as j;
+  perform raster.replace_derived_partitions('derived_ndvi_trend', servers,
+                                            array_fill(target, array[cardinality(servers)]));
+  return coalesce(tiles, 0);
+end $$;
+comment on function raster.np_node_ndvi_trend(bigint[], integer[], double precision[],
+                                              double precision[], text, integer,
+                                              double precision, double precision,
+                                              double precision) is
+  'NDVI trend tiles computed and kept on each data node over its own tiles, read through '
+  'raster.derived_ndvi_trend';
+
+-- The slope (raster.np_slope, the tiles of int_slope_tiles) of a DEM computed on every data
+-- node over its own tiles and kept there (raster.derived_slope, in the caller's transaction).
+-- A tile's border lies partly in the tiles of the rows above and below it, which are on other
+-- nodes (tiles are placed by the hash of tile_y): every node first sends the first and last
+-- pixel row of each of its tiles (raster.node_edge_rows; 2 rows of a tile's height), and each
+-- node gets those of the other nodes' tiles next to its own, so that no node reads another's
+-- tiles and only those rows travel. The same tiles as on one server, bit for bit.
+create or replace function raster.np_node_slope(p_id bigint)
+returns bigint
+language plpgsql as $$
+declare
+  servers text[] := raster.node_placement(array[p_id]);
+  target text := format('derived_slope_%s', txid_current());
+  what text := format('node-side slope of catalog entry %s', p_id);
+  tiles bigint;
+begin
+  if servers is null then
+    raise exception 'raster.np_node_slope: catalog entry % is not on data nodes', p_id;
+  end if;
+  create temporary table if not exists node_edge_rows (
+    server text, tile_x integer, tile_y integer, strip bytea) on commit drop;
+  truncate node_edge_rows;
+  insert into node_edge_rows
+    select j.server, r.tile_x, r.tile_y, r.strip
+      from raster.node_call(
+             what || ' (edge rows)', servers,
+             array(select format('select tile_x, tile_y, strip from raster.node_edge_rows(%L)',
+                                 (raster.node_tables(array[p_id], s))[1])
+                     from unnest(servers) with ordinality as u(s, n) order by n)) as j,
+           lateral jsonb_to_recordset(j.rows) as r(tile_x integer, tile_y integer, strip bytea);
+  select sum((j.rows -> 0 ->> 'tiles')::bigint)::bigint into tiles
+    from raster.node_call(
+           what, servers,
+           array(select format(
+                   'select raster.node_slope(%L, %L, %L, %L::integer[], %L::integer[], '
+                   '%L::bytea[]) as tiles', target, raster.node_table_of('derived_slope', s),
+                   (raster.node_tables(array[p_id], s))[1], e.xs, e.ys, e.strips)
+                   from unnest(servers) with ordinality as u(s, n)
+                   -- the rows of tiles on this node (a row of tiles lies on one node)
+                   cross join lateral (select array(select distinct m.tile_y
+                                                      from node_edge_rows m
+                                                     where m.server = u.s) as rows) y
+                   cross join lateral (
+                     -- the edge rows of the other nodes' tiles next to this node's rows
+                     select array_agg(o.tile_x) as xs, array_agg(o.tile_y) as ys,
+                            array_agg(o.strip) as strips
+                       from node_edge_rows o
+                      where o.server <> u.s
+                        and (o.tile_y - 1 = any(y.rows) or o.tile_y + 1 = any(y.rows))) e
+                  order by u.n)) as j;
+  perform raster.replace_derived_partitions('derived_slope', servers,
+                                            array_fill(target, array[cardinality(servers)]));
+  return coalesce(tiles, 0);
+end $$;
+comment on function raster.np_node_slope(bigint) is
+  'Slope tiles of a DEM computed and kept on each data node over its own tiles (borders from '
+  'the edge rows of the other nodes'' tiles), read through raster.derived_slope';
+
+-- Zone statistics (raster.np_zone_stats: value counts of band p_count_band, valid pixels and
+-- sums of every band) of a derived tile table raster.<p_name> kept on the data nodes, for
+-- the whole region (zone_set 'region', zone 0) and every zone set of the zones given (p_sets,
+-- p_codes, p_geoms: one element per zone, polygons in the tiles' CRS), computed on each node
+-- over its own tiles (zones burnt there, as raster.node_trajectories burns them); only the
+-- per-node sums travel.
+create or replace function raster.np_node_zone_stats(p_name text, p_count_band integer,
+                                                     p_sets text[], p_codes integer[],
+                                                     p_geoms geometry[])
+returns table (zone_set text, zone_id integer, band integer, value integer, pixels bigint,
+               total double precision)
+language plpgsql as $$
+declare
+  servers text[];
+  sets text[] := array(select distinct s from unnest(p_sets) as s order by 1);
+  nos integer[] := array(select array_position(sets, s) from unnest(p_sets) as s);
+  queries text[] := '{}';
+  k integer;
+begin
+  select array_agg(fs.srvname::text order by substring(pg_get_expr(c.relpartbound, c.oid)
+                                               from 'remainder (\d+)')::int)
+    into servers
+    from pg_inherits i
+    join pg_class c on c.oid = i.inhrelid
+    join pg_foreign_table ft on ft.ftrelid = c.oid
+    join pg_foreign_server fs on fs.oid = ft.ftserver
+   where i.inhparent = to_regclass(format('raster.%I', p_name));
+  if servers is null then
+    raise exception 'raster.np_node_zone_stats: raster.% is not kept on data nodes', p_name;
+  end if;
+  for k in 1 .. cardinality(servers) loop
+    queries := queries || format(
+      'select zone_no, zone_id, band, value, pixels, total from raster.node_zone_stats('
+      '%L, %s, %s, %L::integer[], %L::integer[], %L::geometry[])',
+      raster.node_table_of(p_name, servers[k]), p_count_band, coalesce(cardinality(sets), 0),
+      nos, p_codes, p_geoms);
+  end loop;
+  return query
+    select case when r.zone_no = 0 then 'region' else sets[r.zone_no] end, r.zone_id, r.band,
+           r.value, sum(r.pixels)::bigint, sum(r.total)
+      from raster.node_call(format('node-side zone statistics of raster.%s', p_name),
+                            servers, queries) as j,
+           lateral jsonb_to_recordset(j.rows) as r(zone_no integer, zone_id integer, band integer,
+                                              value integer, pixels bigint,
+                                              total double precision)
+     group by r.zone_no, r.zone_id, r.band, r.value;
+end $$;
+comment on function raster.np_node_zone_stats(text, integer, text[], integer[], geometry[]) is
+  'Zone statistics of a derived tile table kept on the data nodes, computed on each node and '
+  'summed here';

@@ -115,12 +115,14 @@ def built(node_clusters, server_url: str, template_db: str, tmp_path_factory):
     try:
         with coordinator_db(server_url, template_db, node_clusters, 2) as (coord_url, nodes):
             for url, sub in ((one_url, "one"), (coord_url, "coord")):
-                build_region(url, tmp / sub, zones=True)
+                build_region(url, tmp / sub, zones=True, ndvi=True)
                 with psycopg.connect(url) as c:
                     run_assessment(c, url, "small", work_dir=tmp / sub / "dbt")
-            # the run counted the land-cover trajectories on the nodes: the region and the zone
-            # set, each node once per call
-            calls = [node_calls(u, "node_trajectories", 2) for u in nodes]
+            # the run counted the land-cover trajectories on the nodes (the region and the zone
+            # set, each node once per call), the NDVI trend and its zone statistics, the slope
+            calls = {fn: [node_calls(u, fn, n) for u in nodes]
+                     for fn, n in (("node_trajectories", 2), ("node_ndvi_trend", 1),
+                                   ("node_zone_stats", 1), ("node_slope", 1))}
             yield one_url, coord_url, nodes, calls
     finally:
         janitor.drop()
@@ -158,7 +160,34 @@ def write_zones(path: Path) -> Path:
     return path
 
 
-def build_region(url: str, tmp: Path, zones: bool = False) -> None:
+def ndvi_series() -> dict[str, np.ndarray]:
+    """Nine annual NDVI grids (int16, scale 1e-4, nodata -32768) on the land-cover grid: a
+    greening band and a browning blob that cross tile (and node) borders over a noisy level,
+    bare pixels (below the vegetation threshold) and a few gaps."""
+    rng = np.random.default_rng(11)
+    rows, cols = np.mgrid[0:80, 0:96]
+    out = {}
+    for k, year in enumerate(range(2010, 2019)):
+        v = 0.5 + 0.02 * rng.standard_normal((80, 96))
+        v[10:70, 20:44] += 0.02 * k           # greening
+        v[30:50, 62:90] -= 0.03 * k           # browning
+        v[(rows < 8) & (cols > 80)] = 0.05    # bare
+        a = np.round(v / 1e-4).astype(np.int16)
+        a[rng.random(a.shape) < 0.03] = -32768
+        out[str(year)] = a
+    return out
+
+
+def dem() -> np.ndarray:
+    """A DEM on the land-cover grid (float32, nodata -9999): hills whose slopes cross tile (and
+    so node) borders in every direction, and a hole without data."""
+    rows, cols = np.mgrid[0:80, 0:96].astype(np.float64)
+    z = 200 + 30 * np.sin(cols / 7) + 20 * np.cos(rows / 5) + 1.5 * cols + 0.5 * rows * rows / 10
+    z[40:44, 50:53] = -9999
+    return z.astype(np.float32)
+
+
+def build_region(url: str, tmp: Path, zones: bool = False, ndvi: bool = False) -> None:
     tmp.mkdir(parents=True, exist_ok=True)
     paths = {e: write_raster(tmp / f"lc_{e}.tif", a, nodata=255)
              for e, a in land_cover().items()}
@@ -176,7 +205,17 @@ def build_region(url: str, tmp: Path, zones: bool = False) -> None:
                     source_text="test")
         if zones:
             load_zones(conn, "small", write_zones(tmp / "zones.geojson"), zone_set="basin")
+        if ndvi:
+            for year, a in ndvi_series().items():
+                load_raster(conn, "small", "ndvi", write_raster(tmp / f"ndvi_{year}.tif", a,
+                                                                nodata=-32768),
+                            epoch=year, scale=1e-4, show_progress=False)
+            load_raster(conn, "small", "dem", write_raster(tmp / "dem.tif", dem(), nodata=-9999),
+                        epoch="2000", show_progress=False)
 
+
+#: the land-cover epochs of the region (the regions of `built` have NDVI epochs too)
+LANDCOVER_IDS = "select catalog_id from raster.catalog where layer = 'landcover' order by 1"
 
 VOLATILE = ("run_id", "created_at", "updated_at", "finished_at", "started_at", "computed_at",
             "built_at")
@@ -262,7 +301,7 @@ def test_tiles_live_on_the_nodes_and_node_kernels_count_them(built) -> None:
     # the tiles live on the nodes, split over both, none on the coordinator
     per_node = [node_tiles(u) for u in node_urls]
     with psycopg.connect(coord_url) as c:
-        cids = [r[0] for r in c.execute("select catalog_id from raster.catalog order by 1")]
+        cids = [r[0] for r in c.execute(LANDCOVER_IDS)]
         assert len(cids) == 2
         totals = []
         for cid in cids:
@@ -279,15 +318,16 @@ def test_tiles_live_on_the_nodes_and_node_kernels_count_them(built) -> None:
         assert c.execute("select raster.node_placement(%s)", (cids,)).fetchone()[0] == [
             "ecorest_node_n1", "ecorest_node_n2"]
     with psycopg.connect(one_url) as c:
-        assert [r[0] for r in c.execute("select count(*) from raster.tiles group by catalog_id "
-                                        "order by catalog_id")] == totals
-        ids = [r[0] for r in c.execute("select catalog_id from raster.catalog order by 1")]
+        assert [r[0] for r in c.execute(
+            "select count(*) from raster.tiles join raster.catalog using (catalog_id) "
+            "where layer = 'landcover' group by catalog_id order by catalog_id")] == totals
+        ids = [r[0] for r in c.execute(LANDCOVER_IDS)]
         assert c.execute("select raster.node_placement(%s)", (ids,)).fetchone()[0] is None
     # the cross-tab and the trajectories computed on each node over its own tiles (only counts
     # travel), on one server by the local kernels: as numpy counts them
     for url in (coord_url, one_url):
         with psycopg.connect(url) as c:
-            a, b = [r[0] for r in c.execute("select catalog_id from raster.catalog order by 1")]
+            a, b = [r[0] for r in c.execute(LANDCOVER_IDS)]
             got = {(v1, v2): n for v1, v2, n in c.execute(
                 "select * from raster.np_node_crosstab(%s, %s)", (a, b))}
             assert got == numpy_transitions()
@@ -309,7 +349,7 @@ def test_a_cancelled_call_cancels_its_node_queries(built) -> None:
     release.start()
     try:
         with psycopg.connect(coord_url, autocommit=True) as c:
-            a, b = [r[0] for r in c.execute("select catalog_id from raster.catalog order by 1")]
+            a, b = [r[0] for r in c.execute(LANDCOVER_IDS)]
             for call, args in (("select * from raster.np_node_crosstab(%s, %s)", (a, b)),
                                ("select * from raster.np_node_trajectories(%s, null)",
                                 ([a, b],))):
@@ -337,7 +377,7 @@ def test_a_cancelled_call_cancels_its_node_queries(built) -> None:
         locker.close()
     # with the lock gone the same calls succeed on new connections
     with psycopg.connect(coord_url) as c:
-        a, b = [r[0] for r in c.execute("select catalog_id from raster.catalog order by 1")]
+        a, b = [r[0] for r in c.execute(LANDCOVER_IDS)]
         got = {(v1, v2): n for v1, v2, n in c.execute(
             "select * from raster.np_node_crosstab(%s, %s)", (a, b))}
         assert got == numpy_transitions()
@@ -359,8 +399,108 @@ def test_two_nodes_give_the_marts_of_one_server(built) -> None:
         assert transitions(url) == numpy_transitions()
         assert zone_transitions(url) == numpy_zone_transitions()
     # the run counted the land-cover trajectories on the nodes (the region and the zone set,
-    # each node once per call), not through postgres_fdw on the coordinator
-    assert calls == [2, 2]
+    # each node once per call), not through postgres_fdw on the coordinator; each node
+    # computed the NDVI trend over its own tiles and its zone statistics, once
+    assert calls == {"node_trajectories": [2, 2], "node_ndvi_trend": [1, 1],
+                     "node_zone_stats": [1, 1], "node_slope": [1, 1]}
+    # the NDVI trend classes of the region and of each zone, on one server and on the nodes,
+    # as an independent Theil-Sen / Mann-Kendall (tests/test_trend_kernel.py) classifies them
+    want = numpy_trend_classes()
+    assert len({c for _, c in want}) >= 3
+    for url in (one_url, coord_url):
+        assert trend_classes(url) == want
+    # the trend tiles stay on the nodes: the coordinator's model is a view of foreign tables
+    # reading the nodes' tables, which hold as many tiles as the one server's model
+    with psycopg.connect(one_url) as c:
+        tiles = c.execute("select count(*) from intermediate.int_ndvi_trend_tiles").fetchone()[0]
+    with psycopg.connect(coord_url) as c:
+        assert c.execute("select relkind::text from pg_class "
+                         "where oid = 'intermediate.int_ndvi_trend_tiles'::regclass"
+                         ).fetchone()[0] == "v"
+        assert c.execute("select array_agg(c.relkind::text order by c.relname) "
+                         "from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+                         "where i.inhparent = 'raster.derived_ndvi_trend'::regclass"
+                         ).fetchone()[0] == ["f", "f"]
+    on_nodes = []
+    for url in node_urls:
+        with psycopg.connect(url) as c:
+            [table] = [r[0] for r in c.execute(
+                "select tablename from pg_tables where schemaname = 'raster' "
+                "and tablename like 'derived_ndvi_trend_%'")]
+            on_nodes.append(c.execute(sql.SQL("select count(*) from raster.{}").format(
+                sql.Identifier(table))).fetchone()[0])
+    assert all(n > 0 for n in on_nodes) and sum(on_nodes) == tiles > 20
+
+
+def test_slope_is_computed_on_the_nodes_across_their_borders(built) -> None:
+    """Each node computed the slope of its own DEM tiles, the borders from the edge rows of the
+    other node's tiles: the tiles equal one server's bit for bit, and Horn's slope by numpy
+    on the whole grid (tests/test_identification.py) pixel for pixel."""
+    from test_identification import horn_slope
+
+    one_url, coord_url, node_urls, _ = built
+    query = ("select tile_x, tile_y, md5(rast::bytea) from intermediate.int_slope_tiles "
+             "order by 1, 2")
+    with psycopg.connect(one_url) as c:
+        want = c.execute(query).fetchall()
+    with psycopg.connect(coord_url) as c:
+        assert c.execute("select relkind::text from pg_class where oid = "
+                         "'intermediate.int_slope_tiles'::regclass").fetchone()[0] == "v"
+        assert c.execute(query).fetchall() == want and len(want) > 20
+        rows = c.execute("select st_upperleftx(rast), st_upperlefty(rast), "
+                         "st_dumpvalues(rast, 1) from intermediate.int_slope_tiles").fetchall()
+    # the tiles of both nodes' tables: every tile row lies on one node, its neighbours' rows
+    # on the other (the border came from there)
+    per_node = []
+    for url in node_urls:
+        with psycopg.connect(url) as c:
+            [table] = [r[0] for r in c.execute(
+                "select tablename from pg_tables where schemaname = 'raster' "
+                "and tablename ~ '^derived_slope_[0-9]+$'")]
+            per_node.append({r[0] for r in c.execute(sql.SQL(
+                "select distinct tile_y from raster.{}").format(sql.Identifier(table)))})
+    assert per_node[0] and per_node[1] and not per_node[0] & per_node[1]
+    assert any(y + 1 in per_node[1] for y in per_node[0])
+    got = np.full((80, 96), np.nan)
+    for ulx, uly, values in rows:
+        c0, r0 = round((ulx - 450_000.0) / 30), round((4_950_000.0 - uly) / 30)
+        v = np.array(values, dtype=np.float64)
+        rr, cc = slice(max(r0, 0), min(r0 + v.shape[0], 80)), slice(max(c0, 0),
+                                                                    min(c0 + v.shape[1], 96))
+        if rr.start < rr.stop and cc.start < cc.stop:
+            got[rr, cc] = v[rr.start - r0:rr.stop - r0, cc.start - c0:cc.stop - c0]
+    z = dem().astype(np.float64)
+    z[z == -9999] = np.nan
+    ref = horn_slope(z, 30.0)
+    ok = ~np.isnan(ref)
+    assert ok.sum() > 6000
+    np.testing.assert_allclose(got[ok], ref[ok], atol=1e-4)
+
+
+def numpy_trend_classes() -> dict[tuple[str, int], int]:
+    """Pixels per (zone, NDVI trend class) of ndvi_series(), by the independent implementation
+    of tests/test_trend_kernel.py with the run's default settings (8 years at least)."""
+    from test_trend_kernel import annual_values, reference
+
+    series = ndvi_series()
+    years = [int(y) for y in series]
+    stack = np.stack([np.where(a == -32768, np.nan, a * 1e-4) for a in series.values()])
+    uyears, annual = annual_values(stack.reshape(len(years), -1), years, "max")
+    classes = reference(annual, uyears, 8)[6].reshape(80, 96)
+    out = {}
+    for name, window in (("small", (slice(None), slice(None))), *ZONES.items()):
+        c = classes[window]
+        for v, n in zip(*np.unique(c[~np.isnan(c)], return_counts=True), strict=True):
+            out[(name, int(v))] = int(n)
+    return out
+
+
+def trend_classes(url: str) -> dict[tuple[str, int], int]:
+    """Pixels per (zone, NDVI trend class) of the last run."""
+    with psycopg.connect(url) as c:
+        return {(z, k): int(n) for z, k, n in c.execute(
+            "select zone_code, trend_class, pixels from marts.ndvi_trends "
+            "where run_id = (select max(run_id) from marts.ndvi_trends)")}
 
 
 def assert_same_marts(one: dict[str, tuple], other: dict[str, tuple]) -> None:
@@ -694,17 +834,19 @@ def test_remove_node_refuses_while_it_holds_tiles_and_drain_moves_them(
         built, coordinator, node_clusters, tmp_path) -> None:
     one_url, built_coord, _, _ = built
     url, node_urls = coordinator
-    build_region(url, tmp_path, zones=True)
+    build_region(url, tmp_path, zones=True, ndvi=True)
     with psycopg.connect(url) as c:
         ids = [r[0] for r in c.execute("select catalog_id from raster.catalog order by 1")]
+        lc = [r[0] for r in c.execute(LANDCOVER_IDS)]
         tiles = [c.execute("select count(*) from raster.tiles where catalog_id = %s",
                            (i,)).fetchone()[0] for i in ids]
     held = node_tiles(node_urls[1])
-    assert sorted(held) == [f"tiles_{i}" for i in ids] and 0 < sum(held.values()) < sum(tiles)
+    assert set(held) == {f"tiles_{i}" for i in ids} and 0 < sum(held.values()) < sum(tiles)
     # holding tiles: refused, naming the node, its tiles and catalog entries
     with pytest.raises(nodemod.NodeError, match=(
-            rf"data node n2 \(127\.0\.0\.1:\d+/\w+\) holds {sum(held.values())} tiles of 2 "
-            rf"catalog entries \({ids[0]}, {ids[1]}\).*remove-node n2 --drain")):
+            rf"data node n2 \(127\.0\.0\.1:\d+/\w+\) holds {sum(held.values())} tiles of "
+            rf"{len(ids)} catalog entries \({', '.join(map(str, ids))}\)"
+            r".*remove-node n2 --drain")):
         nodemod.remove_node(url, "n2")
     refused = CliRunner().invoke(cli, ["--dsn", url, "db", "remove-node", "n2"])
     assert refused.exit_code == 1 and "--drain" in refused.output
@@ -725,7 +867,7 @@ def test_remove_node_refuses_while_it_holds_tiles_and_drain_moves_them(
         with pytest.raises(nodemod.NodeError, match="nothing was changed: data node n2 "):
             nodemod.remove_node(url, "n2", drain=True)
         with pytest.raises(nodemod.NodeError, match="n2 .*holds an unknown number of tiles "
-                           "of 2 catalog entries"):
+                           f"of {len(ids)} catalog entries"):
             nodemod.remove_node(url, "n2")
     finally:
         node_clusters[1].start()
@@ -750,7 +892,7 @@ def test_remove_node_refuses_while_it_holds_tiles_and_drain_moves_them(
             "ecorest_node_n1"]
         assert c.execute("select count(*) from pg_foreign_server where srvname = "
                          "'ecorest_node_n2'").fetchone()[0] == 0
-        assert trajectories(c, ids, "basin") == numpy_zone_transitions()
+        assert trajectories(c, lc, "basin") == numpy_zone_transitions()
     # a run after draining gives the marts of the same region on the undrained coordinator and
     # on one server, counted on n1 alone
     calls = node_calls(node_urls[0], "node_trajectories", 1)  # the zone call above
@@ -763,6 +905,7 @@ def test_remove_node_refuses_while_it_holds_tiles_and_drain_moves_them(
     assert transitions(url) == numpy_transitions()
     assert zone_transitions(url) == numpy_zone_transitions()
     assert node_calls(node_urls[0], "node_trajectories", calls + 2) == calls + 2
+    assert node_calls(node_urls[0], "node_ndvi_trend", 1) == 1
     # nothing left to drain: a node without tiles is removed at once
     nodemod.add_node(url, "n3", node_urls[1])
     assert nodemod.remove_node(url, "n3") == []
@@ -781,6 +924,18 @@ def test_remove_node_refuses_while_it_holds_tiles_and_drain_moves_them(
                              (i,)).fetchone()[0] == n
         assert c.execute("select raster.node_placement(%s)", (ids,)).fetchone()[0] is None
         got = {(v1, v2): n for v1, v2, n in c.execute(
-            "select * from raster.np_node_crosstab(%s, %s)", ids)}
+            "select * from raster.np_node_crosstab(%s, %s)", lc)}
         assert got == numpy_transitions()
-        assert trajectories(c, ids, "basin") == numpy_zone_transitions()
+        assert trajectories(c, lc, "basin") == numpy_zone_transitions()
+        # the NDVI trend the last run kept on n1 went with it: its table is empty, and a run
+        # on the one server again (forced: the inputs are the same) computes it here
+        assert c.execute("select count(*) from pg_inherits "
+                         "where inhparent = 'raster.derived_ndvi_trend'::regclass"
+                         ).fetchone()[0] == 0
+    with psycopg.connect(url) as conn:
+        run_assessment(conn, url, "small", work_dir=tmp_path / "dbt", force=True)
+    assert trend_classes(url) == numpy_trend_classes()
+    with psycopg.connect(url) as c:
+        assert c.execute("select relkind::text from pg_class "
+                         "where oid = 'intermediate.int_ndvi_trend_tiles'::regclass"
+                         ).fetchone()[0] == "r"

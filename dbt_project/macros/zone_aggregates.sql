@@ -33,8 +33,22 @@
    read once for the whole region (zone_set 'region', zone_id 0) and every zone set of
    int_ident_zone_tiles (raster.np_zone_stats): rows with `value` set count the pixels of band
    count_band per value; rows with `value` null hold every band's valid pixels and sum.
+   node_table: the derived tile table on the data nodes that `tiles` reads (raster.<name>), when
+   it is there: each node then computes the statistics over its own tiles, the zones' polygons
+   burnt there, and only the sums travel (raster.np_node_zone_stats).
    Columns: zone_set, zone_id, band, value, pixels, total. #}
-{% macro zone_tile_stats(tiles, rast='rast', count_band=1) -%}
+{% macro zone_tile_stats(tiles, rast='rast', count_band=1, node_table=none) -%}
+    {%- if node_table -%}
+    select n.zone_set, n.zone_id, n.band, n.value, n.pixels, n.total
+    from raster.np_node_zone_stats(
+        '{{ node_table }}', {{ count_band }},
+        (select array_agg(z.zone_set order by z.zone_id) from {{ ref('stg_registry__zones') }} as z),
+        (select array_agg(z.zone_id::integer order by z.zone_id)
+         from {{ ref('stg_registry__zones') }} as z),
+        (select array_agg(st_transform(z.geom, r.srid) order by z.zone_id)
+         from {{ ref('stg_registry__zones') }} as z
+         cross join {{ ref('stg_registry__regions') }} as r)) as n
+    {%- else -%}
     select case when (z.r).zone_no = 0 then 'region' else z.sets[(z.r).zone_no] end
                as zone_set,
            (z.r).zone_id, (z.r).band, (z.r).value, (z.r).pixels, (z.r).total
@@ -51,4 +65,5 @@
             group by tile_x, tile_y
         ) as zt on zt.tile_x = t.tile_x and zt.tile_y = t.tile_y
     ) as z
+    {%- endif %}
 {%- endmacro %}

@@ -21,7 +21,7 @@ from ecorest import assets
 from ecorest.errors import LoadError
 
 #: set by ``ecorest run`` itself, never by --set
-RESERVED = ("run_id", "region_id", "ipcc_edition")
+RESERVED = ("run_id", "region_id", "ipcc_edition", "derived_on_nodes")
 #: text settings without an entry: one word of letters, digits, ``_``, ``-``, ``.``
 WORD = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 

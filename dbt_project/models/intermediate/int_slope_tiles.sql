@@ -1,6 +1,15 @@
 -- slope (degrees, Horn) and HJ slope class of every DEM tile, its border read from the
 -- neighbouring tiles (raster.np_slope, 2 bands; the neighbours through raster.neighbour_tiles,
 -- a function, so that the kernel runs in PostgreSQL's parallel workers too)
+{% if 'slope' in var('derived_on_nodes') %}
+-- With the DEM on data nodes (docs/ARCHITECTURE.md, "Scale-out") every node computes the slope
+-- of its own tiles, the borders from the edge rows of the other nodes' tiles, and keeps it
+-- (raster.np_node_slope, run by the pre-hook in this model's transaction); this model is then
+-- a view of those tiles. The same tiles, bit for bit.
+{{ config(materialized='view', pre_hook="{{ node_slope() }}") }}
+-- depends_on: {{ ref('stg_raster__ident_layers') }}
+select tile_x, tile_y, rast from raster.derived_slope
+{% else %}
 with dem as (
     select catalog_id from {{ ref('stg_raster__ident_layers') }} where role = 'dem'
 )
@@ -13,3 +22,4 @@ select
         as rast
 from dem
 join {{ source('raster', 'tiles') }} as c on c.catalog_id = dem.catalog_id
+{% endif %}

@@ -2,9 +2,12 @@
 -- NDVI trend classes per zone (every zone set and the whole region): area and share of each
 -- class, and the zone's mean Theil-Sen slope over pixels with a trend
 -- Each trend tile is read once for the region and all zone sets (raster.np_zone_stats: the
--- counts of band 7, the trend class, and the valid pixels and sums of every band).
+-- counts of band 7, the trend class, and the valid pixels and sums of every band); where the
+-- trend tiles are kept on data nodes, on each node over its own tiles.
 with stats as (
-    {{ zone_tile_stats(ref('int_ndvi_trend_tiles'), count_band=7) }}
+    {{ zone_tile_stats(ref('int_ndvi_trend_tiles'), count_band=7,
+                       node_table=('derived_ndvi_trend' if 'ndvi_trend' in var('derived_on_nodes')
+                                   else none)) }}
 ),
 
 region as (
