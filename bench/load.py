@@ -19,10 +19,14 @@ ORIGIN = (440_000.0, 4_960_000.0)  # UTM 10N, Willamette valley
 CODES = np.array([54, 58, 60, 67, 85, 87, 53, 56], dtype=np.uint8)
 
 
+#: the benchmark's own embedded cluster (and its local data-node clusters under nodes/)
+BENCH_HOME = Path(__file__).resolve().parents[1] / ".ecorest-bench"
+
+
 def bench_cluster_url() -> str:
     from ecorest.store.cluster import EmbeddedCluster
 
-    cluster = EmbeddedCluster(Path(__file__).resolve().parents[1] / ".ecorest-bench")
+    cluster = EmbeddedCluster(BENCH_HOME)
     cluster.start()
     url = cluster.url("postgres")
     # the kernels' calls and times per function (pg_stat_user_functions), which the scenario

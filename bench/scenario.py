@@ -1,6 +1,6 @@
 """The whole assessment of one region, stage by stage, against plain numpy of the same work.
 
-    python -m bench.scenario [--size N] [--workdir DIR] [--dsn URL]
+    python -m bench.scenario [--size N] [--workdir DIR] [--dsn URL] [--nodes K]
 
 Inputs (generated under the work folder, reused when present; N = 10000 is 10^8 px a layer,
 30 m, UTM 10N): two land-cover epochs (2000, 2010; bench/carbon.py's pair), a 10-epoch NDVI
@@ -16,6 +16,12 @@ when dbt runs models in parallel, so the stages add up to more than the wall tim
 numpy/rasterio/scipy baseline of the same computation measured in the same run (each in its own
 process), the ratio and the peak memory. Results are compared where both compute the same
 number (stocks per epoch, NDVI-trend classes, slope-class areas, zone pixel counts).
+
+With --nodes K the same inputs are loaded and assessed a second time on a coordinator with K
+data nodes (local clusters on 127.0.0.1 beside the benchmark's, under .ecorest-bench/nodes/):
+both runs' stage tables, their times and the ratio, and the results compared (they must be
+equal). On one machine the nodes share its cores: this shows the mechanism's cost and
+overlap, not the speed-up of separate machines (docs/ARCHITECTURE.md, "Scale-out").
 
 Then the class x class cross-tab of the two land-cover epochs by the server's kernel
 (raster.crosstab over every pair of tiles) in one process, its CPU seconds per 10^8 pixel
@@ -345,7 +351,32 @@ def step_baseline(stage: str, files: dict) -> dict:
 # ecorest
 # ------------------------------------------------------------------------------------------------
 
-def step_ecorest(files: dict, url: str, keep: bool = False) -> dict:
+def with_nodes(dburl: str, k: int) -> list[tuple[str, str]]:
+    """Register k data nodes with the coordinator database ``dburl``: a fresh database on each
+    of k local node clusters (started when needed, under the benchmark's cluster folder).
+    Returns (node administrator URL, database) pairs, for dropping them afterwards."""
+    import uuid
+
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import make_conninfo
+
+    from ecorest.etl import nodes as nodemod
+    from ecorest.store.nodes import start_local_nodes
+
+    from .load import BENCH_HOME
+
+    made = []
+    for j, node_url in enumerate(start_local_nodes(BENCH_HOME, k)):
+        name = f"ecorest_bench_node_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(node_url, autocommit=True) as c:
+            c.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        made.append((node_url, name))
+        nodemod.add_node(dburl, f"n{j + 1}", make_conninfo(node_url, dbname=name))
+    return made
+
+
+def step_ecorest(files: dict, url: str, keep: bool = False, data_nodes: int = 0) -> dict:
     from ecorest.etl.legends import load_legend
     from ecorest.etl.params import load_params
     from ecorest.etl.rasters import load_raster
@@ -354,6 +385,7 @@ def step_ecorest(files: dict, url: str, keep: bool = False) -> dict:
 
     tmp = Path(tempfile.mkdtemp(prefix="ecorest-bench-scenario-"))
     name, dburl, conn = aligned_region_db(url, files["lc1"])
+    node_dbs = with_nodes(dburl, data_nodes) if data_nodes else []
     loads = {}
     try:
         t0 = time.perf_counter()
@@ -394,7 +426,9 @@ def step_ecorest(files: dict, url: str, keep: bool = False) -> dict:
         noop_s = time.perf_counter() - t0
         assert again == run_id
         results = _results(conn, run_id)
-        results["crosstab"] = _crosstab(conn)
+        # (one server's kernel over its own tiles; on a coordinator the tiles would travel
+        # through postgres_fdw: the node-side cross-tab is timed by bench/scaleout.py)
+        results["crosstab"] = None if data_nodes else _crosstab(conn)
         # kernel calls of the run (track_functions = 'pl' on the embedded cluster): a kernel
         # called more often than there are tiles shows a plan that repeats it
         results["kernel_calls"] = {f"{s}.{f}": [int(n), round(ms / 1000, 2)] for s, f, n, ms in
@@ -409,7 +443,10 @@ def step_ecorest(files: dict, url: str, keep: bool = False) -> dict:
     finally:
         if not keep:
             _drop(url, name)
-    return {"loads": loads, "run_s": run_s, "noop_s": noop_s, "nodes": nodes, **cpu,
+            for node_url, node_db in node_dbs:
+                _drop(node_url, node_db)
+    return {"data_nodes": data_nodes, "loads": loads, "run_s": run_s, "noop_s": noop_s,
+            "nodes": nodes, **cpu,
             "carbon_alone": carbon_alone,
             "server_peak_mb": server["peak_mb"],
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **results}
@@ -556,6 +593,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="Server to use (default: an embedded cluster under .ecorest-bench/).")
     ap.add_argument("--skip-baselines", action="store_true",
                     help="Only the ecorest side (a quick look).")
+    ap.add_argument("--nodes", type=int, default=0,
+                    help="Also load and assess on a coordinator with this many data nodes "
+                         "(local clusters), and compare.")
     ap.add_argument("--keep", action="store_true",
                     help="Keep ecorest's database after the run, to look into it (its name is "
                          "printed; drop it afterwards).")
@@ -575,6 +615,36 @@ def main(argv: list[str] | None = None) -> None:
     base = {} if args.skip_baselines else {s: child("baseline", stage=s, files=files)
                                            for s in BASELINES}
     report(n, ours, base)
+    if args.nodes:
+        spread = child("ecorest", files=files, url=url, keep=args.keep, data_nodes=args.nodes)
+        spread["crosstab_floor"] = ours["crosstab_floor"]
+        print(f"\nthe same on a coordinator with {args.nodes} data nodes (local clusters on "
+              "this machine; server CPU and memory are the coordinator's only):")
+        report(n, spread, {})
+        compare_setups(ours, spread)
+
+
+def compare_setups(one: dict, spread: dict) -> None:
+    """One server against the coordinator with nodes: times, ratio, results equal."""
+    k = spread["data_nodes"]
+    print(f"\n  one server vs coordinator + {k} nodes: load "
+          f"{sum(one['loads'].values()):.1f} vs {sum(spread['loads'].values()):.1f} s, run "
+          f"{one['run_s']:.1f} vs {spread['run_s']:.1f} s (ratio "
+          f"{spread['run_s'] / one['run_s']:.2f}), no-op {one['noop_s']:.2f} vs "
+          f"{spread['noop_s']:.2f} s")
+    for model in ("int_landcover_trajectories", "int_ndvi_trend_tiles", "int_slope_tiles",
+                  "ndvi_trends", "int_factor_tiles"):
+        a, b = one["nodes"].get(model), spread["nodes"].get(model)
+        if a is not None and b is not None:
+            print(f"    {model:28} {a:7.1f} vs {b:7.1f} s")
+    keys = ("stock_t", "trend_classes", "zones", "patches")
+    same = all(one[key] == spread[key] if key != "stock_t" else all(
+        math.isclose(a, b, rel_tol=1e-9) for a, b in zip(one[key], spread[key], strict=True))
+        for key in keys)
+    print(f"  results {'equal' if same else 'DIFFER'}: stocks per epoch, NDVI trend classes, "
+          f"zone scores per set, {one['patches']} patches")
+    if not same:
+        raise SystemExit("the coordinator's results differ from one server's")
 
 
 def report(n: int, ours: dict, base: dict) -> None:
