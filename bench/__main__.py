@@ -8,7 +8,8 @@
                                          stage by stage, bench/scenario.py; load, carbon,
                                          identification, services: the service kernels,
                                          bench/services.py; scaleout: one server vs data
-                                         nodes, bench/scaleout.py)
+                                         nodes, bench/scaleout.py, then the scenario on one
+                                         server and on a coordinator with 2 nodes)
 
 Each measured step runs in a fresh child process, which reports its wall time and its peak
 resident memory; the baseline is rasterio's own read + warp of the same file onto the same grid.
@@ -95,6 +96,11 @@ def main() -> None:
     if "scaleout" in parts:             # bench/scaleout.py (its own local clusters)
         size = str(max(256, int(2048 * args.scale)))
         subprocess.run([sys.executable, "-m", "bench.scaleout", "--size", size], check=True)
+        # the whole scenario (10^8 px at full scale) on one server and on a coordinator with
+        # two data nodes (local clusters beside the benchmark's), compared
+        from . import scenario
+        scenario.main(["--size", str(n_lc), "--workdir", str(work / "scenario"), "--dsn", url,
+                       "--skip-baselines", "--nodes", "2"])
 
 
 def carbon(files: dict, url: str, n_lc: int) -> None:

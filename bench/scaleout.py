@@ -61,12 +61,13 @@ LEGEND = ("class_code,name_en,ipcc_category\n1,forest,forest_land\n2,grassland,g
 POOLS = "lucode,C_above,C_below,C_soil,C_dead\n1,100,20,50,5\n2,10,3,80,0\n3,5,1,60,0\n"
 
 
-def write_raster(path: Path, data: np.ndarray) -> Path:
+def write_raster(path: Path, data: np.ndarray, nodata: int = 255) -> Path:
     import rasterio
     from rasterio.transform import from_origin
 
     with rasterio.open(path, "w", driver="GTiff", width=data.shape[1], height=data.shape[0],
-                       count=1, dtype="uint8", crs="EPSG:26910", nodata=255, tiled=True,
+                       count=1, dtype=data.dtype.name, crs="EPSG:26910", nodata=nodata,
+                       tiled=True,
                        transform=from_origin(450_000.0, 4_950_000.0, 30.0, 30.0)) as dst:
         dst.write(data, 1)
     return path
@@ -121,6 +122,31 @@ class Bench:
             with psycopg.connect(admin, autocommit=True) as c:
                 c.execute(sql.SQL("drop database if exists {} with (force)").format(
                     sql.Identifier(name)))
+
+
+#: the NDVI years of the kernel part (8: the trend's minimum of valid years)
+NDVI_YEARS = list(range(2011, 2019))
+
+
+def generate_ndvi(work: Path, n: int) -> list[Path]:
+    """Eight annual NDVI grids (int16, scale 1e-4) of the generated region: a greening half, a
+    browning quarter and noise."""
+    rng = np.random.default_rng(2)
+    out = []
+    for k, year in enumerate(NDVI_YEARS):
+        v = 0.5 + 0.03 * rng.standard_normal((n, n), dtype=np.float32)
+        v[: n // 2] += 0.01 * k
+        v[n // 2:, : n // 2] -= 0.015 * k
+        out.append(write_raster(work / f"ndvi_{year}.tif", np.round(v * 1e4).astype(np.int16),
+                                nodata=-32768))
+    return out
+
+
+def load_ndvi(url: str, paths: list[Path]) -> list[int]:
+    with psycopg.connect(url) as conn:
+        return [load_raster(conn, "bench", "ndvi", path, epoch=str(year), scale=1e-4,
+                            show_progress=False)[0]
+                for year, path in zip(NDVI_YEARS, paths, strict=True)]
 
 
 def load_region(url: str, files: tuple[Path, Path, Path], tile: int, work: Path) -> float:
@@ -180,6 +206,27 @@ select x.zone_id, x.classes, sum(x.pixels)::bigint
  group by 1, 2 order by 1, 2"""
 
 
+#: the NDVI trend as the model computes it on one server (int_ndvi_trend_tiles: each tile
+#: position's stack read through raster.tile_stack, over postgres_fdw with nodes); rows: a
+#: digest of every trend tile
+FDW_TREND = """
+select p.tile_x, p.tile_y,
+       md5(st_rastfromwkb(raster.np_ndvi_trend(k.tiles, %(years)s, %(scales)s, %(offsets)s,
+                                               'max', 8, 0.0005, 0.05, 0.1))::bytea)
+  from (select distinct tile_x, tile_y from raster.tiles
+         where catalog_id = any(%(ids)s)) as p
+ cross join lateral raster.tile_stack(%(ids)s, p.tile_x, p.tile_y, %(years)s, 3) as k (tiles)
+ order by 1, 2"""
+
+#: the same on the data nodes, kept there (raster.np_node_ndvi_trend), then the digests of the
+#: tiles it wrote (read through raster.derived_ndvi_trend, computed on the nodes)
+NODE_TREND = """
+select raster.np_node_ndvi_trend(%(ids)s, %(years)s, %(scales)s, %(offsets)s, 'max', 8,
+                                 0.0005, 0.05, 0.1)"""
+NODE_TREND_TILES = """
+select tile_x, tile_y, md5(rast::bytea) from raster.derived_ndvi_trend order by 1, 2"""
+
+
 def timed(conn: psycopg.Connection, query: str, args: tuple | dict, repeat: int = 3,
           reconnect: bool = False) -> tuple[float, list]:
     """Median seconds of ``repeat`` calls in one session (after one untimed call that opens the
@@ -204,11 +251,15 @@ def kernel_part(bench: Bench, size: int, work: Path, repeat: int = 3) -> None:
 
     files = generate(work, size)
     zones = write_zones(work, size)
-    print(f"\nkernel part: two land-cover epochs of {size}² px (128-px tiles), medians of "
+    ndvi = generate_ndvi(work, size)
+    print(f"\nkernel part: two land-cover epochs and {len(ndvi)} NDVI years of {size}² px "
+          f"(128-px tiles), medians of "
           f"{repeat} calls in one session: the cross-tab, the trajectories of the region and of "
           "4 zones — node-side with the session's node connections kept open ('node kept'), "
           "node-side logging in to every node again on every call ('node login', as before "
-          "they were kept), and the same SQL over postgres_fdw ('FDW'; on one server: local)")
+          "they were kept), and the same SQL over postgres_fdw ('FDW'; on one server: local); "
+          "the NDVI trend written on the nodes and kept there against computed on the "
+          "coordinator from the tiles read over postgres_fdw")
     print(f"{'setup':26} {'kernel':16} {'node kept s':>11} {'node login s':>12} {'FDW s':>7}"
           f"   (load of both epochs)")
     reference = None
@@ -244,6 +295,21 @@ def kernel_part(bench: Bench, size: int, work: Path, repeat: int = 3) -> None:
                 print(f"{label:26} {name:16} {kept_s if k else float('nan'):11.2f} "
                       f"{login_s:12.2f} {fdw_s:7.2f}" + (f"   ({load_s:.2f} s)" if
                                                           name == "cross-tab" else ""))
+            ids = load_ndvi(url, ndvi)
+            conn.commit()
+            trend_args = {"ids": ids, "years": NDVI_YEARS, "scales": [1e-4] * len(ids),
+                          "offsets": [0.0] * len(ids)}
+            fdw_s, fdw = timed(conn, FDW_TREND, trend_args, repeat)
+            if k:
+                kept_s, _ = timed(conn, NODE_TREND, trend_args, repeat)
+                login_s, _ = timed(conn, NODE_TREND, trend_args, repeat, reconnect=True)
+                if conn.execute(NODE_TREND_TILES).fetchall() != fdw:
+                    raise SystemExit(f"{label}, NDVI trend: the nodes' tiles differ from FDW's")
+                conn.rollback()
+            else:
+                kept_s = login_s = float("nan")
+            results.append(fdw)
+            print(f"{label:26} {'NDVI trend':16} {kept_s:11.2f} {login_s:12.2f} {fdw_s:7.2f}")
         if reference is None:
             reference = results
         elif results != reference:
@@ -251,7 +317,8 @@ def kernel_part(bench: Bench, size: int, work: Path, repeat: int = 3) -> None:
     px = sum(r[2] for r in reference[0])
     zpx = sum(r[2] for r in reference[2])
     print(f"counts equal in every setup ({px} pixels in {len(reference[0])} class pairs; "
-          f"{zpx} pixels in {len(reference[2])} zone trajectories)")
+          f"{zpx} pixels in {len(reference[2])} zone trajectories); the {len(reference[3])} "
+          "NDVI trend tiles equal bit for bit")
 
 
 def write_zones(work: Path, n: int) -> Path:

@@ -192,10 +192,22 @@ def shared_kernels() -> str:
 #: raster.np_node_trajectories in sql/070_nodes.sql).
 NODE_KERNELS = r"""
 drop function if exists raster.node_crosstab(bigint, bigint);
+-- The planner settings of the coordinator's dbt sessions (ecorest.run.DBT_SESSION_OPTIONS),
+-- for the statement of the node-side call that runs this (set_config local: they end with
+-- it): the kernels in parallel workers over tables that are small in pages (the rasters are
+-- TOASTed), and no JIT.
+create or replace function raster.node_session()
+returns void
+language plpgsql as $$
+begin
+  %(session)s
+end $$;
+
 create or replace function raster.node_crosstab(p_a text, p_b text)
 returns table (v1 integer, v2 integer, pixels bigint)
 language plpgsql stable as $$
 begin
+  perform raster.node_session();
   return query execute format(
     'select c.v1, c.v2, sum(c.pixels)::bigint from raster.%I a join raster.%I b '
     'using (tile_x, tile_y), lateral raster.crosstab(null::bytea, a.rast::bytea, b.rast::bytea) c '
@@ -212,6 +224,7 @@ create or replace function raster.node_trajectories(p_tables text[], p_codes int
 returns table (zone_id integer, classes integer[], pixels bigint)
 language plpgsql stable as $$
 begin
+  perform raster.node_session();
   if p_codes is null then
     return query execute format(
       'select x.zone_id, x.classes, sum(x.pixels)::bigint from (%s) s '
@@ -247,7 +260,8 @@ $f$;
 -- polygons in the tiles' CRS) burnt onto this node's tiles of table p_table, as the SQL text
 -- of a subquery with rows (tile_x, tile_y, set_no, rast): pixels by their centre, as
 -- raster.burn_tiles does on one server. SRIDs are set to 0 here: a node need not know a
--- region's custom CRS, and burning depends on the grid only. Takes its zones as $1 (set
+-- region's custom CRS, and burning depends on the grid only. The tiles enter as empty rasters
+-- of their grid (st_makeemptyraster: no band copied per zone). Takes its zones as $1 (set
 -- numbers), $2 (codes), $3 (polygons).
 create or replace function raster.node_zone_burn(p_table text)
 returns text
@@ -255,11 +269,13 @@ language sql immutable as $f$
   select format(
     'select tile_x, tile_y, no as set_no, '
     '  st_union(st_asraster(g, tile, ''32BSI'', code::double precision, 0, false), ''MAX'') '
-    '  as rast from (select t.tile_x, t.tile_y, st_setsrid(t.rast, 0) as tile, s.no, s.code, '
-    '  st_clipbybox2d(s.g, st_envelope(st_setsrid(t.rast, 0))) as g '
-    '  from raster.%I t join (select s.no, s.code, st_setsrid(s.g, 0) as g '
+    '  as rast from (select t.tile_x, t.tile_y, t.tile, s.no, s.code, '
+    '  st_clipbybox2d(s.g, st_envelope(t.tile)) as g '
+    '  from (select tile_x, tile_y, st_setsrid(st_makeemptyraster(rast), 0) as tile '
+    '        from raster.%I) t '
+    '  join (select s.no, s.code, st_setsrid(s.g, 0) as g '
     '  from unnest($1::integer[], $2::integer[], $3::geometry[]) s(no, code, g)) s '
-    '  on st_intersects(s.g, st_envelope(st_setsrid(t.rast, 0)))) parts '
+    '  on st_intersects(s.g, st_envelope(t.tile))) parts '
     'where not st_isempty(g) and st_dimension(g) = 2 group by 1, 2, 3', p_table)
 $f$;
 
@@ -299,6 +315,7 @@ language plpgsql as $$
 declare
   n bigint;
 begin
+  perform raster.node_session();
   perform raster.node_replace_derived(p_target, p_keep);
   -- the kernel in the select list of a subquery: run in parallel workers, as on one server
   execute format(
@@ -389,6 +406,7 @@ declare
   edges text := p_target || '_edges';
   n bigint;
 begin
+  perform raster.node_session();
   perform raster.node_replace_derived(p_target, p_keep);
   -- a plain table, not a temporary one: parallel workers read it too
   execute format('drop table if exists raster.%I', edges);
@@ -417,6 +435,7 @@ returns table (zone_no integer, zone_id integer, band integer, value integer, pi
                total double precision)
 language plpgsql stable as $$
 begin
+  perform raster.node_session();
   return query execute format(
     'with zt as (%s), '
     'za as (select p.tile_x, p.tile_y, array(select zt.rast::bytea '
@@ -451,10 +470,20 @@ create schema if not exists raster;
 """
 
 
+def node_session_sql() -> str:
+    """The body of raster.node_session: dbt's session options as local settings."""
+    from ecorest.run import DBT_SESSION_OPTIONS
+
+    pairs = [opt.strip().split("=", 1) for opt in DBT_SESSION_OPTIONS.split("-c ")[1:]]
+    return "\n  ".join(f"perform set_config('{name}', '{value}', true);"
+                       for name, value in pairs)
+
+
 def install_node_kernels(node: psycopg.Connection) -> None:
     """(Re)install the node kernels through a node's superuser connection (PL/Python is an
     untrusted language) and let the writer and reader logins run them."""
-    node.execute(NODE_SETUP + shared_kernels() + "\n" + NODE_KERNELS)
+    node.execute(NODE_SETUP + shared_kernels() + "\n"
+                 + NODE_KERNELS.replace("%(session)s", node_session_sql()))
     for fn in ("raster.np_kernels_loaded()", "raster.crosstab(bytea, bytea, bytea)",
                "raster.trajectories(bytea, bytea[])",
                "raster.np_ndvi_trend(bytea[], integer[], double precision[], "
