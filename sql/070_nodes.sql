@@ -6,6 +6,22 @@
 
 drop view if exists etl.nodes;  -- an earlier listing of the nodes (now `ecorest db nodes`)
 
+-- Refuses (naming the caller p_fn) any of p_servers that is not a registered data node (a
+-- foreign server named ecorest_node_*).
+create or replace function raster.check_node_servers(p_fn text, p_servers text[])
+returns void
+language plpgsql stable as $$
+declare
+  srv text;
+begin
+  foreach srv in array coalesce(p_servers, '{}') loop
+    if srv not like 'ecorest\_node\_%'
+       or not exists (select from pg_foreign_server where srvname = srv) then
+      raise exception '%: % is not a registered data node', p_fn, srv;
+    end if;
+  end loop;
+end $$;
+
 -- The partition of one catalog entry whose tiles live on data nodes: partitioned by hash of
 -- tile_y, one foreign table per node (raster.tiles_<id>_<k> reads raster.tiles_<id> on node k).
 -- Created in the load's transaction and attached by raster.attach_tile_table when it ends.
@@ -26,13 +42,7 @@ begin
   if n is null or n < 1 then
     raise exception 'raster.create_node_tile_table: no data node given';
   end if;
-  for k in 1 .. n loop
-    if p_servers[k] not like 'ecorest\_node\_%'
-       or not exists (select from pg_foreign_server where srvname = p_servers[k]) then
-      raise exception 'raster.create_node_tile_table: % is not a registered data node',
-        p_servers[k];
-    end if;
-  end loop;
+  perform raster.check_node_servers('raster.create_node_tile_table', p_servers);
   if to_regclass(format('raster.%I', part)) is null then
     execute format('create table raster.%I (like raster.tiles including defaults, '
                    'check (catalog_id = %s)) partition by hash (tile_y)', part, p_catalog_id);
@@ -389,12 +399,8 @@ begin
   if n is null or n < 1 or n <> cardinality(p_tables) then
     raise exception 'raster.replace_derived_partitions: one node table per data node';
   end if;
+  perform raster.check_node_servers('raster.replace_derived_partitions', p_servers);
   for k in 1 .. n loop
-    if p_servers[k] not like 'ecorest\_node\_%'
-       or not exists (select from pg_foreign_server where srvname = p_servers[k]) then
-      raise exception 'raster.replace_derived_partitions: % is not a registered data node',
-        p_servers[k];
-    end if;
     if p_tables[k] !~ ('^' || p_name || '_[0-9]+$') then
       raise exception 'raster.replace_derived_partitions: % is not a node table of %',
         p_tables[k], p_name;
@@ -412,10 +418,12 @@ begin
   end loop;
   for k in 1 .. n loop
     part := format('%s_%s', p_name, k - 1);
+    -- derived tiles are large (the NDVI trend: 8 float bands, 2 MB a 256-px tile): 16 rows a
+    -- fetch rather than the server's 200 keep a reading query's memory bounded
     execute format('create foreign table raster.%I partition of raster.%I '
                    'for values with (modulus %s, remainder %s) server %I '
-                   'options (schema_name %L, table_name %L)',
-                   part, p_name, n, k - 1, p_servers[k], 'raster', p_tables[k]);
+                   'options (schema_name %L, table_name %L, fetch_size %L)',
+                   part, p_name, n, k - 1, p_servers[k], 'raster', p_tables[k], '16');
     execute format('alter foreign table raster.%I owner to %I', part, owner);
     execute format('grant select on raster.%I to ecorest_etl, ecorest_analyst', part);
   end loop;
