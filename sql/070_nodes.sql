@@ -355,12 +355,12 @@ comment on function raster.np_node_trajectories(bigint[], text) is
   'node over its own tiles and summed here (on one server: the local raster.trajectories)';
 
 -- Derived tiles kept on the data nodes: per-pixel results computed by a node-side kernel over
--- each node's own tiles (the NDVI trend), written there, and read on the coordinator through
--- a partitioned table raster.derived_<kind> of postgres_fdw foreign tables, laid out as the
--- tiles they come from (hash of tile_y, one foreign table per node). Node tables are named
--- derived_<kind>_<n> (n: the coordinator's transaction); a node keeps the one its coordinator
--- reads and the new one, and drops older ones when it writes the next (raster.node_derive).
--- Nothing here is used on a single server.
+-- each node's own tiles (the NDVI trend, the slope), written there, and read on the
+-- coordinator through a partitioned table raster.derived_<kind> of postgres_fdw foreign
+-- tables, laid out as the tiles they come from (hash of tile_y, one foreign table per node).
+-- Node tables are named derived_<kind>_<n> (n: the coordinator's transaction); a node keeps
+-- the one its coordinator reads and the new one, and drops older ones when it writes the next
+-- (raster.node_replace_derived, on the node). Nothing here is used on a single server.
 
 -- The name of the table on data node p_server that the foreign partition of raster.<p_parent>
 -- for that node reads; null when there is none.
