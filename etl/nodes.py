@@ -451,17 +451,6 @@ begin
 end $$;
 """
 
-#: the functions a node's writer login may execute (the coordinator's user mappings)
-NODE_FUNCTIONS = ("raster.node_crosstab(text, text)",
-                  "raster.node_trajectories(text[], integer[], geometry[])",
-                  "raster.node_ndvi_trend(text, text, text[], integer[], double precision[], "
-                  "double precision[], text, integer, double precision, double precision, "
-                  "double precision)",
-                  "raster.node_zone_stats(text, integer, integer, integer[], integer[], "
-                  "geometry[])", "raster.node_edge_rows(text)",
-                  "raster.node_slope(text, text, text, integer[], integer[], bytea[])")
-
-
 NODE_SETUP = """
 create extension if not exists postgis;
 create extension if not exists postgis_raster;
@@ -481,20 +470,14 @@ def node_session_sql() -> str:
 
 def install_node_kernels(node: psycopg.Connection) -> None:
     """(Re)install the node kernels through a node's superuser connection (PL/Python is an
-    untrusted language) and let the writer and reader logins run them."""
+    untrusted language). As on the coordinator (sql/900_grants.sql), every function of schema
+    raster is executable by the writer login only (the one the coordinator's node-side calls
+    use): nobody else runs the kernels on arbitrary input."""
     node.execute(NODE_SETUP + shared_kernels() + "\n"
                  + NODE_KERNELS.replace("%(session)s", node_session_sql()))
-    for fn in ("raster.np_kernels_loaded()", "raster.crosstab(bytea, bytea, bytea)",
-               "raster.trajectories(bytea, bytea[])",
-               "raster.np_ndvi_trend(bytea[], integer[], double precision[], "
-               "double precision[], text, integer, double precision, double precision, "
-               "double precision)", "raster.np_zone_stats(bytea, bytea[], integer)",
-               "raster.np_slope(bytea, bytea[], double precision)",
-               "raster.np_edge_rows(bytea)",
-               *NODE_FUNCTIONS):
-        node.execute(sql.SQL("revoke all on function {} from public").format(sql.SQL(fn)))
-        node.execute(sql.SQL("grant execute on function {} to {}").format(
-            sql.SQL(fn), sql.Identifier(WRITER)))
+    node.execute("revoke all on all functions in schema raster from public")
+    node.execute(sql.SQL("grant execute on all functions in schema raster to {}").format(
+        sql.Identifier(WRITER)))
 
 
 def add_node(admin_url: str, name: str, node_admin_url: str) -> Node:
