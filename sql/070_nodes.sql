@@ -213,45 +213,56 @@ comment on function raster.np_node_crosstab(bigint, bigint) is
   'Pixel counts per (value in a, value in b) of two catalog entries, computed on each data '
   'node over its own tiles and summed here (on one server: the local raster.crosstab)';
 
+-- The data nodes of a partitioned raster table (a catalog entry's raster.tiles_<id>, or a
+-- derived raster.derived_<kind>) whose partitions all lie there: split by hash of tile_y into
+-- foreign tables only, one per remainder of a modulus equal to their number, each on a data
+-- node. Returns the servers in remainder order; null otherwise (a local partition, or none).
+create or replace function raster.node_layout(p_parent regclass)
+returns text[]
+language sql stable as $$
+  with parts as (
+    select c.relkind, fs.srvname::text as srvname,
+           substring(pg_get_expr(c.relpartbound, c.oid) from 'modulus (\d+)')::int as modulus,
+           substring(pg_get_expr(c.relpartbound, c.oid) from 'remainder (\d+)')::int
+             as remainder
+      from pg_inherits i
+      join pg_class c on c.oid = i.inhrelid
+      left join pg_foreign_table ft on ft.ftrelid = c.oid
+      left join pg_foreign_server fs on fs.oid = ft.ftserver
+     where i.inhparent = p_parent
+  )
+  select case when count(*) > 0
+                   and bool_and(relkind = 'f' and srvname like 'ecorest\_node\_%'
+                                and modulus = (select count(*) from parts))
+                   and count(distinct remainder) = count(*)
+              then array_agg(srvname order by remainder) end
+    from parts
+$$;
+comment on function raster.node_layout(regclass) is
+  'The data nodes (foreign servers, in hash-remainder order) of a partitioned raster table '
+  'whose partitions are all foreign tables on data nodes; null otherwise';
+
 -- The data nodes of a set of catalog entries when their tiles are co-located there: every
--- entry's partition is split by hash of tile_y into foreign tables only, with the same modulus
--- and the same server at every remainder, so a tile key lies on one node for all of them and a
--- node-side kernel joins them on that node's own tiles. Returns the servers in remainder order;
--- null when any entry is a local partition (one server, or loaded before the first node) or the
--- layouts differ (loaded before and after a node was added, not rebalanced since): callers then
--- compute on this server through postgres_fdw (correct; the tiles travel).
+-- entry's partition lies on the data nodes (raster.node_layout) with the same server at every
+-- remainder, so a tile key lies on one node for all of them and a node-side kernel joins them
+-- on that node's own tiles. Returns the servers in remainder order; null when any entry is a
+-- local partition (one server, or loaded before the first node) or the layouts differ (loaded
+-- before and after a node was added, not rebalanced since): callers then compute on this
+-- server through postgres_fdw (correct; the tiles travel).
 create or replace function raster.node_placement(p_ids bigint[])
 returns text[]
 language plpgsql stable as $$
 declare
   ref text[];
   cur text[];
-  ok boolean;
   id bigint;
 begin
   if p_ids is null or cardinality(p_ids) = 0 then
     return null;
   end if;
   foreach id in array p_ids loop
-    with parts as (
-      select c.relkind, fs.srvname,
-             substring(pg_get_expr(c.relpartbound, c.oid) from 'modulus (\d+)')::int as modulus,
-             substring(pg_get_expr(c.relpartbound, c.oid) from 'remainder (\d+)')::int
-               as remainder
-        from pg_inherits i
-        join pg_class c on c.oid = i.inhrelid
-        left join pg_foreign_table ft on ft.ftrelid = c.oid
-        left join pg_foreign_server fs on fs.oid = ft.ftserver
-       where i.inhparent = to_regclass(format('raster.tiles_%s', id))
-    )
-    select array_agg(srvname order by remainder),
-           count(*) > 0
-           and bool_and(relkind = 'f' and srvname like 'ecorest\_node\_%'
-                        and modulus = (select count(*) from parts))
-           and count(distinct remainder) = count(*)
-      into cur, ok
-      from parts;
-    if not coalesce(ok, false) then
+    cur := raster.node_layout(to_regclass(format('raster.tiles_%s', id)));
+    if cur is null then
       return null;
     end if;
     if ref is null then
@@ -266,18 +277,29 @@ comment on function raster.node_placement(bigint[]) is
   'The data nodes (foreign servers, in hash-remainder order) holding the tiles of all the given '
   'catalog entries co-located; null when they are not all on the same nodes in the same layout';
 
+-- The name of the table on data node p_server that the foreign partition of raster.<p_parent>
+-- for that node reads; null when there is none.
+create or replace function raster.node_table_of(p_parent text, p_server text)
+returns text
+language sql stable as $$
+  select (select substring(o from 12) from unnest(ft.ftoptions) as o where o like 'table_name=%')
+    from pg_inherits i
+    join pg_foreign_table ft on ft.ftrelid = i.inhrelid
+    join pg_foreign_server fs on fs.oid = ft.ftserver and fs.srvname = p_server
+   where i.inhparent = to_regclass(format('raster.%I', p_parent))
+   limit 1
+$$;
+comment on function raster.node_table_of(text, text) is
+  'The node table that the foreign partition of a partitioned raster table reads on one node';
+
 -- The names, on data node p_server, of the tile tables of catalog entries p_ids (in their
 -- order): the table_name option of their foreign tables there (raster.tiles_N, or
 -- raster.tiles_N_rK after a rebalance).
 create or replace function raster.node_tables(p_ids bigint[], p_server text)
 returns text[]
 language sql stable as $$
-  select array_agg((select substring(o from 12) from unnest(ft.ftoptions) as o
-                     where o like 'table_name=%') order by e.n)
+  select array_agg(raster.node_table_of(format('tiles_%s', e.id), p_server) order by e.n)
     from unnest(p_ids) with ordinality as e(id, n)
-    join pg_inherits i on i.inhparent = to_regclass(format('raster.tiles_%s', e.id))
-    join pg_foreign_table ft on ft.ftrelid = i.inhrelid
-    join pg_foreign_server fs on fs.oid = ft.ftserver and fs.srvname = p_server
 $$;
 comment on function raster.node_tables(bigint[], text) is
   'Names of the node tables holding the tiles of catalog entries on one data node';
@@ -361,21 +383,6 @@ comment on function raster.np_node_trajectories(bigint[], text) is
 -- Node tables are named derived_<kind>_<n> (n: the coordinator's transaction); a node keeps
 -- the one its coordinator reads and the new one, and drops older ones when it writes the next
 -- (raster.node_replace_derived, on the node). Nothing here is used on a single server.
-
--- The name of the table on data node p_server that the foreign partition of raster.<p_parent>
--- for that node reads; null when there is none.
-create or replace function raster.node_table_of(p_parent text, p_server text)
-returns text
-language sql stable as $$
-  select (select substring(o from 12) from unnest(ft.ftoptions) as o where o like 'table_name=%')
-    from pg_inherits i
-    join pg_foreign_table ft on ft.ftrelid = i.inhrelid
-    join pg_foreign_server fs on fs.oid = ft.ftserver and fs.srvname = p_server
-   where i.inhparent = to_regclass(format('raster.%I', p_parent))
-   limit 1
-$$;
-comment on function raster.node_table_of(text, text) is
-  'The node table that the foreign partition of a partitioned raster table reads on one node';
 
 -- Point raster.<p_name> at node tables p_tables (one per node of p_servers, in hash-remainder
 -- order): created (tile_x, tile_y, rast; partitioned by hash of tile_y) when missing, its
@@ -599,14 +606,7 @@ declare
   queries text[] := '{}';
   k integer;
 begin
-  select array_agg(fs.srvname::text order by substring(pg_get_expr(c.relpartbound, c.oid)
-                                               from 'remainder (\d+)')::int)
-    into servers
-    from pg_inherits i
-    join pg_class c on c.oid = i.inhrelid
-    join pg_foreign_table ft on ft.ftrelid = c.oid
-    join pg_foreign_server fs on fs.oid = ft.ftserver
-   where i.inhparent = to_regclass(format('raster.%I', p_name));
+  servers := raster.node_layout(to_regclass(format('raster.%I', p_name)));
   if servers is null then
     raise exception 'raster.np_node_zone_stats: raster.% is not kept on data nodes', p_name;
   end if;
