@@ -40,14 +40,16 @@
 {% macro zone_tile_stats(tiles, rast='rast', count_band=1, node_table=none) -%}
     {%- if node_table -%}
     select n.zone_set, n.zone_id, n.band, n.value, n.pixels, n.total
-    from raster.np_node_zone_stats(
-        '{{ node_table }}', {{ count_band }},
-        (select array_agg(z.zone_set order by z.zone_id) from {{ ref('stg_registry__zones') }} as z),
-        (select array_agg(z.zone_id::integer order by z.zone_id)
-         from {{ ref('stg_registry__zones') }} as z),
-        (select array_agg(st_transform(z.geom, r.srid) order by z.zone_id)
-         from {{ ref('stg_registry__zones') }} as z
-         cross join {{ ref('stg_registry__regions') }} as r)) as n
+    from (
+        -- every zone of the region: its set, id and polygon in the grid's CRS
+        select array_agg(z.zone_set order by z.zone_id) as sets,
+               array_agg(z.zone_id::integer order by z.zone_id) as codes,
+               array_agg(st_transform(z.geom, r.srid) order by z.zone_id) as geoms
+        from {{ ref('stg_registry__zones') }} as z
+        cross join {{ ref('stg_registry__regions') }} as r
+    ) as zs
+    cross join lateral raster.np_node_zone_stats('{{ node_table }}', {{ count_band }},
+                                                 zs.sets, zs.codes, zs.geoms) as n
     {%- else -%}
     select case when (z.r).zone_no = 0 then 'region' else z.sets[(z.r).zone_no] end
                as zone_set,
