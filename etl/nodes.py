@@ -215,17 +215,17 @@ begin
 end $$;
 
 -- pixels per (zone, class at every epoch) of this node's tile tables p_tables (one per
--- land-cover epoch, in time order); p_codes/p_geoms null: zone 0 everywhere, else the zones'
--- polygons (in the tiles' CRS) burnt onto this node's tiles of the first epoch as
--- raster.burn_tiles does on one server, pixels outside every zone left out. SRIDs are set to 0
--- here: a node need not know a region's custom CRS, and burning depends on the grid only.
-create or replace function raster.node_trajectories(p_tables text[], p_codes integer[],
-                                                    p_geoms geometry[])
+-- land-cover epoch, in time order); p_set null: zone 0 everywhere, else the zones of that set
+-- of region p_region, version p_version, as this node keeps them (raster.node_zones),
+-- pixels outside every zone left out.
+drop function if exists raster.node_trajectories(text[], integer[], geometry[]);
+create or replace function raster.node_trajectories(p_tables text[], p_region integer,
+                                                    p_set text, p_version text)
 returns table (zone_id integer, classes integer[], pixels bigint)
 language plpgsql stable as $$
 begin
   perform raster.node_session();
-  if p_codes is null then
+  if p_set is null then
     return query execute format(
       'select x.zone_id, x.classes, sum(x.pixels)::bigint from (%s) s '
       'cross join lateral raster.trajectories(null, s.tiles) x group by 1, 2',
@@ -235,10 +235,9 @@ begin
       'with zt as (%s) '
       'select x.zone_id, x.classes, sum(x.pixels)::bigint from zt '
       'join (%s) s on s.tile_x = zt.tile_x and s.tile_y = zt.tile_y '
-      'cross join lateral raster.trajectories(zt.rast::bytea, s.tiles) x '
+      'cross join lateral raster.trajectories(zt.rast, s.tiles) x '
       'where x.zone_id <> 0 group by 1, 2',
-      raster.node_zone_burn(p_tables[1]), raster.node_stacks(p_tables))
-      using array_fill(1, array[cardinality(p_codes)]), p_codes, p_geoms;
+      raster.node_zones(p_region, array[p_set], array[p_version]), raster.node_stacks(p_tables));
   end if;
 end $$;
 
@@ -256,28 +255,91 @@ language sql immutable as $f$
     from unnest(p_tables) with ordinality as e(tab, n)
 $f$;
 
--- Zone rasters of the zones given (p_set_nos: the zone set of each zone, 1 .. p_sets; codes;
--- polygons in the tiles' CRS) burnt onto this node's tiles of table p_table, as the SQL text
--- of a subquery with rows (tile_x, tile_y, set_no, rast): pixels by their centre, as
--- raster.burn_tiles does on one server. SRIDs are set to 0 here: a node need not know a
--- region's custom CRS, and burning depends on the grid only. The tiles enter as empty rasters
--- of their grid (st_makeemptyraster: no band copied per zone). Takes its zones as $1 (set
--- numbers), $2 (codes), $3 (polygons).
-create or replace function raster.node_zone_burn(p_table text)
+-- Zone tiles kept on this node: the coordinator's registry.zone_tiles (a zone set burnt onto
+-- the region grid when it is loaded) at the tile positions this node holds, copied here by
+-- the coordinator's raster.node_sync_zones before a node-side call first needs them and kept
+-- for the runs after it: one version of each zone set (its load), with the layout it was
+-- copied for (modulus and remainder of the hash of tile_y).
+drop function if exists raster.node_zone_burn(text);
+create or replace function raster.node_zones_begin(p_region integer, p_set text)
+returns void
+language plpgsql as $$
+begin
+  create table if not exists raster.node_zone_sets (
+    region_id integer, zone_set text, version text not null, modulus integer not null,
+    remainder integer not null, tiles integer not null, primary key (region_id, zone_set));
+  create table if not exists raster.node_zone_tiles (
+    region_id integer, zone_set text, tile_x integer, tile_y integer, rast bytea not null,
+    primary key (region_id, zone_set, tile_x, tile_y));
+  delete from raster.node_zone_sets where region_id = p_region and zone_set = p_set;
+  delete from raster.node_zone_tiles where region_id = p_region and zone_set = p_set;
+end $$;
+
+-- A batch of a zone set's tiles (positions and WKB in hex).
+create or replace function raster.node_zones_put(p_region integer, p_set text, p_xs integer[],
+                                                 p_ys integer[], p_hex text[])
+returns integer
+language plpgsql as $$
+declare
+  n integer;
+begin
+  insert into raster.node_zone_tiles
+    select p_region, p_set, u.x, u.y, decode(u.h, 'hex') from unnest(p_xs, p_ys, p_hex) u(x, y, h);
+  get diagnostics n = row_count;
+  return n;
+end $$;
+
+-- The copy of a zone set is complete: p_tiles were sent for this layout. Refused when another
+-- number of tiles arrived.
+create or replace function raster.node_zones_done(p_region integer, p_set text, p_version text,
+                                                  p_modulus integer, p_remainder integer,
+                                                  p_tiles integer)
+returns integer
+language plpgsql as $$
+declare
+  n integer := (select count(*) from raster.node_zone_tiles
+                 where region_id = p_region and zone_set = p_set);
+begin
+  if n <> p_tiles then
+    raise exception 'zone set % of region %: % tiles arrived, % were sent', p_set, p_region,
+      n, p_tiles;
+  end if;
+  insert into raster.node_zone_sets values (p_region, p_set, p_version, p_modulus, p_remainder, n);
+  return n;
+end $$;
+
+-- The zone sets this node keeps, with their versions and layouts.
+create or replace function raster.node_zone_versions(p_region integer)
+returns table (zone_set text, version text, modulus integer, remainder integer)
+language plpgsql stable as $$
+begin
+  if to_regclass('raster.node_zone_sets') is not null then
+    return query select s.zone_set, s.version, s.modulus, s.remainder
+                   from raster.node_zone_sets s where s.region_id = p_region;
+  end if;
+end $$;
+
+-- The zone tiles of sets p_sets (versions p_versions) of region p_region as the SQL text of a
+-- subquery with rows (tile_x, tile_y, set_no, rast): set_no the set's place in p_sets. Refused,
+-- naming the set, when this node does not keep that version (a newer load of the set replaced
+-- it after the call began: run again).
+create or replace function raster.node_zones(p_region integer, p_sets text[], p_versions text[])
 returns text
-language sql immutable as $f$
-  select format(
-    'select tile_x, tile_y, no as set_no, '
-    '  st_union(st_asraster(g, tile, ''32BSI'', code::double precision, 0, false), ''MAX'') '
-    '  as rast from (select t.tile_x, t.tile_y, t.tile, s.no, s.code, '
-    '  st_clipbybox2d(s.g, st_envelope(t.tile)) as g '
-    '  from (select tile_x, tile_y, st_setsrid(st_makeemptyraster(rast), 0) as tile '
-    '        from raster.%I) t '
-    '  join (select s.no, s.code, st_setsrid(s.g, 0) as g '
-    '  from unnest($1::integer[], $2::integer[], $3::geometry[]) s(no, code, g)) s '
-    '  on st_intersects(s.g, st_envelope(t.tile))) parts '
-    'where not st_isempty(g) and st_dimension(g) = 2 group by 1, 2, 3', p_table)
-$f$;
+language plpgsql stable as $$
+declare
+  k integer;
+begin
+  for k in 1 .. coalesce(cardinality(p_sets), 0) loop
+    if not exists (select 1 from raster.node_zone_versions(p_region) v
+                    where v.zone_set = p_sets[k] and v.version = p_versions[k]) then
+      raise exception 'zone set % of region % (%) is not kept on this node: another load of '
+        'it replaced it; run again', p_sets[k], p_region, p_versions[k];
+    end if;
+  end loop;
+  return format('select z.tile_x, z.tile_y, s.no as set_no, z.rast '
+                'from raster.node_zone_tiles z join unnest(%L::text[]) with ordinality s(zs, no) '
+                'on z.zone_set = s.zs where z.region_id = %s', p_sets, p_region);
+end $$;
 
 -- Before this node writes derived table p_target (derived_<kind>_<n>): the tables of that
 -- kind left by earlier runs are dropped, except p_keep, the one the coordinator reads now
@@ -426,11 +488,13 @@ begin
 end $$;
 
 -- Zone statistics (raster.np_zone_stats) of this node's tiles of table p_table: the whole
--- region (zone_no 0) and p_sets zone sets (zone_no 1 .. p_sets) of the zones given (each
--- zone's set number, code and polygon), burnt onto these tiles; summed over the tiles.
+-- region (zone_no 0) and the zone sets p_sets (zone_no 1 .. n, versions p_versions) of region
+-- p_region as this node keeps them (raster.node_zones); summed over the tiles.
+drop function if exists raster.node_zone_stats(text, integer, integer, integer[], integer[],
+                                               geometry[]);
 create or replace function raster.node_zone_stats(p_table text, p_count_band integer,
-                                                  p_sets integer, p_set_nos integer[],
-                                                  p_codes integer[], p_geoms geometry[])
+                                                  p_region integer, p_sets text[],
+                                                  p_versions text[])
 returns table (zone_no integer, zone_id integer, band integer, value integer, pixels bigint,
                total double precision)
 language plpgsql stable as $$
@@ -438,7 +502,7 @@ begin
   perform raster.node_session();
   return query execute format(
     'with zt as (%s), '
-    'za as (select p.tile_x, p.tile_y, array(select zt.rast::bytea '
+    'za as (select p.tile_x, p.tile_y, array(select zt.rast '
     '  from generate_series(1, %s) as k left join zt on zt.tile_x = p.tile_x '
     '  and zt.tile_y = p.tile_y and zt.set_no = k order by k) as rasts '
     '  from (select distinct tile_x, tile_y from zt) p) '
@@ -446,8 +510,11 @@ begin
     '  sum((z.r).total) '
     'from (select raster.np_zone_stats(t.rast::bytea, za.rasts, %s) as r '
     '  from raster.%I t left join za on za.tile_x = t.tile_x and za.tile_y = t.tile_y) z '
-    'group by 1, 2, 3, 4', raster.node_zone_burn(p_table), p_sets, p_count_band, p_table)
-    using coalesce(p_set_nos, '{}'), coalesce(p_codes, '{}'), coalesce(p_geoms, '{}');
+    'group by 1, 2, 3, 4',
+    case when coalesce(cardinality(p_sets), 0) = 0
+         then 'select 0 as tile_x, 0 as tile_y, 0 as set_no, null::bytea as rast where false'
+         else raster.node_zones(p_region, p_sets, p_versions) end,
+    coalesce(cardinality(p_sets), 0), p_count_band, p_table);
 end $$;
 """
 
@@ -986,6 +1053,15 @@ def _relayout(admin_url: str, drain: str | None = None) -> list[dict]:
             log.info("catalog entry %d: %d tiles %s", move.cid, move.count,
                      f"spread over {len(nodes)} nodes" if nodes else "back on the coordinator")
         if drained is not None:
+            if drained.server in urls:  # the zone tiles it kept for the node-side calls
+                try:
+                    with psycopg.connect(urls[drained.server], autocommit=True,
+                                         connect_timeout=10) as nc:
+                        nc.execute("drop table if exists raster.node_zone_tiles, "
+                                   "raster.node_zone_sets")
+                except psycopg.Error as exc:
+                    log.warning("%s: its copies of the zone tiles were not dropped: %s",
+                                drained.label(), exc)
             log.info("data node %s drained and removed", drained.name)
         return report
 

@@ -304,39 +304,134 @@ $$;
 comment on function raster.node_tables(bigint[], text) is
   'Names of the node tables holding the tiles of catalog entries on one data node';
 
+-- Zone tiles on the data nodes. A node-side call that counts by zone reads the zones as the
+-- node keeps them: the coordinator's registry.zone_tiles (each zone set burnt onto the region
+-- grid once, when it is loaded, by the zone loader) at the tile positions the node holds. Before
+-- such a call, every node of p_servers (in hash-remainder order of p_parent, the partitioned
+-- table the call reads) that does not keep the current version of the sets p_sets of region
+-- p_region for this layout (raster.node_zone_versions) gets them, 64 tiles a statement through
+-- the caller's connection to it; a node keeps them for the calls and runs after (a zone set
+-- travels once per load and layout, not once per call, and no node burns polygons). A version
+-- is the set's load; a node keeps one version of a set. One session copies a region's zones
+-- at a time (an advisory lock held during the copy, not to the end of the transaction).
+-- Returns the sets' versions, which the node-side call names (a node that kept another
+-- version by then refuses the call). A set without zone tiles (loaded before the loader kept
+-- them) is refused, naming it.
+create or replace function raster.node_sync_zones(p_parent regclass, p_servers text[],
+                                                  p_region integer, p_sets text[])
+returns text[]
+language plpgsql as $$
+declare
+  n integer := cardinality(p_servers);
+  versions text[] := '{}';
+  ver text;
+  zs text;
+  kept jsonb;
+  what text;
+  k integer;
+  r record;
+  xs integer[];
+  ys integer[];
+  hex text[];
+  sent integer;
+begin
+  perform pg_advisory_lock(hashtext('ecorest node zones'), p_region);
+  begin
+    foreach zs in array coalesce(p_sets, '{}') loop
+      what := format('copying zone set %s of region %s to the data nodes', zs, p_region);
+      select format('load %s of %s', l.load_id, l.started_at) into ver
+        from etl.loads l
+       where l.load_id = (select max(z.load_id) from registry.zone_tiles z
+                           where z.region_id = p_region and z.zone_set = zs);
+      if ver is null then
+        raise exception 'zone set % of region % has no tiles on the region grid (it was loaded '
+          'before ecorest kept them): load it again to count it on data nodes', zs, p_region;
+      end if;
+      versions := versions || ver;
+      select jsonb_object_agg(j.server, j.rows) into kept
+        from raster.node_call(what, p_servers, array_fill(format(
+               'select version, modulus, remainder from raster.node_zone_versions(%s) '
+               'where zone_set = %L', p_region, zs), array[n])) as j;
+      for k in 1 .. n loop
+        continue when kept -> p_servers[k] @> jsonb_build_array(jsonb_build_object(
+                        'version', ver, 'modulus', n, 'remainder', k - 1));
+        perform raster.node_call(what, array[p_servers[k]], array[format(
+                  'select raster.node_zones_begin(%s, %L)', p_region, zs)]);
+        sent := 0;
+        xs := '{}'; ys := '{}'; hex := '{}';
+        for r in select z.tile_x, z.tile_y, encode(z.rast::bytea, 'hex') as h
+                   from registry.zone_tiles z
+                  where z.region_id = p_region and z.zone_set = zs
+                    and satisfies_hash_partition(p_parent::oid, n, k - 1, z.tile_y) loop
+          xs := xs || r.tile_x; ys := ys || r.tile_y; hex := hex || r.h;
+          if cardinality(xs) = 64 then
+            perform raster.node_call(what, array[p_servers[k]], array[format(
+                      'select raster.node_zones_put(%s, %L, %L::integer[], %L::integer[], '
+                      '%L::text[])', p_region, zs, xs, ys, hex)]);
+            sent := sent + 64;
+            xs := '{}'; ys := '{}'; hex := '{}';
+          end if;
+        end loop;
+        if cardinality(xs) > 0 then
+          perform raster.node_call(what, array[p_servers[k]], array[format(
+                    'select raster.node_zones_put(%s, %L, %L::integer[], %L::integer[], '
+                    '%L::text[])', p_region, zs, xs, ys, hex)]);
+          sent := sent + cardinality(xs);
+        end if;
+        perform raster.node_call(what, array[p_servers[k]], array[format(
+                  'select raster.node_zones_done(%s, %L, %L, %s, %s, %s)', p_region, zs, ver, n,
+                  k - 1, sent)]);
+        raise log '%: % tiles to %', what, sent, p_servers[k];
+      end loop;
+    end loop;
+  exception when query_canceled then
+    perform pg_advisory_unlock(hashtext('ecorest node zones'), p_region);
+    raise;
+  when others then
+    perform pg_advisory_unlock(hashtext('ecorest node zones'), p_region);
+    raise;
+  end;
+  perform pg_advisory_unlock(hashtext('ecorest node zones'), p_region);
+  return versions;
+end $$;
+comment on function raster.node_sync_zones(regclass, text[], integer, text[]) is
+  'Copies the zone tiles of zone sets to the data nodes that do not keep their current version '
+  'for the layout of a partitioned raster table; returns the versions';
+
 -- Land-cover trajectories (the cross-tab behind int_landcover_trajectories: pixels per zone
 -- and class at every epoch) counted where the tiles are. p_ids: the land-cover catalog entries
 -- in time order; p_zone_set null: the whole region (zone 0), else the region's zones of that
 -- set, burnt onto the tiles of the first epoch (zone 0, outside every zone, left out).
 -- With the tiles co-located on data nodes (raster.node_placement) each node runs
 -- raster.node_trajectories over its own tiles, all nodes at once (dblink asynchronous queries,
--- the caller's user mapping), and only the per-node counts travel; the zones travel as their
--- polygons, burnt on each node. Otherwise the same counts on this server, as the model computes
+-- the caller's user mapping), and only the per-node counts travel; the zones are the zone
+-- tiles the nodes keep (raster.node_sync_zones). Otherwise the same counts on this server, as the model computes
 -- them. A node that fails makes the call fail, naming the nodes.
 create or replace function raster.np_node_trajectories(p_ids bigint[], p_zone_set text)
 returns table (zone_id integer, classes integer[], pixels bigint)
 language plpgsql as $$
 declare
   servers text[] := raster.node_placement(p_ids);
+  region integer := (select c.region_id from raster.catalog c where c.catalog_id = p_ids[1]);
   codes integer[];
   geoms geometry[];
+  versions text[];
   t0 timestamptz := clock_timestamp();
 begin
-  if p_zone_set is not null then
-    select array_agg(z.zone_id::integer order by z.zone_id),
-           array_agg(st_transform(z.geom, r.srid) order by z.zone_id)
-      into codes, geoms
-      from raster.catalog c
-      join registry.regions r on r.region_id = c.region_id
-      join registry.zones z on z.region_id = c.region_id and z.zone_set = p_zone_set
-     where c.catalog_id = p_ids[1];
-    if codes is null then
-      return;
-    end if;
-  end if;
   if servers is null then
     -- the tiles on this server (or not co-located): the counts of the local kernel, for the
     -- whole region (no zones) or per zone of the set (zones burnt on the first entry's tiles)
+    if p_zone_set is not null then
+      select array_agg(z.zone_id::integer order by z.zone_id),
+             array_agg(st_transform(z.geom, r.srid) order by z.zone_id)
+        into codes, geoms
+        from registry.regions r
+        join registry.zones z on z.region_id = r.region_id and z.zone_set = p_zone_set
+       where r.region_id = region;
+      if codes is null then
+        return;
+      end if;
+    end if;
     return query
       with stacks as (
         select p.tile_x, p.tile_y, array_agg(t.rast::bytea order by e.no) as tiles
@@ -358,14 +453,22 @@ begin
        group by 1, 2;
     return;
   end if;
+  if p_zone_set is not null then
+    if not exists (select 1 from registry.zones z
+                    where z.region_id = region and z.zone_set = p_zone_set) then
+      return;
+    end if;
+    versions := raster.node_sync_zones(format('raster.tiles_%s', p_ids[1])::regclass, servers,
+                                       region, array[p_zone_set]);
+  end if;
   return query
     select r.zone_id, r.classes, sum(r.pixels)::bigint
       from raster.node_call(
              format('node-side trajectories of catalog entries %s',
                     array_to_string(p_ids, ', ')), servers,
              array(select format('select zone_id, classes, pixels from '
-                                 'raster.node_trajectories(%L::text[], %L::integer[], '
-                                 '%L::geometry[])', raster.node_tables(p_ids, s), codes, geoms)
+                                 'raster.node_trajectories(%L::text[], %s, %L, %L)',
+                                 raster.node_tables(p_ids, s), region, p_zone_set, versions[1])
                      from unnest(servers) with ordinality as u(s, n) order by n)) as j,
            lateral jsonb_to_recordset(j.rows) as r(zone_id integer, classes integer[], pixels bigint)
      group by 1, 2;
@@ -589,44 +692,40 @@ comment on function raster.np_node_slope(bigint) is
 
 -- Zone statistics (raster.np_zone_stats: value counts of band p_count_band, valid pixels and
 -- sums of every band) of a derived tile table raster.<p_name> kept on the data nodes, for
--- the whole region (zone_set 'region', zone 0) and every zone set of the zones given (p_sets,
--- p_codes, p_geoms: one element per zone, polygons in the tiles' CRS), computed on each node
--- over its own tiles (zones burnt there, as raster.node_trajectories burns them); only the
--- per-node sums travel.
+-- the whole region (zone_set 'region', zone 0) and every zone set p_sets of region p_region,
+-- computed on each node over its own tiles with the zone tiles it keeps
+-- (raster.node_sync_zones); only the per-node sums travel.
+drop function if exists raster.np_node_zone_stats(text, integer, text[], integer[], geometry[]);
 create or replace function raster.np_node_zone_stats(p_name text, p_count_band integer,
-                                                     p_sets text[], p_codes integer[],
-                                                     p_geoms geometry[])
+                                                     p_region integer, p_sets text[])
 returns table (zone_set text, zone_id integer, band integer, value integer, pixels bigint,
                total double precision)
 language plpgsql as $$
 declare
-  servers text[];
+  parent regclass := to_regclass(format('raster.%I', p_name));
+  servers text[] := raster.node_layout(parent);
   sets text[] := array(select distinct s from unnest(p_sets) as s order by 1);
-  nos integer[] := array(select array_position(sets, s) from unnest(p_sets) as s);
-  queries text[] := '{}';
-  k integer;
+  versions text[];
 begin
-  servers := raster.node_layout(to_regclass(format('raster.%I', p_name)));
   if servers is null then
     raise exception 'raster.np_node_zone_stats: raster.% is not kept on data nodes', p_name;
   end if;
-  for k in 1 .. cardinality(servers) loop
-    queries := queries || format(
-      'select zone_no, zone_id, band, value, pixels, total from raster.node_zone_stats('
-      '%L, %s, %s, %L::integer[], %L::integer[], %L::geometry[])',
-      raster.node_table_of(p_name, servers[k]), p_count_band, coalesce(cardinality(sets), 0),
-      nos, p_codes, p_geoms);
-  end loop;
+  versions := raster.node_sync_zones(parent, servers, p_region, sets);
   return query
     select case when r.zone_no = 0 then 'region' else sets[r.zone_no] end, r.zone_id, r.band,
            r.value, sum(r.pixels)::bigint, sum(r.total)
-      from raster.node_call(format('node-side zone statistics of raster.%s', p_name),
-                            servers, queries) as j,
+      from raster.node_call(
+             format('node-side zone statistics of raster.%s', p_name), servers,
+             array(select format('select zone_no, zone_id, band, value, pixels, total from '
+                                 'raster.node_zone_stats(%L, %s, %s, %L::text[], %L::text[])',
+                                 raster.node_table_of(p_name, s), p_count_band, p_region, sets,
+                                 versions)
+                     from unnest(servers) with ordinality as u(s, n) order by n)) as j,
            lateral jsonb_to_recordset(j.rows) as r(zone_no integer, zone_id integer, band integer,
                                               value integer, pixels bigint,
                                               total double precision)
      group by r.zone_no, r.zone_id, r.band, r.value;
 end $$;
-comment on function raster.np_node_zone_stats(text, integer, text[], integer[], geometry[]) is
+comment on function raster.np_node_zone_stats(text, integer, integer, text[]) is
   'Zone statistics of a derived tile table kept on the data nodes, computed on each node and '
   'summed here';

@@ -147,9 +147,9 @@ def land_cover() -> dict[str, np.ndarray]:
 ZONES = {"A": (slice(0, 40), slice(0, 48)), "B": (slice(20, 80), slice(48, 96))}
 
 
-def write_zones(path: Path) -> Path:
+def write_zones(path: Path, zones: dict = ZONES) -> Path:
     feats = []
-    for code, (rows, cols) in ZONES.items():
+    for code, (rows, cols) in zones.items():
         x0, x1 = 450_000.0 + 30 * cols.start, 450_000.0 + 30 * cols.stop
         y0, y1 = 4_950_000.0 - 30 * rows.stop, 4_950_000.0 - 30 * rows.start
         feats.append({"type": "Feature", "properties": {"zone_code": code, "name": code},
@@ -434,6 +434,73 @@ def test_two_nodes_give_the_marts_of_one_server(built) -> None:
     assert all(n > 0 for n in on_nodes) and sum(on_nodes) == tiles > 20
 
 
+def node_zone_copies(node_url: str, zone_set: str) -> tuple[list[str], dict]:
+    """The versions of a zone set a node keeps, and its copies of the zone tiles by position
+    (md5 of the WKB)."""
+    with psycopg.connect(node_url) as c:
+        versions = [r[0] for r in c.execute(
+            "select version from raster.node_zone_sets where zone_set = %s", (zone_set,))]
+        tiles = {(x, y): h for x, y, h in c.execute(
+            "select tile_x, tile_y, md5(rast) from raster.node_zone_tiles where zone_set = %s",
+            (zone_set,))}
+    return versions, tiles
+
+
+def test_nodes_keep_the_zone_tiles_and_copy_them_once_per_load(built, tmp_path) -> None:
+    """The node-side calls count by zone with the zone loader's tiles (burnt once, at the load),
+    which each node keeps for the tile positions it holds: copied by the first call after a
+    load, not by the calls after it; a new load of the set replaces them."""
+    _, coord_url, node_urls, _ = built
+    # the run's calls by zone (the trajectories of 'basin', then the NDVI trend's zone
+    # statistics) copied 'basin' to each node once
+    assert [node_calls(u, "node_zones_done", 1) for u in node_urls] == [1, 1]
+    with psycopg.connect(coord_url) as c:
+        lc = [r[0] for r in c.execute(LANDCOVER_IDS)]
+
+    def loader_tiles(c: psycopg.Connection, zone_set: str) -> dict:
+        return {(x, y): h for x, y, h in c.execute(
+            "select tile_x, tile_y, md5(rast::bytea) from registry.zone_tiles "
+            "where zone_set = %s", (zone_set,))}
+
+    def rows_of(node_url: str) -> set[int]:
+        with psycopg.connect(node_url) as c:
+            table = c.execute("select tablename from pg_tables where schemaname = 'raster' "
+                              "and tablename = %s", (f"tiles_{lc[0]}",)).fetchone()[0]
+            return {y for (y,) in c.execute(sql.SQL("select distinct tile_y from raster.{}")
+                                            .format(sql.Identifier(table)))}
+
+    rows = [rows_of(u) for u in node_urls]
+    assert rows[0] and rows[1] and not rows[0] & rows[1]
+    moved = {"A": (slice(8, 72), slice(0, 40)), "B": (slice(0, 30), slice(40, 96))}
+    try:
+        for version, zones in enumerate((ZONES, ZONES, moved)):
+            if version != 1:   # the second call finds the same load on the nodes
+                with psycopg.connect(coord_url) as c:
+                    load_zones(c, "small", write_zones(tmp_path / f"z{version}.geojson", zones),
+                               zone_set="moving")
+            with psycopg.connect(coord_url) as c:
+                assert trajectories(c, lc, "moving") == numpy_zone_transitions(zones)
+                want = loader_tiles(c, "moving")
+            copies = [node_zone_copies(u, "moving") for u in node_urls]
+            # each node keeps one version of the set: the loader's tiles of its own rows
+            assert all(len(v) == 1 for v, _ in copies) and copies[0][0] == copies[1][0]
+            for (_, tiles), own in zip(copies, rows, strict=True):
+                assert tiles == {k: h for k, h in want.items() if k[1] in own}
+            assert sum(len(t) for _, t in copies) == len(want) > 4
+            # copies completed: 'basin' by the run, then 'moving' once per load (waiting for
+            # one more shows that the second call copied nothing)
+            done = 2 if version < 2 else 3
+            assert [node_calls(u, "node_zones_done", done + 1) for u in node_urls] == [done] * 2
+            if version == 0:
+                first = copies[0][0]
+            elif version == 2:
+                assert copies[0][0] != first
+    finally:
+        with psycopg.connect(coord_url) as c:
+            c.execute("delete from registry.zone_tiles where zone_set = 'moving'")
+            c.execute("delete from registry.zones where zone_set = 'moving'")
+
+
 def test_slope_is_computed_on_the_nodes_across_their_borders(built) -> None:
     """Each node computed the slope of its own DEM tiles, the borders from the edge rows of the
     other node's tiles: the tiles equal one server's bit for bit, and Horn's slope by numpy
@@ -575,10 +642,10 @@ def numpy_transitions() -> dict[tuple[int, int], int]:
     return {(int(a), int(b)): int(n) for (a, b), n in zip(pairs.T, counts, strict=True)}
 
 
-def numpy_zone_transitions() -> dict[tuple[str, int, int], int]:
+def numpy_zone_transitions(zones: dict = ZONES) -> dict[tuple[str, int, int], int]:
     lc = land_cover()
     out = {}
-    for code, window in ZONES.items():
+    for code, window in zones.items():
         pairs, counts = np.unique(np.stack([lc["2000"][window].ravel(),
                                             lc["2015"][window].ravel()]), axis=1,
                                   return_counts=True)

@@ -34,22 +34,16 @@
    int_ident_zone_tiles (raster.np_zone_stats): rows with `value` set count the pixels of band
    count_band per value; rows with `value` null hold every band's valid pixels and sum.
    node_table: the derived tile table on the data nodes that `tiles` reads (raster.<name>), when
-   it is there: each node then computes the statistics over its own tiles, the zones' polygons
-   burnt there, and only the sums travel (raster.np_node_zone_stats).
+   it is there: each node then computes the statistics over its own tiles with the zone tiles
+   it keeps (the zone loader's, copied there once per load), and only the sums travel
+   (raster.np_node_zone_stats).
    Columns: zone_set, zone_id, band, value, pixels, total. #}
 {% macro zone_tile_stats(tiles, rast='rast', count_band=1, node_table=none) -%}
     {%- if node_table -%}
     select n.zone_set, n.zone_id, n.band, n.value, n.pixels, n.total
-    from (
-        -- every zone of the region: its set, id and polygon in the grid's CRS
-        select array_agg(z.zone_set order by z.zone_id) as sets,
-               array_agg(z.zone_id::integer order by z.zone_id) as codes,
-               array_agg(st_transform(z.geom, r.srid) order by z.zone_id) as geoms
-        from {{ ref('stg_registry__zones') }} as z
-        cross join {{ ref('stg_registry__regions') }} as r
-    ) as zs
-    cross join lateral raster.np_node_zone_stats('{{ node_table }}', {{ count_band }},
-                                                 zs.sets, zs.codes, zs.geoms) as n
+    from raster.np_node_zone_stats(
+        '{{ node_table }}', {{ count_band }}, {{ var('region_id') }},
+        array(select distinct zone_set from {{ ref('stg_registry__zones') }})) as n
     {%- else -%}
     select case when (z.r).zone_no = 0 then 'region' else z.sets[(z.r).zone_no] end
                as zone_set,
