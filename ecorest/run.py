@@ -513,6 +513,11 @@ DERIVED_INPUTS = {
     "slope": "select array(select catalog_id from raster.catalog where catalog_id = any(%s) "
              "and region_id = %s and layer = 'dem' and epoch_date <= current_date "
              "order by epoch_date desc limit 1)",
+    # the identification factors of land cover, NDVI trend and slope (macro node_factors):
+    # every land-cover, NDVI and DEM entry of the run co-located
+    "factors": "select array(select catalog_id from raster.catalog where catalog_id = any(%s) "
+               "and region_id = %s and layer in ('landcover', 'ndvi', 'dem') "
+               "and epoch_date <= current_date order by catalog_id)",
 }
 
 

@@ -162,7 +162,11 @@ SHARED_KERNELS = (("030_kernels.sql", "np_kernels_loaded", ""),
                   ("030_kernels.sql", "trajectories", "z bytea"),
                   ("040_identification.sql", "np_ndvi_trend", "\n    tiles bytea[]"),
                   ("040_identification.sql", "np_zone_stats", "a bytea"),
-                  ("040_identification.sql", "np_slope", "center bytea"))
+                  ("040_identification.sql", "np_slope", "center bytea"),
+                  ("030_kernels.sql", "np_lookup", "a bytea"),
+                  ("040_identification.sql", "np_pair_lookup", "a bytea"),
+                  ("040_identification.sql", "np_physical", "a bytea"),
+                  ("040_identification.sql", "np_steep_class", "lc bytea"))
 
 
 def shared_kernels() -> str:
@@ -387,6 +391,25 @@ begin
     '%L::integer[]) as u(t, y) where u.t is not null) >= 3',
     p_target, p_years, p_scales, p_offsets, p_reduce, p_min_years, p_stable_slope, p_alpha,
     p_ndvi_min, raster.node_stacks(p_tables), p_years);
+  get diagnostics n = row_count;
+  execute format('alter table raster.%I add primary key (tile_x, tile_y)', p_target);
+  execute format('analyze raster.%I', p_target);
+  return n;
+end $$;
+
+-- A per-pixel result of the coordinator's run written to a new table p_target of this node:
+-- the rows (tile_x, tile_y, rast) of p_select, a query over this node's own tables that the
+-- coordinator composed (raster.np_node_derive; the identification factors). Returns the tiles.
+create or replace function raster.node_derive(p_target text, p_keep text, p_select text)
+returns bigint
+language plpgsql as $$
+declare
+  n bigint;
+begin
+  perform raster.node_session();
+  perform raster.node_replace_derived(p_target, p_keep);
+  execute format('create table raster.%I as select q.tile_x, q.tile_y, q.rast from (%s) q',
+                 p_target, p_select);
   get diagnostics n = row_count;
   execute format('alter table raster.%I add primary key (tile_x, tile_y)', p_target);
   execute format('analyze raster.%I', p_target);

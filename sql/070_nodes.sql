@@ -690,6 +690,52 @@ comment on function raster.np_node_slope(bigint) is
   'Slope tiles of a DEM computed and kept on each data node over its own tiles (borders from '
   'the edge rows of the other nodes'' tiles), read through raster.derived_slope';
 
+-- A per-pixel result computed on every data node over its own tiles and kept there, read
+-- through raster.<p_name> (a derived tile table, laid out as its sources): p_select is a query
+-- over the node's tables giving rows (tile_x, tile_y, rast), with %1$I, %2$I … standing for
+-- the node's tables of the sources p_sources (tables of raster: a catalog entry's tiles_<id>,
+-- or a derived table), which must lie co-located on the nodes (the same layout). Each node
+-- writes raster.<p_name>_<n> (raster.node_derive); the partitions switch to them in the
+-- caller's transaction. Returns the tiles written. The identification factors whose inputs
+-- lie on the nodes are computed this way (the macro node_factors).
+create or replace function raster.np_node_derive(p_name text, p_select text, p_sources text[])
+returns bigint
+language plpgsql as $$
+declare
+  servers text[];
+  target text := format('%s_%s', p_name, txid_current());
+  src text;
+  tiles bigint;
+begin
+  if p_name !~ '^derived_[a-z_]+$' then
+    raise exception 'raster.np_node_derive: % is not a derived tile table', p_name;
+  end if;
+  servers := raster.node_layout(to_regclass(format('raster.%I', p_sources[1])));
+  foreach src in array p_sources loop
+    if servers is null or raster.node_layout(to_regclass(format('raster.%I', src)))
+                          is distinct from servers then
+      raise exception 'raster.np_node_derive(%): raster.% is not co-located with raster.% on '
+        'data nodes', p_name, src, p_sources[1];
+    end if;
+  end loop;
+  select sum((j.rows -> 0 ->> 'tiles')::bigint)::bigint into tiles
+    from raster.node_call(
+           format('node-side %s', p_name), servers,
+           array(select format('select raster.node_derive(%L, %L, %L) as tiles', target,
+                               raster.node_table_of(p_name, u.s),
+                               format(p_select, variadic array(
+                                 select raster.node_table_of(x.src, u.s)
+                                   from unnest(p_sources) with ordinality as x(src, k)
+                                  order by x.k)))
+                   from unnest(servers) with ordinality as u(s, n) order by u.n)) as j;
+  perform raster.replace_derived_partitions(p_name, servers,
+                                            array_fill(target, array[cardinality(servers)]));
+  return coalesce(tiles, 0);
+end $$;
+comment on function raster.np_node_derive(text, text, text[]) is
+  'A per-pixel result computed and kept on each data node over its own tiles (a query over '
+  'the node''s tables), read through raster.<name>';
+
 -- Zone statistics (raster.np_zone_stats: value counts of band p_count_band, valid pixels and
 -- sums of every band) of a derived tile table raster.<p_name> kept on the data nodes, for
 -- the whole region (zone_set 'region', zone 0) and every zone set p_sets of region p_region,

@@ -123,7 +123,8 @@ def built(node_clusters, server_url: str, template_db: str, tmp_path_factory):
             # set, each node once per call), the NDVI trend and its zone statistics, the slope
             calls = {fn: [node_calls(u, fn, n) for u in nodes]
                      for fn, n in (("node_trajectories", 2), ("node_ndvi_trend", 1),
-                                   ("node_zone_stats", 1), ("node_slope", 1))}
+                                   ("node_zone_stats", 1), ("node_slope", 1),
+                                   ("node_derive", 6))}
             yield one_url, coord_url, nodes, calls
     finally:
         janitor.drop()
@@ -403,7 +404,7 @@ def test_two_nodes_give_the_marts_of_one_server(built) -> None:
     # each node once per call), not through postgres_fdw on the coordinator; each node
     # computed the NDVI trend over its own tiles and its zone statistics, once
     assert calls == {"node_trajectories": [2, 2], "node_ndvi_trend": [1, 1],
-                     "node_zone_stats": [1, 1], "node_slope": [1, 1]}
+                     "node_zone_stats": [1, 1], "node_slope": [1, 1], "node_derive": [6, 6]}
     # the NDVI trend classes of the region and of each zone, on one server and on the nodes,
     # as an independent Theil-Sen / Mann-Kendall (tests/test_trend_kernel.py) classifies them
     want = numpy_trend_classes()
@@ -432,6 +433,21 @@ def test_two_nodes_give_the_marts_of_one_server(built) -> None:
                          ).fetchone()[0] == ["f", "f"]
     on_nodes = [derived_rows(url, "ndvi_trend", "count(*)")[0] for url in node_urls]
     assert all(n > 0 for n in on_nodes) and sum(on_nodes) == tiles > 20
+    # the factors of land cover, NDVI trend and slope were computed on the nodes (each node
+    # over its own tiles) and read as one-band tiles: bit for bit one server's factor tiles
+    factors = ("select factor, tile_x, tile_y, md5(rast::bytea) from "
+               "intermediate.int_factor_tiles order by 1, 2, 3")
+    with psycopg.connect(one_url) as c:
+        want = c.execute(factors).fetchall()
+    with psycopg.connect(coord_url) as c:
+        assert c.execute(factors).fetchall() == want
+    node_kinds = {"ndvi_trend", "fvc", "slope", "landcover_degradation", "steep_cropland",
+                  "carbon_density"}
+    assert node_kinds <= {f for f, *_ in want}
+    for kind in node_kinds:
+        on_nodes = [derived_rows(url, f"factor_{kind}", "count(*)")[0] for url in node_urls]
+        assert all(n > 0 for n in on_nodes)
+        assert sum(on_nodes) == sum(1 for f, *_ in want if f == kind)
 
 
 def node_zone_copies(node_url: str, zone_set: str) -> tuple[list[str], dict]:
@@ -594,7 +610,7 @@ def test_the_demo_on_two_nodes_gives_the_marts_of_one_server(
         coordinator, server_url: str, template_db: str, tmp_path: Path) -> None:
     """The demo's data loaded and assessed on one server and on a coordinator with two data
     nodes: the same marts (rows, sums, texts), with the land-cover cross-tabs, the NDVI trend
-    and its zone statistics and the slope computed on the nodes."""
+    and its zone statistics, the slope and the factors from them computed on the nodes."""
     url, node_urls = coordinator
     name = f"ecorest_t_{uuid.uuid4().hex[:12]}"
     janitor = _janitor(server_url, name, template_dbname=template_db)
@@ -613,7 +629,7 @@ def test_the_demo_on_two_nodes_gives_the_marts_of_one_server(
                              ).fetchone()[0] == 0          # every tile on the nodes
         assert_same_marts(marts(one_url), marts(url))
         for fn, n in (("node_trajectories", 2), ("node_ndvi_trend", 1), ("node_slope", 1),
-                      ("node_zone_stats", 1)):
+                      ("node_zone_stats", 1), ("node_derive", 1)):
             assert all(node_calls(u, fn, n) >= n for u in node_urls), fn
     finally:
         janitor.drop()

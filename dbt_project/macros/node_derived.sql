@@ -21,3 +21,104 @@
     from {{ ref('stg_raster__ident_layers') }}
     where role = 'dem'
 {%- endmacro %}
+
+{# The identification factors of int_factor_tiles computed on the data nodes in this run: those
+   of the run's factor table (int_ident_factors) whose inputs lie co-located there (the dbt
+   variable derived_on_nodes: 'factors' when the run's land cover, NDVI and DEM do, and the NDVI
+   trend and slope kept there) and whose land-cover epochs the run has. Read when the model runs (dbt compiles a model just before
+   running it); [] while dbt parses. #}
+{% macro node_factor_kinds() -%}
+    {%- set on = var('derived_on_nodes') -%}
+    {%- set possible = [] -%}
+    {%- if 'factors' in on -%}
+        {%- do possible.extend(['landcover_degradation', 'carbon_density']) -%}
+        {%- if 'ndvi_trend' in on -%}{%- do possible.extend(['ndvi_trend', 'fvc']) -%}{%- endif -%}
+        {%- if 'slope' in on -%}{%- do possible.extend(['slope', 'steep_cropland']) -%}{%- endif -%}
+    {%- endif -%}
+    {#- the land-cover roles each needs (a run with one observed epoch has no transition) -#}
+    {%- set needs = {'landcover_degradation': ['landcover_t1', 'landcover_t2'],
+                     'carbon_density': ['landcover_now'],
+                     'steep_cropland': ['landcover_now']} -%}
+    {%- set kinds = [] -%}
+    {%- if possible and execute -%}
+        {%- set present = run_query("select factor from " ~ ref('int_ident_factors'))
+                          .columns[0].values() -%}
+        {%- set roles = run_query("select distinct role from "
+                                  ~ ref('stg_raster__ident_layers')).columns[0].values() -%}
+        {%- for k in possible if k in present -%}
+            {%- set ns = namespace(ok=true) -%}
+            {%- for r in needs.get(k, []) if r not in roles -%}{%- set ns.ok = false -%}{%- endfor -%}
+            {%- if ns.ok -%}{%- do kinds.append(k) -%}{%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(kinds) }}
+{%- endmacro %}
+
+{# The pre-hook of int_factor_tiles on data nodes: each factor of node_factor_kinds() computed
+   by every node over its own tiles (raster.np_node_derive) into raster.derived_factor_<name>,
+   with the kernels and per-run lookup arrays of the model's single-server branches; %1$I,
+   %2$I stand for the node's tables of the sources. The mask and everything after stay on the
+   coordinator. #}
+{% macro node_factors() -%}
+    {%- set kinds = node_factor_kinds() -%}
+    {%- set layers = ref('stg_raster__ident_layers') -%}
+    select 1
+    {%- if 'ndvi_trend' in kinds %};
+    select raster.np_node_derive('derived_factor_ndvi_trend', format(
+        'select tile_x, tile_y, st_rastfromwkb(raster.np_lookup(raster.np_physical('
+        'rast::bytea, 7), %L::integer[], %L::double precision[])) as rast from raster.%%1$I',
+        ts.codes, ts.vals), array['derived_ndvi_trend'])
+    from (select array_agg(trend_class) as codes, array_agg(degradation_score) as vals
+          from {{ ref('ndvi_trend_classes') }} where degradation_score is not null) as ts
+    {%- endif %}
+    {%- if 'fvc' in kinds %};
+    select raster.np_node_derive('derived_factor_fvc',
+        'select tile_x, tile_y, st_rastfromwkb(raster.np_physical(rast::bytea, 8)) as rast '
+        'from raster.%1$I', array['derived_ndvi_trend'])
+    {%- endif %}
+    {%- if 'slope' in kinds %};
+    select raster.np_node_derive('derived_factor_slope',
+        'select tile_x, tile_y, st_rastfromwkb(raster.np_physical(rast::bytea, 1)) as rast '
+        'from raster.%1$I', array['derived_slope'])
+    {%- endif %}
+    {%- if 'landcover_degradation' in kinds %};
+    select raster.np_node_derive('derived_factor_landcover_degradation', format(
+        'select a.tile_x, a.tile_y, st_rastfromwkb(raster.np_pair_lookup(a.rast::bytea, '
+        'b.rast::bytea, %L::integer[], %L::integer[], %L::double precision[])) as rast '
+        'from raster.%%1$I a join raster.%%2$I b on b.tile_x = a.tile_x and b.tile_y = a.tile_y',
+        s.t1, s.t2, s.sev),
+        array[format('tiles_%s', l1.catalog_id), format('tiles_%s', l2.catalog_id)])
+    from (select array_agg(class_t1) as t1, array_agg(class_t2) as t2,
+                 array_agg(severity) as sev
+          from {{ ref('int_transition_severity') }}) as s
+    cross join {{ layers }} as l1
+    join {{ layers }} as l2 on l2.role = 'landcover_t2'
+    where l1.role = 'landcover_t1'
+    {%- endif %}
+    {%- if 'steep_cropland' in kinds %};
+    select raster.np_node_derive('derived_factor_steep_cropland', format(
+        'select t.tile_x, t.tile_y, st_rastfromwkb(raster.np_steep_class(t.rast::bytea, '
+        's.rast::bytea, %L::integer[], {{ var("steep_slope_deg") }})) as rast '
+        'from raster.%%1$I t join raster.%%2$I s on s.tile_x = t.tile_x and s.tile_y = t.tile_y',
+        c.codes), array[format('tiles_%s', n.catalog_id), 'derived_slope'])
+    from (select array_agg(class_code) as codes
+          from {{ ref('stg_registry__legend_classes') }}
+          where ecosystem_type = 'cropland' or ipcc_category = 'cropland') as c
+    cross join {{ layers }} as n
+    where n.role = 'landcover_now'
+    {%- endif %}
+    {%- if 'carbon_density' in kinds %};
+    -- no densities resolved: no tiles (as the single-server branch)
+    select raster.np_node_derive('derived_factor_carbon_density', format(
+        'select t.tile_x, t.tile_y, st_rastfromwkb(raster.np_lookup(t.rast::bytea, '
+        '%L::integer[], %L::double precision[], -9999)) as rast from raster.%%1$I t%s',
+        d.codes, d.vals, case when d.codes is null then ' where false' else '' end),
+        array[format('tiles_%s', n.catalog_id)])
+    from (select array_agg(class_code order by class_code) as codes,
+                 array_agg(total order by class_code) as vals
+          from (select class_code, sum(carbon_t_per_ha) as total
+                from {{ ref('int_carbon_densities') }} group by class_code) as x) as d
+    cross join {{ layers }} as n
+    where n.role = 'landcover_now'
+    {%- endif %}
+{%- endmacro %}

@@ -1,4 +1,14 @@
+{% if 'factors' in var('derived_on_nodes') %}
+-- With the run's land cover, NDVI and DEM co-located on data nodes, the factors computed from
+-- them (node_factor_kinds: the NDVI trend score, FVC, slope, land-cover degradation, steep
+-- cropland, carbon density) are computed by every node over its own tiles (the pre-hook, macro
+-- node_factors: the kernels of the branches below) and read here as one-band tiles; the mask
+-- and every other factor as on one server.
+{{ config(indexes=[{'columns': ['tile_x', 'tile_y']}], pre_hook="{{ node_factors() }}") }}
+{% else %}
 {{ config(indexes=[{'columns': ['tile_x', 'tile_y']}]) }}
+{% endif %}
+{% set on_nodes = node_factor_kinds() %}
 -- every factor of the run as one-band float tiles (physical values) on the region grid, with
 -- the pixels of the constraint mask (int_constraint_mask_tiles) set to nodata. The per-run
 -- lookup arrays enter each branch as scalar subqueries (a one-row relation joined to the tiles
@@ -43,24 +53,39 @@ cropland as (
 ),
 
 raw as (
+{% if 'ndvi_trend' in on_nodes %}
+select 'ndvi_trend' as factor, tile_x, tile_y, rast from raster.derived_factor_ndvi_trend
+{% else %}
 select 'ndvi_trend' as factor, t.tile_x, t.tile_y,
        st_rastfromwkb(raster.np_lookup(raster.np_physical(t.rast::bytea, 7),
                                        (select codes from trend_scores),
                                        (select vals from trend_scores))) as rast
 from {{ ref('int_ndvi_trend_tiles') }} as t
 where exists (select 1 from f where factor = 'ndvi_trend')
+{% endif %}
 
 union all
+{% if 'fvc' in on_nodes %}
+select 'fvc', tile_x, tile_y, rast from raster.derived_factor_fvc
+{% else %}
 select 'fvc', tile_x, tile_y, st_rastfromwkb(raster.np_physical(rast::bytea, 8))
 from {{ ref('int_ndvi_trend_tiles') }}
 where exists (select 1 from f where factor = 'fvc')
+{% endif %}
 
 union all
+{% if 'slope' in on_nodes %}
+select 'slope', tile_x, tile_y, rast from raster.derived_factor_slope
+{% else %}
 select 'slope', tile_x, tile_y, st_rastfromwkb(raster.np_physical(rast::bytea, 1))
 from {{ ref('int_slope_tiles') }}
 where exists (select 1 from f where factor = 'slope')
+{% endif %}
 
 union all
+{% if 'landcover_degradation' in on_nodes %}
+select 'landcover_degradation', tile_x, tile_y, rast from raster.derived_factor_landcover_degradation
+{% else %}
 select 'landcover_degradation', a.tile_x, a.tile_y,
        st_rastfromwkb(raster.np_pair_lookup(a.rast::bytea, b.rast::bytea,
                                             (select t1 from severity), (select t2 from severity),
@@ -72,8 +97,12 @@ join {{ source('raster', 'tiles') }} as b
     on b.catalog_id = l2.catalog_id and b.tile_x = a.tile_x and b.tile_y = a.tile_y
 where l1.role = 'landcover_t1'
   and exists (select 1 from f where factor = 'landcover_degradation')
+{% endif %}
 
 union all
+{% if 'steep_cropland' in on_nodes %}
+select 'steep_cropland', tile_x, tile_y, rast from raster.derived_factor_steep_cropland
+{% else %}
 select 'steep_cropland', t.tile_x, t.tile_y,
        st_rastfromwkb(raster.np_steep_class(t.rast::bytea, s.rast::bytea,
                                             (select codes from cropland),
@@ -82,8 +111,12 @@ from lc_now
 join {{ source('raster', 'tiles') }} as t on t.catalog_id = lc_now.catalog_id
 join {{ ref('int_slope_tiles') }} as s on s.tile_x = t.tile_x and s.tile_y = t.tile_y
 where exists (select 1 from f where factor = 'steep_cropland')
+{% endif %}
 
 union all
+{% if 'carbon_density' in on_nodes %}
+select 'carbon_density', tile_x, tile_y, rast from raster.derived_factor_carbon_density
+{% else %}
 select 'carbon_density', t.tile_x, t.tile_y,
        st_rastfromwkb(raster.np_lookup(t.rast::bytea, (select codes from density),
                                        (select vals from density), -9999))
@@ -91,6 +124,7 @@ from lc_now
 join {{ source('raster', 'tiles') }} as t on t.catalog_id = lc_now.catalog_id
 where (select codes from density) is not null
   and exists (select 1 from f where factor = 'carbon_density')
+{% endif %}
 
 union all
 select f.factor, t.tile_x, t.tile_y,
