@@ -166,7 +166,8 @@ SHARED_KERNELS = (("030_kernels.sql", "np_kernels_loaded", ""),
                   ("030_kernels.sql", "np_lookup", "a bytea"),
                   ("040_identification.sql", "np_pair_lookup", "a bytea"),
                   ("040_identification.sql", "np_physical", "a bytea"),
-                  ("040_identification.sql", "np_steep_class", "lc bytea"))
+                  ("040_identification.sql", "np_steep_class", "lc bytea"),
+                  ("050_benefit.sql", "np_signal_sums", "zones bytea[]"))
 
 
 def shared_kernels() -> str:
@@ -340,10 +341,29 @@ begin
         'it replaced it; run again', p_sets[k], p_region, p_versions[k];
     end if;
   end loop;
+  if coalesce(cardinality(p_sets), 0) = 0 then
+    return 'select 0 as tile_x, 0 as tile_y, 0 as set_no, null::bytea as rast where false';
+  end if;
   return format('select z.tile_x, z.tile_y, s.no as set_no, z.rast '
                 'from raster.node_zone_tiles z join unnest(%L::text[]) with ordinality s(zs, no) '
                 'on z.zone_set = s.zs where z.region_id = %s', p_sets, p_region);
 end $$;
+
+-- The zone tiles of every zone set (raster.node_zones, p_sets in their order) at each tile
+-- position of this node that has one: rows (tile_x, tile_y, rasts), rasts one per set (null
+-- where the set has no tile there), as raster.named_tiles gives them on one server; the SQL
+-- text of a subquery.
+create or replace function raster.node_zone_arrays(p_region integer, p_sets text[],
+                                                   p_versions text[])
+returns text
+language sql stable as $f$
+  select format(
+    'with zt as (%s) select p.tile_x, p.tile_y, array(select zt.rast '
+    'from generate_series(1, %s) as k left join zt on zt.tile_x = p.tile_x '
+    'and zt.tile_y = p.tile_y and zt.set_no = k order by k) as rasts '
+    'from (select distinct tile_x, tile_y from zt) p',
+    raster.node_zones(p_region, p_sets, p_versions), coalesce(cardinality(p_sets), 0))
+$f$;
 
 -- Before this node writes derived table p_target (derived_<kind>_<n>): the tables of that
 -- kind left by earlier runs are dropped, except p_keep, the one the coordinator reads now
@@ -524,20 +544,44 @@ language plpgsql stable as $$
 begin
   perform raster.node_session();
   return query execute format(
-    'with zt as (%s), '
-    'za as (select p.tile_x, p.tile_y, array(select zt.rast '
-    '  from generate_series(1, %s) as k left join zt on zt.tile_x = p.tile_x '
-    '  and zt.tile_y = p.tile_y and zt.set_no = k order by k) as rasts '
-    '  from (select distinct tile_x, tile_y from zt) p) '
+    'with za as (%s) '
     'select (z.r).zone_no, (z.r).zone_id, (z.r).band, (z.r).value, sum((z.r).pixels)::bigint, '
     '  sum((z.r).total) '
     'from (select raster.np_zone_stats(t.rast::bytea, za.rasts, %s) as r '
     '  from raster.%I t left join za on za.tile_x = t.tile_x and za.tile_y = t.tile_y) z '
     'group by 1, 2, 3, 4',
-    case when coalesce(cardinality(p_sets), 0) = 0
-         then 'select 0 as tile_x, 0 as tile_y, 0 as set_no, null::bytea as rast where false'
-         else raster.node_zones(p_region, p_sets, p_versions) end,
-    coalesce(cardinality(p_sets), 0), p_count_band, p_table);
+    raster.node_zone_arrays(p_region, p_sets, p_versions), p_count_band, p_table);
+end $$;
+
+-- Vegetation-signal sums (raster.np_signal_sums, the pass of int_signal_sums) of this node's
+-- land-cover tile tables p_lc and signal (NDVI) tile tables p_sig, both in time order, at every
+-- tile position that has both, with the zone tiles of the sets p_sets this node keeps; summed
+-- over the tiles. Zone sets without a tile at a position enter as nulls, as on one server.
+create or replace function raster.node_signal_sums(
+    p_lc text[], p_lc_years integer[], p_sig text[], p_sig_years integer[],
+    p_scales double precision[], p_offsets double precision[], p_reduce text,
+    p_codes integer[], p_intercepts double precision[], p_slopes double precision[],
+    p_region integer, p_sets text[], p_versions text[])
+returns table (zone_no integer, zone_id integer, year integer, class_code integer,
+               pixels bigint, signal_pixels bigint, signal_sum double precision,
+               calibrated_sum double precision)
+language plpgsql stable as $$
+begin
+  perform raster.node_session();
+  return query execute format(
+    'with za as (%s) '
+    'select (x.r).zone_no, (x.r).zone_id, (x.r).year, (x.r).class_code, '
+    '  sum((x.r).pixels)::bigint, sum((x.r).signal_pixels)::bigint, sum((x.r).signal_sum), '
+    '  sum((x.r).calibrated_sum) '
+    'from (select raster.np_signal_sums(coalesce(za.rasts, array_fill(null::bytea, '
+    '  array[%s])), s.tiles, $1, g.tiles, $2, $3, $4, $5, $6, $7, $8) as r '
+    '  from (%s) s join (%s) g on g.tile_x = s.tile_x and g.tile_y = s.tile_y '
+    '  left join za on za.tile_x = s.tile_x and za.tile_y = s.tile_y) x '
+    'group by 1, 2, 3, 4',
+    raster.node_zone_arrays(p_region, p_sets, p_versions), coalesce(cardinality(p_sets), 0),
+    raster.node_stacks(p_lc), raster.node_stacks(p_sig))
+    using p_lc_years, p_sig_years, p_scales, p_offsets, p_reduce, p_codes, p_intercepts,
+          p_slopes;
 end $$;
 """
 

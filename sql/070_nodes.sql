@@ -479,6 +479,59 @@ comment on function raster.np_node_trajectories(bigint[], text) is
   'Pixels per (zone, class at every epoch) of land-cover catalog entries, counted on each data '
   'node over its own tiles and summed here (on one server: the local raster.trajectories)';
 
+-- Vegetation-signal sums (raster.np_signal_sums: the pass of int_signal_sums) computed where
+-- the tiles are: p_lc the land-cover and p_sig the signal (NDVI) catalog entries of the run,
+-- in time order, co-located on the data nodes (raster.node_placement), with the other
+-- arguments of the kernel; zone sets p_sets of region p_region (in the order the kernel's
+-- zone_no counts them) as the nodes keep them (raster.node_sync_zones). Each node sums over its
+-- own tiles; its rows come back as they are (the caller sums them over the nodes).
+create or replace function raster.np_node_signal_sums(
+    p_lc bigint[], p_lc_years integer[], p_sig bigint[], p_sig_years integer[],
+    p_scales double precision[], p_offsets double precision[], p_reduce text,
+    p_codes integer[], p_intercepts double precision[], p_slopes double precision[],
+    p_region integer, p_sets text[])
+returns table (zone_no integer, zone_id integer, year integer, class_code integer,
+               pixels bigint, signal_pixels bigint, signal_sum double precision,
+               calibrated_sum double precision)
+language plpgsql as $$
+declare
+  servers text[] := raster.node_placement(p_lc || p_sig);
+  versions text[];
+begin
+  if servers is null then
+    raise exception 'raster.np_node_signal_sums: the land-cover and signal entries % are not '
+      'co-located on data nodes', array_to_string(p_lc || p_sig, ', ');
+  end if;
+  versions := raster.node_sync_zones(format('raster.tiles_%s', p_lc[1])::regclass, servers,
+                                     p_region, p_sets);
+  return query
+    select r.zone_no, r.zone_id, r.year, r.class_code, r.pixels, r.signal_pixels,
+           r.signal_sum, r.calibrated_sum
+      from raster.node_call(
+             format('node-side vegetation-signal sums of catalog entries %s',
+                    array_to_string(p_lc || p_sig, ', ')), servers,
+             array(select format(
+                     'select * from raster.node_signal_sums(%L::text[], %L::integer[], '
+                     '%L::text[], %L::integer[], %L::double precision[], '
+                     '%L::double precision[], %L, %L::integer[], %L::double precision[], '
+                     '%L::double precision[], %s, %L::text[], %L::text[])',
+                     raster.node_tables(p_lc, u.s), p_lc_years, raster.node_tables(p_sig, u.s),
+                     p_sig_years, p_scales, p_offsets, p_reduce, p_codes, p_intercepts,
+                     p_slopes, p_region, p_sets, versions)
+                     from unnest(servers) with ordinality as u(s, n) order by u.n)) as j,
+           lateral jsonb_to_recordset(j.rows) as r(zone_no integer, zone_id integer,
+                                                  year integer, class_code integer,
+                                                  pixels bigint, signal_pixels bigint,
+                                                  signal_sum double precision,
+                                                  calibrated_sum double precision);
+end $$;
+comment on function raster.np_node_signal_sums(bigint[], integer[], bigint[], integer[],
+                                                double precision[], double precision[], text,
+                                                integer[], double precision[],
+                                                double precision[], integer, text[]) is
+  'Vegetation-signal sums per zone, year and class computed on each data node over its own '
+  'tiles; the rows of every node';
+
 -- Derived tiles kept on the data nodes: per-pixel results computed by a node-side kernel over
 -- each node's own tiles (the NDVI trend, the slope), written there, and read on the
 -- coordinator through a partitioned table raster.derived_<kind> of postgres_fdw foreign

@@ -124,7 +124,7 @@ def built(node_clusters, server_url: str, template_db: str, tmp_path_factory):
             calls = {fn: [node_calls(u, fn, n) for u in nodes]
                      for fn, n in (("node_trajectories", 2), ("node_ndvi_trend", 1),
                                    ("node_zone_stats", 1), ("node_slope", 1),
-                                   ("node_derive", 6))}
+                                   ("node_derive", 6), ("node_signal_sums", 1))}
             yield one_url, coord_url, nodes, calls
     finally:
         janitor.drop()
@@ -404,7 +404,8 @@ def test_two_nodes_give_the_marts_of_one_server(built) -> None:
     # each node once per call), not through postgres_fdw on the coordinator; each node
     # computed the NDVI trend over its own tiles and its zone statistics, once
     assert calls == {"node_trajectories": [2, 2], "node_ndvi_trend": [1, 1],
-                     "node_zone_stats": [1, 1], "node_slope": [1, 1], "node_derive": [6, 6]}
+                     "node_zone_stats": [1, 1], "node_slope": [1, 1], "node_derive": [6, 6],
+                     "node_signal_sums": [1, 1]}
     # the NDVI trend classes of the region and of each zone, on one server and on the nodes,
     # as an independent Theil-Sen / Mann-Kendall (tests/test_trend_kernel.py) classifies them
     want = numpy_trend_classes()

@@ -30,6 +30,32 @@ sets as (
     from {{ ref('int_landcover_zone_tiles') }}
 )
 
+{% set on_nodes = false %}
+{% if execute %}
+    {# the run's land-cover and signal entries co-located on data nodes: the sums there #}
+    {% set placed = run_query(
+        "with lc as (" ~ landcover_epoch_ids() ~ "), sg as (" ~ signal_epoch_ids() ~ ") "
+        ~ "select raster.node_placement((select ids from lc) || (select ids from sg)) "
+        ~ "is not null and (select ids from lc) is not null and (select ids from sg) is not null") %}
+    {% set on_nodes = placed.columns[0].values()[0] %}
+{% endif %}
+{% if on_nodes %}
+-- With the epochs' tiles co-located on data nodes each node runs the same kernel over its own
+-- tiles, with the zone tiles it keeps (raster.np_node_signal_sums); only the sums travel.
+select case when n.zone_no = 0 then 'region' else ((select names from sets))[n.zone_no]
+       end as zone_set,
+       n.zone_id, n.year, n.class_code, sum(n.pixels) as pixels,
+       sum(n.signal_pixels) as signal_pixels, sum(n.signal_sum) as signal_sum,
+       sum(n.calibrated_sum) as calibrated_sum
+from lc
+cross join sg
+cross join cal
+cross join lateral raster.np_node_signal_sums(
+    lc.ids, lc.years, sg.ids, sg.years, sg.scales, sg.offsets, '{{ var("ndvi_annual_reduce") }}',
+    cal.codes, cal.intercepts, cal.slopes, {{ var('region_id') }},
+    coalesce((select names from sets), '{}')) as n
+group by 1, 2, 3, 4
+{% else %}
 select case when (x.r).zone_no = 0 then 'region' else ((select names from sets))[(x.r).zone_no]
        end as zone_set,
        (x.r).zone_id, (x.r).year, (x.r).class_code, sum((x.r).pixels) as pixels,
@@ -51,3 +77,4 @@ from (
     where (select ids from lc) is not null and (select ids from sg) is not null
 ) as x
 group by 1, 2, 3, 4
+{% endif %}
