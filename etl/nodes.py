@@ -387,39 +387,10 @@ begin
   execute format('drop table if exists raster.%I', p_target);
 end $$;
 
--- The NDVI trend (raster.np_ndvi_trend) of this node's NDVI tile tables p_tables (in time
--- order, with their years, scales and offsets), written to a new table p_target: one row per
--- tile position where at least 3 distinct years have a tile, as raster.tile_stack gives the
--- stacks on one server. Returns the tiles written.
-create or replace function raster.node_ndvi_trend(
-    p_target text, p_keep text, p_tables text[], p_years integer[],
-    p_scales double precision[], p_offsets double precision[], p_reduce text,
-    p_min_years integer, p_stable_slope double precision, p_alpha double precision,
-    p_ndvi_min double precision)
-returns bigint
-language plpgsql as $$
-declare
-  n bigint;
-begin
-  perform raster.node_session();
-  perform raster.node_replace_derived(p_target, p_keep);
-  -- the kernel in the select list of a subquery: run in parallel workers, as on one server
-  execute format(
-    'create table raster.%I as select s.tile_x, s.tile_y, st_rastfromwkb(raster.np_ndvi_trend('
-    's.tiles, %L::integer[], %L::double precision[], %L::double precision[], %L, %s, %s, %s, '
-    '%s)) as rast from (%s) s where (select count(distinct u.y) from unnest(s.tiles, '
-    '%L::integer[]) as u(t, y) where u.t is not null) >= 3',
-    p_target, p_years, p_scales, p_offsets, p_reduce, p_min_years, p_stable_slope, p_alpha,
-    p_ndvi_min, raster.node_stacks(p_tables), p_years);
-  get diagnostics n = row_count;
-  execute format('alter table raster.%I add primary key (tile_x, tile_y)', p_target);
-  execute format('analyze raster.%I', p_target);
-  return n;
-end $$;
-
 -- A per-pixel result of the coordinator's run written to a new table p_target of this node:
 -- the rows (tile_x, tile_y, rast) of p_select, a query over this node's own tables that the
--- coordinator composed (raster.np_node_derive; the identification factors). Returns the tiles.
+-- coordinator composed (raster.np_node_derive: the identification factors), or that the
+-- NDVI trend and the slope below compose. Returns the tiles.
 create or replace function raster.node_derive(p_target text, p_keep text, p_select text)
 returns bigint
 language plpgsql as $$
@@ -434,6 +405,28 @@ begin
   execute format('alter table raster.%I add primary key (tile_x, tile_y)', p_target);
   execute format('analyze raster.%I', p_target);
   return n;
+end $$;
+
+-- The NDVI trend (raster.np_ndvi_trend) of this node's NDVI tile tables p_tables (in time
+-- order, with their years, scales and offsets), written to a new table p_target: one row per
+-- tile position where at least 3 distinct years have a tile, as raster.tile_stack gives the
+-- stacks on one server. Returns the tiles written.
+create or replace function raster.node_ndvi_trend(
+    p_target text, p_keep text, p_tables text[], p_years integer[],
+    p_scales double precision[], p_offsets double precision[], p_reduce text,
+    p_min_years integer, p_stable_slope double precision, p_alpha double precision,
+    p_ndvi_min double precision)
+returns bigint
+language plpgsql as $$
+begin
+  -- the kernel in the select list of a subquery: run in parallel workers, as on one server
+  return raster.node_derive(p_target, p_keep, format(
+    'select s.tile_x, s.tile_y, st_rastfromwkb(raster.np_ndvi_trend('
+    's.tiles, %L::integer[], %L::double precision[], %L::double precision[], %L, %s, %s, %s, '
+    '%s)) as rast from (%s) s where (select count(distinct u.y) from unnest(s.tiles, '
+    '%L::integer[]) as u(t, y) where u.t is not null) >= 3',
+    p_years, p_scales, p_offsets, p_reduce, p_min_years, p_stable_slope, p_alpha,
+    p_ndvi_min, raster.node_stacks(p_tables), p_years));
 end $$;
 
 -- The first and the last pixel row of a tile as two one-row rasters of the same grid (all
@@ -511,22 +504,17 @@ declare
   edges text := p_target || '_edges';
   n bigint;
 begin
-  perform raster.node_session();
-  perform raster.node_replace_derived(p_target, p_keep);
   -- a plain table, not a temporary one: parallel workers read it too
   execute format('drop table if exists raster.%I', edges);
   execute format('create unlogged table raster.%I as select * from unnest($1, $2, $3) '
                  'as e(tile_x, tile_y, strip)', edges)
     using coalesce(p_xs, '{}'), coalesce(p_ys, '{}'), coalesce(p_strips, '{}');
   execute format('analyze raster.%I', edges);
-  execute format(
-    'create table raster.%I as select c.tile_x, c.tile_y, st_rastfromwkb(raster.np_slope('
-    'c.rast::bytea, raster.node_neighbours(%L, %L, c.tile_x, c.tile_y))) as rast '
-    'from raster.%I c', p_target, p_table, edges, p_table);
-  get diagnostics n = row_count;
+  n := raster.node_derive(p_target, p_keep, format(
+    'select c.tile_x, c.tile_y, st_rastfromwkb(raster.np_slope(c.rast::bytea, '
+    'raster.node_neighbours(%L, %L, c.tile_x, c.tile_y))) as rast from raster.%I c',
+    p_table, edges, p_table));
   execute format('drop table raster.%I', edges);
-  execute format('alter table raster.%I add primary key (tile_x, tile_y)', p_target);
-  execute format('analyze raster.%I', p_target);
   return n;
 end $$;
 

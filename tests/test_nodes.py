@@ -124,7 +124,7 @@ def built(node_clusters, server_url: str, template_db: str, tmp_path_factory):
             calls = {fn: [node_calls(u, fn, n) for u in nodes]
                      for fn, n in (("node_trajectories", 2), ("node_ndvi_trend", 1),
                                    ("node_zone_stats", 1), ("node_slope", 1),
-                                   ("node_derive", 6), ("node_signal_sums", 1))}
+                                   ("node_derive", 8), ("node_signal_sums", 1))}
             yield one_url, coord_url, nodes, calls
     finally:
         janitor.drop()
@@ -402,9 +402,11 @@ def test_two_nodes_give_the_marts_of_one_server(built) -> None:
         assert zone_transitions(url) == numpy_zone_transitions()
     # the run counted the land-cover trajectories on the nodes (the region and the zone set,
     # each node once per call), not through postgres_fdw on the coordinator; each node
-    # computed the NDVI trend over its own tiles and its zone statistics, once
+    # computed the NDVI trend over its own tiles and its zone statistics, the slope, the six
+    # factors of land cover, trend and slope (node_derive writes them, the trend and the slope)
+    # and the vegetation-signal sums, once
     assert calls == {"node_trajectories": [2, 2], "node_ndvi_trend": [1, 1],
-                     "node_zone_stats": [1, 1], "node_slope": [1, 1], "node_derive": [6, 6],
+                     "node_zone_stats": [1, 1], "node_slope": [1, 1], "node_derive": [8, 8],
                      "node_signal_sums": [1, 1]}
     # the NDVI trend classes of the region and of each zone, on one server and on the nodes,
     # as an independent Theil-Sen / Mann-Kendall (tests/test_trend_kernel.py) classifies them
