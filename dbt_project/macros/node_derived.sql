@@ -68,8 +68,7 @@
         'select tile_x, tile_y, st_rastfromwkb(raster.np_lookup(raster.np_physical('
         'rast::bytea, 7), %L::integer[], %L::double precision[])) as rast from raster.%%1$I',
         ts.codes, ts.vals), array['derived_ndvi_trend'])
-    from (select array_agg(trend_class) as codes, array_agg(degradation_score) as vals
-          from {{ ref('ndvi_trend_classes') }} where degradation_score is not null) as ts
+    from ({{ factor_lookup('trend_scores') }}) as ts
     {%- endif %}
     {%- if 'fvc' in kinds %};
     select raster.np_node_derive('derived_factor_fvc',
@@ -88,9 +87,7 @@
         'from raster.%%1$I a join raster.%%2$I b on b.tile_x = a.tile_x and b.tile_y = a.tile_y',
         s.t1, s.t2, s.sev),
         array[format('tiles_%s', l1.catalog_id), format('tiles_%s', l2.catalog_id)])
-    from (select array_agg(class_t1) as t1, array_agg(class_t2) as t2,
-                 array_agg(severity) as sev
-          from {{ ref('int_transition_severity') }}) as s
+    from ({{ factor_lookup('severity') }}) as s
     cross join {{ layers }} as l1
     join {{ layers }} as l2 on l2.role = 'landcover_t2'
     where l1.role = 'landcover_t1'
@@ -101,9 +98,7 @@
         's.rast::bytea, %L::integer[], {{ var("steep_slope_deg") }})) as rast '
         'from raster.%%1$I t join raster.%%2$I s on s.tile_x = t.tile_x and s.tile_y = t.tile_y',
         c.codes), array[format('tiles_%s', n.catalog_id), 'derived_slope'])
-    from (select array_agg(class_code) as codes
-          from {{ ref('stg_registry__legend_classes') }}
-          where ecosystem_type = 'cropland' or ipcc_category = 'cropland') as c
+    from ({{ factor_lookup('cropland') }}) as c
     cross join {{ layers }} as n
     where n.role = 'landcover_now'
     {%- endif %}
@@ -114,11 +109,35 @@
         '%L::integer[], %L::double precision[], -9999)) as rast from raster.%%1$I t%s',
         d.codes, d.vals, case when d.codes is null then ' where false' else '' end),
         array[format('tiles_%s', n.catalog_id)])
-    from (select array_agg(class_code order by class_code) as codes,
-                 array_agg(total order by class_code) as vals
-          from (select class_code, sum(carbon_t_per_ha) as total
-                from {{ ref('int_carbon_densities') }} group by class_code) as x) as d
+    from ({{ factor_lookup('density') }}) as d
     cross join {{ layers }} as n
     where n.role = 'landcover_now'
     {%- endif %}
+{%- endmacro %}
+
+{# The per-run lookup arrays of the identification factors, one row each, as the model
+   int_factor_tiles reads them on one server and the pre-hook node_factors sends them to the
+   nodes: 'density' (total carbon density per class, the carbon models' resolution),
+   'severity' (land-cover transition severity), 'trend_scores' (degradation score per NDVI
+   trend class), 'cropland' (the cropland class codes). #}
+{% macro factor_lookup(name) -%}
+    {%- if name == 'density' -%}
+    select array_agg(class_code order by class_code) as codes,
+           array_agg(total order by class_code) as vals
+    from (select class_code, sum(carbon_t_per_ha) as total
+          from {{ ref('int_carbon_densities') }} group by class_code) as d
+    {%- elif name == 'severity' -%}
+    select array_agg(class_t1) as t1, array_agg(class_t2) as t2, array_agg(severity) as sev
+    from {{ ref('int_transition_severity') }}
+    {%- elif name == 'trend_scores' -%}
+    select array_agg(trend_class) as codes, array_agg(degradation_score) as vals
+    from {{ ref('ndvi_trend_classes') }}
+    where degradation_score is not null
+    {%- elif name == 'cropland' -%}
+    select array_agg(class_code) as codes
+    from {{ ref('stg_registry__legend_classes') }}
+    where ecosystem_type = 'cropland' or ipcc_category = 'cropland'
+    {%- else -%}
+    {{ exceptions.raise_compiler_error("factor_lookup: no lookup named " ~ name) }}
+    {%- endif -%}
 {%- endmacro %}

@@ -29,27 +29,19 @@ lc_now as not materialized (
 
 density as (
     -- total carbon density per class (sum over pools) as the carbon models resolved it
-    select array_agg(class_code order by class_code) as codes,
-           array_agg(total order by class_code) as vals
-    from (select class_code, sum(carbon_t_per_ha) as total
-          from {{ ref('int_carbon_densities') }} group by class_code) as d
+    {{ factor_lookup('density') }}
 ),
 
 severity as (
-    select array_agg(class_t1) as t1, array_agg(class_t2) as t2, array_agg(severity) as sev
-    from {{ ref('int_transition_severity') }}
+    {{ factor_lookup('severity') }}
 ),
 
 trend_scores as (
-    select array_agg(trend_class) as codes, array_agg(degradation_score) as vals
-    from {{ ref('ndvi_trend_classes') }}
-    where degradation_score is not null
+    {{ factor_lookup('trend_scores') }}
 ),
 
 cropland as (
-    select array_agg(class_code) as codes
-    from {{ ref('stg_registry__legend_classes') }}
-    where ecosystem_type = 'cropland' or ipcc_category = 'cropland'
+    {{ factor_lookup('cropland') }}
 ),
 
 raw as (
