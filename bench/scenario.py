@@ -163,6 +163,30 @@ def _zones(work: Path, n: int) -> dict[str, Path]:
     return out
 
 
+def _projects(work: Path, n: int, count: int) -> Path:
+    """``count`` restoration projects of 60 x 60 px (started 2015) on a regular grid over the
+    region, as GeoJSON in UTM 10N."""
+    x0, y1 = ORIGIN
+    side = max(1, math.ceil(math.sqrt(count)))
+    feats = []
+    for k in range(count):
+        i, j = divmod(k, side)
+        c0 = int((j + 0.5) * n / side) - 30
+        r0 = int((i + 0.5) * n / side) - 30
+        a, b = x0 + c0 * CELL, y1 - (r0 + 60) * CELL
+        c, d = a + 60 * CELL, y1 - r0 * CELL
+        feats.append({"type": "Feature", "properties": {
+            "project_id": f"P{k + 1:03d}", "name": f"Project {k + 1}",
+            "project_type": "grassland_restoration", "start_date": "2015-01-01"},
+            "geometry": {"type": "Polygon", "coordinates": [
+                [[a, b], [c, b], [c, d], [a, d], [a, b]]]}})
+    path = work / f"scn_projects_{n}_{count}.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "crs": {
+        "type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::26910"}},
+        "features": feats}))
+    return path
+
+
 def _tables(work: Path) -> dict[str, Path]:
     legend = work / "scn_legend.csv"
     legend.write_text("class_code,name_en,ipcc_category\n" + "".join(
@@ -380,7 +404,7 @@ def step_ecorest(files: dict, url: str, keep: bool = False, data_nodes: int = 0)
     from ecorest.etl.legends import load_legend
     from ecorest.etl.params import load_params
     from ecorest.etl.rasters import load_raster
-    from ecorest.etl.vector_loads import load_zones
+    from ecorest.etl.vector_loads import load_projects, load_zones
     from ecorest.run import run_assessment
 
     tmp = Path(tempfile.mkdtemp(prefix="ecorest-bench-scenario-"))
@@ -406,8 +430,11 @@ def step_ecorest(files: dict, url: str, keep: bool = False, data_nodes: int = 0)
         load_raster(conn, "bench", "dem", files["dem"], epoch="2020", show_progress=False)
         for zone_set in ("districts", "halves"):
             load_zones(conn, "bench", files[zone_set], zone_set=zone_set)
+        if files.get("projects"):
+            load_projects(conn, "bench", files["projects"])
         conn.commit()
-        loads["DEM, 2 zone sets"] = time.perf_counter() - t0
+        loads["DEM, 2 zone sets" + (", projects" if files.get("projects") else "")] = \
+            time.perf_counter() - t0
         t0 = time.perf_counter()
         cpu0 = server_cpu_seconds(conn.info.backend_pid)
         client0 = resource.getrusage(resource.RUSAGE_SELF)
@@ -464,8 +491,16 @@ def _results(conn, run_id: int) -> dict:
         "order by 1", (run_id,)).fetchall()
     patches = conn.execute("select count(*) from marts.restoration_patches where run_id = %s",
                            (run_id,)).fetchone()[0]
+    # the projects' benefit against their baseline rings and their matched pixels (none
+    # without projects)
+    benefit, matched = conn.execute(
+        "select (select coalesce(round(sum(benefit_t)::numeric, 6), 0) from "
+        "marts.project_benefits where run_id = %s), (select coalesce(sum((data ->> "
+        "'matched_pixels')::bigint), 0) from intermediate.int_matched_results where section = "
+        "'match')", (run_id,)).fetchone()
     return {"stock_t": stocks, "trend_classes": {int(c): int(n) for c, n in trend if c},
-            "zones": {z: n for z, n in zones}, "patches": patches}
+            "zones": {z: n for z, n in zones}, "patches": patches,
+            "projects": [str(benefit), int(matched)]}
 
 
 def _stage_alone(conn, dbt_dir: Path, stage: str) -> dict:
@@ -599,13 +634,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--keep", action="store_true",
                     help="Keep ecorest's database after the run, to look into it (its name is "
                          "printed; drop it afterwards).")
+    ap.add_argument("--projects", type=int, default=0,
+                    help="Also load this many restoration projects (60 x 60 px each, spread "
+                         "over the region), so that the run computes their benefits.")
     args = ap.parse_args(argv)
     from .load import bench_cluster_url
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="ecorest-bench-"))
     n = args.size
     t0 = time.monotonic()
+    if args.projects < 0:
+        ap.error("--projects must be 0 or more")
     files = {k: str(v) for k, v in generate(work, n).items()}
+    if args.projects:
+        files["projects"] = str(_projects(work, n, args.projects))
     print(f"scenario {n}² ({n * n / 1e6:.0f} Mpx a layer): inputs ready in "
           f"{time.monotonic() - t0:.0f} s under {work}; load average "
           f"{os.getloadavg()[0]:.1f}", flush=True)
@@ -633,16 +675,18 @@ def compare_setups(one: dict, spread: dict) -> None:
           f"{spread['run_s'] / one['run_s']:.2f}), no-op {one['noop_s']:.2f} vs "
           f"{spread['noop_s']:.2f} s")
     for model in ("int_landcover_trajectories", "int_ndvi_trend_tiles", "int_slope_tiles",
-                  "ndvi_trends", "int_factor_tiles"):
+                  "ndvi_trends", "int_factor_tiles", "int_project_trajectories",
+                  "int_benefit_pixels", "int_matched_results"):
         a, b = one["nodes"].get(model), spread["nodes"].get(model)
         if a is not None and b is not None:
             print(f"    {model:28} {a:7.1f} vs {b:7.1f} s")
-    keys = ("stock_t", "trend_classes", "zones", "patches")
+    keys = ("stock_t", "trend_classes", "zones", "patches", "projects")
     same = all(one[key] == spread[key] if key != "stock_t" else all(
         math.isclose(a, b, rel_tol=1e-9) for a, b in zip(one[key], spread[key], strict=True))
         for key in keys)
     print(f"  results {'equal' if same else 'DIFFER'}: stocks per epoch, NDVI trend classes, "
-          f"zone scores per set, {one['patches']} patches")
+          f"zone scores per set, {one['patches']} patches, project benefits "
+          f"({one['projects'][0]} t, {one['projects'][1]} matched pixels)")
     if not same:
         raise SystemExit("the coordinator's results differ from one server's")
 

@@ -167,7 +167,9 @@ SHARED_KERNELS = (("030_kernels.sql", "np_kernels_loaded", ""),
                   ("040_identification.sql", "np_pair_lookup", "a bytea"),
                   ("040_identification.sql", "np_physical", "a bytea"),
                   ("040_identification.sql", "np_steep_class", "lc bytea"),
-                  ("050_benefit.sql", "np_signal_sums", "zones bytea[]"))
+                  ("050_benefit.sql", "np_signal_sums", "zones bytea[]"),
+                  ("030_kernels.sql", "burn_table", "p_table regclass"),
+                  ("050_benefit.sql", "np_benefit_pixels", "z bytea"))
 
 
 def shared_kernels() -> str:
@@ -236,14 +238,57 @@ begin
       'cross join lateral raster.trajectories(null, s.tiles) x group by 1, 2',
       raster.node_stacks(p_tables));
   else
-    return query execute format(
-      'with zt as (%s) '
-      'select x.zone_id, x.classes, sum(x.pixels)::bigint from zt '
-      'join (%s) s on s.tile_x = zt.tile_x and s.tile_y = zt.tile_y '
-      'cross join lateral raster.trajectories(zt.rast, s.tiles) x '
-      'where x.zone_id <> 0 group by 1, 2',
-      raster.node_zones(p_region, array[p_set], array[p_version]), raster.node_stacks(p_tables));
+    return query execute raster.node_zone_trajectories(
+      raster.node_zones(p_region, array[p_set], array[p_version]), p_tables);
   end if;
+end $$;
+
+-- The pixels of the benefit against matched controls (raster.np_benefit_pixels, the pass of
+-- int_benefit_pixels) of this node's tiles: observed land-cover tables p_lc and signal tables
+-- p_sig in time order (the signal's years, scales and offsets p_sig_*), the DEM table p_dem
+-- and the slope table p_slope (null: none), the projects and leakage belts (p_codes, p_geoms,
+-- raster.project_shapes) burnt onto the first land-cover table's tiles, the sample step and
+-- the reduction of several signal epochs in a year. A position's signal stack holds the tiles
+-- it has, with their years, as on one server.
+create or replace function raster.node_benefit_pixels(
+    p_lc text[], p_sig text[], p_sig_years integer[], p_scales double precision[],
+    p_offsets double precision[], p_dem text, p_slope text, p_codes integer[],
+    p_geoms geometry[], p_step integer, p_reduce text)
+returns table (zone_id integer, in_sample boolean, classes integer[],
+               signal double precision[], elevation double precision,
+               slope_deg double precision, grid_row bigint, grid_col bigint)
+language plpgsql stable as $$
+begin
+  perform raster.node_session();
+  return query execute format(
+    'with sg as (select g.tile_x, g.tile_y, '
+    '  array(select u.t from unnest(g.tiles) with ordinality as u(t, k) '
+    '        where u.t is not null order by u.k) as tiles, '
+    '  array(select u.y from unnest(g.tiles, $3) with ordinality as u(t, y, k) '
+    '        where u.t is not null order by u.k) as years, '
+    '  array(select u.y from unnest(g.tiles, $4) with ordinality as u(t, y, k) '
+    '        where u.t is not null order by u.k) as scales, '
+    '  array(select u.y from unnest(g.tiles, $5) with ordinality as u(t, y, k) '
+    '        where u.t is not null order by u.k) as offsets '
+    '  from (%s) g), '
+    'zt as (select * from raster.burn_table(%L::regclass, $1, $2)) '
+    'select x.* from (%s) s '
+    'left join zt z on z.tile_x = s.tile_x and z.tile_y = s.tile_y '
+    'left join sg g on g.tile_x = s.tile_x and g.tile_y = s.tile_y '
+    '%s %s '
+    'cross join lateral raster.np_benefit_pixels(z.rast::bytea, s.tiles, g.tiles, g.years, '
+    '  g.scales, g.offsets, %s, %s, $6, $7) as x',
+    case when cardinality(p_sig) > 0 then raster.node_stacks(p_sig)
+         else 'select null::integer as tile_x, null::integer as tile_y, '
+              'null::bytea[] as tiles where false' end,
+    format('raster.%I', p_lc[1]), raster.node_stacks(p_lc),
+    case when p_dem is not null then format('left join raster.%I d on d.tile_x = s.tile_x '
+                                            'and d.tile_y = s.tile_y', p_dem) else '' end,
+    case when p_slope is not null then format('left join raster.%I sl on sl.tile_x = s.tile_x '
+                                              'and sl.tile_y = s.tile_y', p_slope) else '' end,
+    case when p_dem is not null then 'd.rast::bytea' else 'null::bytea' end,
+    case when p_slope is not null then 'sl.rast::bytea' else 'null::bytea' end)
+    using p_codes, p_geoms, p_sig_years, p_scales, p_offsets, p_step, p_reduce;
 end $$;
 
 -- The stacks of this node's tile tables p_tables at every tile position one of them has: rows
@@ -259,6 +304,34 @@ language sql immutable as $f$
                            order by n))
     from unnest(p_tables) with ordinality as e(tab, n)
 $f$;
+
+-- The statement counting pixels per (zone, class at every epoch) of this node's tile tables
+-- p_tables over the zone tiles of the subquery p_zones (tile_x, tile_y, rast); pixels outside
+-- every zone (0) left out.
+create or replace function raster.node_zone_trajectories(p_zones text, p_tables text[])
+returns text
+language sql immutable as $f$
+  select format('with zt as (%s) '
+                'select x.zone_id, x.classes, sum(x.pixels)::bigint from zt '
+                'join (%s) s on s.tile_x = zt.tile_x and s.tile_y = zt.tile_y '
+                'cross join lateral raster.trajectories(zt.rast::bytea, s.tiles) x '
+                'where x.zone_id <> 0 group by 1, 2', p_zones, raster.node_stacks(p_tables))
+$f$;
+
+-- The same per shape (codes p_codes, polygons p_geoms in the tiles' SRID: the coordinator's
+-- raster.project_shapes, the projects and their baseline rings) burnt onto this node's tiles
+-- of the first table (raster.burn_table, as one server burns them).
+create or replace function raster.node_shape_trajectories(p_tables text[], p_codes integer[],
+                                                          p_geoms geometry[])
+returns table (zone_id integer, classes integer[], pixels bigint)
+language plpgsql stable as $$
+begin
+  perform raster.node_session();
+  return query execute raster.node_zone_trajectories(
+    format('select * from raster.burn_table(%L::regclass, $1, $2)',
+           format('raster.%I', p_tables[1])), p_tables)
+    using p_codes, p_geoms;
+end $$;
 
 -- Zone tiles kept on this node: the coordinator's registry.zone_tiles (a zone set burnt onto
 -- the region grid when it is loaded) at the tile positions this node holds, copied here by

@@ -454,34 +454,46 @@ $$;
 comment on function raster.crosstab(raster, raster, raster) is
   'Pixel counts per (zone, value a, value b) of aligned tiles (PL/Python + numpy kernel)';
 
--- Shapes (code, polygon in the tiles' SRID) burnt onto the grid of the tiles of a catalog entry
--- (pixel centres inside the polygon; 0 = no shape; where shapes overlap the larger code wins).
--- Each result raster covers the part of its tile that shapes touch; raster.crosstab places it
--- on the tile. With p_except_catalog: not at the positions where that catalog entry has a tile
--- (burnt there already: a region's layers share one grid, so a position has one extent).
+-- Shapes (code, polygon in the tiles' SRID) burnt onto the grid of the tiles of table p_table
+-- (raster.tiles with p_catalog_id: that catalog entry's; a data node's own tile table without
+-- it) (pixel centres inside the polygon; 0 = no shape; where shapes overlap the larger code
+-- wins). Each result raster covers the part of its tile that shapes touch; raster.crosstab
+-- places it on the tile. With p_except_catalog: not at the positions where that catalog entry
+-- has a tile (burnt there already: a region's layers share one grid, so a position has one
+-- extent). The same statement on one server and on every data node, so both burn alike.
+create or replace function raster.burn_table(p_table regclass, p_codes integer[],
+                                             p_geoms geometry[], p_catalog_id bigint default null,
+                                             p_except_catalog bigint default null)
+returns table (tile_x integer, tile_y integer, rast raster)
+language plpgsql stable as $$
+begin
+  return query execute format(
+    'with shapes as (select s.code, s.g from unnest($1, $2) as s(code, g)), '
+    'parts as ('
+    '  select t.tile_x, t.tile_y, t.rast as tile, s.code, '
+    '         st_clipbybox2d(s.g, st_envelope(t.rast)) as g '
+    '  from %s t join shapes s on st_intersects(s.g, st_envelope(t.rast)) %s) '
+    'select tile_x, tile_y, '
+    '       st_union(st_asraster(g, tile, ''32BSI'', code::double precision, 0, false), ''MAX'') '
+    'from parts where not st_isempty(g) and st_dimension(g) = 2 group by tile_x, tile_y',
+    p_table,
+    case when p_catalog_id is not null then
+      'where t.catalog_id = $3 and not exists (select 1 from raster.tiles e '
+      'where e.catalog_id = $4 and e.tile_x = t.tile_x and e.tile_y = t.tile_y)' else '' end)
+    using p_codes, p_geoms, p_catalog_id, p_except_catalog;
+end
+$$;
+comment on function raster.burn_table(regclass, integer[], geometry[], bigint, bigint) is
+  'Polygons burnt (by code) onto the grid of the tiles of a tile table';
+
 drop function if exists raster.burn_tiles(bigint, integer[], geometry[]);
 create or replace function raster.burn_tiles(p_catalog_id bigint, p_codes integer[],
                                              p_geoms geometry[],
                                              p_except_catalog bigint default null)
 returns table (tile_x integer, tile_y integer, rast raster)
 language sql stable as $$
-  with shapes as (
-    select s.code, s.g from unnest(p_codes, p_geoms) as s(code, g)
-  ), parts as (
-    select t.tile_x, t.tile_y, t.rast as tile, s.code,
-           st_clipbybox2d(s.g, st_envelope(t.rast)) as g
-    from raster.tiles t
-    join shapes s on st_intersects(s.g, st_envelope(t.rast))
-    where t.catalog_id = p_catalog_id
-      and not exists (select 1 from raster.tiles e
-                       where e.catalog_id = p_except_catalog
-                         and e.tile_x = t.tile_x and e.tile_y = t.tile_y)
-  )
-  select tile_x, tile_y,
-         st_union(st_asraster(g, tile, '32BSI', code::double precision, 0, false), 'MAX')
-  from parts
-  where not st_isempty(g) and st_dimension(g) = 2
-  group by tile_x, tile_y
+  select * from raster.burn_table('raster.tiles', p_codes, p_geoms, p_catalog_id,
+                                  p_except_catalog)
 $$;
 comment on function raster.burn_tiles(bigint, integer[], geometry[], bigint) is
   'Polygons burnt (by code) onto the grid of the tiles of a catalog entry';
@@ -593,12 +605,11 @@ $$;
 comment on function raster.zone_tiles(bigint, text, bigint) is
   'Zone-id rasters of a zone set aligned with the tiles of a catalog entry';
 
--- Restoration projects (current versions) and their baseline rings burnt onto the tiles of a
--- catalog entry: value 2 x project_version_id inside a project, 2 x id + 1 in its ring (the
--- band of p_ring_m metres around it, outside every project of the region). Where rings of
--- two projects overlap, the larger id wins.
-create or replace function raster.project_tiles(p_catalog_id bigint, p_ring_m double precision)
-returns table (tile_x integer, tile_y integer, rast raster)
+-- Restoration projects (current versions) of the region of a catalog entry and their baseline
+-- rings, in the SRID of its tiles: code 2 x project_version_id for a project, 2 x id + 1 for its
+-- ring (the band of p_ring_m metres around it, outside every project of the region).
+create or replace function raster.project_shapes(p_catalog_id bigint, p_ring_m double precision)
+returns table (code integer, g geometry)
 language sql stable as $$
   with ref as (
     select c.region_id, r.srid from raster.catalog c
@@ -610,15 +621,23 @@ language sql stable as $$
     where p.valid_to is null
   ), all_projects as (
     select st_union(g) as g from projects
-  ), shapes as (
-    select (project_version_id * 2)::integer as code, g from projects
-    union all
-    select (p.project_version_id * 2 + 1)::integer,
-           st_difference(st_buffer(p.g, p_ring_m), a.g)
-    from projects p cross join all_projects a
   )
+  select (project_version_id * 2)::integer, g from projects
+  union all
+  select (p.project_version_id * 2 + 1)::integer, st_difference(st_buffer(p.g, p_ring_m), a.g)
+  from projects p cross join all_projects a
+$$;
+comment on function raster.project_shapes(bigint, double precision) is
+  'Projects (2 x id) and their baseline rings (2 x id + 1) in the SRID of a catalog entry';
+
+-- The projects and rings of raster.project_shapes burnt onto the tiles of a catalog entry. Where
+-- rings of two projects overlap, the larger id wins.
+create or replace function raster.project_tiles(p_catalog_id bigint, p_ring_m double precision)
+returns table (tile_x integer, tile_y integer, rast raster)
+language sql stable as $$
   select b.*
-  from (select array_agg(code) as codes, array_agg(g) as geoms from shapes) as s
+  from (select array_agg(code) as codes, array_agg(g) as geoms
+        from raster.project_shapes(p_catalog_id, p_ring_m)) as s
   cross join lateral raster.burn_tiles(p_catalog_id, s.codes, s.geoms) as b
   where s.codes is not null
 $$;

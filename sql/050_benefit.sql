@@ -111,7 +111,11 @@ $$;
 -- the same pixels in every run): classes at every land-cover epoch (null: no data), the yearly
 -- signal (sig: the signal tiles in time order with their years, scale and offset; several
 -- epochs of one year are reduced with `reduce`, mean or max), elevation and slope (null where
--- the tile or pixel has none).
+-- the tile or pixel has none), and the pixel's row and column on the region grid (grid_row,
+-- grid_col: its place in the order the matching reads the pixels, whatever order the tiles
+-- were read in).
+drop function if exists raster.np_benefit_pixels(bytea, bytea[], bytea[], integer[],
+  double precision[], double precision[], bytea, bytea, integer, text);
 create or replace function raster.np_benefit_pixels(z bytea, lc bytea[], sig bytea[],
                                                     sig_years integer[],
                                                     sig_scales double precision[],
@@ -120,7 +124,7 @@ create or replace function raster.np_benefit_pixels(z bytea, lc bytea[], sig byt
                                                     reduce text default 'mean')
 returns table (zone_id integer, in_sample boolean, classes integer[],
                signal double precision[], elevation double precision,
-               slope_deg double precision)
+               slope_deg double precision, grid_row bigint, grid_col bigint)
 language plpython3u immutable parallel safe cost 1000000 as $$
 import numpy as np
 if 'ecorest_biomass' not in GD:
@@ -152,7 +156,8 @@ for r, c in zip(*np.nonzero(keep)):
                 [None if x < 0 else int(x) for x in cls[r, c]],
                 [None if np.isnan(x) else float(x) for x in sig_out[r, c]],
                 None if np.isnan(elev[r, c]) else float(elev[r, c]),
-                None if np.isnan(slp[r, c]) else float(slp[r, c])))
+                None if np.isnan(slp[r, c]) else float(slp[r, c]),
+                int(rows[r]), int(cols[c])))
 return out
 $$;
 comment on function raster.np_benefit_pixels(bytea, bytea[], bytea[], integer[],

@@ -479,6 +479,113 @@ comment on function raster.np_node_trajectories(bigint[], text) is
   'Pixels per (zone, class at every epoch) of land-cover catalog entries, counted on each data '
   'node over its own tiles and summed here (on one server: the local raster.trajectories)';
 
+-- Restoration projects counted where the tiles are: pixels per (project or baseline ring, class
+-- at every epoch) of the land-cover catalog entries p_ids (time order), co-located on data
+-- nodes (raster.node_placement). The projects and rings (raster.project_shapes: a few polygons)
+-- travel to every node, which burns them onto its own tiles of the first entry as one server
+-- does (raster.burn_table) and counts there; only the counts come back, summed over the nodes.
+-- Zone ids as raster.project_tiles gives them (2 x project_version_id, 2 x id + 1 for a ring).
+create or replace function raster.np_node_project_trajectories(p_ids bigint[],
+                                                               p_ring_m double precision)
+returns table (zone_id integer, classes integer[], pixels bigint)
+language plpgsql as $$
+declare
+  servers text[] := raster.node_placement(p_ids);
+  codes integer[];
+  geoms geometry[];
+begin
+  if servers is null then
+    raise exception 'raster.np_node_project_trajectories: the land-cover entries % are not '
+      'co-located on data nodes', array_to_string(p_ids, ', ');
+  end if;
+  select array_agg(code), array_agg(g) into codes, geoms
+    from raster.project_shapes(p_ids[1], p_ring_m);
+  if codes is null then
+    return;
+  end if;
+  return query
+    select r.zone_id, r.classes, sum(r.pixels)::bigint
+      from raster.node_call(
+             format('node-side project trajectories of catalog entries %s',
+                    array_to_string(p_ids, ', ')), servers,
+             array(select format('select zone_id, classes, pixels from '
+                                 'raster.node_shape_trajectories(%L::text[], %L::integer[], '
+                                 '%L::geometry[])', raster.node_tables(p_ids, u.s), codes, geoms)
+                     from unnest(servers) with ordinality as u(s, n) order by u.n)) as j,
+           lateral jsonb_to_recordset(j.rows) as r(zone_id integer, classes integer[],
+                                                  pixels bigint)
+     group by 1, 2;
+end $$;
+comment on function raster.np_node_project_trajectories(bigint[], double precision) is
+  'Pixels per (project or baseline ring, class at every epoch), counted on each data node '
+  'over its own tiles and summed here';
+
+-- The pixels of the benefit against matched controls (raster.np_benefit_pixels, the pass of
+-- int_benefit_pixels) taken where the tiles are: the observed land-cover entries p_lc and the
+-- signal entries p_sig (time order, with their years, scales and offsets), the DEM p_dem
+-- (null: none) and the slope the nodes keep (raster.derived_slope, computed from that DEM),
+-- co-located on data nodes. The projects and their leakage belts (raster.project_shapes with
+-- p_belt_m) travel to the nodes, which burn them onto their own tiles of the first land-cover
+-- entry; each node returns the pixels of its projects, belts and sample (p_step), with their
+-- place on the grid.
+create or replace function raster.np_node_benefit_pixels(
+    p_lc bigint[], p_sig bigint[], p_sig_years integer[], p_scales double precision[],
+    p_offsets double precision[], p_dem bigint, p_belt_m double precision, p_step integer,
+    p_reduce text)
+returns table (zone_id integer, in_sample boolean, classes integer[],
+               signal double precision[], elevation double precision,
+               slope_deg double precision, grid_row bigint, grid_col bigint)
+language plpgsql as $$
+declare
+  ids bigint[] := p_lc || coalesce(p_sig, '{}') || coalesce(array[p_dem], '{}');
+  servers text[] := raster.node_placement(ids);
+  codes integer[];
+  geoms geometry[];
+begin
+  if servers is null then
+    raise exception 'raster.np_node_benefit_pixels: the catalog entries % are not co-located '
+      'on data nodes', array_to_string(ids, ', ');
+  end if;
+  if p_dem is not null and raster.node_layout(to_regclass('raster.derived_slope'))
+                           is distinct from servers then
+    raise exception 'raster.np_node_benefit_pixels: the slope of DEM entry % is not kept on '
+      'the data nodes of its tiles', p_dem;
+  end if;
+  select array_agg(code), array_agg(g) into codes, geoms
+    from raster.project_shapes(p_lc[1], p_belt_m);
+  if codes is null then
+    return;
+  end if;
+  return query
+    select r.*
+      from raster.node_call(
+             format('node-side benefit pixels of catalog entries %s',
+                    array_to_string(ids, ', ')), servers,
+             array(select format(
+                     'select * from raster.node_benefit_pixels(%L::text[], %L::text[], '
+                     '%L::integer[], %L::double precision[], %L::double precision[], %L, %L, '
+                     '%L::integer[], %L::geometry[], %s, %L)',
+                     raster.node_tables(p_lc, u.s), coalesce(raster.node_tables(p_sig, u.s), '{}'),
+                     coalesce(p_sig_years, '{}'), coalesce(p_scales, '{}'),
+                     coalesce(p_offsets, '{}'),
+                     case when p_dem is not null
+                          then raster.node_table_of(format('tiles_%s', p_dem), u.s) end,
+                     case when p_dem is not null
+                          then raster.node_table_of('derived_slope', u.s) end,
+                     codes, geoms, p_step, p_reduce)
+                     from unnest(servers) with ordinality as u(s, n) order by u.n)) as j,
+           lateral jsonb_to_recordset(j.rows) as r(zone_id integer, in_sample boolean,
+                                                  classes integer[], signal double precision[],
+                                                  elevation double precision,
+                                                  slope_deg double precision, grid_row bigint,
+                                                  grid_col bigint);
+end $$;
+comment on function raster.np_node_benefit_pixels(bigint[], bigint[], integer[],
+                                                  double precision[], double precision[], bigint,
+                                                  double precision, integer, text) is
+  'Pixels of projects, leakage belts and the control sample taken on each data node over its '
+  'own tiles (raster.np_benefit_pixels there)';
+
 -- Vegetation-signal sums (raster.np_signal_sums: the pass of int_signal_sums) computed where
 -- the tiles are: p_lc the land-cover and p_sig the signal (NDVI) catalog entries of the run,
 -- in time order, co-located on the data nodes (raster.node_placement), with the other

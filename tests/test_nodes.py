@@ -31,7 +31,7 @@ from ecorest.etl.legends import load_legend
 from ecorest.etl.params import load_params
 from ecorest.etl.rasters import load_raster
 from ecorest.etl.regions import create_region
-from ecorest.etl.vector_loads import load_zones
+from ecorest.etl.vector_loads import load_projects, load_zones
 from ecorest.run import run_assessment
 from ecorest.store.cluster import EmbeddedCluster
 from ecorest.store.nodes import local_node_homes, start_local_nodes
@@ -116,15 +116,18 @@ def built(node_clusters, server_url: str, template_db: str, tmp_path_factory):
     try:
         with coordinator_db(server_url, template_db, node_clusters, 2) as (coord_url, nodes):
             for url, sub in ((one_url, "one"), (coord_url, "coord")):
-                build_region(url, tmp / sub, zones=True, ndvi=True)
+                build_region(url, tmp / sub, zones=True, ndvi=True, projects=True)
                 with psycopg.connect(url) as c:
-                    run_assessment(c, url, "small", work_dir=tmp / sub / "dbt")
+                    run_assessment(c, url, "small", work_dir=tmp / sub / "dbt",
+                                   dbt_vars=RUN_VARS)
             # the run counted the land-cover trajectories on the nodes (the region and the zone
             # set, each node once per call), the NDVI trend and its zone statistics, the slope
             calls = {fn: [node_calls(u, fn, n) for u in nodes]
                      for fn, n in (("node_trajectories", 2), ("node_ndvi_trend", 1),
                                    ("node_zone_stats", 1), ("node_slope", 1),
-                                   ("node_derive", 8), ("node_signal_sums", 1))}
+                                   ("node_derive", 8), ("node_signal_sums", 1),
+                                   ("node_shape_trajectories", 1),
+                                   ("node_benefit_pixels", 1))}
             yield one_url, coord_url, nodes, calls
     finally:
         janitor.drop()
@@ -162,6 +165,32 @@ def write_zones(path: Path, zones: dict = ZONES) -> Path:
     return path
 
 
+#: two restoration projects on pixel edges (rows, columns, start date): one over the cropland
+#: band across tile (and node) borders, one over the browning blob
+PROJECTS = {"P1": (slice(12, 44), slice(22, 42), "2005-06-01"),
+            "P2": (slice(30, 50), slice(64, 84), "2012-01-01")}
+
+
+#: the settings of the runs of `built`: belts and rings narrow enough for the small region to
+#: keep controls, and a sample of about a quarter of its pixels
+RUN_VARS = {"leakage_belt_m": 90, "baseline_ring_m": 150, "control_sample_pixels": 2000}
+
+
+def write_projects(path: Path) -> Path:
+    feats = []
+    for pid, (rows, cols, start) in PROJECTS.items():
+        x0, x1 = 450_000.0 + 30 * cols.start, 450_000.0 + 30 * cols.stop
+        y0, y1 = 4_950_000.0 - 30 * rows.stop, 4_950_000.0 - 30 * rows.start
+        feats.append({"type": "Feature", "properties": {
+            "project_id": pid, "name": f"Project {pid}", "project_type": "grassland_restoration",
+            "start_date": start}, "geometry": {"type": "Polygon", "coordinates": [
+                [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}})
+    path.write_text(json.dumps({"type": "FeatureCollection", "crs": {
+        "type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::26910"}},
+        "features": feats}))
+    return path
+
+
 def ndvi_series() -> dict[str, np.ndarray]:
     """Nine annual NDVI grids (int16, scale 1e-4, nodata -32768) on the land-cover grid: a
     greening band and a browning blob that cross tile (and node) borders over a noisy level,
@@ -189,7 +218,8 @@ def dem() -> np.ndarray:
     return z.astype(np.float32)
 
 
-def build_region(url: str, tmp: Path, zones: bool = False, ndvi: bool = False) -> None:
+def build_region(url: str, tmp: Path, zones: bool = False, ndvi: bool = False,
+                 projects: bool = False) -> None:
     tmp.mkdir(parents=True, exist_ok=True)
     paths = {e: write_raster(tmp / f"lc_{e}.tif", a, nodata=255)
              for e, a in land_cover().items()}
@@ -207,6 +237,8 @@ def build_region(url: str, tmp: Path, zones: bool = False, ndvi: bool = False) -
                     source_text="test")
         if zones:
             load_zones(conn, "small", write_zones(tmp / "zones.geojson"), zone_set="basin")
+        if projects:
+            load_projects(conn, "small", write_projects(tmp / "projects.geojson"))
         if ndvi:
             for year, a in ndvi_series().items():
                 load_raster(conn, "small", "ndvi", write_raster(tmp / f"ndvi_{year}.tif", a,
@@ -405,9 +437,30 @@ def test_two_nodes_give_the_marts_of_one_server(built) -> None:
     # computed the NDVI trend over its own tiles and its zone statistics, the slope, the six
     # factors of land cover, trend and slope (node_derive writes them, the trend and the slope)
     # and the vegetation-signal sums, once
+    # and the projects' trajectories and the pixels of the benefit against matched controls
+    # (the projects burnt on each node), once
     assert calls == {"node_trajectories": [2, 2], "node_ndvi_trend": [1, 1],
                      "node_zone_stats": [1, 1], "node_slope": [1, 1], "node_derive": [8, 8],
-                     "node_signal_sums": [1, 1]}
+                     "node_signal_sums": [1, 1], "node_shape_trajectories": [1, 1],
+                     "node_benefit_pixels": [1, 1]}
+    # the pixels inside each project per (class in 2000, class in 2015), on one server and on
+    # the nodes, as numpy counts them in the project's rectangle
+    for url in (one_url, coord_url):
+        assert project_transitions(url) == numpy_project_transitions()
+    # the benefit against matched controls matched the pixels of both projects, from the
+    # same pixels in the same order (the marts above are equal, sink rates included)
+    match = ("select p.project_id, (m.data ->> 'project_pixels')::int, "
+             "(m.data ->> 'matched_pixels')::int, m.data ->> 'covariates' "
+             "from intermediate.int_matched_results m join registry.projects p "
+             "using (project_version_id) where m.section = 'match' order by 1")
+    with psycopg.connect(one_url) as c:
+        want = c.execute(match).fetchall()
+    with psycopg.connect(coord_url) as c:
+        assert c.execute(match).fetchall() == want
+    assert [(pid, n) for pid, n, *_ in want] == [
+        (pid, (r.stop - r.start) * (k.stop - k.start)) for pid, (r, k, _) in PROJECTS.items()]
+    assert all(m > 0 for _, _, m, _ in want), want
+    assert "slope_deg" in want[0][3] and "elevation_m" in want[0][3]
     # the NDVI trend classes of the region and of each zone, on one server and on the nodes,
     # as an independent Theil-Sen / Mann-Kendall (tests/test_trend_kernel.py) classifies them
     want = numpy_trend_classes()
@@ -451,6 +504,28 @@ def test_two_nodes_give_the_marts_of_one_server(built) -> None:
         on_nodes = [derived_rows(url, f"factor_{kind}", "count(*)")[0] for url in node_urls]
         assert all(n > 0 for n in on_nodes)
         assert sum(on_nodes) == sum(1 for f, *_ in want if f == kind)
+
+
+def project_transitions(url: str) -> dict[tuple[str, int, int], int]:
+    """Pixels inside each project per (class in 2000, class in 2015), from the run's
+    project trajectories."""
+    with psycopg.connect(url) as c:
+        rows = c.execute(
+            "select p.project_id, t.classes[1], t.classes[2], sum(t.pixels)::bigint "
+            "from intermediate.int_project_trajectories t "
+            "join registry.projects p on p.project_version_id = t.project_version_id "
+            "where t.area_kind = 'project' group by 1, 2, 3").fetchall()
+    return {(pid, a, b): n for pid, a, b, n in rows}
+
+
+def numpy_project_transitions() -> dict[tuple[str, int, int], int]:
+    lc = land_cover()
+    out: dict[tuple[str, int, int], int] = {}
+    for pid, (rows, cols, _) in PROJECTS.items():
+        a, b = lc["2000"][rows, cols].ravel(), lc["2015"][rows, cols].ravel()
+        for x, y in zip(a.tolist(), b.tolist(), strict=True):
+            out[pid, x, y] = out.get((pid, x, y), 0) + 1
+    return out
 
 
 def node_zone_copies(node_url: str, zone_set: str) -> tuple[list[str], dict]:
@@ -972,7 +1047,7 @@ def test_remove_node_refuses_while_it_holds_tiles_and_drain_moves_them(
         built, coordinator, node_clusters, tmp_path) -> None:
     one_url, built_coord, _, _ = built
     url, node_urls = coordinator
-    build_region(url, tmp_path, zones=True, ndvi=True)
+    build_region(url, tmp_path, zones=True, ndvi=True, projects=True)
     with psycopg.connect(url) as c:
         ids = [r[0] for r in c.execute("select catalog_id from raster.catalog order by 1")]
         lc = [r[0] for r in c.execute(LANDCOVER_IDS)]
@@ -1036,7 +1111,7 @@ def test_remove_node_refuses_while_it_holds_tiles_and_drain_moves_them(
     calls = node_calls(node_urls[0], "node_trajectories", 1)  # the zone call above
     assert calls == 1
     with psycopg.connect(url) as conn:
-        run_assessment(conn, url, "small", work_dir=tmp_path / "dbt")
+        run_assessment(conn, url, "small", work_dir=tmp_path / "dbt", dbt_vars=RUN_VARS)
     after = marts(url)
     assert_same_marts(marts(built_coord), after)
     assert_same_marts(marts(one_url), after)
@@ -1071,7 +1146,8 @@ def test_remove_node_refuses_while_it_holds_tiles_and_drain_moves_them(
                          "where inhparent = 'raster.derived_ndvi_trend'::regclass"
                          ).fetchone()[0] == 0
     with psycopg.connect(url) as conn:
-        run_assessment(conn, url, "small", work_dir=tmp_path / "dbt", force=True)
+        run_assessment(conn, url, "small", work_dir=tmp_path / "dbt", dbt_vars=RUN_VARS,
+                       force=True)
     assert trend_classes(url) == numpy_trend_classes()
     with psycopg.connect(url) as c:
         assert c.execute("select relkind::text from pg_class "

@@ -9,16 +9,9 @@
    PostgreSQL must not run in parallel mode) could not use parallel workers for the other.
    Rows: (zone_set, zone_id, classes, pixels). #}
 {% macro node_trajectories(zone_sets) -%}
-    {%- set on_nodes = false -%}
-    {%- if execute -%}
-        {%- set placed = run_query(
-            "select raster.node_placement(array(select catalog_id from "
-            ~ ref('stg_raster__landcover_epochs') ~ " order by epoch_no)) is not null") -%}
-        {%- set on_nodes = placed.columns[0].values()[0] -%}
-    {%- endif -%}
     {%- set catalog_ids = "array(select catalog_id from " ~ ref('stg_raster__landcover_epochs')
                           ~ " order by epoch_no)" -%}
-    {% if not on_nodes -%}
+    {% if not tiles_on_nodes(catalog_ids) -%}
         {{ caller() }}
     {%- else -%}
     select 'region' as zone_set, n.zone_id, n.classes, n.pixels
@@ -28,4 +21,15 @@
     from {{ zone_sets }} as zs
     cross join lateral raster.np_node_trajectories({{ catalog_ids }}, zs.zone_set) as n
     {%- endif %}
+{%- endmacro %}
+
+
+{# Whether the tiles of the catalog entries of SQL array expression `ids` lie co-located on data
+   nodes (raster.node_placement), read when the model runs (false while dbt parses) #}
+{% macro tiles_on_nodes(ids) -%}
+    {%- if execute -%}
+        {{- return(run_query("select raster.node_placement(" ~ ids ~ ") is not null")
+                   .columns[0].values()[0]) -}}
+    {%- endif -%}
+    {{- return(false) -}}
 {%- endmacro %}

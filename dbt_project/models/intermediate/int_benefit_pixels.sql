@@ -4,6 +4,14 @@
 -- region (in_sample; about control_sample_pixels pixels, the same in every run), with the
 -- class at every observed land-cover epoch, the yearly signal (int_signal_epochs), elevation
 -- and slope. Sampled pixels outside every project and belt are the control pool.
+{% set lc_ids = "array(select catalog_id from (" ~ observed_landcover_epochs()
+                 ~ ") as e order by epoch_no)" %}
+{% set dem_ids = "array(select catalog_id from " ~ ref('stg_raster__ident_layers')
+                  ~ " where role = 'dem')" %}
+{% set sig_ids = "array(select catalog_id from " ~ ref('int_signal_epochs')
+                  ~ " order by epoch_date)" %}
+{% set on_nodes = tiles_on_nodes(lc_ids ~ " || " ~ sig_ids ~ " || " ~ dem_ids)
+                  and 'slope' in var('derived_on_nodes') %}
 with epochs as (
     {{ observed_landcover_epochs() }}
 ),
@@ -12,6 +20,29 @@ project_count as (
     select count(*) as n from {{ ref('stg_registry__projects') }}
 ),
 
+step as (
+    select greatest(1, ceil(sum(c.pixels)::float8
+                            / {{ var('control_sample_pixels') }}))::int as step
+    from {{ ref('int_landcover_counts') }} as c
+    where c.zone_set = 'region'
+      and c.epoch_label = (select epoch_label from epochs order by epoch_no limit 1)
+),
+
+{% if on_nodes %}
+-- the land cover, signal and DEM co-located on data nodes, the slope kept there: every node
+-- burns the projects and belts onto its own tiles and takes their pixels and its part of the
+-- sample (raster.np_node_benefit_pixels); only those pixels travel
+sg as (
+    {{ signal_epoch_ids() }}
+)
+
+select x.*
+from raster.np_node_benefit_pixels(
+    {{ lc_ids }}, (select ids from sg), (select years from sg), (select scales from sg),
+    (select offsets from sg), ({{ dem_ids }})[1], {{ var('leakage_belt_m') }},
+    (select step from step), '{{ var("ndvi_annual_reduce") }}') as x
+where (select n from project_count) > 0
+{% else %}
 stacks as (
     {{ observed_landcover_stacks() }}
 ),
@@ -32,14 +63,6 @@ dem as (
     from {{ ref('stg_raster__ident_layers') }} as d
     join {{ source('raster', 'tiles') }} as t on t.catalog_id = d.catalog_id
     where d.role = 'dem'
-),
-
-step as (
-    select greatest(1, ceil(sum(c.pixels)::float8
-                            / {{ var('control_sample_pixels') }}))::int as step
-    from {{ ref('int_landcover_counts') }} as c
-    where c.zone_set = 'region'
-      and c.epoch_label = (select epoch_label from epochs order by epoch_no limit 1)
 )
 
 select x.*
@@ -56,3 +79,4 @@ cross join lateral raster.np_benefit_pixels(z.rast::bytea, s.tiles, g.tiles, g.y
 -- (joined as a relation, its filter came after the scans, and on data nodes every stack
 -- travelled over postgres_fdw for nothing: 32 s at 10^8 px)
 where (select n from project_count) > 0
+{% endif %}

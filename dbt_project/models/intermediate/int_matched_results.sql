@@ -28,10 +28,15 @@ proj as (
 ),
 
 arrays as (
-    select array_agg(zone_id) as zones, array_agg(in_sample) as in_sample,
-           array_agg(classes) as classes,
-           array_agg(signal) filter (where cardinality(signal) > 0) as signal,
-           array_agg(elevation) as elevation, array_agg(slope_deg) as slope
+    -- the pixels in grid order (row, column): the matching's ties and the bootstrap's draws
+    -- depend on the order, which must not depend on how (or where) the tiles were read
+    select array_agg(zone_id order by grid_row, grid_col) as zones,
+           array_agg(in_sample order by grid_row, grid_col) as in_sample,
+           array_agg(classes order by grid_row, grid_col) as classes,
+           array_agg(signal order by grid_row, grid_col)
+               filter (where cardinality(signal) > 0) as signal,
+           array_agg(elevation order by grid_row, grid_col) as elevation,
+           array_agg(slope_deg order by grid_row, grid_col) as slope
     from px
 )
 
