@@ -277,6 +277,23 @@ comment on function raster.node_placement(bigint[]) is
   'The data nodes (foreign servers, in hash-remainder order) holding the tiles of all the given '
   'catalog entries co-located; null when they are not all on the same nodes in the same layout';
 
+-- The data nodes of catalog entries p_ids that a node-side call p_fn needs co-located
+-- (raster.node_placement); the call fails, naming the entries, when they are not.
+create or replace function raster.colocated_nodes(p_fn text, p_ids bigint[])
+returns text[]
+language plpgsql stable as $$
+declare
+  servers text[] := raster.node_placement(p_ids);
+begin
+  if servers is null then
+    raise exception '%: the catalog entries % are not co-located on data nodes', p_fn,
+      array_to_string(p_ids, ', ');
+  end if;
+  return servers;
+end $$;
+comment on function raster.colocated_nodes(text, bigint[]) is
+  'The data nodes holding the tiles of the given catalog entries co-located; an error if none';
+
 -- The name of the table on data node p_server that the foreign partition of raster.<p_parent>
 -- for that node reads; null when there is none.
 create or replace function raster.node_table_of(p_parent text, p_server text)
@@ -490,14 +507,10 @@ create or replace function raster.np_node_project_trajectories(p_ids bigint[],
 returns table (zone_id integer, classes integer[], pixels bigint)
 language plpgsql as $$
 declare
-  servers text[] := raster.node_placement(p_ids);
+  servers text[] := raster.colocated_nodes('raster.np_node_project_trajectories', p_ids);
   codes integer[];
   geoms geometry[];
 begin
-  if servers is null then
-    raise exception 'raster.np_node_project_trajectories: the land-cover entries % are not '
-      'co-located on data nodes', array_to_string(p_ids, ', ');
-  end if;
   select array_agg(code), array_agg(g) into codes, geoms
     from raster.project_shapes(p_ids[1], p_ring_m);
   if codes is null then
@@ -538,14 +551,10 @@ returns table (zone_id integer, in_sample boolean, classes integer[],
 language plpgsql as $$
 declare
   ids bigint[] := p_lc || coalesce(p_sig, '{}') || coalesce(array[p_dem], '{}');
-  servers text[] := raster.node_placement(ids);
+  servers text[] := raster.colocated_nodes('raster.np_node_benefit_pixels', ids);
   codes integer[];
   geoms geometry[];
 begin
-  if servers is null then
-    raise exception 'raster.np_node_benefit_pixels: the catalog entries % are not co-located '
-      'on data nodes', array_to_string(ids, ', ');
-  end if;
   if p_dem is not null and raster.node_layout(to_regclass('raster.derived_slope'))
                            is distinct from servers then
     raise exception 'raster.np_node_benefit_pixels: the slope of DEM entry % is not kept on '
@@ -602,13 +611,9 @@ returns table (zone_no integer, zone_id integer, year integer, class_code intege
                calibrated_sum double precision)
 language plpgsql as $$
 declare
-  servers text[] := raster.node_placement(p_lc || p_sig);
+  servers text[] := raster.colocated_nodes('raster.np_node_signal_sums', p_lc || p_sig);
   versions text[];
 begin
-  if servers is null then
-    raise exception 'raster.np_node_signal_sums: the land-cover and signal entries % are not '
-      'co-located on data nodes', array_to_string(p_lc || p_sig, ', ');
-  end if;
   versions := raster.node_sync_zones(format('raster.tiles_%s', p_lc[1])::regclass, servers,
                                      p_region, p_sets);
   return query
@@ -760,16 +765,12 @@ create or replace function raster.np_node_ndvi_trend(
 returns bigint
 language plpgsql as $$
 declare
-  servers text[] := raster.node_placement(p_ids);
+  servers text[] := raster.colocated_nodes('raster.np_node_ndvi_trend', p_ids);
   target text := format('derived_ndvi_trend_%s', txid_current());
   queries text[] := '{}';
   srv text;
   tiles bigint;
 begin
-  if servers is null then
-    raise exception 'raster.np_node_ndvi_trend: the NDVI entries % are not co-located on '
-      'data nodes', array_to_string(p_ids, ', ');
-  end if;
   foreach srv in array servers loop
     queries := queries || format(
       'select raster.node_ndvi_trend(%L, %L, %L::text[], %L::integer[], '
@@ -803,14 +804,11 @@ create or replace function raster.np_node_slope(p_id bigint)
 returns bigint
 language plpgsql as $$
 declare
-  servers text[] := raster.node_placement(array[p_id]);
+  servers text[] := raster.colocated_nodes('raster.np_node_slope', array[p_id]);
   target text := format('derived_slope_%s', txid_current());
   what text := format('node-side slope of catalog entry %s', p_id);
   tiles bigint;
 begin
-  if servers is null then
-    raise exception 'raster.np_node_slope: catalog entry % is not on data nodes', p_id;
-  end if;
   create temporary table if not exists node_edge_rows (
     server text, tile_x integer, tile_y integer, strip bytea) on commit drop;
   truncate node_edge_rows;
