@@ -479,16 +479,13 @@ begin
                                        region, array[p_zone_set]);
   end if;
   return query
-    select r.zone_id, r.classes, sum(r.pixels)::bigint
-      from raster.node_call(
-             format('node-side trajectories of catalog entries %s',
-                    array_to_string(p_ids, ', ')), servers,
-             array(select format('select zone_id, classes, pixels from '
-                                 'raster.node_trajectories(%L::text[], %s, %L, %L)',
-                                 raster.node_tables(p_ids, s), region, p_zone_set, versions[1])
-                     from unnest(servers) with ordinality as u(s, n) order by n)) as j,
-           lateral jsonb_to_recordset(j.rows) as r(zone_id integer, classes integer[], pixels bigint)
-     group by 1, 2;
+    select * from raster.node_trajectory_sums(
+      format('node-side trajectories of catalog entries %s', array_to_string(p_ids, ', ')),
+      servers,
+      array(select format('select zone_id, classes, pixels from '
+                          'raster.node_trajectories(%L::text[], %s, %L, %L)',
+                          raster.node_tables(p_ids, s), region, p_zone_set, versions[1])
+              from unnest(servers) with ordinality as u(s, n) order by n));
   raise debug 'raster.np_node_trajectories(%, %): % nodes, % ms', p_ids, p_zone_set,
     cardinality(servers), round(extract(epoch from clock_timestamp() - t0) * 1000);
 end $$;
@@ -517,17 +514,14 @@ begin
     return;
   end if;
   return query
-    select r.zone_id, r.classes, sum(r.pixels)::bigint
-      from raster.node_call(
-             format('node-side project trajectories of catalog entries %s',
-                    array_to_string(p_ids, ', ')), servers,
-             array(select format('select zone_id, classes, pixels from '
-                                 'raster.node_shape_trajectories(%L::text[], %L::integer[], '
-                                 '%L::geometry[])', raster.node_tables(p_ids, u.s), codes, geoms)
-                     from unnest(servers) with ordinality as u(s, n) order by u.n)) as j,
-           lateral jsonb_to_recordset(j.rows) as r(zone_id integer, classes integer[],
-                                                  pixels bigint)
-     group by 1, 2;
+    select * from raster.node_trajectory_sums(
+      format('node-side project trajectories of catalog entries %s',
+             array_to_string(p_ids, ', ')),
+      servers,
+      array(select format('select zone_id, classes, pixels from '
+                          'raster.node_shape_trajectories(%L::text[], %L::integer[], '
+                          '%L::geometry[])', raster.node_tables(p_ids, u.s), codes, geoms)
+              from unnest(servers) with ordinality as u(s, n) order by u.n));
 end $$;
 comment on function raster.np_node_project_trajectories(bigint[], double precision) is
   'Pixels per (project or baseline ring, class at every epoch), counted on each data node '
@@ -752,6 +746,21 @@ begin
 end $$;
 comment on function raster.node_call(text, text[], text[]) is
   'Runs one query on every data node at once; each node''s rows as one jsonb array';
+
+-- The rows (zone_id, classes, pixels) of one trajectory query per data node (raster.node_call),
+-- summed over the nodes.
+create or replace function raster.node_trajectory_sums(p_what text, p_servers text[],
+                                                       p_queries text[])
+returns table (zone_id integer, classes integer[], pixels bigint)
+language sql as $$
+  select r.zone_id, r.classes, sum(r.pixels)::bigint
+    from raster.node_call(p_what, p_servers, p_queries) as j,
+         lateral jsonb_to_recordset(j.rows) as r(zone_id integer, classes integer[],
+                                                pixels bigint)
+   group by 1, 2
+$$;
+comment on function raster.node_trajectory_sums(text, text[], text[]) is
+  'Pixels per (zone, class at every epoch) of a trajectory query run on every data node, summed';
 
 -- The NDVI trend (raster.np_ndvi_trend, the tiles of int_ndvi_trend_tiles) computed on every
 -- data node over its own NDVI tiles and kept there: each node writes a new table of trend
