@@ -261,16 +261,11 @@ language plpgsql stable as $$
 begin
   perform raster.node_session();
   return query execute format(
-    'with sg as (select g.tile_x, g.tile_y, '
-    '  array(select u.t from unnest(g.tiles) with ordinality as u(t, k) '
-    '        where u.t is not null order by u.k) as tiles, '
-    '  array(select u.y from unnest(g.tiles, $3) with ordinality as u(t, y, k) '
-    '        where u.t is not null order by u.k) as years, '
-    '  array(select u.y from unnest(g.tiles, $4) with ordinality as u(t, y, k) '
-    '        where u.t is not null order by u.k) as scales, '
-    '  array(select u.y from unnest(g.tiles, $5) with ordinality as u(t, y, k) '
-    '        where u.t is not null order by u.k) as offsets '
-    '  from (%s) g), '
+    'with sg as (select g.tile_x, g.tile_y, v.* from (%s) g cross join lateral ('
+    '  select array_agg(u.t order by u.k) as tiles, array_agg(u.y order by u.k) as years, '
+    '         array_agg(u.sc order by u.k) as scales, array_agg(u.o order by u.k) as offsets '
+    '  from unnest(g.tiles, $3, $4, $5) with ordinality as u(t, y, sc, o, k) '
+    '  where u.t is not null) v), '
     'zt as (select * from raster.burn_table(%L::regclass, $1, $2)) '
     'select x.* from (%s) s '
     'left join zt z on z.tile_x = s.tile_x and z.tile_y = s.tile_y '

@@ -606,10 +606,13 @@ comment on function raster.zone_tiles(bigint, text, bigint) is
   'Zone-id rasters of a zone set aligned with the tiles of a catalog entry';
 
 -- Restoration projects (current versions) of the region of a catalog entry and their baseline
--- rings, in the SRID of its tiles: code 2 x project_version_id for a project, 2 x id + 1 for its
--- ring (the band of p_ring_m metres around it, outside every project of the region).
+-- rings, in the SRID of its tiles, as one row of parallel arrays (null when there is no
+-- project): codes 2 x project_version_id for a project, 2 x id + 1 for its ring (the band of
+-- p_ring_m metres around it, outside every project of the region), and the polygons; what
+-- raster.burn_tiles burns here and a data node's raster.burn_table there.
+drop function if exists raster.project_shapes(bigint, double precision);
 create or replace function raster.project_shapes(p_catalog_id bigint, p_ring_m double precision)
-returns table (code integer, g geometry)
+returns table (codes integer[], geoms geometry[])
 language sql stable as $$
   with ref as (
     select c.region_id, r.srid from raster.catalog c
@@ -621,14 +624,18 @@ language sql stable as $$
     where p.valid_to is null
   ), all_projects as (
     select st_union(g) as g from projects
+  ), shapes as (
+    select (project_version_id * 2)::integer as code, g from projects
+    union all
+    select (p.project_version_id * 2 + 1)::integer,
+           st_difference(st_buffer(p.g, p_ring_m), a.g)
+    from projects p cross join all_projects a
   )
-  select (project_version_id * 2)::integer, g from projects
-  union all
-  select (p.project_version_id * 2 + 1)::integer, st_difference(st_buffer(p.g, p_ring_m), a.g)
-  from projects p cross join all_projects a
+  select array_agg(code), array_agg(g) from shapes
 $$;
 comment on function raster.project_shapes(bigint, double precision) is
-  'Projects (2 x id) and their baseline rings (2 x id + 1) in the SRID of a catalog entry';
+  'Projects (2 x id) and their baseline rings (2 x id + 1) in the SRID of a catalog entry, '
+  'as arrays of codes and polygons';
 
 -- The projects and rings of raster.project_shapes burnt onto the tiles of a catalog entry. Where
 -- rings of two projects overlap, the larger id wins.
@@ -636,8 +643,7 @@ create or replace function raster.project_tiles(p_catalog_id bigint, p_ring_m do
 returns table (tile_x integer, tile_y integer, rast raster)
 language sql stable as $$
   select b.*
-  from (select array_agg(code) as codes, array_agg(g) as geoms
-        from raster.project_shapes(p_catalog_id, p_ring_m)) as s
+  from raster.project_shapes(p_catalog_id, p_ring_m) as s
   cross join lateral raster.burn_tiles(p_catalog_id, s.codes, s.geoms) as b
   where s.codes is not null
 $$;

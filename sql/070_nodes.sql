@@ -508,8 +508,8 @@ declare
   codes integer[];
   geoms geometry[];
 begin
-  select array_agg(code), array_agg(g) into codes, geoms
-    from raster.project_shapes(p_ids[1], p_ring_m);
+  select s.codes, s.geoms into codes, geoms
+    from raster.project_shapes(p_ids[1], p_ring_m) as s;
   if codes is null then
     return;
   end if;
@@ -554,8 +554,8 @@ begin
     raise exception 'raster.np_node_benefit_pixels: the slope of DEM entry % is not kept on '
       'the data nodes of its tiles', p_dem;
   end if;
-  select array_agg(code), array_agg(g) into codes, geoms
-    from raster.project_shapes(p_lc[1], p_belt_m);
+  select s.codes, s.geoms into codes, geoms
+    from raster.project_shapes(p_lc[1], p_belt_m) as s;
   if codes is null then
     return;
   end if;
