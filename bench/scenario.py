@@ -509,7 +509,7 @@ def _stage_alone(conn, dbt_dir: Path, stage: str) -> dict:
     with the same parallel workers): in the run they share the 2 cores with the other stage's
     models (dbt's 2 threads), so the sum of their seconds there says little about the stage
     itself. Returns the seconds per model and their sum."""
-    from ecorest.run import DBT_SESSION_OPTIONS
+    from ecorest.dbt_invoke import DBT_SESSION_OPTIONS
 
     target = dbt_dir / "target"
     manifest = json.loads((target / "manifest.json").read_text())["nodes"]

@@ -199,7 +199,7 @@ def shared_kernels() -> str:
 #: raster.np_node_trajectories in sql/070_nodes.sql).
 NODE_KERNELS = r"""
 drop function if exists raster.node_crosstab(bigint, bigint);
--- The planner settings of the coordinator's dbt sessions (ecorest.run.DBT_SESSION_OPTIONS),
+-- The planner settings of the coordinator's dbt sessions (ecorest.dbt_invoke.DBT_SESSION_OPTIONS),
 -- for the statement of the node-side call that runs this (set_config local: they end with
 -- it): the kernels in parallel workers over tables that are small in pages (the rasters are
 -- TOASTed), and no JIT.
@@ -651,7 +651,7 @@ create schema if not exists raster;
 
 def node_session_sql() -> str:
     """The body of raster.node_session: dbt's session options as local settings."""
-    from ecorest.run import DBT_SESSION_OPTIONS
+    from ecorest.dbt_invoke import DBT_SESSION_OPTIONS
 
     pairs = [opt.strip().split("=", 1) for opt in DBT_SESSION_OPTIONS.split("-c ")[1:]]
     return "\n  ".join(f"perform set_config('{name}', '{value}', true);"

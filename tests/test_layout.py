@@ -14,9 +14,10 @@ PACKAGE = Path(ecorest.__file__).parent
 LAYERS = {
     "errors": 0, "vocab": 0, "wkb": 0, "settings": 0, "assets": 0, "progress": 0,
     "store": 1, "etl": 1,
-    "run": 2, "report": 2,
-    "samples": 3, "demo": 3,
-    "cli": 4, "__main__": 5,
+    "dbt_invoke": 2,
+    "run": 3, "report": 3,
+    "samples": 4, "demo": 4,
+    "cli": 5, "__main__": 6,
 }
 #: folders that hold database assets (no ecorest imports but the Alembic environment's)
 ASSETS = {"db", "sql", "dbt_project"}

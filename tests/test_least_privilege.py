@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from psycopg import errors, sql
 
-from ecorest.run import dbt, dbt_application_name, dbt_environment
+from ecorest.dbt_invoke import dbt, dbt_application_name, dbt_environment
 from ecorest.store.roles import RUNNER, TEMPORARY_PREFIX, least_privilege_url
 from helpers import ROOT
 
@@ -33,7 +33,7 @@ def test_dbt_session_is_never_a_superuser(db_url: str, tmp_path: Path) -> None:
     """What dbt's own connection sees (dbt show), from a superuser URL as the tests give."""
     from dbt.cli.main import dbtRunner
 
-    from ecorest.run import DBT_DIR
+    from ecorest.dbt_invoke import DBT_DIR
 
     with psycopg.connect(db_url) as conn:
         assert conn.execute(ROLE_ROW).fetchone()[2] is True  # the URL given is a superuser's

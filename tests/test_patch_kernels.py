@@ -124,8 +124,8 @@ def test_patch_raster_paints_the_parts_of_the_same_numbering(conn: psycopg.Conne
 
 def test_parts_of_a_table_of_tiles_run_in_parallel_workers(conn: psycopg.Connection) -> None:
     """int_patch_parts' shape (the kernel in a subquery's select list) is planned with
-    workers under dbt's session options (ecorest.run.DBT_SESSION_OPTIONS) and gives the serial
-    rows; the kernel's cost would be counted once in a lateral join."""
+    workers under dbt's session options (ecorest.dbt_invoke.DBT_SESSION_OPTIONS) and gives the
+    serial rows; the kernel's cost would be counted once in a lateral join."""
     conn.execute("create table pt (tile_x int, tile_y int, rast bytea, pad text) "
                  "with (fillfactor = 10)")
     with conn.cursor().copy("copy pt from stdin") as cp:
