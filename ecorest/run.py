@@ -31,7 +31,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from ecorest import assets
-from ecorest.dbt_invoke import DBT_DIR, dbt
+from ecorest.dbt_invoke import DBT_DIR, dbt, parsed_project
 from ecorest.errors import LoadError, RunError
 from ecorest.etl.loadlog import use_loader_role
 from ecorest.etl.regions import get_region
@@ -374,16 +374,19 @@ def build_run(conn: psycopg.Connection, url: str, run_id: int, *, work_dir: Path
     try:
         from ecorest.store.roles import least_privilege_url
 
-        # one login for both dbt calls of the run (a temporary one for a superuser URL): dbt
-        # keys its parsed project on the profile, so the second call reuses the first's parse
+        # one login for both dbt calls of the run (a temporary one for a superuser URL), one
+        # parse of the project for both (parsed_project)
         with StepBar(f"run {run_id}") as bar, least_privilege_url(url) as login_url:
+            digest = models_sha256()
             # checks that can fail without per-pixel work (Tier 1 gaps ...), first
-            failures = check_densities_first(conn, login_url, run_vars, work_dir, bar=bar)
+            failures = check_densities_first(conn, login_url, run_vars, work_dir, bar=bar,
+                                             timings=models, digest=digest)
             ok = failures is None
             if ok:
-                ok, failures = dbt(["build", "--vars", json.dumps(run_vars)], login_url,
-                                   work_dir, bar=bar, label=f"run {run_id} models",
-                                   timings=models)
+                ok, failures = dbt(["build", *AFTER_CHECK, "--vars", json.dumps(run_vars)],
+                                   login_url, work_dir, bar=bar, label=f"run {run_id} models",
+                                   timings=models, manifest=parsed_project(
+                                       login_url, run_vars, work_dir, digest))
     except KeyboardInterrupt:
         _finish(conn, run_id, "failed", CANCELLED,
                 {"dbt_build_s": round(time.monotonic() - t0, 2)}, remove_rows=True)
@@ -442,14 +445,21 @@ def _finish(conn, run_id: int, status: str, message: str | None, timings: dict, 
 #: what the early checks build: seeds, staging, the carbon densities and the identification
 #: factors and parameters (no per-pixel model), with every test on them (their parents all
 #: built: the settings, parameter sets, unique keys, identification parameters ...); the
-#: density gaps are read and reported here (the test on them runs again in the full build)
+#: density gaps are read and reported here, in place of the test on them
+#: (assert_every_class_has_a_density, the one test that neither build runs)
 DENSITY_CHECK = ["--select", "+int_density_gaps", "+int_ident_factors",
                  "--exclude", "assert_every_class_has_a_density",
                  "--indirect-selection", "cautious"]
+#: the full build after them: every other node, with every test that has a parent among them
+#: (cautious: a test is left out only when all its parents were built and tested in the
+#: checks, as the same run's tables); before, the full build built the checks' nodes again
+AFTER_CHECK = ["--exclude", "+int_density_gaps", "+int_ident_factors",
+               "--indirect-selection", "cautious"]
 
 
 def check_densities_first(conn: psycopg.Connection, url: str, run_vars: dict,
-                          work_dir: Path, bar: StepBar | None = None) -> str | None:
+                          work_dir: Path, bar: StepBar | None = None,
+                          timings: dict | None = None, digest: str | None = None) -> str | None:
     """Build the seeds, staging models, carbon densities and identification factors only, with
     their tests, and check that every class present in the land-cover rasters has a density
     for every pool of the run (seconds, before any per-pixel model). Returns None when all
@@ -457,7 +467,8 @@ def check_densities_first(conn: psycopg.Connection, url: str, run_vars: dict,
     (``intermediate.int_density_gaps``), or the failing checks (dbt's failures): a check that
     can fail without per-pixel work is reported before any of it starts."""
     ok, failures = dbt(["build", *DENSITY_CHECK, "--vars", json.dumps(run_vars)], url, work_dir,
-                       bar=bar, label=f"run {run_vars['run_id']} checks")
+                       bar=bar, label=f"run {run_vars['run_id']} checks", timings=timings,
+                       manifest=parsed_project(url, run_vars, work_dir, digest or models_sha256()))
     try:
         rows = conn.execute(
             "select class_code, class_name, ipcc_category, string_agg(pool, ', ' order by pool),"
