@@ -127,7 +127,8 @@ def model_timings(work_dir: Path) -> dict[str, float]:
     if not f.exists():
         return {}
     res = json.loads(f.read_text())["results"]
-    return {r["unique_id"].split(".")[-1]: round(r["execution_time"], 2) for r in res}
+    # unique ids: model.<package>.<name>, test.<package>.<name>.<hash>
+    return {r["unique_id"].split(".")[2]: round(r["execution_time"], 2) for r in res}
 
 
 if __name__ == "__main__":

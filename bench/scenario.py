@@ -512,7 +512,7 @@ def _stage_alone(conn, dbt_dir: Path, stage: str) -> dict:
     from ecorest.dbt_invoke import DBT_SESSION_OPTIONS
 
     target = dbt_dir / "target"
-    manifest = json.loads((target / "manifest.json").read_text())["nodes"]
+    compiled = {f.stem: f for f in (target / "compiled").glob("*/models/**/*.sql")}
     results = json.loads((target / "run_results.json").read_text())["results"]
     started = {r["unique_id"]: min((t["started_at"] for t in r["timing"]), default="")
                for r in results}
@@ -523,15 +523,14 @@ def _stage_alone(conn, dbt_dir: Path, stage: str) -> dict:
     conn.commit()                                   # the settings stay for the session
     seconds = {}
     for uid in sorted(started, key=started.get):
-        node = manifest.get(uid, {})
-        if node.get("resource_type") != "model" or stage_of(node["name"]) != stage:
+        kind, _, name = uid.split(".", 2)
+        if kind != "model" or stage_of(name) != stage:
             continue
-        compiled = target / "compiled" / node["package_name"] / node["original_file_path"]
-        query = "\n".join(line for line in compiled.read_text().splitlines()
+        query = "\n".join(line for line in compiled[name].read_text().splitlines()
                           if not line.lstrip().startswith("--"))
         t0 = time.perf_counter()
         conn.execute(f"create temporary table bench_stage_alone as {query}")  # noqa: S608
-        seconds[node["name"]] = time.perf_counter() - t0
+        seconds[name] = time.perf_counter() - t0
         conn.rollback()
     conn.execute("reset all")
     conn.commit()

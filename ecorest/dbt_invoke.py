@@ -185,8 +185,8 @@ def parsed_project(url: str, run_vars: dict, work_dir: Path, digest: str) -> obj
     with _PARSED_LOCK:
         manifest = _PARSED.get(key)
     if manifest is None:
-        res = _invoke(["parse", "--no-partial-parse", "--vars", json.dumps(run_vars)],
-                      url, work_dir)
+        res = _invoke(["parse", "--no-partial-parse", "--no-write-json",
+                       "--vars", json.dumps(run_vars)], url, work_dir)
         if not res.success or res.result is None:
             return None
         manifest = res.result
