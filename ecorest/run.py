@@ -356,9 +356,10 @@ def derived_on_nodes(conn: psycopg.Connection, region_id: int, catalog_ids: list
 def build_run(conn: psycopg.Connection, url: str, run_id: int, *, work_dir: Path) -> int:
     """dbt build of a recorded run (its region, inputs, IPCC edition and settings as recorded),
     then its status; the caller holds the run slot."""
-    region_id, region_name, ipcc_edition, catalog_ids, dbt_vars = conn.execute(
+    region_id, region_name, ipcc_edition, catalog_ids, dbt_vars, digest = conn.execute(
         "select a.region_id, g.name, a.ipcc_edition, a.input_catalog_ids, "
-        "coalesce(a.options -> 'vars', '{}') from etl.assessment_runs as a "
+        "coalesce(a.options -> 'vars', '{}'), a.options ->> 'models_sha256' "
+        "from etl.assessment_runs as a "
         "join registry.regions as g on g.region_id = a.region_id where a.run_id = %s",
         (run_id,)).fetchone()
     conn.rollback()
@@ -377,7 +378,6 @@ def build_run(conn: psycopg.Connection, url: str, run_id: int, *, work_dir: Path
         # one login for both dbt calls of the run (a temporary one for a superuser URL), one
         # parse of the project for both (parsed_project)
         with StepBar(f"run {run_id}") as bar, least_privilege_url(url) as login_url:
-            digest = models_sha256()
             # checks that can fail without per-pixel work (Tier 1 gaps ...), first
             failures = check_densities_first(conn, login_url, run_vars, work_dir, bar=bar,
                                              timings=models, digest=digest)
@@ -442,24 +442,25 @@ def _finish(conn, run_id: int, status: str, message: str | None, timings: dict, 
 
 # ---- carbon densities checked before the per-pixel models ---------------------------------
 
+#: the nodes of the early checks: these models and everything they are built from
+CHECKED = ["+int_density_gaps", "+int_ident_factors"]
 #: what the early checks build: seeds, staging, the carbon densities and the identification
 #: factors and parameters (no per-pixel model), with every test on them (their parents all
 #: built: the settings, parameter sets, unique keys, identification parameters ...); the
 #: density gaps are read and reported here, in place of the test on them
 #: (assert_every_class_has_a_density, the one test that neither build runs)
-DENSITY_CHECK = ["--select", "+int_density_gaps", "+int_ident_factors",
+DENSITY_CHECK = ["--select", *CHECKED,
                  "--exclude", "assert_every_class_has_a_density",
                  "--indirect-selection", "cautious"]
 #: the full build after them: every other node, with every test that has a parent among them
 #: (cautious: a test is left out only when all its parents were built and tested in the
 #: checks, as the same run's tables); before, the full build built the checks' nodes again
-AFTER_CHECK = ["--exclude", "+int_density_gaps", "+int_ident_factors",
-               "--indirect-selection", "cautious"]
+AFTER_CHECK = ["--exclude", *CHECKED, "--indirect-selection", "cautious"]
 
 
 def check_densities_first(conn: psycopg.Connection, url: str, run_vars: dict,
                           work_dir: Path, bar: StepBar | None = None,
-                          timings: dict | None = None, digest: str | None = None) -> str | None:
+                          timings: dict | None = None, digest: str = "") -> str | None:
     """Build the seeds, staging models, carbon densities and identification factors only, with
     their tests, and check that every class present in the land-cover rasters has a density
     for every pool of the run (seconds, before any per-pixel model). Returns None when all
@@ -468,7 +469,7 @@ def check_densities_first(conn: psycopg.Connection, url: str, run_vars: dict,
     can fail without per-pixel work is reported before any of it starts."""
     ok, failures = dbt(["build", *DENSITY_CHECK, "--vars", json.dumps(run_vars)], url, work_dir,
                        bar=bar, label=f"run {run_vars['run_id']} checks", timings=timings,
-                       manifest=parsed_project(url, run_vars, work_dir, digest or models_sha256()))
+                       manifest=parsed_project(url, run_vars, work_dir, digest))
     try:
         rows = conn.execute(
             "select class_code, class_name, ipcc_category, string_agg(pool, ', ' order by pool),"
