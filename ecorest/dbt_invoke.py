@@ -173,14 +173,16 @@ def parsed_project(url: str, run_vars: dict, work_dir: Path, digest: str) -> obj
 
     A parse takes seconds of CPU (3.4-3.8 s for this project on 2 cores), and dbt's own
     partial parsing starts over whenever a variable changes, so at every run (its id is one).
-    The parse is therefore done once per run and kept, per project files, server, database
-    and the run's variables but its id, for the later runs of this process. Leaving the run
+    The parse is therefore done once per run and kept, per project files, server and the run's
+    variables but its id, for the later runs of this process, on any database of the server
+    (each copy names its relations in the database of ``url``: _in_database). Leaving the run
     id out of the key is sound because the models, tests and hooks read it only in SQL that
     dbt renders as the node runs, never in a configuration fixed at parse time; the other
     variables can change a configuration (``derived_on_nodes`` makes int_slope_tiles a view)
     and are part of the key."""
     p = conninfo_to_dict(url)
-    key = (digest, p.get("host"), str(p.get("port")), p.get("dbname"),
+    dbname = p.get("dbname") or ""
+    key = (digest, p.get("host"), str(p.get("port")),
            json.dumps({k: v for k, v in run_vars.items() if k != "run_id"}, sort_keys=True))
     with _PARSED_LOCK:
         manifest = _PARSED.get(key)
@@ -194,7 +196,29 @@ def parsed_project(url: str, run_vars: dict, work_dir: Path, digest: str) -> obj
             _PARSED[key] = manifest
             while len(_PARSED) > _PARSED_KEEP:
                 _PARSED.pop(next(iter(_PARSED)))
-    return manifest.deepcopy()   # dbt's own copy: its lookups are rebuilt on the copy
+    # dbt's own copy: its lookups are rebuilt on the copy
+    return _in_database(manifest.deepcopy(), dbname)
+
+
+def _in_database(manifest, dbname: str):
+    """``manifest`` (a copy of a parse) with every relation in the database ``dbname``: dbt
+    fixes each node's and source's database, and the relation name it renders from it
+    (``"db"."schema"."name"``), at parse time; nothing else of a parse depends on the
+    database. None when a relation name is not of that form (the call then parses)."""
+    if not dbname:
+        return None
+    for node in (*manifest.nodes.values(), *manifest.sources.values()):
+        old = getattr(node, "database", None)
+        if old is None or old == dbname:
+            continue
+        node.database = dbname
+        name = getattr(node, "relation_name", None)
+        if name:
+            prefix = f'"{old}".'
+            if not name.startswith(prefix):   # dbt quotes every part of a postgres relation
+                return None
+            node.relation_name = f'"{dbname}".' + name[len(prefix):]
+    return manifest
 
 
 def _progress_events(bar: StepBar, label: str):

@@ -28,7 +28,8 @@ def parses(monkeypatch) -> list[dict]:
     return seen
 
 
-def test_one_parse_serves_runs_that_differ_only_in_their_id(db_url: str, tmp_path: Path,
+def test_one_parse_serves_runs_that_differ_only_in_their_id(db_url: str, empty_db_url: str,
+                                                            tmp_path: Path,
                                                             parses: list[dict]) -> None:
     digest = models_sha256()
     one = dbt_invoke.parsed_project(db_url, {"run_id": 1, "region_id": 1}, tmp_path, digest)
@@ -40,7 +41,24 @@ def test_one_parse_serves_runs_that_differ_only_in_their_id(db_url: str, tmp_pat
     one.nodes[node].compiled_code = "select 1"
     assert two.nodes[node].compiled_code != "select 1"
     # relations are named in the database of the URL
-    assert one.nodes[node].database == conninfo_to_dict(db_url)["dbname"]
+    here = conninfo_to_dict(db_url)["dbname"]
+    assert one.nodes[node].database == here
+    assert one.nodes[node].relation_name == f'"{here}"."intermediate"."int_factor_tiles"'
+
+    # the same parse serves another database of the server, every relation named there
+    there = conninfo_to_dict(empty_db_url)["dbname"]
+    assert there != here
+    moved = dbt_invoke.parsed_project(empty_db_url, {"run_id": 5, "region_id": 1}, tmp_path,
+                                      digest)
+    assert len(parses) == 1
+    named = [n for n in (*moved.nodes.values(), *moved.sources.values())
+             if getattr(n, "relation_name", None)]
+    assert len(named) > 100
+    assert all(n.database == there and n.relation_name.startswith(f'"{there}".')
+               for n in named)
+    assert moved.sources["source.ecorest.raster.tiles"].relation_name == \
+        f'"{there}"."raster"."tiles"'
+    assert one.nodes[node].database == here      # the other copy keeps its own
 
     # any other variable may change a model's configuration at parse time: parsed again
     other = dbt_invoke.parsed_project(
