@@ -165,3 +165,33 @@ def test_changed_view_definitions_are_replaced_in_place(alpha) -> None:
                             (f"bi.{view}",)).fetchone() == (True,)
         assert conn.execute("select col_description(%s::regclass, 1)",
                             (f"bi.{view}",)).fetchone()[0]
+
+
+def test_a_mart_that_gains_a_column_keeps_its_earlier_runs(alpha) -> None:
+    """A mart left by an older version without one of today's columns (share_pct of
+    marts.landcover_class_areas, dropped here by hand) gets the column at the next run: the
+    earlier run's rows stay as they were with the column null, the new run's rows have it,
+    and the column has its comment again."""
+    conn, first, db_url, tmp_path = alpha
+    name = "marts.landcover_class_areas"
+    mart = sql.Identifier(*name.split("."))
+    rows, pixels = conn.execute(sql.SQL("select count(*), sum(pixels) from {} where run_id = %s")
+                                .format(mart), (first,)).fetchone()
+    assert rows > 0
+    conn.execute("set role ecorest_etl")
+    conn.execute(sql.SQL("alter table {} drop column share_pct").format(mart))
+    conn.execute("reset role")
+    conn.commit()
+    second = run_assessment(conn, db_url, "alpha", work_dir=tmp_path / "dbt", force=True)
+    got = {run: (n, total, shares) for run, n, total, shares in conn.execute(sql.SQL(
+        "select run_id, count(*), sum(pixels), count(share_pct) from {} group by run_id")
+        .format(mart))}
+    assert got == {first: (rows, pixels, 0), second: (rows, pixels, rows)}
+    # per epoch the shares of the classes add up to 100 % (the new column has real values)
+    sums = conn.execute(sql.SQL("select sum(share_pct) from {} where run_id = %s "
+                                "group by zone_set, zone_code, epoch_label").format(mart),
+                        (second,)).fetchall()
+    assert sums and all(s == pytest.approx(100.0) for s, in sums)
+    assert conn.execute("select col_description(%s::regclass, attnum) from pg_attribute "
+                        "where attrelid = %s::regclass and attname = 'share_pct'",
+                        (name, name)).fetchone()[0]
