@@ -83,9 +83,21 @@ def _start_cluster() -> tuple[EmbeddedCluster, bool]:
 _STARTED = pytest.StashKey[tuple]()
 
 
+class _SlowFirst:
+    """On a pytest-xdist worker the tests marked ``slow`` come first in the collection, which
+    the scheduler hands out in that order after the groups (largest first): no long test
+    starts last while the other worker has nothing left to do."""
+
+    @pytest.hookimpl(trylast=True)   # after pytest's own reordering by fixture scope
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if not _is_worker(config):
         os.environ[RUN_ENV] = str(os.getpid())
+    else:
+        config.pluginmanager.register(_SlowFirst(), "ecorest-slow-first")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -249,6 +249,7 @@ def test_footprint_boundary_keeps_the_whole_raster(conn: psycopg.Connection,
 # ------------------------------------------------------------------------------------------------
 # the demo's Ansai district
 # ------------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_ansai_assessed_area_is_the_district_area(db_url: str, tmp_path: Path) -> None:
     """Ansai (GB/T 2260 610603, 1 km pixels, NOAA VHP NDVI 1982-2023) loaded as the demo
     loads it: the region's assessed area in zone_scores and ndvi_trends is the district's area

@@ -359,6 +359,7 @@ def test_per_pixel_density_rasters(willamette_run) -> None:
     assert row == (61, 375.0)
 
 
+@pytest.mark.slow
 def test_ipcc_tier1_defaults_from_region_climate_and_soil(db_url: str, tmp_path: Path) -> None:
     """No plots and no parameter set: cropland and grassland take IPCC Tier 1 values for a warm
     temperate moist climate on HAC soils. 2006: SOC_REF 88 t C/ha; cropland x F_LU 0.69 = 60.72;

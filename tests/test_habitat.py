@@ -164,6 +164,7 @@ def quality(d: float, hab: float, k: float = K) -> float:
     return hab * (1 - d ** 2.5 / (d ** 2.5 + k ** 2.5))
 
 
+@pytest.mark.slow
 def test_habitat_quality_by_hand_numpy_and_one_tile(db_url: str, tmp_path: Path) -> None:
     """Hand values at chosen pixels, every pixel against the independent implementation, the
     16-px tiles against one 64-px tile; then a threat without a layer fails the run."""

@@ -236,6 +236,7 @@ def horn_slope(z: np.ndarray, res: float) -> np.ndarray:
     return out
 
 
+@pytest.mark.slow
 def test_slope_on_a_plane_and_on_the_real_dem(db_url: str, tmp_path: Path) -> None:
     """A plane z = 0.1 x + 0.05 y has slope atan(0.1118) = 6.379 deg everywhere, across tile
     borders (16-px tiles) and on the grid's edge; on the Willamette 30 m DEM the kernel equals
@@ -438,6 +439,7 @@ def test_quadrants_give_the_grades_of_the_matrix(db_url: str, tmp_path: Path) ->
     assert by_grade[1][2:] == [pytest.approx(0.9), pytest.approx(0.64 / 0.74), True, 10]
 
 
+@pytest.mark.slow
 def test_inconsistent_ahp_judgements_are_refused(db_url: str, tmp_path: Path) -> None:
     """Three degradation factors judged a > b (9), b > c (9), c > a (9): CR far above 0.1, the
     run fails naming the AHP check and earlier results stay."""

@@ -32,6 +32,7 @@ def factors(conn: psycopg.Connection, run_id: int) -> list[tuple]:
     return rows
 
 
+@pytest.mark.slow
 def test_a_dem_loaded_after_the_run_started_is_not_read(db_url: str, tmp_path: Path) -> None:
     with psycopg.connect(db_url) as conn:
         small_region(conn, tmp_path, "alpha", forest_to_grass(0.5))
@@ -60,6 +61,7 @@ def test_a_dem_loaded_after_the_run_started_is_not_read(db_url: str, tmp_path: P
         assert float(steep[0][3]) > 30
 
 
+@pytest.mark.slow
 @pytest.mark.xdist_group("prebuilt_alpha")  # with the other tests starting from alpha
 def test_a_layer_replaced_while_the_run_computes_never_changes_its_numbers(
         prebuilt, tmp_path: Path) -> None:

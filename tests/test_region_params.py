@@ -103,6 +103,7 @@ def test_versions_count_per_region_and_name(conn: psycopg.Connection, tmp_path: 
                     source_text="x")
 
 
+@pytest.mark.slow
 def test_each_region_uses_its_own_set_and_a_global_one_fills_in(db_url: str,
                                                                 tmp_path: Path) -> None:
     """north: 512 px of class 1 at 10 t C/ha and 512 px of class 2 at 20 t C/ha (its own set):
@@ -142,6 +143,7 @@ def test_each_region_uses_its_own_set_and_a_global_one_fills_in(db_url: str,
                    "east": ([global_set], None)}
 
 
+@pytest.mark.slow
 def test_a_pinned_older_version_is_used_and_recorded(db_url: str, tmp_path: Path) -> None:
     """pools v1 (10 / 20 t C/ha) then v2 (11 / 22): the default run uses v2 (46.08 ha x 11 =
     506.88 t, x 22 = 1 013.76 t); --params pools@1 uses v1 (460.8 t, 921.6 t) and is stored

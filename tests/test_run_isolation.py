@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import psycopg
+import pytest
 
 from ecorest.etl.legends import load_legend
 from ecorest.etl.params import load_params
@@ -96,6 +97,7 @@ def wait_for(conn: psycopg.Connection, query: str, params: tuple, proc: subproce
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.mark.slow
 def test_two_regions_at_once_are_serialised_and_both_right(db_url: str, tmp_path: Path) -> None:
     with psycopg.connect(db_url) as conn:
         small_region(conn, tmp_path, "alpha", forest_to_grass(0.5))

@@ -121,6 +121,7 @@ def _grades(conn: psycopg.Connection, run_id: int) -> np.ndarray:
     return out
 
 
+@pytest.mark.slow
 def test_constraint_mask_takes_land_out_before_grading(db_url: str, tmp_path: Path) -> None:
     """With exclude_types = settlement the 64 town pixels, and with a mask_reserve layer also
     the 64 reserve pixels, have no grade, the factor pixel counts and the zone's assessed area

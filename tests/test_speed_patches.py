@@ -112,6 +112,7 @@ def test_patches_and_zone_scores_equal_a_flood_fill(db_url: str, tmp_path: Path)
     assert zone[7] == pytest.approx(np.nanmean(degradation[valid]), rel=1e-9)
 
 
+@pytest.mark.slow
 def test_quantile_breaks_from_the_histograms_of_the_scores(db_url: str, tmp_path: Path) -> None:
     """grading_method=quantile: the breaks come from 1000-bin histograms of the scores (one
     pass, raster.np_histograms), so each lies within a bin (0.001) of numpy's quantile of the

@@ -55,6 +55,7 @@ CROPS = ("class_code,name_en,ipcc_category,cropland_kind\n"
          "4,orchard,cropland,perennial\n5,field,cropland,\n")
 
 
+@pytest.mark.slow
 def test_wetland_soil_paddy_and_perennial_cropland(db_url: str, tmp_path: Path) -> None:
     """Warm temperate moist on wetland soils. SOC_REF (Table 2.3, wetland column): 2006 88 (the
     merged warm-temperate cell), 2019 135.
