@@ -459,8 +459,8 @@ AFTER_CHECK = ["--exclude", *CHECKED, "--indirect-selection", "cautious"]
 
 
 def check_densities_first(conn: psycopg.Connection, url: str, run_vars: dict,
-                          work_dir: Path, bar: StepBar | None = None,
-                          timings: dict | None = None, digest: str = "") -> str | None:
+                          work_dir: Path, *, digest: str, bar: StepBar | None = None,
+                          timings: dict | None = None) -> str | None:
     """Build the seeds, staging models, carbon densities and identification factors only, with
     their tests, and check that every class present in the land-cover rasters has a density
     for every pool of the run (seconds, before any per-pixel model). Returns None when all
