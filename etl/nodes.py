@@ -155,8 +155,9 @@ def _split_url(url: str) -> tuple[str, int, str]:
 
 #: the kernels of the SQL files a data node runs (file, function, its first argument): the
 #: shared decoder and cancellation point (raster.np_kernels_loaded), the cross-tab, the
-#: trajectories, the NDVI trend and the zone statistics. Taken from those files, so the nodes
-#: run the very code of one server.
+#: trajectories, the NDVI trend, the zone statistics, the factors, their constraint mask,
+#: statistics and histograms, the overlay and the patch parts. Taken from those files, so the
+#: nodes run the very code of one server.
 SHARED_KERNELS = (("030_kernels.sql", "np_kernels_loaded", ""),
                   ("030_kernels.sql", "crosstab", "z bytea"),
                   ("030_kernels.sql", "trajectories", "z bytea"),
@@ -169,7 +170,14 @@ SHARED_KERNELS = (("030_kernels.sql", "np_kernels_loaded", ""),
                   ("040_identification.sql", "np_steep_class", "lc bytea"),
                   ("050_benefit.sql", "np_signal_sums", "zones bytea[]"),
                   ("030_kernels.sql", "burn_table", "p_table regclass"),
-                  ("050_benefit.sql", "np_benefit_pixels", "z bytea"))
+                  ("050_benefit.sql", "np_benefit_pixels", "z bytea"),
+                  ("065_services.sql", "np_constraint_mask", "lc bytea"),
+                  ("065_services.sql", "np_apply_mask", "a bytea"),
+                  ("040_identification.sql", "np_band_stats", "a bytea"),
+                  ("040_identification.sql", "np_histogram", "a bytea"),
+                  ("040_identification.sql", "np_histograms", "a bytea"),
+                  ("040_identification.sql", "np_overlay", "\n    factors bytea[]"),
+                  ("040_identification.sql", "np_patch_parts", "a bytea"))
 
 
 def shared_kernels() -> str:

@@ -857,6 +857,59 @@ comment on function raster.np_node_slope(bigint) is
   'Slope tiles of a DEM computed and kept on each data node over its own tiles (borders from '
   'the edge rows of the other nodes'' tiles), read through raster.derived_slope';
 
+-- The data nodes of derived or tile tables of raster (p_sources, e.g. tiles_<id> or
+-- derived_<kind>) that lie co-located there, in hash-remainder order; an error naming p_fn
+-- when they do not.
+create or replace function raster.colocated_tables(p_fn text, p_sources text[])
+returns text[]
+language plpgsql stable as $$
+declare
+  servers text[] := raster.node_layout(to_regclass(format('raster.%I', p_sources[1])));
+  src text;
+begin
+  foreach src in array p_sources loop
+    if servers is null or raster.node_layout(to_regclass(format('raster.%I', src)))
+                          is distinct from servers then
+      raise exception '%: raster.% is not co-located with raster.% on data nodes', p_fn, src,
+        p_sources[1];
+    end if;
+  end loop;
+  return servers;
+end $$;
+comment on function raster.colocated_tables(text, text[]) is
+  'The data nodes of co-located raster tables (hash-remainder order); an error otherwise';
+
+-- p_select with %1$I, %2$I … replaced by each node's tables of p_sources, one query per node
+-- of p_servers (in their order).
+create or replace function raster.node_queries(p_select text, p_sources text[],
+                                               p_servers text[])
+returns text[]
+language sql stable as $$
+  select array(select format(p_select, variadic array(
+                        select raster.node_table_of(x.src, u.s)
+                          from unnest(p_sources) with ordinality as x(src, k) order by x.k))
+                 from unnest(p_servers) with ordinality as u(s, n) order by u.n)
+$$;
+comment on function raster.node_queries(text, text[], text[]) is
+  'One query per data node: a query over raster tables with each node''s own tables in it';
+
+-- A query over each data node's own tables of p_sources (co-located raster tables; %1$I,
+-- %2$I … stand for them) run on every node at once (raster.node_call); each node's rows as
+-- one jsonb array. What the node-side aggregates of the identification use: the factor
+-- statistics and histograms, the score histograms and the patch parts.
+create or replace function raster.node_rows(p_what text, p_sources text[], p_select text)
+returns table (server text, rows jsonb)
+language plpgsql as $$
+declare
+  servers text[] := raster.colocated_tables('raster.node_rows(' || p_what || ')', p_sources);
+begin
+  return query select * from raster.node_call(p_what, servers,
+                                              raster.node_queries(p_select, p_sources, servers));
+end $$;
+comment on function raster.node_rows(text, text[], text) is
+  'A query over each data node''s own raster tables run on every node at once; its rows as '
+  'one jsonb array per node';
+
 -- A per-pixel result computed on every data node over its own tiles and kept there, read
 -- through raster.<p_name> (a derived tile table, laid out as its sources): p_select is a query
 -- over the node's tables giving rows (tile_x, tile_y, rast), with %1$I, %2$I … standing for
@@ -864,37 +917,28 @@ comment on function raster.np_node_slope(bigint) is
 -- or a derived table), which must lie co-located on the nodes (the same layout). Each node
 -- writes raster.<p_name>_<n> (raster.node_derive); the partitions switch to them in the
 -- caller's transaction. Returns the tiles written. The identification factors whose inputs
--- lie on the nodes are computed this way (the macro node_factors).
+-- lie on the nodes, their constraint mask and the priority overlay are computed this way
+-- (the macros node_factors and node_overlay).
 create or replace function raster.np_node_derive(p_name text, p_select text, p_sources text[])
 returns bigint
 language plpgsql as $$
 declare
   servers text[];
   target text := format('%s_%s', p_name, txid_current());
-  src text;
   tiles bigint;
 begin
   if p_name !~ '^derived_[a-z_]+$' then
     raise exception 'raster.np_node_derive: % is not a derived tile table', p_name;
   end if;
-  servers := raster.node_layout(to_regclass(format('raster.%I', p_sources[1])));
-  foreach src in array p_sources loop
-    if servers is null or raster.node_layout(to_regclass(format('raster.%I', src)))
-                          is distinct from servers then
-      raise exception 'raster.np_node_derive(%): raster.% is not co-located with raster.% on '
-        'data nodes', p_name, src, p_sources[1];
-    end if;
-  end loop;
+  servers := raster.colocated_tables(format('raster.np_node_derive(%s)', p_name), p_sources);
   select sum((j.rows -> 0 ->> 'tiles')::bigint)::bigint into tiles
     from raster.node_call(
            format('node-side %s', p_name), servers,
            array(select format('select raster.node_derive(%L, %L, %L) as tiles', target,
-                               raster.node_table_of(p_name, u.s),
-                               format(p_select, variadic array(
-                                 select raster.node_table_of(x.src, u.s)
-                                   from unnest(p_sources) with ordinality as x(src, k)
-                                  order by x.k)))
-                   from unnest(servers) with ordinality as u(s, n) order by u.n)) as j;
+                               raster.node_table_of(p_name, u.s), u.q)
+                   from unnest(servers, raster.node_queries(p_select, p_sources, servers))
+                        with ordinality as u(s, q, n)
+                  order by u.n)) as j;
   perform raster.replace_derived_partitions(p_name, servers,
                                             array_fill(target, array[cardinality(servers)]));
   return coalesce(tiles, 0);

@@ -124,8 +124,8 @@ def built(node_clusters, server_url: str, template_db: str, tmp_path_factory):
             # set, each node once per call), the NDVI trend and its zone statistics, the slope
             calls = {fn: [node_calls(u, fn, n) for u in nodes]
                      for fn, n in (("node_trajectories", 2), ("node_ndvi_trend", 1),
-                                   ("node_zone_stats", 1), ("node_slope", 1),
-                                   ("node_derive", 8), ("node_signal_sums", 1),
+                                   ("node_zone_stats", 2), ("node_slope", 1),
+                                   ("node_derive", 10), ("node_signal_sums", 1),
                                    ("node_shape_trajectories", 1),
                                    ("node_benefit_pixels", 1))}
             yield one_url, coord_url, nodes, calls
@@ -173,7 +173,10 @@ PROJECTS = {"P1": (slice(12, 44), slice(22, 42), "2005-06-01"),
 
 #: the settings of the runs of `built`: belts and rings narrow enough for the small region to
 #: keep controls, and a sample of about a quarter of its pixels
-RUN_VARS = {"leakage_belt_m": 90, "baseline_ring_m": 150, "control_sample_pixels": 2000}
+#: (cropland left ungraded and quantile grades: the nodes apply the constraint mask and take
+#: the scores' histograms too)
+RUN_VARS = {"leakage_belt_m": 90, "baseline_ring_m": 150, "control_sample_pixels": 2000,
+            "exclude_classes": "3", "grading_method": "quantile"}
 
 
 def write_projects(path: Path) -> Path:
@@ -440,7 +443,7 @@ def test_two_nodes_give_the_marts_of_one_server(built) -> None:
     # and the projects' trajectories and the pixels of the benefit against matched controls
     # (the projects burnt on each node), once
     assert calls == {"node_trajectories": [2, 2], "node_ndvi_trend": [1, 1],
-                     "node_zone_stats": [1, 1], "node_slope": [1, 1], "node_derive": [8, 8],
+                     "node_zone_stats": [2, 2], "node_slope": [1, 1], "node_derive": [10, 10],
                      "node_signal_sums": [1, 1], "node_shape_trajectories": [1, 1],
                      "node_benefit_pixels": [1, 1]}
     # the pixels inside each project per (class in 2000, class in 2015), on one server and on
@@ -489,21 +492,60 @@ def test_two_nodes_give_the_marts_of_one_server(built) -> None:
                          ).fetchone()[0] == ["f", "f"]
     on_nodes = [derived_rows(url, "ndvi_trend", "count(*)")[0] for url in node_urls]
     assert all(n > 0 for n in on_nodes) and sum(on_nodes) == tiles > 20
-    # the factors of land cover, NDVI trend and slope were computed on the nodes (each node
-    # over its own tiles) and read as one-band tiles: bit for bit one server's factor tiles
+    # every factor of the run is one of land cover, NDVI trend and slope: the nodes computed
+    # them over their own tiles, applied the constraint mask and kept them (the coordinator's
+    # table stays empty), bit for bit one server's factor tiles
     factors = ("select factor, tile_x, tile_y, md5(rast::bytea) from "
                "intermediate.int_factor_tiles order by 1, 2, 3")
     with psycopg.connect(one_url) as c:
         want = c.execute(factors).fetchall()
+        assert c.execute("select on_nodes from intermediate.int_factor_placement"
+                         ).fetchone()[0] is False
     with psycopg.connect(coord_url) as c:
-        assert c.execute(factors).fetchall() == want
+        assert c.execute(factors).fetchall() == []
+        assert c.execute("select on_nodes from intermediate.int_factor_placement"
+                         ).fetchone()[0] is True
     node_kinds = {"ndvi_trend", "fvc", "slope", "landcover_degradation", "steep_cropland",
                   "carbon_density"}
-    assert node_kinds <= {f for f, *_ in want}
-    for kind in node_kinds:
-        on_nodes = [derived_rows(url, f"factor_{kind}", "count(*)")[0] for url in node_urls]
-        assert all(n > 0 for n in on_nodes)
-        assert sum(on_nodes) == sum(1 for f, *_ in want if f == kind)
+    assert node_kinds == {f for f, *_ in want}
+    got = sorted(f"{kind},{row}" for kind in node_kinds for url in node_urls
+                 for row in derived_rows(url, f"factor_{kind}",
+                                         "concat_ws(',', tile_x, tile_y, md5(rast::bytea))"))
+    assert got == sorted(",".join(map(str, r)) for r in want)
+    assert all(len(derived_rows(u, "factor_slope", "1")) > 0 for u in node_urls)
+    # the mask left the cropland of 2015 ungraded: steep cropland has no valid pixel, and the
+    # tiles holding cropland are in the nodes' mask
+    assert sum(n for u in node_urls for n in derived_rows(
+        u, "constraint_mask", "(st_summarystats(rast, 1, true)).sum")) == int(
+        (land_cover()["2015"] == 3).sum()) > 0
+    # the nodes graded their own tiles: the priority tiles they keep are, bit for bit, the
+    # priority raster of one server's mart (which the coordinator's mart copies)
+    tiles = ("select tile_x, tile_y, md5(rast::bytea) from marts.priority_tiles "
+             "order by 1, 2")
+    with psycopg.connect(one_url) as c:
+        want = c.execute(tiles).fetchall()
+    assert len(want) > 20
+    assert sorted(r for u in node_urls for r in derived_rows(
+        u, "priority", "concat_ws(',', tile_x, tile_y, md5(rast::bytea))")) == sorted(
+        ",".join(map(str, r)) for r in want)
+    with psycopg.connect(coord_url) as c:
+        assert c.execute(tiles).fetchall() == want
+    # patches cross node borders: some patch reported by both runs has parts in tiles kept by
+    # different nodes, merged as on one server (the patches above are equal)
+    node_of = {tuple(map(int, r.split(","))): k for k, u in enumerate(node_urls)
+               for r in derived_rows(u, "priority", "concat_ws(',', tile_x, tile_y)")}
+    with psycopg.connect(coord_url) as c:
+        patches = c.execute("select code, array_agg(array[tile_x, tile_y]) from "
+                            "intermediate.int_patch_components where code is not null "
+                            "group by code").fetchall()
+        assert c.execute("select count(*) from intermediate.int_score_breaks "
+                         "where method = 'quantile' and pixels > 0").fetchone()[0] == 3
+    assert any(len({node_of[tuple(t)] for t in tiles}) == 2 for _, tiles in patches), patches
+    # the statistics, histograms, overlay, patch parts and zone sums ran on each node
+    for url in node_urls:
+        for fn in ("np_band_stats", "np_histogram", "np_histograms", "np_overlay",
+                   "np_patch_parts", "np_constraint_mask", "np_apply_mask"):
+            assert node_calls(url, fn, 1) > 0, (url, fn)
 
 
 def project_transitions(url: str) -> dict[tuple[str, int, int], int]:

@@ -13,11 +13,7 @@ masks as (
 ),
 
 excluded as (
-    select coalesce(array_agg(class_code order by class_code), '{}') as codes
-    from {{ ref('stg_registry__legend_classes') }}
-    where ecosystem_type = any(string_to_array('{{ var("exclude_types") }}', ','))
-       or class_code = any(string_to_array(nullif('{{ var("exclude_classes") }}', 'none'),
-                                           ',')::int[])
+    {{ excluded_classes() }}
 ),
 
 tiles as (

@@ -7,14 +7,38 @@
 -- subquery (in a lateral join PostgreSQL counts a kernel's cost once for all tiles and plans
 -- no workers), the ranges enter as scalar subqueries, and ident.histogram_quantile is
 -- declared parallel safe (one parallel-unsafe function anywhere keeps the whole query serial)
+-- With the run's identification on the data nodes (int_factor_placement), both passes run on
+-- every node over its own factor tiles (raster.node_rows) and only the per-tile statistics
+-- and the histograms' bins travel; the rest is computed here from them as on one server.
+-- depends_on: {{ ref('int_factor_placement') }}
+{% set on_nodes = overlay_on_nodes() %}
+{% set kinds = placed_factor_kinds() if on_nodes else [] %}
+{% set kinds_array %}array[{% for k in kinds %}'{{ k }}'{{ ", " if not loop.last }}{% endfor %}]::text[]{% endset %}
+{% set sources %}array[{% for k in kinds %}'derived_factor_{{ k }}'{{ ", " if not loop.last }}{% endfor %}]::text[]{% endset %}
 with f as (
     select * from {{ ref('int_ident_factors') }}
 ),
 
 tile_stats as (
+{%- if on_nodes %}
+    -- each data node's factor tiles (int_factor_placement): the per-tile statistics there
+    select r.factor, r.tile_x, r.tile_y, r.pixels, r.total, r.min_value, r.max_value
+    from raster.node_rows(
+        'node-side factor statistics', {{ sources }},
+        'select s.factor, s.tile_x, s.tile_y, (s.st).* from ('
+        {%- for k in kinds %}
+        '{{ "" if loop.first else " union all " }}select ''{{ k }}'' as factor, tile_x, tile_y, '
+        'raster.np_band_stats(rast::bytea, 1) as st from raster.%{{ loop.index }}$I'
+        {%- endfor %}
+        ') as s') as j
+    cross join lateral jsonb_to_recordset(j.rows)
+        as r(factor text, tile_x integer, tile_y integer, pixels bigint, total float8,
+             min_value float8, max_value float8)
+{%- else %}
     select s.factor, s.tile_x, s.tile_y, (s.st).*
     from (select factor, tile_x, tile_y, raster.np_band_stats(rast::bytea, 1) as st
           from {{ ref('int_factor_tiles') }}) as s
+{%- endif %}
 ),
 
 mm as (
@@ -36,6 +60,27 @@ ranges as (
 ),
 
 bins as (
+{%- if on_nodes %}
+    -- each data node's histograms of its factor tiles, summed per bin there and here
+    select r.factor, r.i, sum(r.c)::bigint as c
+    from raster.node_rows(
+        'node-side factor histograms', {{ sources }},
+        (select coalesce(
+                    'select h.factor, u.i, sum(u.c)::bigint as c from ('
+                    || string_agg(format(
+                           'select %L as factor, raster.np_histogram(rast::bytea, 1, '
+                           '%s::float8, %s::float8, 1000) as h from raster.%%%s$I',
+                           k.factor, k.lo, k.hi, array_position({{ kinds_array }}, k.factor)),
+                           ' union all ')
+                    || ') as h cross join lateral unnest((h.h).counts) with ordinality '
+                       'as u(c, i) group by 1, 2',
+                    'select null::text as factor, null::integer as i, null::bigint as c '
+                    'where false')
+         from ranges as r
+         cross join lateral unnest(r.factors, r.lo, r.hi) as k(factor, lo, hi))) as j
+    cross join lateral jsonb_to_recordset(j.rows) as r(factor text, i integer, c bigint)
+    group by r.factor, r.i
+{%- else %}
     -- the bins of every tile's histogram, summed per factor (the bins unnested in a select
     -- list: one pass over the histograms, not a join per tile)
     select s.factor, s.i, sum(s.c)::bigint as c
@@ -55,6 +100,7 @@ bins as (
         ) as h
     ) as s
     group by s.factor, s.i
+{%- endif %}
 ),
 
 agg as (

@@ -2,156 +2,24 @@
 -- With the run's land cover, NDVI and DEM co-located on data nodes, the factors computed from
 -- them (node_factor_kinds: the NDVI trend score, FVC, slope, land-cover degradation, steep
 -- cropland, carbon density) are computed by every node over its own tiles (the pre-hook, macro
--- node_factors: the kernels of the branches below) and read here as one-band tiles; the mask
--- and every other factor as on one server.
+-- node_factors: the kernels of the branches of factor_tile_ctes) and read here as one-band
+-- tiles; the mask and every other factor as on one server. When every factor of the run is
+-- computed there (int_factor_placement), the nodes apply the mask too and keep the tiles: the
+-- statistics, overlay, grades, patch parts and zone sums run there as well (macro
+-- overlay_on_nodes), and this table stays empty.
 {{ config(indexes=[{'columns': ['tile_x', 'tile_y']}], pre_hook="{{ node_factors() }}") }}
 {% else %}
 {{ config(indexes=[{'columns': ['tile_x', 'tile_y']}]) }}
 {% endif %}
-{% set on_nodes = node_factor_kinds() %}
 -- every factor of the run as one-band float tiles (physical values) on the region grid, with
--- the pixels of the constraint mask (int_constraint_mask_tiles) set to nodata. The per-run
--- lookup arrays enter each branch as scalar subqueries (a one-row relation joined to the tiles
--- kept PostgreSQL from calling the branch's kernels in parallel workers)
--- (f, layers and lc_now are read in several branches: inlined, not materialized, since a
--- CTE scan would keep its branch out of the workers)
-with f as not materialized (
-    select * from {{ ref('int_ident_factors') }}
-),
-
-layers as not materialized (
-    select * from {{ ref('stg_raster__ident_layers') }}
-),
-
-lc_now as not materialized (
-    select catalog_id from layers where role = 'landcover_now'
-),
-
-density as (
-    -- total carbon density per class (sum over pools) as the carbon models resolved it
-    {{ factor_lookup('density') }}
-),
-
-severity as (
-    {{ factor_lookup('severity') }}
-),
-
-trend_scores as (
-    {{ factor_lookup('trend_scores') }}
-),
-
-cropland as (
-    {{ factor_lookup('cropland') }}
-),
-
-raw as (
-{% if 'ndvi_trend' in on_nodes %}
-select 'ndvi_trend' as factor, tile_x, tile_y, rast from raster.derived_factor_ndvi_trend
+-- the pixels of the constraint mask (int_constraint_mask_tiles) set to nodata
+-- depends_on: {{ ref('int_factor_placement') }}
+{% if overlay_on_nodes() %}
+select null::text as factor, null::integer as tile_x, null::integer as tile_y,
+       null::raster as rast
+where false
 {% else %}
-select 'ndvi_trend' as factor, t.tile_x, t.tile_y,
-       st_rastfromwkb(raster.np_lookup(raster.np_physical(t.rast::bytea, 7),
-                                       (select codes from trend_scores),
-                                       (select vals from trend_scores))) as rast
-from {{ ref('int_ndvi_trend_tiles') }} as t
-where exists (select 1 from f where factor = 'ndvi_trend')
-{% endif %}
-
-union all
-{% if 'fvc' in on_nodes %}
-select 'fvc', tile_x, tile_y, rast from raster.derived_factor_fvc
-{% else %}
-select 'fvc', tile_x, tile_y, st_rastfromwkb(raster.np_physical(rast::bytea, 8))
-from {{ ref('int_ndvi_trend_tiles') }}
-where exists (select 1 from f where factor = 'fvc')
-{% endif %}
-
-union all
-{% if 'slope' in on_nodes %}
-select 'slope', tile_x, tile_y, rast from raster.derived_factor_slope
-{% else %}
-select 'slope', tile_x, tile_y, st_rastfromwkb(raster.np_physical(rast::bytea, 1))
-from {{ ref('int_slope_tiles') }}
-where exists (select 1 from f where factor = 'slope')
-{% endif %}
-
-union all
-{% if 'landcover_degradation' in on_nodes %}
-select 'landcover_degradation', tile_x, tile_y, rast from raster.derived_factor_landcover_degradation
-{% else %}
-select 'landcover_degradation', a.tile_x, a.tile_y,
-       st_rastfromwkb(raster.np_pair_lookup(a.rast::bytea, b.rast::bytea,
-                                            (select t1 from severity), (select t2 from severity),
-                                            (select sev from severity)))
-from layers as l1
-join layers as l2 on l2.role = 'landcover_t2'
-join {{ source('raster', 'tiles') }} as a on a.catalog_id = l1.catalog_id
-join {{ source('raster', 'tiles') }} as b
-    on b.catalog_id = l2.catalog_id and b.tile_x = a.tile_x and b.tile_y = a.tile_y
-where l1.role = 'landcover_t1'
-  and exists (select 1 from f where factor = 'landcover_degradation')
-{% endif %}
-
-union all
-{% if 'steep_cropland' in on_nodes %}
-select 'steep_cropland', tile_x, tile_y, rast from raster.derived_factor_steep_cropland
-{% else %}
-select 'steep_cropland', t.tile_x, t.tile_y,
-       st_rastfromwkb(raster.np_steep_class(t.rast::bytea, s.rast::bytea,
-                                            (select codes from cropland),
-                                            {{ var('steep_slope_deg') }}))
-from lc_now
-join {{ source('raster', 'tiles') }} as t on t.catalog_id = lc_now.catalog_id
-join {{ ref('int_slope_tiles') }} as s on s.tile_x = t.tile_x and s.tile_y = t.tile_y
-where exists (select 1 from f where factor = 'steep_cropland')
-{% endif %}
-
-union all
-{% if 'carbon_density' in on_nodes %}
-select 'carbon_density', tile_x, tile_y, rast from raster.derived_factor_carbon_density
-{% else %}
-select 'carbon_density', t.tile_x, t.tile_y,
-       st_rastfromwkb(raster.np_lookup(t.rast::bytea, (select codes from density),
-                                       (select vals from density), -9999))
-from lc_now
-join {{ source('raster', 'tiles') }} as t on t.catalog_id = lc_now.catalog_id
-where (select codes from density) is not null
-  and exists (select 1 from f where factor = 'carbon_density')
-{% endif %}
-
-union all
-select f.factor, t.tile_x, t.tile_y,
-       st_rastfromwkb(raster.np_physical(t.rast::bytea, 1, l.scale_factor, l.add_offset))
-from f
-join layers as l on l.layer = f.source_layer and l.role in ('layer', 'dem')
-join {{ source('raster', 'tiles') }} as t on t.catalog_id = l.catalog_id
-where f.is_extra_layer
-
-union all
--- ecosystem services (importance): the importance class 1 一般, 2 重要, 3 极重要
-select g.service, g.tile_x, g.tile_y, g.rast
-from {{ ref('int_service_grade_tiles') }} as g
-where exists (select 1 from f where factor = g.service)
-
-union all
--- soil erosion intensity (SL 190 class 1 micro ... 6 severe) of the last observed land cover
-select 'soil_erosion', s.tile_x, s.tile_y,
-       st_rastfromwkb(raster.np_lookup(raster.np_physical(s.rast::bytea, 7),
-                                       array[1, 2, 3, 4, 5, 6], array[1, 2, 3, 4, 5, 6]))
-from {{ ref('int_soil_tiles') }} as s
-join lc_now on lc_now.catalog_id = s.landcover_catalog_id
-where exists (select 1 from f where factor = 'soil_erosion')
-
-union all
--- ecological sensitivity (degradation): classes 1 ... 5, 0 (not computed) left out
-select x.factor, s.tile_x, s.tile_y,
-       st_rastfromwkb(raster.np_lookup(raster.np_physical(s.rast::bytea, x.band),
-                                       array[1, 2, 3, 4, 5], array[1, 2, 3, 4, 5]))
-from {{ ref('int_sensitivity_tiles') }} as s
-join lc_now on lc_now.catalog_id = s.landcover_catalog_id
-cross join (values ('erosion_sensitivity', 1), ('desertification_sensitivity', 2),
-                   ('rocky_desertification_sensitivity', 3)) as x (factor, band)
-where exists (select 1 from f where f.factor = x.factor)
-)
+{{ factor_tile_ctes('all') }}
 
 select r.factor, r.tile_x, r.tile_y,
        case when m.excluded_pixels > 0
@@ -160,3 +28,4 @@ select r.factor, r.tile_x, r.tile_y,
 from raw as r
 left join {{ ref('int_constraint_mask_tiles') }} as m
     on m.tile_x = r.tile_x and m.tile_y = r.tile_y
+{% endif %}

@@ -1,4 +1,5 @@
 -- depends_on: {{ ref('int_priority_scores') }}
+-- depends_on: {{ ref('int_factor_placement') }} {{ ref('int_factor_weights') }} {{ ref('int_factor_stats') }}
 -- class breaks of the degradation and importance scores (3 classes: low, medium, high) and of
 -- the composite score (5 classes) by the run's grading method: fixed thresholds, quantiles
 -- or natural breaks (Fisher-Jenks) of the region's score distribution (1000-bin histograms of
@@ -15,12 +16,28 @@ hist as (
 )
 {% else %}
 bins as (
+{%- if overlay_on_nodes() %}
+    -- the run's identification on the data nodes (int_factor_placement): each node computes
+    -- the scores of its own factor tiles and their histograms; only the bins travel
+    select s.score, s.k, r.i, sum(r.c)::bigint as c
+    from raster.node_rows(
+        'node-side score histograms', {{ node_overlay_sources() }},
+        format('select (x.h).band, u.i, sum(u.c)::bigint as c from ('
+               'select raster.np_histograms(o.rast, array[2, 3, 4], 0, 1, 1000) as h '
+               'from (%s) as o) as x '
+               'cross join lateral unnest((x.h).counts) with ordinality as u(c, i) '
+               'group by 1, 2', {{ node_overlay_query(false, false) }})) as j
+    cross join lateral jsonb_to_recordset(j.rows) as r(band integer, i integer, c bigint)
+    join scores as s on s.band = r.band
+    group by s.score, s.k, r.i
+{%- else %}
     select s.score, s.k, u.i, sum(u.c)::bigint as c
     from {{ ref('int_priority_scores') }} as t
     cross join lateral raster.np_histograms(t.rast::bytea, array[2, 3, 4], 0, 1, 1000) as h
     join scores as s on s.band = h.band
     cross join lateral unnest(h.counts) with ordinality as u(c, i)
     group by s.score, s.k, u.i
+{%- endif %}
 ),
 
 hist as (

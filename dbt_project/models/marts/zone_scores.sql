@@ -3,6 +3,7 @@
 -- restoration priority per zone (every zone set and the whole region): area by grade, mean
 -- scores and the factors that contribute most, with the zone polygon. Each priority tile is
 -- read once for the region and all zone sets (raster.np_zone_stats).
+-- depends_on: {{ ref('int_factor_placement') }}
 with pt as (
     select tile_x, tile_y, rast from {{ ref('priority_tiles') }}
     where run_id = {{ var('run_id') }}
@@ -13,7 +14,9 @@ region as (
 ),
 
 stats as (
-    {{ zone_tile_stats('pt') }}
+    -- the run's identification on the data nodes (int_factor_placement): summed on each node
+    -- over the priority tiles it keeps, only the sums travel
+    {{ zone_tile_stats('pt', node_table=('derived_priority' if overlay_on_nodes() else none)) }}
 ),
 
 grades as (
