@@ -913,6 +913,59 @@ def test_a_node_down_publishes_nothing_and_the_next_load_and_run_succeed(
     assert run_id > runs[1][0]
     assert transitions(coord_url, run_id) == numpy_transitions()
     assert bi_rows(coord_url)["landcover_transitions"] == [(run_id,)]
+    # 7. the identification of this region (land cover only: every factor computed on the
+    # nodes) runs there; node n1 killed while the nodes write the graded overlay (held there
+    # for 5 s by an event trigger): the run fails naming the node, nothing of it is published,
+    # and the previous run's priority tiles stay readable on the nodes
+    with psycopg.connect(coord_url) as c:
+        assert c.execute("select on_nodes from intermediate.int_factor_placement"
+                         ).fetchone()[0] is True
+        mart = c.execute("select tile_x, tile_y, md5(rast::bytea) from marts.priority_tiles "
+                         "where run_id = %s order by 1, 2", (run_id,)).fetchall()
+    assert len(mart) > 20
+    shown = bi_rows(coord_url)
+    _slow_ddl_on(node_urls[0], "raster.derived_priority_%")
+    with killed_during(node_urls[0], node_clusters[0], "derived_priority_") as killed, \
+            psycopg.connect(coord_url) as conn:
+        with pytest.raises(EcorestError, match="ecorest_node_n1"):
+            run_assessment(conn, coord_url, "small", work_dir=tmp_path / "dbt", force=True)
+    assert killed() and not node_clusters[0].is_running()
+    assert bi_rows(coord_url) == shown
+    node_clusters[0].start()
+    with psycopg.connect(node_urls[0], autocommit=True) as c:
+        c.execute("drop event trigger slow_ddl")
+    with psycopg.connect(coord_url) as c:
+        failed = c.execute("select run_id from etl.assessment_runs where status = 'failed' "
+                           "order by run_id desc limit 1").fetchone()[0]
+        assert failed > run_id
+        # the mart keeps the succeeded runs only
+        assert c.execute("select array_agg(distinct run_id order by run_id) "
+                         "from marts.priority_tiles").fetchone()[0] == [first, run_id]
+        assert c.execute("select tile_x, tile_y, md5(rast::bytea) from raster.derived_priority "
+                         "order by 1, 2").fetchall() == mart
+    # 8. back up: the next run succeeds, graded on the nodes as the run before it
+    with psycopg.connect(coord_url) as conn:
+        again = run_assessment(conn, coord_url, "small", work_dir=tmp_path / "dbt", force=True)
+        assert conn.execute("select tile_x, tile_y, md5(rast::bytea) from marts.priority_tiles "
+                            "where run_id = %s order by 1, 2", (again,)).fetchall() == mart
+    assert bi_rows(coord_url)["zone_scores"] == [(again,)]
+
+
+def _slow_ddl_on(node_url: str, pattern: str) -> None:
+    """Make a node hold, for 5 s, every statement that creates a table named like ``pattern``
+    (an event trigger), so that a test can stop the node while one runs."""
+    with psycopg.connect(node_url, autocommit=True) as c:
+        c.execute(sql.SQL("""
+            create or replace function public.slow_ddl() returns event_trigger
+            language plpgsql as $$
+            begin
+              if exists (select from pg_event_trigger_ddl_commands()
+                         where object_identity like {}) then
+                perform pg_sleep(5);
+              end if;
+            end $$;
+            create event trigger slow_ddl on ddl_command_end
+                execute function public.slow_ddl();""").format(sql.Literal(pattern)))
 
 
 def bi_rows(url: str) -> dict[str, list[tuple]]:
