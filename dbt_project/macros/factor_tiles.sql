@@ -42,51 +42,31 @@ cropland as (
 ),
 
 raw as (
-{% if 'ndvi_trend' in on_nodes and part == 'coordinator' %}
-select null::text as factor, null::integer as tile_x, null::integer as tile_y,
-       null::raster as rast where false
-{% elif 'ndvi_trend' in on_nodes %}
-select 'ndvi_trend' as factor, tile_x, tile_y, rast from raster.derived_factor_ndvi_trend
-{% else %}
+{% call factor_branch('ndvi_trend', on_nodes, part) %}
 select 'ndvi_trend' as factor, t.tile_x, t.tile_y,
        st_rastfromwkb(raster.np_lookup(raster.np_physical(t.rast::bytea, 7),
                                        (select codes from trend_scores),
                                        (select vals from trend_scores))) as rast
 from {{ ref('int_ndvi_trend_tiles') }} as t
 where exists (select 1 from f where factor = 'ndvi_trend')
-{% endif %}
+{% endcall %}
 
 union all
-{% if 'fvc' in on_nodes and part == 'coordinator' %}
-select null::text as factor, null::integer as tile_x, null::integer as tile_y,
-       null::raster as rast where false
-{% elif 'fvc' in on_nodes %}
-select 'fvc', tile_x, tile_y, rast from raster.derived_factor_fvc
-{% else %}
+{% call factor_branch('fvc', on_nodes, part) %}
 select 'fvc', tile_x, tile_y, st_rastfromwkb(raster.np_physical(rast::bytea, 8))
 from {{ ref('int_ndvi_trend_tiles') }}
 where exists (select 1 from f where factor = 'fvc')
-{% endif %}
+{% endcall %}
 
 union all
-{% if 'slope' in on_nodes and part == 'coordinator' %}
-select null::text as factor, null::integer as tile_x, null::integer as tile_y,
-       null::raster as rast where false
-{% elif 'slope' in on_nodes %}
-select 'slope', tile_x, tile_y, rast from raster.derived_factor_slope
-{% else %}
+{% call factor_branch('slope', on_nodes, part) %}
 select 'slope', tile_x, tile_y, st_rastfromwkb(raster.np_physical(rast::bytea, 1))
 from {{ ref('int_slope_tiles') }}
 where exists (select 1 from f where factor = 'slope')
-{% endif %}
+{% endcall %}
 
 union all
-{% if 'landcover_degradation' in on_nodes and part == 'coordinator' %}
-select null::text as factor, null::integer as tile_x, null::integer as tile_y,
-       null::raster as rast where false
-{% elif 'landcover_degradation' in on_nodes %}
-select 'landcover_degradation', tile_x, tile_y, rast from raster.derived_factor_landcover_degradation
-{% else %}
+{% call factor_branch('landcover_degradation', on_nodes, part) %}
 select 'landcover_degradation', a.tile_x, a.tile_y,
        st_rastfromwkb(raster.np_pair_lookup(a.rast::bytea, b.rast::bytea,
                                             (select t1 from severity), (select t2 from severity),
@@ -98,15 +78,10 @@ join {{ source('raster', 'tiles') }} as b
     on b.catalog_id = l2.catalog_id and b.tile_x = a.tile_x and b.tile_y = a.tile_y
 where l1.role = 'landcover_t1'
   and exists (select 1 from f where factor = 'landcover_degradation')
-{% endif %}
+{% endcall %}
 
 union all
-{% if 'steep_cropland' in on_nodes and part == 'coordinator' %}
-select null::text as factor, null::integer as tile_x, null::integer as tile_y,
-       null::raster as rast where false
-{% elif 'steep_cropland' in on_nodes %}
-select 'steep_cropland', tile_x, tile_y, rast from raster.derived_factor_steep_cropland
-{% else %}
+{% call factor_branch('steep_cropland', on_nodes, part) %}
 select 'steep_cropland', t.tile_x, t.tile_y,
        st_rastfromwkb(raster.np_steep_class(t.rast::bytea, s.rast::bytea,
                                             (select codes from cropland),
@@ -115,15 +90,10 @@ from lc_now
 join {{ source('raster', 'tiles') }} as t on t.catalog_id = lc_now.catalog_id
 join {{ ref('int_slope_tiles') }} as s on s.tile_x = t.tile_x and s.tile_y = t.tile_y
 where exists (select 1 from f where factor = 'steep_cropland')
-{% endif %}
+{% endcall %}
 
 union all
-{% if 'carbon_density' in on_nodes and part == 'coordinator' %}
-select null::text as factor, null::integer as tile_x, null::integer as tile_y,
-       null::raster as rast where false
-{% elif 'carbon_density' in on_nodes %}
-select 'carbon_density', tile_x, tile_y, rast from raster.derived_factor_carbon_density
-{% else %}
+{% call factor_branch('carbon_density', on_nodes, part) %}
 select 'carbon_density', t.tile_x, t.tile_y,
        st_rastfromwkb(raster.np_lookup(t.rast::bytea, (select codes from density),
                                        (select vals from density), -9999))
@@ -131,7 +101,7 @@ from lc_now
 join {{ source('raster', 'tiles') }} as t on t.catalog_id = lc_now.catalog_id
 where (select codes from density) is not null
   and exists (select 1 from f where factor = 'carbon_density')
-{% endif %}
+{% endcall %}
 
 union all
 select f.factor, t.tile_x, t.tile_y,
@@ -167,4 +137,18 @@ cross join (values ('erosion_sensitivity', 1), ('desertification_sensitivity', 2
                    ('rocky_desertification_sensitivity', 3)) as x (factor, band)
 where exists (select 1 from f where f.factor = x.factor)
 )
+{%- endmacro %}
+
+{# One branch of factor_tile_ctes for a factor the data nodes may compute: the tiles they wrote
+   (raster.derived_factor_<kind>) when kind is one of on_nodes, none of them in part
+   'coordinator', else the single-server query (the body of the call). #}
+{% macro factor_branch(kind, on_nodes, part) -%}
+{%- if kind in on_nodes and part == 'coordinator' -%}
+select null::text as factor, null::integer as tile_x, null::integer as tile_y,
+       null::raster as rast where false
+{%- elif kind in on_nodes -%}
+select '{{ kind }}' as factor, tile_x, tile_y, rast from raster.derived_factor_{{ kind }}
+{%- else -%}
+{{ caller() }}
+{%- endif -%}
 {%- endmacro %}
