@@ -254,20 +254,26 @@ end $$;
 -- The pixels of the benefit against matched controls (raster.np_benefit_pixels, the pass of
 -- int_benefit_pixels) of this node's tiles: observed land-cover tables p_lc and signal tables
 -- p_sig in time order (the signal's years, scales and offsets p_sig_*), the DEM table p_dem
--- and the slope table p_slope (null: none), the projects and leakage belts (p_codes, p_geoms,
--- raster.project_shapes) burnt onto the first land-cover table's tiles, the sample step and
--- the reduction of several signal epochs in a year. A position's signal stack holds the tiles
--- it has, with their years, as on one server.
+-- and the slope table p_slope (null: none), the projects and leakage belts (the shape set
+-- p_shapes this node keeps: raster.node_shapes) burnt onto the first land-cover table's
+-- tiles, the sample step and the reduction of several signal epochs in a year. A position's
+-- signal stack holds the tiles it has, with their years, as on one server.
+drop function if exists raster.node_benefit_pixels(text[], text[], integer[],
+  double precision[], double precision[], text, text, integer[], geometry[], integer, text);
 create or replace function raster.node_benefit_pixels(
     p_lc text[], p_sig text[], p_sig_years integer[], p_scales double precision[],
-    p_offsets double precision[], p_dem text, p_slope text, p_codes integer[],
-    p_geoms geometry[], p_step integer, p_reduce text)
+    p_offsets double precision[], p_dem text, p_slope text, p_shapes text, p_step integer,
+    p_reduce text)
 returns table (zone_id integer, in_sample boolean, classes integer[],
                signal double precision[], elevation double precision,
                slope_deg double precision, grid_row bigint, grid_col bigint)
 language plpgsql stable as $$
+declare
+  p_codes integer[];
+  p_geoms geometry[];
 begin
   perform raster.node_session();
+  select s.codes, s.geoms into p_codes, p_geoms from raster.node_shapes(p_shapes) as s;
   return query execute format(
     'with sg as (select g.tile_x, g.tile_y, v.* from (%s) g cross join lateral ('
     '  select array_agg(u.t order by u.k) as tiles, array_agg(u.y order by u.k) as years, '
@@ -321,19 +327,105 @@ language sql immutable as $f$
                 'where x.zone_id <> 0 group by 1, 2', p_zones, raster.node_stacks(p_tables))
 $f$;
 
--- The same per shape (codes p_codes, polygons p_geoms in the tiles' SRID: the coordinator's
--- raster.project_shapes, the projects and their baseline rings) burnt onto this node's tiles
--- of the first table (raster.burn_table, as one server burns them).
-create or replace function raster.node_shape_trajectories(p_tables text[], p_codes integer[],
-                                                          p_geoms geometry[])
+-- The same per shape (the shape set p_shapes this node keeps, raster.node_shapes: the
+-- coordinator's raster.project_shapes, the projects and their baseline rings, in the tiles'
+-- SRID) burnt onto this node's tiles of the first table (raster.burn_table, as one server
+-- burns them).
+drop function if exists raster.node_shape_trajectories(text[], integer[], geometry[]);
+create or replace function raster.node_shape_trajectories(p_tables text[], p_shapes text)
 returns table (zone_id integer, classes integer[], pixels bigint)
 language plpgsql stable as $$
+declare
+  codes integer[];
+  geoms geometry[];
 begin
   perform raster.node_session();
+  select s.codes, s.geoms into codes, geoms from raster.node_shapes(p_shapes) as s;
   return query execute raster.node_zone_trajectories(
     format('select * from raster.burn_table(%L::regclass, $1, $2)',
            format('raster.%I', p_tables[1])), p_tables)
-    using p_codes, p_geoms;
+    using codes, geoms;
+end $$;
+
+-- Shape sets kept on this node: the polygons the node-side calls burn onto its tiles (the
+-- coordinator's raster.project_shapes: the projects with their baseline rings or leakage
+-- belts), copied by the coordinator's raster.node_sync_shapes before a call first needs them
+-- and kept for the calls and runs after it, so that a large project registry does not travel
+-- in every call's text. A set is named by a digest of its codes and polygons (the same shapes,
+-- the same name); the eight sets used last are kept.
+create or replace function raster.node_shapes_begin(p_version text)
+returns void
+language plpgsql as $$
+begin
+  create table if not exists raster.node_shape_sets (
+    version text primary key, shapes integer not null,
+    used_at timestamptz not null default clock_timestamp());
+  create table if not exists raster.node_shapes (
+    version text, k integer, code integer not null, geom geometry not null,
+    primary key (version, k));
+  delete from raster.node_shape_sets where version = p_version;
+  delete from raster.node_shapes where version = p_version;
+end $$;
+
+-- A batch of a shape set: positions, codes and polygons.
+create or replace function raster.node_shapes_put(p_version text, p_ks integer[],
+                                                  p_codes integer[], p_geoms geometry[])
+returns integer
+language plpgsql as $$
+declare
+  n integer;
+begin
+  insert into raster.node_shapes
+    select p_version, u.k, u.c, u.g from unnest(p_ks, p_codes, p_geoms) as u(k, c, g);
+  get diagnostics n = row_count;
+  return n;
+end $$;
+
+-- The copy of a shape set is complete: p_shapes were sent. Refused when another number of
+-- shapes arrived. Sets beyond the eight used last are dropped.
+create or replace function raster.node_shapes_done(p_version text, p_shapes integer)
+returns integer
+language plpgsql as $$
+declare
+  n integer := (select count(*) from raster.node_shapes where version = p_version);
+begin
+  if n <> p_shapes then
+    raise exception 'shape set %: % shapes arrived, % were sent', p_version, n, p_shapes;
+  end if;
+  insert into raster.node_shape_sets (version, shapes) values (p_version, n);
+  with old as (
+    delete from raster.node_shape_sets where version in (
+      select version from raster.node_shape_sets order by used_at desc offset 8)
+    returning version)
+  delete from raster.node_shapes s using old where s.version = old.version;
+  return n;
+end $$;
+
+-- Whether this node keeps shape set p_version (then marked as used now).
+create or replace function raster.node_shapes_kept(p_version text)
+returns boolean
+language plpgsql as $$
+begin
+  if to_regclass('raster.node_shape_sets') is null then
+    return false;
+  end if;
+  update raster.node_shape_sets set used_at = clock_timestamp() where version = p_version;
+  return found;
+end $$;
+
+-- The codes and polygons of shape set p_version, in the order they were sent; refused when
+-- this node does not keep it (eight other sets were used since the call began: run again).
+create or replace function raster.node_shapes(p_version text)
+returns table (codes integer[], geoms geometry[])
+language plpgsql stable as $$
+begin
+  if to_regclass('raster.node_shape_sets') is null
+     or not exists (select 1 from raster.node_shape_sets s where s.version = p_version) then
+    raise exception 'shape set % is not kept on this node: other runs replaced it; run again',
+      p_version;
+  end if;
+  return query select array_agg(s.code order by s.k), array_agg(s.geom order by s.k)
+                 from raster.node_shapes s where s.version = p_version;
 end $$;
 
 -- Zone tiles kept on this node: the coordinator's registry.zone_tiles (a zone set burnt onto
@@ -1189,7 +1281,8 @@ def _relayout(admin_url: str, drain: str | None = None) -> list[dict]:
                     with psycopg.connect(urls[drained.server], autocommit=True,
                                          connect_timeout=10) as nc:
                         nc.execute("drop table if exists raster.node_zone_tiles, "
-                                   "raster.node_zone_sets")
+                                   "raster.node_zone_sets, raster.node_shapes, "
+                                   "raster.node_shape_sets")
                 except psycopg.Error as exc:
                     log.warning("%s: its copies of the zone tiles were not dropped: %s",
                                 drained.label(), exc)

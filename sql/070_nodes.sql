@@ -415,6 +415,74 @@ comment on function raster.node_sync_zones(regclass, text[], integer, text[]) is
   'Copies the zone tiles of zone sets to the data nodes that do not keep their current version '
   'for the layout of a partitioned raster table; returns the versions';
 
+-- Shape sets (codes and polygons: raster.project_shapes, the projects with their rings or
+-- belts) copied to the data nodes p_servers that do not keep them yet (raster.node_shapes_begin,
+-- _put in batches of about 4 MB, _done on each node), so that the node-side calls that burn
+-- them name the set instead of carrying every polygon in their text, and a run whose projects
+-- did not change sends none. The set's name is a digest of its codes and polygons. One session
+-- copies a set at a time (an advisory lock held during the copy). Returns the set's name.
+create or replace function raster.node_sync_shapes(p_what text, p_servers text[],
+                                                   p_codes integer[], p_geoms geometry[])
+returns text
+language plpgsql as $$
+declare
+  n integer := cardinality(p_servers);
+  version text;
+  kept jsonb;
+  lock_key integer;
+  k integer;
+  r record;
+  ks integer[];
+  codes integer[];
+  geoms geometry[];
+  bytes bigint;
+begin
+  if cardinality(p_codes) is distinct from cardinality(p_geoms) then
+    raise exception 'raster.node_sync_shapes: one polygon per code';
+  end if;
+  select 'shapes ' || md5(string_agg(u.c::text || ':' || md5(st_asewkb(u.g)), ',' order by u.k))
+    into version
+    from unnest(p_codes, p_geoms) with ordinality as u(c, g, k);
+  lock_key := hashtext(version);
+  perform pg_advisory_lock(hashtext('ecorest node shapes'), lock_key);
+  begin
+    select jsonb_object_agg(j.server, j.rows -> 0 -> 'kept') into kept
+      from raster.node_call(p_what, p_servers, array_fill(
+             format('select raster.node_shapes_kept(%L) as kept', version), array[n])) as j;
+    for k in 1 .. n loop
+      continue when (kept -> p_servers[k])::boolean;
+      perform raster.node_call(p_what, array[p_servers[k]], array[format(
+                'select raster.node_shapes_begin(%L)', version)]);
+      ks := '{}'; codes := '{}'; geoms := '{}'; bytes := 0;
+      for r in select u.k, u.c, u.g, st_memsize(u.g) as size
+                 from unnest(p_codes, p_geoms) with ordinality as u(c, g, k) order by u.k loop
+        ks := ks || r.k::integer; codes := codes || r.c; geoms := geoms || r.g;
+        bytes := bytes + r.size;
+        if bytes >= 4194304 or r.k = cardinality(p_codes) then
+          perform raster.node_call(p_what, array[p_servers[k]], array[format(
+                    'select raster.node_shapes_put(%L, %L::integer[], %L::integer[], '
+                    '%L::geometry[])', version, ks, codes, geoms)]);
+          ks := '{}'; codes := '{}'; geoms := '{}'; bytes := 0;
+        end if;
+      end loop;
+      perform raster.node_call(p_what, array[p_servers[k]], array[format(
+                'select raster.node_shapes_done(%L, %s)', version, cardinality(p_codes))]);
+      raise log '%: % shapes to %', p_what, cardinality(p_codes), p_servers[k];
+    end loop;
+  exception when query_canceled then
+    perform pg_advisory_unlock(hashtext('ecorest node shapes'), lock_key);
+    raise;
+  when others then
+    perform pg_advisory_unlock(hashtext('ecorest node shapes'), lock_key);
+    raise;
+  end;
+  perform pg_advisory_unlock(hashtext('ecorest node shapes'), lock_key);
+  return version;
+end $$;
+comment on function raster.node_sync_shapes(text, text[], integer[], geometry[]) is
+  'Copies a set of shapes (codes, polygons) to the data nodes that do not keep it; returns its '
+  'name';
+
 -- Land-cover trajectories (the cross-tab behind int_landcover_trajectories: pixels per zone
 -- and class at every epoch) counted where the tiles are. p_ids: the land-cover catalog entries
 -- in time order; p_zone_set null: the whole region (zone 0), else the region's zones of that
@@ -495,9 +563,10 @@ comment on function raster.np_node_trajectories(bigint[], text) is
 
 -- Restoration projects counted where the tiles are: pixels per (project or baseline ring, class
 -- at every epoch) of the land-cover catalog entries p_ids (time order), co-located on data
--- nodes (raster.node_placement). The projects and rings (raster.project_shapes: a few polygons)
--- travel to every node, which burns them onto its own tiles of the first entry as one server
--- does (raster.burn_table) and counts there; only the counts come back, summed over the nodes.
+-- nodes (raster.node_placement). The projects and rings (raster.project_shapes) are copied to
+-- the nodes that do not keep them yet (raster.node_sync_shapes); each node burns them onto its
+-- own tiles of the first entry as one server does (raster.burn_table) and counts there; only
+-- the counts come back, summed over the nodes.
 -- Zone ids as raster.project_tiles gives them (2 x project_version_id, 2 x id + 1 for a ring).
 create or replace function raster.np_node_project_trajectories(p_ids bigint[],
                                                                p_ring_m double precision)
@@ -507,20 +576,24 @@ declare
   servers text[] := raster.colocated_nodes('raster.np_node_project_trajectories', p_ids);
   codes integer[];
   geoms geometry[];
+  shapes text;
 begin
   select s.codes, s.geoms into codes, geoms
     from raster.project_shapes(p_ids[1], p_ring_m) as s;
   if codes is null then
     return;
   end if;
+  shapes := raster.node_sync_shapes(
+    format('copying the projects of catalog entry %s to the data nodes', p_ids[1]), servers,
+    codes, geoms);
   return query
     select * from raster.node_trajectory_sums(
       format('node-side project trajectories of catalog entries %s',
              array_to_string(p_ids, ', ')),
       servers,
       array(select format('select zone_id, classes, pixels from '
-                          'raster.node_shape_trajectories(%L::text[], %L::integer[], '
-                          '%L::geometry[])', raster.node_tables(p_ids, u.s), codes, geoms)
+                          'raster.node_shape_trajectories(%L::text[], %L)',
+                          raster.node_tables(p_ids, u.s), shapes)
               from unnest(servers) with ordinality as u(s, n) order by u.n));
 end $$;
 comment on function raster.np_node_project_trajectories(bigint[], double precision) is
@@ -532,9 +605,9 @@ comment on function raster.np_node_project_trajectories(bigint[], double precisi
 -- signal entries p_sig (time order, with their years, scales and offsets), the DEM p_dem
 -- (null: none) and the slope the nodes keep (raster.derived_slope, computed from that DEM),
 -- co-located on data nodes. The projects and their leakage belts (raster.project_shapes with
--- p_belt_m) travel to the nodes, which burn them onto their own tiles of the first land-cover
--- entry; each node returns the pixels of its projects, belts and sample (p_step), with their
--- place on the grid.
+-- p_belt_m) are copied to the nodes that do not keep them yet (raster.node_sync_shapes), which
+-- burn them onto their own tiles of the first land-cover entry; each node returns the pixels
+-- of its projects, belts and sample (p_step), with their place on the grid.
 create or replace function raster.np_node_benefit_pixels(
     p_lc bigint[], p_sig bigint[], p_sig_years integer[], p_scales double precision[],
     p_offsets double precision[], p_dem bigint, p_belt_m double precision, p_step integer,
@@ -548,6 +621,7 @@ declare
   servers text[] := raster.colocated_nodes('raster.np_node_benefit_pixels', ids);
   codes integer[];
   geoms geometry[];
+  shapes text;
 begin
   if p_dem is not null and raster.node_layout(to_regclass('raster.derived_slope'))
                            is distinct from servers then
@@ -559,6 +633,9 @@ begin
   if codes is null then
     return;
   end if;
+  shapes := raster.node_sync_shapes(
+    format('copying the projects of catalog entry %s to the data nodes', p_lc[1]), servers,
+    codes, geoms);
   return query
     select r.*
       from raster.node_call(
@@ -567,7 +644,7 @@ begin
              array(select format(
                      'select * from raster.node_benefit_pixels(%L::text[], %L::text[], '
                      '%L::integer[], %L::double precision[], %L::double precision[], %L, %L, '
-                     '%L::integer[], %L::geometry[], %s, %L)',
+                     '%L, %s, %L)',
                      raster.node_tables(p_lc, u.s), coalesce(raster.node_tables(p_sig, u.s), '{}'),
                      coalesce(p_sig_years, '{}'), coalesce(p_scales, '{}'),
                      coalesce(p_offsets, '{}'),
@@ -575,7 +652,7 @@ begin
                           then raster.node_table_of(format('tiles_%s', p_dem), u.s) end,
                      case when p_dem is not null
                           then raster.node_table_of('derived_slope', u.s) end,
-                     codes, geoms, p_step, p_reduce)
+                     shapes, p_step, p_reduce)
                      from unnest(servers) with ordinality as u(s, n) order by u.n)) as j,
            lateral jsonb_to_recordset(j.rows) as r(zone_id integer, in_sample boolean,
                                                   classes integer[], signal double precision[],

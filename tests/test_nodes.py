@@ -637,6 +637,59 @@ def test_nodes_keep_the_zone_tiles_and_copy_them_once_per_load(built, tmp_path) 
             c.execute("delete from registry.zones where zone_set = 'moving'")
 
 
+def node_shape_sets(node_url: str) -> dict[str, set]:
+    """The shape sets a node keeps: {name: {(position, code, md5 of the polygon's EWKB)}}."""
+    with psycopg.connect(node_url) as c:
+        sets: dict[str, set] = {}
+        for v, k, code, h in c.execute("select version, k, code, md5(st_asewkb(geom)) "
+                                       "from raster.node_shapes"):
+            sets.setdefault(v, set()).add((k, code, h))
+        counts = dict(c.execute("select version, shapes from raster.node_shape_sets"))
+    assert counts == {v: len(x) for v, x in sets.items()}
+    return sets
+
+
+def test_nodes_keep_the_projects_and_copy_them_once(built) -> None:
+    """The node-side calls that burn the projects (their trajectories with the baseline rings,
+    the benefit pixels with the leakage belts) name a shape set the nodes keep instead of
+    carrying the polygons: the run copied each set once to each node; a later call with the
+    same shapes copies nothing, other shapes (wider rings) are copied as a new set, and the
+    counts inside the projects stay numpy's."""
+    _, coord_url, node_urls, _ = built
+    shapes_sql = ("select u.k, u.c, md5(st_asewkb(u.g)) from raster.project_shapes(%s, %s) s, "
+                  "unnest(s.codes, s.geoms) with ordinality as u(c, g, k)")
+    with psycopg.connect(coord_url) as c:
+        lc = [r[0] for r in c.execute(LANDCOVER_IDS)]
+        want = {m: set(c.execute(shapes_sql, (lc[0], m)))
+                for m in (RUN_VARS["baseline_ring_m"], RUN_VARS["leakage_belt_m"], 300)}
+        versions = dict(c.execute("select p.project_version_id, p.project_id "
+                                  "from registry.projects p where p.valid_to is null"))
+    # two projects and their rings (or belts): four shapes a set, two sets, each copied once
+    assert all(len(w) == 4 for w in want.values())
+    assert [node_calls(u, "node_shapes_done", 2) for u in node_urls] == [2, 2]
+    for u in node_urls:
+        assert sorted(node_shape_sets(u).values(), key=sorted) == sorted(
+            [want[RUN_VARS["baseline_ring_m"]], want[RUN_VARS["leakage_belt_m"]]], key=sorted)
+
+    def inside(ring_m: int) -> dict:
+        with psycopg.connect(coord_url) as c:
+            rows = c.execute("select zone_id, classes, pixels from "
+                             "raster.np_node_project_trajectories(%s, %s)",
+                             (lc, ring_m)).fetchall()
+        assert any(z % 2 == 1 and n > 0 for z, _, n in rows)   # the rings have pixels
+        return {(versions[z // 2], *cl): n for z, cl, n in rows if z % 2 == 0}
+
+    # the same rings again: the nodes keep them, nothing is copied (waiting for one more copy
+    # shows that none came)
+    assert inside(RUN_VARS["baseline_ring_m"]) == numpy_project_transitions()
+    assert [node_calls(u, "node_shapes_done", 3) for u in node_urls] == [2, 2]
+    # wider rings: a third set, copied once, beside the two the run uses
+    assert inside(300) == numpy_project_transitions()
+    assert [node_calls(u, "node_shapes_done", 3) for u in node_urls] == [3, 3]
+    for u in node_urls:
+        assert want[300] in node_shape_sets(u).values() and len(node_shape_sets(u)) == 3
+
+
 def test_slope_is_computed_on_the_nodes_across_their_borders(built) -> None:
     """Each node computed the slope of its own DEM tiles, the borders from the edge rows of the
     other node's tiles: the tiles equal one server's bit for bit, and Horn's slope by numpy
