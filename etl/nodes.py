@@ -347,6 +347,33 @@ begin
     using codes, geoms;
 end $$;
 
+-- A grid CRS that PostGIS does not know, as the coordinator registered it (the ECOREST
+-- authority: registry.register_crs there, SRIDs 990000-998999): copied here before the node
+-- burns shapes in it (raster.burn_table: GDAL needs the definition of the tiles' SRID). Runs
+-- as the node's administrator, who installed it (spatial_ref_sys belongs to PostGIS's owner),
+-- for the writer login, which may add or correct ECOREST entries and nothing else. True when
+-- the entry was added or changed.
+create or replace function raster.node_put_crs(p_srid integer, p_srtext text, p_proj4 text)
+returns boolean
+language plpgsql security definer set search_path = pg_catalog, public as $$
+begin
+  if p_srid is null or p_srid not between 990000 and 998999 then
+    raise exception 'raster.node_put_crs: SRID % is not an ECOREST grid CRS (990000-998999)',
+      p_srid;
+  end if;
+  if exists (select 1 from public.spatial_ref_sys s
+              where s.srid = p_srid and s.auth_name = 'ECOREST' and s.auth_srid = p_srid
+                and s.srtext = p_srtext and s.proj4text = p_proj4) then
+    return false;
+  end if;
+  insert into public.spatial_ref_sys (srid, auth_name, auth_srid, srtext, proj4text)
+  values (p_srid, 'ECOREST', p_srid, p_srtext, p_proj4)
+  on conflict (srid) do update
+    set auth_name = excluded.auth_name, auth_srid = excluded.auth_srid,
+        srtext = excluded.srtext, proj4text = excluded.proj4text;
+  return true;
+end $$;
+
 -- Shape sets kept on this node: the polygons the node-side calls burn onto its tiles (the
 -- coordinator's raster.project_shapes: the projects with their baseline rings or leakage
 -- belts), copied by the coordinator's raster.node_sync_shapes before a call first needs them

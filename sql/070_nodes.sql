@@ -417,7 +417,8 @@ comment on function raster.node_sync_zones(regclass, text[], integer, text[]) is
 
 -- Shape sets (codes and polygons: raster.project_shapes, the projects with their rings or
 -- belts) copied to the data nodes p_servers that do not keep them yet (raster.node_shapes_begin,
--- _put in batches of about 4 MB, _done on each node), so that the node-side calls that burn
+-- _put in batches of about 4 MB, _done on each node; before them the definition of their grid
+-- CRS when PostGIS does not know it: raster.node_put_crs), so that the node-side calls that burn
 -- them name the set instead of carrying every polygon in their text, and a run whose projects
 -- did not change sends none. The set's name is a digest of its codes and polygons. One session
 -- copies a set at a time (an advisory lock held during the copy). Returns the set's name.
@@ -451,6 +452,15 @@ begin
              format('select raster.node_shapes_kept(%L) as kept', version), array[n])) as j;
     for k in 1 .. n loop
       continue when (kept -> p_servers[k])::boolean;
+      -- the grid CRSs of the shapes that PostGIS does not know (registry.register_crs) first:
+      -- the node needs their definitions to burn the shapes onto its tiles
+      for r in select s.srid, s.srtext, s.proj4text from public.spatial_ref_sys s
+                where s.auth_name = 'ECOREST' and s.srid in (
+                        select distinct st_srid(g) from unnest(p_geoms) as g)
+                order by s.srid loop
+        perform raster.node_call(p_what, array[p_servers[k]], array[format(
+                  'select raster.node_put_crs(%s, %L, %L)', r.srid, r.srtext, r.proj4text)]);
+      end loop;
       perform raster.node_call(p_what, array[p_servers[k]], array[format(
                 'select raster.node_shapes_begin(%L)', version)]);
       ks := '{}'; codes := '{}'; geoms := '{}'; bytes := 0;

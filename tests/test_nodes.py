@@ -765,25 +765,27 @@ def trend_classes(url: str) -> dict[tuple[str, int], int]:
             "where run_id = (select max(run_id) from marts.ndvi_trends)")}
 
 
-def demo_loads(url: str) -> None:
-    """The demo's loads of its Willamette region (two land-cover epochs, the DEM, watersheds
-    and sub-watersheds, the carbon pools, a growth rate, the example projects, BAAD plots) and
-    its Ansai district (42 NDVI years, the admin unit), as `ecorest demo` runs them."""
-    steps = demo.steps(SAMPLE, DERIVED)
-    names = [name for name, _ in steps]
-    last = names.index("admin unit 610603")
+def demo_loads(url: str) -> list[str]:
+    """Every load of `ecorest demo`, as it runs them: its Willamette region (two land-cover
+    epochs, the DEM, watersheds and sub-watersheds, the carbon pools, a growth rate, the
+    example projects, BAAD plots), its Ansai district (42 NDVI years, the admin unit), Assaba
+    (on a grid CRS PostGIS does not know) and the ecosystem-service regions; returns the
+    regions."""
     with psycopg.connect(url) as conn:
-        for k, (name, step) in enumerate(steps):
-            if k <= last or name.startswith("NDVI "):
-                step(conn)
-                conn.rollback()
+        for _, step in demo.steps(SAMPLE, DERIVED):
+            step(conn)
+            conn.rollback()
+        return [r[0] for r in conn.execute("select name from registry.regions "
+                                           "order by region_id")]
 
 
 def test_the_demo_on_two_nodes_gives_the_marts_of_one_server(
         coordinator, server_url: str, template_db: str, tmp_path: Path) -> None:
-    """The demo's data loaded and assessed on one server and on a coordinator with two data
-    nodes: the same marts (rows, sums, texts), with the land-cover cross-tabs, the NDVI trend
-    and its zone statistics, the slope and the factors from them computed on the nodes."""
+    """Every load of the demo on one server and on a coordinator with two data nodes, and the
+    runs of Willamette, Ansai and the ecosystem-service region: the same marts (rows, sums,
+    texts), with the land-cover cross-tabs, the NDVI trend and its zone statistics, the slope
+    and the factors from them computed on the nodes, and the services over the nodes' tiles.
+    (Assaba's grid CRS on the nodes: test_projects_in_a_grid_crs_postgis_lacks_...)"""
     url, node_urls = coordinator
     name = f"ecorest_t_{uuid.uuid4().hex[:12]}"
     janitor = _janitor(server_url, name, template_dbname=template_db)
@@ -791,9 +793,10 @@ def test_the_demo_on_two_nodes_gives_the_marts_of_one_server(
     one_url = url_for(server_url, name)
     try:
         for u, sub in ((one_url, "one"), (url, "coord")):
-            demo_loads(u)
+            regions = demo_loads(u)
+            assert {"willamette", "ansai", "assaba", "willamette_services"} <= set(regions)
             with psycopg.connect(u) as c:
-                for region in ("willamette", "ansai"):
+                for region in ("willamette", "ansai", "willamette_services"):
                     run_assessment(c, u, region, work_dir=tmp_path / sub / region)
         with psycopg.connect(url) as c:
             assert c.execute("select count(*) from raster.catalog").fetchone()[0] > 40
@@ -806,6 +809,57 @@ def test_the_demo_on_two_nodes_gives_the_marts_of_one_server(
             assert all(node_calls(u, fn, n) >= n for u in node_urls), fn
     finally:
         janitor.drop()
+
+
+#: a grid CRS PostGIS does not know (the coordinator registers it as an ECOREST SRID)
+LAEA = "+proj=laea +lat_0=44.7 +lon_0=-122.9 +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs"
+
+
+def test_projects_in_a_grid_crs_postgis_lacks_are_counted_on_the_nodes(coordinator,
+                                                                       tmp_path) -> None:
+    """A region on a grid CRS that PostGIS does not know (registered on the coordinator as an
+    ECOREST SRID, as `ecorest demo` does for Assaba): the nodes get its definition with the
+    projects they burn, and count the projects' land-cover trajectories as numpy does;
+    without it the node's GDAL could not burn them ("Cannot find SRID")."""
+    coord_url, node_urls = coordinator
+    origin = (12_000.0, 3_000.0)
+    paths = {e: write_raster(tmp_path / f"lc_{e}.tif", a, crs=LAEA, origin=origin,
+                             nodata=255) for e, a in land_cover().items()}
+    feats = []
+    for pid, (rows, cols, start) in PROJECTS.items():
+        x0, x1 = origin[0] + 30 * cols.start, origin[0] + 30 * cols.stop
+        y0, y1 = origin[1] - 30 * rows.stop, origin[1] - 30 * rows.start
+        feats.append({"type": "Feature", "properties": {
+            "project_id": pid, "name": f"Project {pid}", "project_type": "grassland_restoration",
+            "start_date": start}, "geometry": {"type": "Polygon", "coordinates": [
+                [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}})
+    (tmp_path / "projects.geojson").write_text(json.dumps({"type": "FeatureCollection",
+                                                           "features": feats}))
+    (tmp_path / "legend.csv").write_text(LEGEND)
+    with psycopg.connect(coord_url) as conn:
+        create_region(conn, "laea", footprint(tmp_path, paths["2000"]), boundary_crs=LAEA,
+                      align_to=str(paths["2000"]), tile_size=16)
+        load_legend(conn, "laea", tmp_path / "legend.csv")
+        for epoch, path in paths.items():
+            load_raster(conn, "laea", "landcover", path, epoch=epoch, legend="laea",
+                        show_progress=False)
+        load_projects(conn, "laea", tmp_path / "projects.geojson", crs=LAEA)
+        srid, srtext, proj4 = conn.execute(
+            "select s.srid, s.srtext, s.proj4text from registry.regions r "
+            "join spatial_ref_sys s on s.srid = r.srid where r.name = 'laea'").fetchone()
+        assert 990100 <= srid <= 998999
+        lc = [r[0] for r in conn.execute(LANDCOVER_IDS)]
+        versions = dict(conn.execute("select project_version_id, project_id "
+                                     "from registry.projects where valid_to is null"))
+        rows = conn.execute("select zone_id, classes, pixels from "
+                            "raster.np_node_project_trajectories(%s, 60)", (lc,)).fetchall()
+    for url in node_urls:
+        with psycopg.connect(url) as c:
+            assert c.execute("select srtext, proj4text from spatial_ref_sys where srid = %s",
+                             (srid,)).fetchone() == (srtext, proj4)
+    assert {(versions[z // 2], *cl): n for z, cl, n in rows if z % 2 == 0} \
+        == numpy_project_transitions()
+    assert any(z % 2 == 1 and n > 0 for z, _, n in rows)   # the rings were burnt too
 
 
 def assert_same_marts(one: dict[str, tuple], other: dict[str, tuple]) -> None:
