@@ -708,26 +708,31 @@ comment on function raster.np_value_counts(bytea) is
 
 -- Per-pixel carbon density (t C/ha) of one pool at one epoch, as used by an assessment run
 -- (the run's own land-cover layer and its marts.parameter_lineage densities): for maps and
--- GeoTIFF exports.
+-- GeoTIFF exports. The land-cover entry is found first and its tiles read by its id as a
+-- parameter of the statement, so that only its partition of raster.tiles is read (a join
+-- with the catalog read every partition; with data nodes every tile of every layer travelled).
 create or replace function raster.carbon_density_tiles(p_run_id bigint, p_epoch text,
                                                        p_pool text)
 returns table (tile_x integer, tile_y integer, rast raster)
 language plpgsql stable as $$
+declare
+  ids bigint[];
+  codes integer[];
+  vals double precision[];
 begin
-  return query
-  with run as (
-    select r.region_id, r.input_catalog_ids from etl.assessment_runs r where r.run_id = p_run_id
-  ), lut as (
-    select array_agg(l.class_code) as c, array_agg(l.value) as v
+  select array_agg(c.catalog_id order by c.catalog_id) into ids
+    from etl.assessment_runs r
+    join raster.catalog c on c.catalog_id = any(r.input_catalog_ids)
+   where r.run_id = p_run_id and c.layer = 'landcover' and c.epoch_label = p_epoch;
+  select array_agg(l.class_code), array_agg(l.value) into codes, vals
     from marts.parameter_lineage l
-    where l.run_id = p_run_id and l.pool = p_pool and l.parameter = 'carbon_density'
-  ), cat as (
-    select c.catalog_id from raster.catalog c join run on c.catalog_id = any(run.input_catalog_ids)
-    where c.layer = 'landcover' and c.epoch_label = p_epoch
-  )
-  select t.tile_x, t.tile_y,
-         st_rastfromwkb(raster.np_lookup(t.rast::bytea, lut.c, lut.v, -9999))
-  from raster.tiles t join cat on t.catalog_id = cat.catalog_id cross join lut;
+   where l.run_id = p_run_id and l.pool = p_pool and l.parameter = 'carbon_density';
+  for k in 1 .. coalesce(cardinality(ids), 0) loop
+    return query execute
+      'select t.tile_x, t.tile_y, st_rastfromwkb(raster.np_lookup(t.rast::bytea, $2, $3, -9999)) '
+      'from raster.tiles t where t.catalog_id = $1'
+      using ids[k], codes, vals;
+  end loop;
 end $$;
 comment on function raster.carbon_density_tiles(bigint, text, text) is
   'Per-pixel carbon density (t C/ha) of a pool at an epoch, as an assessment run used it';

@@ -57,12 +57,15 @@ def load(conn: psycopg.Connection, run_id: int) -> dict:
         "weights": rows(conn, """
             select factor, factor_group, weight, pixels
             from marts.factor_summaries where run_id = %s order by factor_group, factor""", p),
+        # (the tiles of each entry read by its id, a subquery kept apart by offset 0: only
+        # its partition of raster.tiles is read, and with data nodes only its tiles travel)
         "constant": rows(conn, """
             select c.layer, c.epoch_label, min(s.min) as lo, max(s.max) as hi
             from etl.assessment_runs as a
             join raster.catalog as c on c.catalog_id = any(a.input_catalog_ids)
-            join raster.tiles as t on t.catalog_id = c.catalog_id
-            cross join lateral st_summarystats(t.rast, 1, true) as s
+            cross join lateral (select x.* from raster.tiles as t,
+                                lateral st_summarystats(t.rast, 1, true) as x
+                                where t.catalog_id = c.catalog_id offset 0) as s
             where a.run_id = %s and c.layer = any(%s) and s.count > 0
             group by c.layer, c.epoch_label
             having min(s.min) = max(s.max)""", (run_id, list(INPUT_LAYERS))),
