@@ -401,10 +401,8 @@ begin
         raise log '%: % tiles to %', what, sent, p_servers[k];
       end loop;
     end loop;
-  exception when query_canceled then
-    perform pg_advisory_unlock(hashtext('ecorest node zones'), p_region);
-    raise;
-  when others then
+  exception when query_canceled or others then
+    -- (others does not catch a cancel)
     perform pg_advisory_unlock(hashtext('ecorest node zones'), p_region);
     raise;
   end;
@@ -479,10 +477,8 @@ begin
                 'select raster.node_shapes_done(%L, %s)', version, cardinality(p_codes))]);
       raise log '%: % shapes to %', p_what, cardinality(p_codes), p_servers[k];
     end loop;
-  exception when query_canceled then
-    perform pg_advisory_unlock(hashtext('ecorest node shapes'), lock_key);
-    raise;
-  when others then
+  exception when query_canceled or others then
+    -- (others does not catch a cancel)
     perform pg_advisory_unlock(hashtext('ecorest node shapes'), lock_key);
     raise;
   end;

@@ -10,6 +10,9 @@
 {%- set on_nodes = node_factor_kinds() -%}
 -- the per-run lookup arrays enter each branch as scalar subqueries (a one-row relation joined
 -- to the tiles kept PostgreSQL from calling the branch's kernels in parallel workers)
+-- a branch reads the tiles of a single entry (lc_now, landcover_t1 ...) with
+-- catalog_id = (select ...): PostgreSQL then reads only that entry's partition of raster.tiles
+-- (a join on catalog_id read all of them, and with data nodes every tile of every layer)
 -- (f, layers and lc_now are read in several branches: inlined, not materialized, since a
 -- CTE scan would keep its branch out of the workers)
 with f as not materialized (
@@ -71,12 +74,10 @@ select 'landcover_degradation', a.tile_x, a.tile_y,
        st_rastfromwkb(raster.np_pair_lookup(a.rast::bytea, b.rast::bytea,
                                             (select t1 from severity), (select t2 from severity),
                                             (select sev from severity)))
-from layers as l1
-join layers as l2 on l2.role = 'landcover_t2'
-join {{ source('raster', 'tiles') }} as a on a.catalog_id = l1.catalog_id
-join {{ source('raster', 'tiles') }} as b
-    on b.catalog_id = l2.catalog_id and b.tile_x = a.tile_x and b.tile_y = a.tile_y
-where l1.role = 'landcover_t1'
+from {{ source('raster', 'tiles') }} as a
+join {{ source('raster', 'tiles') }} as b on b.tile_x = a.tile_x and b.tile_y = a.tile_y
+where a.catalog_id = (select catalog_id from layers where role = 'landcover_t1')
+  and b.catalog_id = (select catalog_id from layers where role = 'landcover_t2')
   and exists (select 1 from f where factor = 'landcover_degradation')
 {% endcall %}
 
@@ -86,10 +87,10 @@ select 'steep_cropland', t.tile_x, t.tile_y,
        st_rastfromwkb(raster.np_steep_class(t.rast::bytea, s.rast::bytea,
                                             (select codes from cropland),
                                             {{ var('steep_slope_deg') }}))
-from lc_now
-join {{ source('raster', 'tiles') }} as t on t.catalog_id = lc_now.catalog_id
+from {{ source('raster', 'tiles') }} as t
 join {{ ref('int_slope_tiles') }} as s on s.tile_x = t.tile_x and s.tile_y = t.tile_y
-where exists (select 1 from f where factor = 'steep_cropland')
+where t.catalog_id = (select catalog_id from lc_now)
+  and exists (select 1 from f where factor = 'steep_cropland')
 {% endcall %}
 
 union all
@@ -97,9 +98,9 @@ union all
 select 'carbon_density', t.tile_x, t.tile_y,
        st_rastfromwkb(raster.np_lookup(t.rast::bytea, (select codes from density),
                                        (select vals from density), -9999))
-from lc_now
-join {{ source('raster', 'tiles') }} as t on t.catalog_id = lc_now.catalog_id
-where (select codes from density) is not null
+from {{ source('raster', 'tiles') }} as t
+where t.catalog_id = (select catalog_id from lc_now)
+  and (select codes from density) is not null
   and exists (select 1 from f where factor = 'carbon_density')
 {% endcall %}
 
@@ -108,7 +109,7 @@ select f.factor, t.tile_x, t.tile_y,
        st_rastfromwkb(raster.np_physical(t.rast::bytea, 1, l.scale_factor, l.add_offset))
 from f
 join layers as l on l.layer = f.source_layer and l.role in ('layer', 'dem')
-join {{ source('raster', 'tiles') }} as t on t.catalog_id = l.catalog_id
+cross join {{ entry_tiles('l.catalog_id') }} as t
 where f.is_extra_layer
 
 union all

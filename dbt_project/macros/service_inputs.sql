@@ -44,14 +44,14 @@ ndvi as (
 ndvi_range as (
     select n.catalog_id, (st_summarystatsagg(t.rast, 1, true)).*
     from ndvi as n
-    join {{ source('raster', 'tiles') }} as t on t.catalog_id = n.catalog_id
+    cross join {{ entry_tiles('n.catalog_id') }} as t
     group by n.catalog_id
 ),
 
 ndvi_bins as (
     select r.catalog_id, u.i, sum(u.c)::bigint as c
     from ndvi_range as r
-    join {{ source('raster', 'tiles') }} as t on t.catalog_id = r.catalog_id
+    cross join {{ entry_tiles('r.catalog_id') }} as t
     cross join lateral raster.np_histogram(t.rast::bytea, 1, r.min, r.max, 1000) as h
     cross join lateral unnest(h.counts) with ordinality as u(c, i)
     group by r.catalog_id, u.i

@@ -60,9 +60,9 @@ zones as (
 
 dem as (
     select t.tile_x, t.tile_y, t.rast
-    from {{ ref('stg_raster__ident_layers') }} as d
-    join {{ source('raster', 'tiles') }} as t on t.catalog_id = d.catalog_id
-    where d.role = 'dem'
+    from {{ source('raster', 'tiles') }} as t
+    where t.catalog_id = (select catalog_id from {{ ref('stg_raster__ident_layers') }}
+                          where role = 'dem')
 )
 
 select x.*

@@ -25,10 +25,11 @@ tiles as (
                      join {{ source('raster', 'tiles') }} as m
                          on m.catalog_id = masks.catalog_id
                         and m.tile_x = t.tile_x and m.tile_y = t.tile_y))) as rast
-    from lc_now
-    join {{ source('raster', 'tiles') }} as t on t.catalog_id = lc_now.catalog_id
+    from {{ source('raster', 'tiles') }} as t
     cross join excluded as e
-    where cardinality(e.codes) > 0 or exists (select 1 from masks)
+    -- (= a scalar subquery: only that entry's partition of raster.tiles is read)
+    where t.catalog_id = (select catalog_id from lc_now)
+      and (cardinality(e.codes) > 0 or exists (select 1 from masks))
 )
 
 select tile_x, tile_y, rast, coalesce((st_summarystats(rast, 1, true)).sum, 0)::bigint

@@ -57,7 +57,10 @@ begin
   end if;
 end $hq$
 {% endraw %}{% endset %}
-{{ config(pre_hook=check_inputs) }}
+{#- each threat tile is read for every land-cover tile within its reach: with the threat layers
+    on data nodes, they are copied once into a temporary table first (macro reread_tiles) -#}
+{{ config(pre_hook=[check_inputs, "{{ copy_node_tiles(service_layer_ids('threat_'),
+                                                      'habitat_threat_tiles') }}"]) }}
 -- habitat quality (InVEST 3.20.2, METHODS §3.3) of every land-cover epoch and tile:
 -- band 1 habitat_quality (0..1), band 2 degradation (32BF, nodata where the land cover has none)
 --   1. per threat (stratum of threat_max_dist / threat_weight / threat_decay) and tile: the
@@ -140,17 +143,20 @@ computed as (
     having count(*) = (select count(*) from threats)
 ),
 
-access as (
-    select landcover_catalog_id, catalog_id, coalesce(scale_factor, 1) as scale_factor,
-           coalesce(add_offset, 0) as add_offset
-    from {{ ref('stg_raster__service_layers') }}
-    where layer = 'access'
+access as materialized (
+    -- the access layer's tiles per land-cover epoch, each entry's read once (not again for
+    -- every land-cover tile)
+    select a.landcover_catalog_id, t.tile_x, t.tile_y, t.rast,
+           coalesce(a.scale_factor, 1) as scale_factor, coalesce(a.add_offset, 0) as add_offset
+    from {{ ref('stg_raster__service_layers') }} as a
+    cross join {{ entry_tiles('a.catalog_id') }} as t
+    where a.layer = 'access'
 ),
 
 lc_tiles as (
     select c.catalog_id, c.epoch_label, t.tile_x, t.tile_y, t.rast
     from computed as c
-    join {{ source('raster', 'tiles') }} as t on t.catalog_id = c.catalog_id
+    cross join {{ entry_tiles('c.catalog_id') }} as t
     where exists (select 1 from classes)
 ),
 
@@ -158,7 +164,9 @@ decays as (
     select lt.catalog_id, lt.tile_x, lt.tile_y, tl.threat_no,
            raster.np_threat_decay(
                lt.rast::bytea,
-               array(select n.rast::bytea from {{ source('raster', 'tiles') }} as n
+               array(select n.rast::bytea
+                     from {{ reread_tiles(service_layer_ids('threat_'),
+                                          'habitat_threat_tiles') }} as n
                      where n.catalog_id = tl.catalog_id
                        and n.tile_x between lt.tile_x - tl.reach_tiles
                                         and lt.tile_x + tl.reach_tiles
@@ -182,7 +190,7 @@ select
     lt.tile_y,
     st_rastfromwkb(raster.np_habitat_quality(
         lt.rast::bytea, d.decays, c.weights, cl.codes, cl.habitat, sf.sens,
-        at.rast::bytea, a.scale_factor, a.add_offset,
+        a.rast::bytea, a.scale_factor, a.add_offset,
         {{ var('hq_half_saturation') }}, lt.epoch_label)) as rast
 from lc_tiles as lt
 join computed as c on c.catalog_id = lt.catalog_id
@@ -190,6 +198,5 @@ join decay_stacks as d
     on d.catalog_id = lt.catalog_id and d.tile_x = lt.tile_x and d.tile_y = lt.tile_y
 cross join classes as cl
 cross join sens_flat as sf
-left join access as a on a.landcover_catalog_id = lt.catalog_id
-left join {{ source('raster', 'tiles') }} as at
-    on at.catalog_id = a.catalog_id and at.tile_x = lt.tile_x and at.tile_y = lt.tile_y
+left join access as a
+    on a.landcover_catalog_id = lt.catalog_id and a.tile_x = lt.tile_x and a.tile_y = lt.tile_y

@@ -61,23 +61,23 @@ tiles as (
             as rast
     from computable as c
     left join ndvi_ends as ne on ne.catalog_id = c.veg_id and not c.veg_is_fvc
-    join {{ source('raster', 'tiles') }} as t on t.catalog_id = c.landcover_catalog_id
-    join {{ source('raster', 'tiles') }} as v
-        on v.catalog_id = c.veg_id and v.tile_x = t.tile_x and v.tile_y = t.tile_y
-    left join {{ source('raster', 'tiles') }} as er
-        on er.catalog_id = c.erosivity_id and er.tile_x = t.tile_x and er.tile_y = t.tile_y
-    left join {{ source('raster', 'tiles') }} as ek
-        on ek.catalog_id = c.erodibility_id and ek.tile_x = t.tile_x and ek.tile_y = t.tile_y
-    left join {{ source('raster', 'tiles') }} as et
-        on et.catalog_id = c.et0_id and et.tile_x = t.tile_x and et.tile_y = t.tile_y
-    left join {{ source('raster', 'tiles') }} as p
-        on p.catalog_id = c.precip_id and p.tile_x = t.tile_x and p.tile_y = t.tile_y
-    left join {{ source('raster', 'tiles') }} as sa
-        on sa.catalog_id = c.sand_id and sa.tile_x = t.tile_x and sa.tile_y = t.tile_y
-    left join {{ source('raster', 'tiles') }} as cl
-        on cl.catalog_id = c.clay_id and cl.tile_x = t.tile_x and cl.tile_y = t.tile_y
-    left join {{ source('raster', 'tiles') }} as li
-        on li.catalog_id = c.lithology_id and li.tile_x = t.tile_x and li.tile_y = t.tile_y
+    cross join {{ entry_tiles('c.landcover_catalog_id') }} as t
+    join {{ entry_tiles('c.veg_id') }} as v
+        on v.tile_x = t.tile_x and v.tile_y = t.tile_y
+    left join {{ entry_tiles('c.erosivity_id') }} as er
+        on er.tile_x = t.tile_x and er.tile_y = t.tile_y
+    left join {{ entry_tiles('c.erodibility_id') }} as ek
+        on ek.tile_x = t.tile_x and ek.tile_y = t.tile_y
+    left join {{ entry_tiles('c.et0_id') }} as et
+        on et.tile_x = t.tile_x and et.tile_y = t.tile_y
+    left join {{ entry_tiles('c.precip_id') }} as p
+        on p.tile_x = t.tile_x and p.tile_y = t.tile_y
+    left join {{ entry_tiles('c.sand_id') }} as sa
+        on sa.tile_x = t.tile_x and sa.tile_y = t.tile_y
+    left join {{ entry_tiles('c.clay_id') }} as cl
+        on cl.tile_x = t.tile_x and cl.tile_y = t.tile_y
+    left join {{ entry_tiles('c.lithology_id') }} as li
+        on li.tile_x = t.tile_x and li.tile_y = t.tile_y
 )
 
 select landcover_catalog_id, epoch_label, tile_x, tile_y, rast

@@ -20,6 +20,7 @@ select
     st_rastfromwkb(raster.np_slope(c.rast::bytea,
                                    raster.neighbour_tiles(c.catalog_id, c.tile_x, c.tile_y)))
         as rast
-from dem
-join {{ source('raster', 'tiles') }} as c on c.catalog_id = dem.catalog_id
+from {{ source('raster', 'tiles') }} as c
+-- (= a scalar subquery: only the DEM's partition of raster.tiles is read)
+where c.catalog_id = (select catalog_id from dem)
 {% endif %}

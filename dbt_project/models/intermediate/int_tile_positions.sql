@@ -14,6 +14,6 @@ select distinct t.tile_x, t.tile_y
 from {{ source('raster', 'catalog') }} as c
 join {{ source('etl', 'assessment_runs') }} as a
     on a.run_id = {{ var('run_id') }} and c.catalog_id = any(a.input_catalog_ids)
-join {{ source('raster', 'tiles') }} as t on t.catalog_id = c.catalog_id
+cross join {{ entry_tiles('c.catalog_id') }} as t
 where c.region_id = {{ var('region_id') }}
 order by t.tile_y, t.tile_x

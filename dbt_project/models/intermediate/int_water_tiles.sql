@@ -60,17 +60,17 @@ tiles as (
             ae.rast::bytea, c.scales, c.offsets, c.codes, c.kc, c.root_depth, c.lulc_veg,
             c.runoff_coefficient, {{ var('zhang_z') }})) as rast
     from computable as c
-    join {{ source('raster', 'tiles') }} as t on t.catalog_id = c.landcover_catalog_id
-    join {{ source('raster', 'tiles') }} as p
-        on p.catalog_id = c.precip_id and p.tile_x = t.tile_x and p.tile_y = t.tile_y
-    left join {{ source('raster', 'tiles') }} as et
-        on et.catalog_id = c.et0_id and et.tile_x = t.tile_x and et.tile_y = t.tile_y
-    left join {{ source('raster', 'tiles') }} as pw
-        on pw.catalog_id = c.pawc_id and pw.tile_x = t.tile_x and pw.tile_y = t.tile_y
-    left join {{ source('raster', 'tiles') }} as sd
-        on sd.catalog_id = c.soil_depth_id and sd.tile_x = t.tile_x and sd.tile_y = t.tile_y
-    left join {{ source('raster', 'tiles') }} as ae
-        on ae.catalog_id = c.aet_id and ae.tile_x = t.tile_x and ae.tile_y = t.tile_y
+    cross join {{ entry_tiles('c.landcover_catalog_id') }} as t
+    join {{ entry_tiles('c.precip_id') }} as p
+        on p.tile_x = t.tile_x and p.tile_y = t.tile_y
+    left join {{ entry_tiles('c.et0_id') }} as et
+        on et.tile_x = t.tile_x and et.tile_y = t.tile_y
+    left join {{ entry_tiles('c.pawc_id') }} as pw
+        on pw.tile_x = t.tile_x and pw.tile_y = t.tile_y
+    left join {{ entry_tiles('c.soil_depth_id') }} as sd
+        on sd.tile_x = t.tile_x and sd.tile_y = t.tile_y
+    left join {{ entry_tiles('c.aet_id') }} as ae
+        on ae.tile_x = t.tile_x and ae.tile_y = t.tile_y
 )
 
 select landcover_catalog_id, epoch_label, tile_x, tile_y, rast

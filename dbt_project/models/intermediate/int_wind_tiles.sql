@@ -70,23 +70,23 @@ tiles as (
     from computable as c
     cross join lut as k
     left join ndvi_ends as ne on ne.catalog_id = c.veg_id and not c.veg_is_fvc
-    join {{ source('raster', 'tiles') }} as t on t.catalog_id = c.landcover_catalog_id
-    join {{ source('raster', 'tiles') }} as wf
-        on wf.catalog_id = c.wf_id and wf.tile_x = t.tile_x and wf.tile_y = t.tile_y
-    join {{ source('raster', 'tiles') }} as v
-        on v.catalog_id = c.veg_id and v.tile_x = t.tile_x and v.tile_y = t.tile_y
-    left join {{ source('raster', 'tiles') }} as sn
-        on sn.catalog_id = c.snow_id and sn.tile_x = t.tile_x and sn.tile_y = t.tile_y
-    left join {{ source('raster', 'tiles') }} as sa
-        on sa.catalog_id = c.sand_id and sa.tile_x = t.tile_x and sa.tile_y = t.tile_y
-    left join {{ source('raster', 'tiles') }} as si
-        on si.catalog_id = c.silt_id and si.tile_x = t.tile_x and si.tile_y = t.tile_y
-    left join {{ source('raster', 'tiles') }} as cl
-        on cl.catalog_id = c.clay_id and cl.tile_x = t.tile_x and cl.tile_y = t.tile_y
-    left join {{ source('raster', 'tiles') }} as om
-        on om.catalog_id = c.om_id and om.tile_x = t.tile_x and om.tile_y = t.tile_y
-    left join {{ source('raster', 'tiles') }} as ca
-        on ca.catalog_id = c.caco3_id and ca.tile_x = t.tile_x and ca.tile_y = t.tile_y
+    cross join {{ entry_tiles('c.landcover_catalog_id') }} as t
+    join {{ entry_tiles('c.wf_id') }} as wf
+        on wf.tile_x = t.tile_x and wf.tile_y = t.tile_y
+    join {{ entry_tiles('c.veg_id') }} as v
+        on v.tile_x = t.tile_x and v.tile_y = t.tile_y
+    left join {{ entry_tiles('c.snow_id') }} as sn
+        on sn.tile_x = t.tile_x and sn.tile_y = t.tile_y
+    left join {{ entry_tiles('c.sand_id') }} as sa
+        on sa.tile_x = t.tile_x and sa.tile_y = t.tile_y
+    left join {{ entry_tiles('c.silt_id') }} as si
+        on si.tile_x = t.tile_x and si.tile_y = t.tile_y
+    left join {{ entry_tiles('c.clay_id') }} as cl
+        on cl.tile_x = t.tile_x and cl.tile_y = t.tile_y
+    left join {{ entry_tiles('c.om_id') }} as om
+        on om.tile_x = t.tile_x and om.tile_y = t.tile_y
+    left join {{ entry_tiles('c.caco3_id') }} as ca
+        on ca.tile_x = t.tile_x and ca.tile_y = t.tile_y
     where k.codes is not null
 )
 
