@@ -782,9 +782,11 @@ def demo_loads(url: str) -> list[str]:
 def test_the_demo_on_two_nodes_gives_the_marts_of_one_server(
         coordinator, server_url: str, template_db: str, tmp_path: Path) -> None:
     """Every load of the demo on one server and on a coordinator with two data nodes, and the
-    runs of Willamette, Ansai and the ecosystem-service region: the same marts (rows, sums,
-    texts), with the land-cover cross-tabs, the NDVI trend and its zone statistics, the slope
-    and the factors from them computed on the nodes, and the services over the nodes' tiles.
+    runs of Willamette, Ansai and the ecosystem-service and habitat regions: the same marts
+    (rows, sums, texts), with the land-cover cross-tabs, the NDVI trend and its zone statistics,
+    the slope and the factors from them computed on the nodes, and the services over the
+    nodes' tiles (habitat quality's threat tiles copied once into a temporary table on the
+    coordinator, read in place on one server).
     (Assaba's grid CRS on the nodes: test_projects_in_a_grid_crs_postgis_lacks_...)"""
     url, node_urls = coordinator
     name = f"ecorest_t_{uuid.uuid4().hex[:12]}"
@@ -794,10 +796,16 @@ def test_the_demo_on_two_nodes_gives_the_marts_of_one_server(
     try:
         for u, sub in ((one_url, "one"), (url, "coord")):
             regions = demo_loads(u)
-            assert {"willamette", "ansai", "assaba", "willamette_services"} <= set(regions)
+            assert {"willamette", "ansai", "assaba", "willamette_services",
+                    "willamette_habitat"} <= set(regions)
             with psycopg.connect(u) as c:
-                for region in ("willamette", "ansai", "willamette_services"):
+                for region in ("willamette", "ansai", "willamette_services",
+                               "willamette_habitat"):
                     run_assessment(c, u, region, work_dir=tmp_path / sub / region)
+        habitat = {sub: next((tmp_path / sub / "willamette_habitat").rglob(
+                       "run/**/int_habitat_tiles.sql")).read_text() for sub in ("one", "coord")}
+        assert "habitat_threat_tiles" in habitat["coord"]
+        assert "habitat_threat_tiles" not in habitat["one"]
         with psycopg.connect(url) as c:
             assert c.execute("select count(*) from raster.catalog").fetchone()[0] > 40
             assert c.execute("select count(*) from pg_class where relkind = 'r' and "
