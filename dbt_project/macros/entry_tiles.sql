@@ -18,17 +18,6 @@ lateral (select tile_x, tile_y, rast from {{ source('raster', 'tiles') }}
                ~ " where left(layer, " ~ prefix | length ~ ") = '" ~ prefix ~ "')") -}}
 {%- endmacro %}
 
-{# Whether any catalog entry of SQL array expression `ids` keeps its tiles on data nodes
-   (raster.node_layout of its partition), read when the model runs (false while dbt parses) #}
-{% macro any_tiles_on_nodes(ids) -%}
-    {%- if execute -%}
-        {{- return(run_query("select coalesce(bool_or(raster.node_layout(to_regclass("
-                             ~ "format('raster.tiles_%s', id))) is not null), false) "
-                             ~ "from unnest(" ~ ids ~ ") as id").columns[0].values()[0]) -}}
-    {%- endif -%}
-    {{- return(false) -}}
-{%- endmacro %}
-
 {# For a model that reads each tile of the entries `ids` several times (neighbourhoods):
    reread_tiles(ids, name) is the relation to read them from, raster.tiles, or, when any of
    them lies on data nodes, the temporary table `name` that the model's pre-hook
@@ -36,11 +25,11 @@ lateral (select tile_x, tile_y, rast from {{ source('raster', 'tiles') }}
    over postgres_fdw once, not once for every neighbourhood it is in. Both decide alike when
    the model runs. #}
 {% macro reread_tiles(ids, name) -%}
-    {{- return(name if any_tiles_on_nodes(ids) else source('raster', 'tiles')) -}}
+    {{- return(name if tiles_on_nodes(ids, colocated=false) else source('raster', 'tiles')) -}}
 {%- endmacro %}
 
 {% macro copy_node_tiles(ids, name) -%}
-    {%- if any_tiles_on_nodes(ids) -%}
+    {%- if tiles_on_nodes(ids, colocated=false) -%}
     create temporary table {{ name }} on commit drop as
     select e.catalog_id, t.tile_x, t.tile_y, t.rast
     from unnest({{ ids }}) as e (catalog_id)

@@ -25,11 +25,19 @@
 
 
 {# Whether the tiles of the catalog entries of SQL array expression `ids` lie co-located on data
-   nodes (raster.node_placement), read when the model runs (false while dbt parses) #}
-{% macro tiles_on_nodes(ids) -%}
+   nodes (raster.node_placement), or with colocated=false whether any of them lies on data
+   nodes (raster.node_layout of its partition); read when the model runs (false while dbt
+   parses) #}
+{% macro tiles_on_nodes(ids, colocated=true) -%}
     {%- if execute -%}
-        {{- return(run_query("select raster.node_placement(" ~ ids ~ ") is not null")
-                   .columns[0].values()[0]) -}}
+        {%- if colocated -%}
+            {%- set query = "select raster.node_placement(" ~ ids ~ ") is not null" -%}
+        {%- else -%}
+            {%- set query = "select coalesce(bool_or(raster.node_layout(to_regclass("
+                            ~ "format('raster.tiles_%s', id))) is not null), false) "
+                            ~ "from unnest(" ~ ids ~ ") as id" -%}
+        {%- endif -%}
+        {{- return(run_query(query).columns[0].values()[0]) -}}
     {%- endif -%}
     {{- return(false) -}}
 {%- endmacro %}
