@@ -38,10 +38,15 @@ CLIENT_CHECK_MS = 2000
 #: only gathers what the workers send (parallel_leader_participation off): a tile model's rows
 #: are megabytes that pass through 64 kB queues, and a leader busy in a kernel of its own held
 #: the workers back (256 tiles went 212 to the leader and 22 to each worker; the NDVI trend
-#: model took 9.7 s with it, 7.1-7.5 s without, on 2 cores).
+#: model took 9.7 s with it, 7.1-7.5 s without, on 2 cores). No parallel index builds: with no
+#: minimum scan size PostgreSQL planned a parallel worker for the index of every new table's
+#: TOAST table, empty as it is, and every model that creates a table waited for one to start
+#: and stop (about 0.2 s a model, half the server time of a run of a small region); the
+#: models' own indexes are on tables of one row a tile.
 DBT_SESSION_OPTIONS = ("-c min_parallel_table_scan_size=0 -c min_parallel_index_scan_size=0 "
                        "-c parallel_setup_cost=10000 -c default_toast_compression=lz4 "
-                       "-c jit=off -c parallel_leader_participation=off")
+                       "-c jit=off -c parallel_leader_participation=off "
+                       "-c max_parallel_maintenance_workers=0")
 
 
 @contextmanager
@@ -149,6 +154,9 @@ def _invoke(args: list[str], url: str, work_dir: Path, *, callbacks=None, manife
     callers report its failures once)."""
     from dbt.cli.main import dbtRunner
 
+    from ecorest.dbt_sessions import keep_sessions
+
+    keep_sessions()
     work_dir.mkdir(parents=True, exist_ok=True)
     common = ["--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
               "--target-path", str(work_dir / "target")]

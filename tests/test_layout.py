@@ -13,7 +13,7 @@ PACKAGE = Path(ecorest.__file__).parent
 #: unit -> its layer (a unit imports only units of a lower layer, or itself)
 LAYERS = {
     "errors": 0, "vocab": 0, "wkb": 0, "settings": 0, "assets": 0, "progress": 0,
-    "store": 1, "etl": 1,
+    "store": 1, "etl": 1, "dbt_sessions": 1,
     "dbt_invoke": 2,
     "run": 3, "report": 3,
     "samples": 4, "demo": 4,
